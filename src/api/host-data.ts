@@ -1,0 +1,104 @@
+// Conversions between user data (numbers, booleans, nested arrays, typed arrays) and flat typed arrays.
+import { coerce, dtypeOfTypedArray, isDType, typedArrayFor, type DType, type TypedArray } from '../ir/dtype.js';
+import { ArgumentError, DTypeError, ShapeError } from '../ir/errors.js';
+import { checkShape, describe, fmtShape, sizeOf, type Shape } from '../ir/shape.js';
+
+export type NestedArray = number | boolean | readonly NestedArray[];
+export type TensorData = NestedArray | TypedArray;
+
+export interface HostValue {
+  readonly data: TypedArray;
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+/** Parses user data for `wg.tensor`, checking raggedness, element types, length and dtype. */
+export function hostValue(data: TensorData, shape?: readonly number[], dtype?: DType): HostValue {
+  if (dtype !== undefined && !isDType(dtype)) {
+    throw new DTypeError(`tensor: dtype must be 'float32', 'int32' or 'bool', got ${describe(dtype)}`);
+  }
+  let flat: ArrayLike<number>;
+  let inferredShape: Shape;
+  let inferredDType: DType;
+  if (ArrayBuffer.isView(data)) {
+    if (!(data instanceof Float32Array || data instanceof Int32Array || data instanceof Uint8Array)) {
+      throw new ArgumentError(`tensor: typed array data must be Float32Array, Int32Array or Uint8Array, got ${(data as ArrayBufferView).constructor.name}`);
+    }
+    flat = data;
+    inferredShape = [data.length];
+    inferredDType = dtypeOfTypedArray(data);
+  } else if (typeof data === 'number' || typeof data === 'boolean') {
+    flat = [Number(data)];
+    inferredShape = [];
+    inferredDType = typeof data === 'boolean' ? 'bool' : 'float32';
+  } else if (Array.isArray(data)) {
+    const nested = flattenNested(data);
+    flat = nested.values;
+    inferredShape = nested.shape;
+    inferredDType = nested.allBool && nested.values.length > 0 ? 'bool' : 'float32';
+  } else {
+    throw new ArgumentError(`tensor: data must be a number, a boolean, a nested array or a typed array, got ${describe(data)}`);
+  }
+  let finalShape = inferredShape;
+  if (shape !== undefined) {
+    finalShape = checkShape(shape, 'tensor');
+    if (sizeOf(finalShape) !== flat.length) {
+      throw new ShapeError(`tensor: data has ${flat.length} element(s) but shape ${fmtShape(finalShape)} needs ${sizeOf(finalShape)}`);
+    }
+  }
+  const finalDType = dtype ?? inferredDType;
+  return { data: toTypedArray(flat, finalDType), shape: [...finalShape], dtype: finalDType };
+}
+
+function toTypedArray(values: ArrayLike<number>, dtype: DType): TypedArray {
+  const out = typedArrayFor(dtype, values.length);
+  for (let i = 0; i < values.length; i++) out[i] = coerce(values[i], dtype);
+  return out;
+}
+
+function flattenNested(data: readonly NestedArray[]): { values: number[]; shape: number[]; allBool: boolean } {
+  const shape: number[] = [];
+  for (let level: NestedArray = data; Array.isArray(level); level = (level as readonly NestedArray[])[0]) {
+    shape.push(level.length);
+    if (level.length === 0) break;
+  }
+  const values: number[] = [];
+  let allBool = true;
+  const walk = (x: NestedArray, depth: number, path: string): void => {
+    if (depth === shape.length) {
+      if (typeof x === 'boolean') values.push(x ? 1 : 0);
+      else if (typeof x === 'number') {
+        allBool = false;
+        values.push(x);
+      } else {
+        throw new ShapeError(`tensor: ragged nested array: element ${path} is an array where a number was expected (shape so far ${fmtShape(shape)})`);
+      }
+      return;
+    }
+    if (!Array.isArray(x)) {
+      throw new ShapeError(`tensor: ragged nested array: element ${path} is ${describe(x)} where an array of length ${shape[depth]} was expected`);
+    }
+    if (x.length !== shape[depth]) {
+      throw new ShapeError(`tensor: ragged nested array: element ${path} has length ${x.length}, expected ${shape[depth]}`);
+    }
+    x.forEach((y, i) => walk(y, depth + 1, `${path}[${i}]`));
+  };
+  walk(data, 0, 'data');
+  return { values, shape, allBool };
+}
+
+/** Nested JS arrays of a row-major typed array; bool elements become booleans. */
+export function toNested(data: TypedArray, shape: Shape, dtype: DType): NestedArray {
+  const conv = (v: number): number | boolean => (dtype === 'bool' ? v !== 0 : v);
+  if (shape.length === 0) return conv(data[0]);
+  const build = (offset: number, depth: number): NestedArray[] => {
+    const n = shape[depth];
+    const stride = sizeOf(shape.slice(depth + 1));
+    const out: NestedArray[] = [];
+    for (let i = 0; i < n; i++) {
+      out.push(depth === shape.length - 1 ? conv(data[offset + i]) : build(offset + i * stride, depth + 1));
+    }
+    return out;
+  };
+  return build(0, 0);
+}

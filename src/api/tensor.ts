@@ -1,0 +1,436 @@
+// The lazy tensor: every method builds an IR node and returns a new Tensor; nothing runs until a value is
+// asked for (`data`, `array`, `item`, `wg.evaluate`). Arguments are checked here, where the user called,
+// so a bad shape or dtype fails at the line that caused it.
+import { isDType, type DType, type TypedArray } from '../ir/dtype.js';
+import { ArgumentError, DTypeError, ShapeError, WgfuseError } from '../ir/errors.js';
+import { makeNode, type Node } from '../ir/node.js';
+import type { OpName } from '../ir/ops.js';
+import { describe, fmtShape, normalizeAxes, normalizeAxis, sizeOf } from '../ir/shape.js';
+import type { Storage } from '../runtime/storage.js';
+import { activeBackend } from './context.js';
+import { toNested, type NestedArray } from './host-data.js';
+import { forgetRealized, setRealized } from './program.js';
+import { asNode, castNode, commonDType, rejectBool, type Operand } from './typing.js';
+import { evaluate } from './evaluate.js';
+
+export type TensorLike = Tensor | number | boolean;
+
+type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+type FloatUnary = 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'gelu';
+type NumericUnary = 'neg' | 'abs' | 'square' | 'sign' | 'relu' | 'floor' | 'ceil' | 'round';
+
+const FLOAT_RESULT = new Set<BinaryOp>(['div', 'pow']);
+const COMPARISON = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+
+export class Tensor {
+  #node: Node;
+  /** Set once the value is computed; the tensor then holds one reference to it. */
+  #storage: Storage | null = null;
+  #disposed = false;
+  /** The node this tensor was computed from, once it is realized (see `adopt`). */
+  #computed: Node | null = null;
+
+  constructor(node: Node) {
+    this.#node = node;
+  }
+
+  /** The IR node this tensor stands for (a leaf once it has been computed). */
+  get node(): Node {
+    if (this.#disposed) {
+      throw new WgfuseError(`this tensor (${this.#node.dtype}${fmtShape(this.#node.shape)}) was disposed and cannot be used`);
+    }
+    return this.#node;
+  }
+
+  get shape(): number[] {
+    return [...this.#node.shape];
+  }
+  get dtype(): DType {
+    return this.#node.dtype;
+  }
+  get ndim(): number {
+    return this.#node.shape.length;
+  }
+  get size(): number {
+    return sizeOf(this.#node.shape);
+  }
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}${fmtShape(this.#node.shape)})`;
+  }
+
+  // ---- elementwise binary (NumPy broadcasting; numbers broadcast as scalars) ----
+  add(x: TensorLike): Tensor {
+    return binary('add', this, x);
+  }
+  sub(x: TensorLike): Tensor {
+    return binary('sub', this, x);
+  }
+  mul(x: TensorLike): Tensor {
+    return binary('mul', this, x);
+  }
+  /** True division: the result is float32 whatever the operand dtypes. */
+  div(x: TensorLike): Tensor {
+    return binary('div', this, x);
+  }
+  /** The result is float32 whatever the operand dtypes. */
+  pow(x: TensorLike): Tensor {
+    return binary('pow', this, x);
+  }
+  maximum(x: TensorLike): Tensor {
+    return binary('maximum', this, x);
+  }
+  minimum(x: TensorLike): Tensor {
+    return binary('minimum', this, x);
+  }
+  eq(x: TensorLike): Tensor {
+    return binary('eq', this, x);
+  }
+  ne(x: TensorLike): Tensor {
+    return binary('ne', this, x);
+  }
+  lt(x: TensorLike): Tensor {
+    return binary('lt', this, x);
+  }
+  le(x: TensorLike): Tensor {
+    return binary('le', this, x);
+  }
+  gt(x: TensorLike): Tensor {
+    return binary('gt', this, x);
+  }
+  ge(x: TensorLike): Tensor {
+    return binary('ge', this, x);
+  }
+  /** Limits to [lo, hi]; either bound may be omitted (null/undefined), not both. */
+  clamp(lo?: TensorLike | null, hi?: TensorLike | null): Tensor {
+    const hasLo = lo !== undefined && lo !== null;
+    const hasHi = hi !== undefined && hi !== null;
+    if (!hasLo && !hasHi) throw new ArgumentError('clamp: give a lower bound, an upper bound or both');
+    const low = hasLo ? binary('maximum', this, lo, 'clamp') : this;
+    return hasHi ? binary('minimum', low, hi, 'clamp') : low;
+  }
+
+  // ---- elementwise unary ----
+  neg(): Tensor {
+    return unary('neg', this);
+  }
+  abs(): Tensor {
+    return unary('abs', this);
+  }
+  square(): Tensor {
+    return unary('square', this);
+  }
+  sign(): Tensor {
+    return unary('sign', this);
+  }
+  relu(): Tensor {
+    return unary('relu', this);
+  }
+  floor(): Tensor {
+    return unary('floor', this);
+  }
+  ceil(): Tensor {
+    return unary('ceil', this);
+  }
+  /** Rounds half to even, as NumPy. */
+  round(): Tensor {
+    return unary('round', this);
+  }
+  exp(): Tensor {
+    return floatUnary('exp', this);
+  }
+  log(): Tensor {
+    return floatUnary('log', this);
+  }
+  sqrt(): Tensor {
+    return floatUnary('sqrt', this);
+  }
+  rsqrt(): Tensor {
+    return floatUnary('rsqrt', this);
+  }
+  reciprocal(): Tensor {
+    return floatUnary('reciprocal', this);
+  }
+  sin(): Tensor {
+    return floatUnary('sin', this);
+  }
+  cos(): Tensor {
+    return floatUnary('cos', this);
+  }
+  tanh(): Tensor {
+    return floatUnary('tanh', this);
+  }
+  sigmoid(): Tensor {
+    return floatUnary('sigmoid', this);
+  }
+  /** GELU, tanh approximation (as jax.nn.gelu's default). */
+  gelu(): Tensor {
+    return floatUnary('gelu', this);
+  }
+  cast(dtype: DType): Tensor {
+    if (!isDType(dtype)) throw new DTypeError(`cast: dtype must be 'float32', 'int32' or 'bool', got ${describe(dtype)}`);
+    return new Tensor(castNode(this.node, dtype));
+  }
+
+  // ---- layout ----
+  /** New shape with the same elements; one extent may be -1 (inferred). */
+  reshape(shape: readonly number[]): Tensor {
+    const node = this.node;
+    if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < -1)) {
+      throw new ShapeError(`reshape: shape must be integers >= -1, got ${describe(shape)}`);
+    }
+    const unknown = shape.filter((d) => d === -1).length;
+    if (unknown > 1) throw new ShapeError(`reshape: only one extent may be -1, got ${fmtShape(shape)}`);
+    let target = [...shape];
+    if (unknown === 1) {
+      const known = sizeOf(shape.filter((d) => d !== -1));
+      const total = sizeOf(node.shape);
+      if (known === 0 || total % known !== 0) {
+        throw new ShapeError(`reshape: cannot reshape ${node.dtype}${fmtShape(node.shape)} (${total} elements) to ${fmtShape(shape)}`);
+      }
+      target = shape.map((d) => (d === -1 ? total / known : d));
+    }
+    return new Tensor(makeNode('reshape', [node], { shape: target }));
+  }
+  /** Permutes axes; the default reverses them. Negative axes count from the end. */
+  transpose(perm?: readonly number[]): Tensor {
+    const node = this.node;
+    const r = node.shape.length;
+    let p: number[];
+    if (perm === undefined) p = Array.from({ length: r }, (_, i) => r - 1 - i);
+    else {
+      if (!Array.isArray(perm) || perm.length !== r) {
+        throw new ShapeError(`transpose: perm must list each of the ${r} axes of ${node.dtype}${fmtShape(node.shape)} once, got ${describe(perm)}`);
+      }
+      p = perm.map((a) => normalizeAxis(a, r, 'transpose'));
+    }
+    return new Tensor(makeNode('transpose', [node], { perm: p }));
+  }
+  /** All axes reversed (for a matrix: its transpose). */
+  get T(): Tensor {
+    return this.transpose();
+  }
+  /** Broadcasts to `shape` by NumPy rules (no copy is implied). */
+  expand(shape: readonly number[]): Tensor {
+    if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0)) {
+      throw new ShapeError(`expand: shape must be non-negative integers, got ${describe(shape)}`);
+    }
+    return new Tensor(makeNode('expand', [this.node], { shape: [...shape] }));
+  }
+  /** Takes `size[i]` elements from `begin[i]` on each axis; negative begin counts from the end, size -1 means to the end. */
+  slice(begin: readonly number[], size?: readonly number[]): Tensor {
+    const node = this.node;
+    const r = node.shape.length;
+    const ints = (v: unknown) => Array.isArray(v) && v.length === r && v.every((d) => typeof d === 'number' && Number.isInteger(d));
+    if (!ints(begin) || (size !== undefined && !ints(size))) {
+      throw new ShapeError(`slice: begin and size must be ${r} integers for ${node.dtype}${fmtShape(node.shape)}, got ${describe(begin)} and ${describe(size)}`);
+    }
+    const b = begin.map((x, i) => (x < 0 ? x + node.shape[i] : x));
+    const s = (size ?? begin.map(() => -1)).map((x, i) => (x === -1 ? node.shape[i] - b[i] : x));
+    const ok = b.every((x, i) => x >= 0 && s[i] >= 0 && x + s[i] <= node.shape[i]);
+    if (!ok) {
+      throw new ShapeError(`slice: begin ${fmtShape(begin)} with size ${fmtShape(size ?? [])} does not fit in ${node.dtype}${fmtShape(node.shape)}`);
+    }
+    return new Tensor(makeNode('slice', [node], { begin: b, size: s }));
+  }
+  /** Removes size-1 axes: all of them, or the given ones (which must have size 1). */
+  squeeze(axis?: number | readonly number[]): Tensor {
+    const node = this.node;
+    const axes = axis === undefined ? node.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normalizeAxes(axis, node.shape.length, 'squeeze');
+    for (const a of axes) {
+      if (node.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of ${node.dtype}${fmtShape(node.shape)} has size ${node.shape[a]}, not 1`);
+    }
+    return new Tensor(makeNode('reshape', [node], { shape: node.shape.filter((_, i) => !axes.includes(i)) }));
+  }
+  /** Inserts a size-1 axis at `axis` (in the result's numbering). */
+  unsqueeze(axis: number): Tensor {
+    const node = this.node;
+    const a = normalizeAxis(axis, node.shape.length + 1, 'unsqueeze');
+    const shape = [...node.shape];
+    shape.splice(a, 0, 1);
+    return new Tensor(makeNode('reshape', [node], { shape }));
+  }
+
+  // ---- reductions (axis: one axis, a list, or all when omitted) ----
+  /** bool sums count (int32). */
+  sum(axis?: number | readonly number[], keepdims = false): Tensor {
+    return reduce('sum', this, axis, keepdims);
+  }
+  prod(axis?: number | readonly number[], keepdims = false): Tensor {
+    return reduce('prod', this, axis, keepdims);
+  }
+  max(axis?: number | readonly number[], keepdims = false): Tensor {
+    return reduce('max', this, axis, keepdims);
+  }
+  min(axis?: number | readonly number[], keepdims = false): Tensor {
+    return reduce('min', this, axis, keepdims);
+  }
+  /** float32 mean: sum / count. */
+  mean(axis?: number | readonly number[], keepdims = false): Tensor {
+    const x = toFloat(this.node, 'mean');
+    const axes = normalizeAxes(axis, x.shape.length, 'mean');
+    const count = sizeOf(axes.map((a) => x.shape[a]));
+    // Over an empty axis this is 0 / 0 = NaN, as NumPy.
+    return new Tensor(makeNode('sum', [x], { axes, keepdims })).div(count);
+  }
+  /** Population variance (ddof = 0, as NumPy's default): mean((x - mean(x))^2). */
+  variance(axis?: number | readonly number[], keepdims = false): Tensor {
+    const x = new Tensor(toFloat(this.node, 'variance'));
+    const centered = x.sub(x.mean(axis, true));
+    return centered.mul(centered).mean(axis, keepdims);
+  }
+  /** Index of the first maximum along `axis` (of the flattened tensor when omitted). */
+  argmax(axis?: number, keepdims = false): Tensor {
+    return argReduce('argmax', this, axis, keepdims);
+  }
+  argmin(axis?: number, keepdims = false): Tensor {
+    return argReduce('argmin', this, axis, keepdims);
+  }
+  softmax(axis = -1): Tensor {
+    const x = new Tensor(toFloat(this.node, 'softmax'));
+    const e = x.sub(x.max(axis, true)).exp();
+    return e.div(e.sum(axis, true));
+  }
+  logSoftmax(axis = -1): Tensor {
+    const x = new Tensor(toFloat(this.node, 'logSoftmax'));
+    const shifted = x.sub(x.max(axis, true));
+    return shifted.sub(shifted.exp().sum(axis, true).log());
+  }
+
+  /** NumPy matmul: 1-D operands are promoted to matrices and the added axis removed; batch axes broadcast. */
+  matmul(x: Tensor): Tensor {
+    return matmul(this, x);
+  }
+
+  // ---- values ----
+  /** The values, row-major, as Float32Array (float32), Int32Array (int32) or Uint8Array (bool). */
+  async data(): Promise<TypedArray> {
+    await evaluate(this);
+    const backend = await activeBackend();
+    return backend.read(this.#storage!);
+  }
+  /** The values as nested JS arrays (booleans for bool); a scalar gives a number or boolean. */
+  async array(): Promise<NestedArray> {
+    return toNested(await this.data(), this.#node.shape, this.#node.dtype);
+  }
+  /** The single element of a size-1 tensor. */
+  async item(): Promise<number | boolean> {
+    if (this.size !== 1) throw new ShapeError(`item: needs a tensor with exactly one element, got ${this.dtype}${fmtShape(this.#node.shape)}`);
+    const v = (await this.data())[0];
+    return this.dtype === 'bool' ? v !== 0 : v;
+  }
+  /** Frees the memory behind a computed tensor; the tensor cannot be used afterwards. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (this.#storage) {
+      forgetRealized(this.#node);
+      if (this.#computed) forgetRealized(this.#computed);
+      this.#storage.release();
+      this.#storage = null;
+    }
+  }
+
+  /** @internal True when the value is computed or was given as data. */
+  get realized(): boolean {
+    return this.#storage !== null;
+  }
+
+  /**
+   * @internal Takes ownership of the storage holding this tensor's value. The tensor then stands for a
+   * leaf, so its computation (and any host data it read) can be collected; the computed node stays
+   * mapped to the storage for lazy tensors that were built from it before it was computed.
+   */
+  adopt(storage: Storage): void {
+    if (this.#storage) throw new WgfuseError('internal: tensor realized twice');
+    this.#storage = storage;
+    setRealized(this.#node, storage);
+    if (this.#node.op !== 'input') {
+      this.#computed = this.#node;
+      this.#node = makeNode('input', [], {}, { dtype: this.#node.dtype, shape: this.#node.shape });
+      setRealized(this.#node, storage);
+    }
+  }
+}
+
+function operands(what: string, xs: readonly unknown[]): Operand[] {
+  for (const x of xs) {
+    if (!(x instanceof Tensor) && typeof x !== 'number' && typeof x !== 'boolean') {
+      throw new ArgumentError(`${what}: expected a Tensor, a number or a boolean, got ${describe(x)}`);
+    }
+  }
+  return xs as Operand[];
+}
+
+export function binary(op: BinaryOp, a: TensorLike, b: TensorLike, what: string = op): Tensor {
+  const ops = operands(what, [a, b]);
+  let dtype = commonDType(ops, what);
+  if (!COMPARISON.has(op)) rejectBool(dtype, what, ops);
+  if (FLOAT_RESULT.has(op)) dtype = 'float32';
+  return new Tensor(makeNode(op as OpName, [asNode(ops[0], dtype), asNode(ops[1], dtype)]));
+}
+
+function unary(op: NumericUnary, x: Tensor, what: string = op): Tensor {
+  rejectBool(x.node.dtype, what, [x]);
+  return new Tensor(makeNode(op, [x.node]));
+}
+
+function floatUnary(op: FloatUnary, x: Tensor): Tensor {
+  return new Tensor(makeNode(op, [toFloat(x.node, op)]));
+}
+
+/** float32 view of a numeric node; bool is rejected (math on truth values is a bug more often than not). */
+function toFloat(node: Node, what: string): Node {
+  if (node.dtype === 'bool') {
+    throw new DTypeError(`${what}: not defined for bool${fmtShape(node.shape)}; cast to 'float32' first`);
+  }
+  return castNode(node, 'float32');
+}
+
+function reduce(op: 'sum' | 'prod' | 'max' | 'min', x: Tensor, axis: number | readonly number[] | undefined, keepdims: boolean): Tensor {
+  let node = x.node;
+  const axes = normalizeAxes(axis, node.shape.length, op);
+  if ((op === 'sum' || op === 'prod') && node.dtype === 'bool') node = castNode(node, 'int32');
+  return new Tensor(makeNode(op, [node], { axes, keepdims: keepdims === true }));
+}
+
+function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined, keepdims: boolean): Tensor {
+  let node = x.node;
+  if (axis === undefined) {
+    node = makeNode('reshape', [node], { shape: [sizeOf(node.shape)] });
+    axis = 0;
+  }
+  const a = normalizeAxis(axis, node.shape.length, op);
+  return new Tensor(makeNode(op, [node], { axis: a, keepdims: keepdims === true }));
+}
+
+function matmul(a: Tensor, b: Tensor): Tensor {
+  if (!(b instanceof Tensor)) throw new ArgumentError(`matmul: expected a Tensor, got ${describe(b)}`);
+  const an = a.node;
+  const bn = b.node;
+  if (an.shape.length === 0 || bn.shape.length === 0) {
+    throw new ShapeError(`matmul: operands must have at least one axis, got ${an.dtype}${fmtShape(an.shape)} @ ${bn.dtype}${fmtShape(bn.shape)}`);
+  }
+  const ka = an.shape[an.shape.length - 1];
+  const kb = bn.shape.length === 1 ? bn.shape[0] : bn.shape[bn.shape.length - 2];
+  if (ka !== kb) {
+    throw new ShapeError(`matmul: inner dimensions differ: ${an.dtype}${fmtShape(an.shape)} @ ${bn.dtype}${fmtShape(bn.shape)} (${ka} vs ${kb})`);
+  }
+  const dtype = commonDType([a, b], 'matmul');
+  rejectBool(dtype, 'matmul', [a, b]);
+  let lhs = castNode(an, dtype);
+  let rhs = castNode(bn, dtype);
+  if (an.shape.length === 1) lhs = makeNode('reshape', [lhs], { shape: [1, ka] });
+  if (bn.shape.length === 1) rhs = makeNode('reshape', [rhs], { shape: [kb, 1] });
+  let out = makeNode('matmul', [lhs, rhs]);
+  if (an.shape.length === 1 || bn.shape.length === 1) {
+    const s = [...out.shape];
+    if (bn.shape.length === 1) s.splice(s.length - 1, 1);
+    if (an.shape.length === 1) s.splice(s.length - (bn.shape.length === 1 ? 1 : 2), 1);
+    out = makeNode('reshape', [out], { shape: s });
+  }
+  return new Tensor(out);
+}

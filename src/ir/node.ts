@@ -1,0 +1,100 @@
+// An IR node: op, inputs, dtype, shape and attributes, all immutable. Identity matters (a node used twice
+// is one value computed once), so nodes are compared by reference; `id` only orders and names them in dumps.
+import { freeze } from 'immer';
+import { isDType, type DType } from './dtype.js';
+import { ShapeError, VerifyError } from './errors.js';
+import { OPS, type AttrType, type AttrValue, type Attrs, type OpName, type TypeInfo } from './ops.js';
+import { checkShape, fmtShape, shapesEqual, type Shape } from './shape.js';
+
+export interface Node {
+  readonly id: number;
+  readonly op: OpName;
+  readonly inputs: readonly Node[];
+  readonly dtype: DType;
+  readonly shape: Shape;
+  readonly attrs: Attrs;
+}
+
+let nextId = 0;
+
+/**
+ * Builds a node, checking its attributes against the op's schema and inferring its type.
+ * Leaves (input, const, iota, rand) take their type explicitly; for other ops an explicit type must match
+ * the inferred one (the parser passes the annotated type to catch hand-written mistakes).
+ */
+export function makeNode(op: OpName, inputs: readonly Node[], attrs: Record<string, AttrValue> = {}, type?: TypeInfo): Node {
+  const spec = OPS[op];
+  if (spec.arity >= 0 && inputs.length !== spec.arity) {
+    throw new VerifyError(`${op}: expects ${spec.arity} operand(s), got ${inputs.length}`);
+  }
+  const canonical = canonicalAttrs(op, attrs);
+  let inferred: TypeInfo;
+  if (spec.kind === 'leaf') {
+    if (!type) throw new VerifyError(`${op}: a leaf needs an explicit dtype and shape`);
+    checkLeaf(op, canonical, type);
+    inferred = type;
+  } else {
+    inferred = spec.infer(inputs, canonical);
+    if (type && (type.dtype !== inferred.dtype || !shapesEqual(type.shape, inferred.shape))) {
+      throw new VerifyError(
+        `${op}: annotated type ${type.dtype}${fmtShape(type.shape)} differs from the inferred ${inferred.dtype}${fmtShape(inferred.shape)}`,
+      );
+    }
+  }
+  return freeze(
+    { id: nextId++, op, inputs: [...inputs], dtype: inferred.dtype, shape: [...inferred.shape], attrs: canonical },
+    true,
+  );
+}
+
+function checkLeaf(op: OpName, attrs: Attrs, type: TypeInfo): void {
+  if (!isDType(type.dtype)) throw new VerifyError(`${op}: unknown dtype ${String(type.dtype)}`);
+  checkShape(type.shape, op);
+  if (op === 'iota' && ((attrs.axis as number) < 0 || (attrs.axis as number) >= type.shape.length)) {
+    throw new ShapeError(`iota: axis ${String(attrs.axis)} is out of range for shape ${fmtShape(type.shape)}`);
+  }
+  if (op === 'iota' && type.dtype !== 'int32') throw new VerifyError(`iota: produces int32, not ${type.dtype}`);
+  if (op === 'rand' && (type.dtype !== 'float32' || (attrs.dist !== 'uniform' && attrs.dist !== 'normal'))) {
+    throw new VerifyError(`rand: produces float32 with dist "uniform" or "normal", got ${type.dtype} and ${String(attrs.dist)}`);
+  }
+}
+
+/** Checks attribute names and types; drops false flags (a flag is stored only when set) and sorts keys. */
+function canonicalAttrs(op: OpName, attrs: Record<string, AttrValue>): Attrs {
+  const schema: Readonly<Record<string, string>> = OPS[op].attrs ?? {};
+  const out: Record<string, AttrValue> = {};
+  for (const key of Object.keys(attrs)) {
+    if (!Object.hasOwn(schema, key)) throw new VerifyError(`${op}: unknown attribute '${key}'`);
+  }
+  for (const key of Object.keys(schema).sort()) {
+    const t = schema[key];
+    const optional = t.endsWith('?') || t === 'flag';
+    const base = t.replace('?', '') as AttrType;
+    const v = attrs[key];
+    if (v === undefined) {
+      if (!optional) throw new VerifyError(`${op}: missing attribute '${key}'`);
+      continue;
+    }
+    if (!attrMatches(base, v)) throw new VerifyError(`${op}: attribute '${key}' must be ${base}, got ${JSON.stringify(v)}`);
+    if (base === 'flag' && v === false) continue;
+    out[key] = Array.isArray(v) ? [...v] : v;
+  }
+  return out;
+}
+
+function attrMatches(t: AttrType, v: AttrValue): boolean {
+  switch (t) {
+    case 'int':
+      return typeof v === 'number' && Number.isInteger(v);
+    case 'number':
+      return typeof v === 'number';
+    case 'ints':
+      return Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isInteger(x));
+    case 'flag':
+      return typeof v === 'boolean';
+    case 'string':
+      return typeof v === 'string';
+    case 'dtype':
+      return isDType(v);
+  }
+}

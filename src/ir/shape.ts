@@ -1,0 +1,91 @@
+// Shapes are row-major lists of non-negative integer extents. Rank 0 is a scalar.
+import { ShapeError } from './errors.js';
+
+export type Shape = readonly number[];
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function fmtShape(shape: Shape): string {
+  return `[${shape.join(',')}]`;
+}
+
+export function shapesEqual(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Row-major strides in elements. */
+export function stridesOf(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** Throws unless every extent is a finite non-negative integer. `what` names the call for the message. */
+export function checkShape(shape: unknown, what: string): Shape {
+  if (!Array.isArray(shape)) throw new ShapeError(`${what}: shape must be an array of integers, got ${describe(shape)}`);
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      throw new ShapeError(`${what}: shape extents must be non-negative integers, got [${shape.map(String).join(',')}]`);
+    }
+  }
+  return shape as Shape;
+}
+
+/** NumPy broadcasting of two shapes; `what` names the op for the message. */
+export function broadcastShapes(a: Shape, b: Shape, what: string): Shape {
+  const n = Math.max(a.length, b.length);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new ShapeError(`${what}: shapes ${fmtShape(a)} and ${fmtShape(b)} cannot be broadcast together (axis ${i - n}: ${da} vs ${db})`);
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** True when `from` broadcasts to exactly `to` (NumPy rules, `to` unchanged). */
+export function broadcastsTo(from: Shape, to: Shape): boolean {
+  if (from.length > to.length) return false;
+  const off = to.length - from.length;
+  return from.every((d, i) => d === 1 || d === to[off + i]);
+}
+
+/** Resolves a possibly negative axis against a rank; throws with the valid range otherwise. */
+export function normalizeAxis(axis: unknown, rank: number, what: string): number {
+  if (typeof axis !== 'number' || !Number.isInteger(axis)) {
+    throw new ShapeError(`${what}: axis must be an integer, got ${describe(axis)}`);
+  }
+  if (axis < -rank || axis >= rank) {
+    throw new ShapeError(`${what}: axis ${axis} is out of range for rank ${rank} (valid: ${-rank}..${rank - 1})`);
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+/** Normalises and sorts a set of axes; rejects duplicates. `undefined` means every axis. */
+export function normalizeAxes(axes: number | readonly number[] | undefined | null, rank: number, what: string): number[] {
+  if (axes === undefined || axes === null) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof axes === 'number' ? [axes] : Array.isArray(axes) ? axes : null;
+  if (list === null) throw new ShapeError(`${what}: axis must be an integer or an array of integers, got ${describe(axes)}`);
+  const out = list.map((a) => normalizeAxis(a, rank, what));
+  if (new Set(out).size !== out.length) throw new ShapeError(`${what}: repeated axis in [${list.join(',')}]`);
+  return out.sort((x, y) => x - y);
+}
+
+export function describe(x: unknown): string {
+  if (typeof x === 'number') return String(x);
+  if (typeof x === 'string') return JSON.stringify(x);
+  if (x === null || x === undefined) return String(x);
+  if (Array.isArray(x)) return `[${x.map(describe).join(',')}]`;
+  return typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x;
+}

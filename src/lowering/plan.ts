@@ -1,0 +1,51 @@
+// A plan is data: the ordered dispatches that compute a graph, with buffers named by plan-level slots.
+// The runtime only executes plans; `wg.compile` returns them for inspection and dump-ir prints them.
+import type { DType } from '../ir/dtype.js';
+import type { Shape } from '../ir/shape.js';
+
+export interface Slot {
+  readonly index: number;
+  readonly dtype: DType;
+  /** Elements; the device buffer holds at least this many (4 bytes each, bool included). */
+  readonly size: number;
+  /** input: bound to an argument; output: handed to the caller; temp: lives within one evaluation. */
+  readonly role: 'input' | 'output' | 'temp';
+}
+
+export interface Binding {
+  readonly slot: number;
+  readonly access: 'read' | 'read_write';
+}
+
+export interface Dispatch {
+  /** A readable name: kernel family and specialisation, e.g. `elementwise.add.f32` or `matmul.64x64.tB`. */
+  readonly kernel: string;
+  readonly wgsl: string;
+  readonly entryPoint: string;
+  /** `@group(0) @binding(i)` is `bindings[i]`. */
+  readonly bindings: readonly Binding[];
+  readonly workgroups: readonly [number, number, number];
+  /** The IR this dispatch computes, in the text format (one line per node). */
+  readonly ir: string;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+}
+
+/** How an output or a view reads its slot: offset and strides in elements, as the tensor's shape. */
+export interface SlotView {
+  readonly slot: number;
+  readonly shape: Shape;
+  readonly offset: number;
+  readonly strides: readonly number[];
+}
+
+export interface Plan {
+  /** structuralHash of the graph this plan computes. */
+  readonly key: string;
+  readonly slots: readonly Slot[];
+  /** The slot bound to each graph input, in order. */
+  readonly inputSlots: readonly number[];
+  /** Where each graph output lives: a contiguous output slot, or a view of an input slot (zero-copy). */
+  readonly outputs: readonly SlotView[];
+  readonly dispatches: readonly Dispatch[];
+}

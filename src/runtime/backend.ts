@@ -1,0 +1,23 @@
+// What the API layer needs from a backend: run a data-free graph on storages, and read a storage back.
+// Backends own their plan caches; the graph's printed text (structuralHash) is the cache key.
+import type { TypedArray } from '../ir/dtype.js';
+import type { Graph } from '../ir/graph.js';
+import type { Storage } from './storage.js';
+
+export type BackendName = 'webgpu' | 'cpu';
+
+export interface BackendInfo {
+  readonly name: BackendName;
+  /** The adapter in words, for WebGPU backends. */
+  readonly adapter?: string;
+}
+
+export interface Backend {
+  readonly info: BackendInfo;
+  /** Runs `graph` with `args` bound to `graph.inputs` in order; returns one new storage per output. */
+  run(graph: Graph, args: readonly Storage[]): Promise<Storage[]>;
+  /** A host copy of the storage's contents (the caller may keep or mutate it). */
+  read(storage: Storage): Promise<TypedArray>;
+  /** Frees what the backend holds (device, caches); the backend is unusable afterwards. */
+  destroy(): void;
+}

@@ -1,0 +1,45 @@
+// The CPU backend: the reference executor behind the Backend interface. It is the fallback where no WebGPU
+// adapter exists and the oracle of every test. Programs are verified once per structure (plan cache).
+import type { TypedArray } from '../ir/dtype.js';
+import type { Graph } from '../ir/graph.js';
+import { structuralHash } from '../ir/hash.js';
+import { verifyGraph } from '../ir/verify.js';
+import type { Backend, BackendInfo } from './backend.js';
+import { executeGraph } from './cpu/executor.js';
+import { Storage } from './storage.js';
+
+export class CpuBackend implements Backend {
+  readonly info: BackendInfo = { name: 'cpu' };
+  private readonly verified = new Set<string>();
+  readonly stats = { runs: 0, compiled: 0, cacheHits: 0 };
+
+  async run(graph: Graph, args: readonly Storage[]): Promise<Storage[]> {
+    const key = structuralHash(graph);
+    if (this.verified.has(key)) {
+      this.stats.cacheHits++;
+    } else {
+      verifyGraph(graph);
+      this.verified.add(key);
+      this.stats.compiled++;
+    }
+    this.stats.runs++;
+    const outs = executeGraph(
+      graph,
+      args.map((a) => hostOf(a)),
+    );
+    return outs.map((data, i) => new Storage(graph.outputs[i].dtype, data.length, data));
+  }
+
+  async read(storage: Storage): Promise<TypedArray> {
+    return hostOf(storage).slice();
+  }
+
+  destroy(): void {
+    this.verified.clear();
+  }
+}
+
+function hostOf(s: Storage): TypedArray {
+  if (s.host === null) throw new Error('internal: the CPU backend got a storage without host data');
+  return s.host;
+}

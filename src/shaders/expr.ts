@@ -1,0 +1,259 @@
+// Elementwise expressions evaluated at one point of an index space. This is the fusion core: the
+// elementwise kernel evaluates an expression at each output coordinate, a reduction evaluates one at each
+// input coordinate, a matmul epilogue at each output element. Loads and leaves (const, iota, rand) reach
+// their data through an Access: an offset plus one stride per index-space axis (0 where they broadcast),
+// so transposed, sliced and broadcast operands are read in place, never copied.
+import type { DType } from '../ir/dtype.js';
+import type { Attrs, OpName } from '../ir/ops.js';
+import type { Shape } from '../ir/shape.js';
+import { stridesOf } from '../ir/shape.js';
+import { fromStorage, literal, VALUE_TYPE } from './wgsl.js';
+
+export interface Access {
+  readonly offset: number;
+  /** One stride per axis of the index space, in elements. */
+  readonly strides: readonly number[];
+}
+
+export type ExprStep =
+  | { readonly kind: 'load'; readonly buffer: string; readonly dtype: DType; readonly access: Access }
+  /** A value the enclosing kernel computes (a matmul accumulator, a reduction result) entering the expression. */
+  | { readonly kind: 'value'; readonly name: string; readonly dtype: DType }
+  | {
+      readonly kind: 'op';
+      readonly op: OpName;
+      readonly args: readonly number[];
+      readonly attrs: Attrs;
+      readonly dtype: DType;
+      /** For leaves (iota, rand): their own shape, and how the index space maps to their row-major index. */
+      readonly leaf?: { readonly shape: Shape; readonly access: Access };
+    };
+
+/** Steps in SSA order: each step's args refer to earlier steps. */
+export interface Expr {
+  readonly steps: readonly ExprStep[];
+}
+
+export interface EmittedExpr {
+  /** WGSL statements (`let v3 = ...;`) to place where the coordinates are in scope. */
+  readonly code: string[];
+  /** Helper functions the statements call, to emit once at module scope. */
+  readonly helpers: Set<string>;
+  /** The WGSL name of step i's value. */
+  value(i: number): string;
+}
+
+/** Where the kernel's index space is in scope: per-axis coordinates, and optionally the row-major flat index. */
+export interface Coords {
+  readonly names: readonly string[];
+  /** The flat row-major index of the space, used when an access is exactly row-major (no div/mod needed). */
+  readonly flat?: { readonly name: string; readonly shape: Shape };
+}
+
+/** The u32 index `offset + sum(coord[d] * stride[d])`, skipping zero strides; the flat index when row-major. */
+export function indexOf(access: Access, coords: Coords): string {
+  if (coords.flat && access.offset === 0 && isRowMajor(access.strides, coords.flat.shape)) return coords.flat.name;
+  return stridedIndex(access, coords.names);
+}
+
+function isRowMajor(strides: readonly number[], shape: Shape): boolean {
+  const rm = stridesOf(shape);
+  // Extent-1 axes contribute nothing whatever their stride.
+  return strides.length === shape.length && strides.every((s, d) => s === rm[d] || shape[d] === 1);
+}
+
+function stridedIndex(access: Access, coords: readonly string[]): string {
+  const terms = access.strides.flatMap((s, d) => (s === 0 ? [] : [s === 1 ? coords[d] : `${coords[d]} * ${s}u`]));
+  if (access.offset !== 0 || terms.length === 0) terms.unshift(`${access.offset}u`);
+  return terms.join(' + ');
+}
+
+/** Emits the steps of `expr` with `coords[d]` the WGSL u32 coordinate of index-space axis d; prefix names the values. */
+export function emitExpr(expr: Expr, coords: Coords, prefix = 'v'): EmittedExpr {
+  const helpers = new Set<string>();
+  const code: string[] = [];
+  const name = (i: number) => `${prefix}${i}`;
+  expr.steps.forEach((step, i) => {
+    const rhs =
+      step.kind === 'load'
+        ? fromStorage(step.dtype, `${step.buffer}[${indexOf(step.access, coords)}]`)
+        : step.kind === 'value'
+          ? step.name
+          : emitOp(step, expr, coords, name, helpers);
+    code.push(`let ${name(i)}: ${VALUE_TYPE[step.dtype]} = ${rhs};`);
+  });
+  return { code, helpers, value: name };
+}
+
+function emitOp(step: Extract<ExprStep, { kind: 'op' }>, expr: Expr, coords: Coords, name: (i: number) => string, helpers: Set<string>): string {
+  const a = step.args.map(name);
+  const argType = (k: number): DType => expr.steps[step.args[k]].dtype;
+  const isFloat = step.args.length > 0 && argType(0) === 'float32';
+  const use = (h: keyof typeof HELPERS) => {
+    for (const dep of HELPER_DEPS[h] ?? []) helpers.add(HELPERS[dep]);
+    helpers.add(HELPERS[h]);
+  };
+  switch (step.op) {
+    case 'const':
+      return literal(step.attrs.value as number, step.dtype);
+    case 'iota': {
+      const leaf = step.leaf!;
+      const axis = step.attrs.axis as number;
+      const stride = stridesOf(leaf.shape)[axis];
+      return `i32((${indexOf(leaf.access, coords)}) / ${stride}u % ${leaf.shape[axis]}u)`;
+    }
+    case 'rand': {
+      const leaf = step.leaf!;
+      const dist = step.attrs.dist === 'normal' ? 'wg_normal' : 'wg_uniform';
+      use(dist);
+      return `${dist}(${(step.attrs.seed as number) >>> 0}u, ${indexOf(leaf.access, coords)})`;
+    }
+    case 'neg':
+      return `-(${a[0]})`;
+    case 'abs':
+      return `abs(${a[0]})`;
+    case 'square':
+      return `${a[0]} * ${a[0]}`;
+    case 'sign':
+      if (!isFloat) return `sign(${a[0]})`;
+      use('wg_sign');
+      return `wg_sign(${a[0]})`;
+    case 'relu':
+      if (!isFloat) return `max(${a[0]}, 0i)`;
+      use('wg_relu');
+      return `wg_relu(${a[0]})`;
+    case 'floor':
+    case 'ceil':
+    case 'round':
+      return isFloat ? `${step.op}(${a[0]})` : a[0];
+    case 'exp':
+    case 'log':
+    case 'sqrt':
+    case 'sin':
+    case 'cos':
+      return `${step.op}(${a[0]})`;
+    case 'rsqrt':
+      return `inverseSqrt(${a[0]})`;
+    case 'reciprocal':
+      return `1.0 / ${a[0]}`;
+    case 'tanh':
+      use('wg_tanh');
+      return `wg_tanh(${a[0]})`;
+    case 'sigmoid':
+      return `1.0 / (1.0 + exp(-(${a[0]})))`;
+    case 'gelu':
+      use('wg_gelu');
+      return `wg_gelu(${a[0]})`;
+    case 'not':
+      return `!(${a[0]})`;
+    case 'cast':
+      return emitCast(a[0], argType(0), step.dtype, use);
+    case 'add':
+      return `${a[0]} + ${a[1]}`;
+    case 'sub':
+      return `${a[0]} - ${a[1]}`;
+    case 'mul':
+      return `${a[0]} * ${a[1]}`;
+    case 'div':
+      return `${a[0]} / ${a[1]}`;
+    case 'pow':
+      use('wg_pow');
+      return `wg_pow(${a[0]}, ${a[1]})`;
+    case 'maximum':
+    case 'minimum': {
+      if (!isFloat) return `${step.op === 'maximum' ? 'max' : 'min'}(${a[0]}, ${a[1]})`;
+      const h = step.op === 'maximum' ? 'wg_max' : 'wg_min';
+      use(h);
+      return `${h}(${a[0]}, ${a[1]})`;
+    }
+    case 'eq':
+      return `${a[0]} == ${a[1]}`;
+    case 'ne':
+      return `${a[0]} != ${a[1]}`;
+    case 'lt':
+      return `${a[0]} < ${a[1]}`;
+    case 'le':
+      return `${a[0]} <= ${a[1]}`;
+    case 'gt':
+      return `${a[0]} > ${a[1]}`;
+    case 'ge':
+      return `${a[0]} >= ${a[1]}`;
+    case 'and':
+      return `${a[0]} && ${a[1]}`;
+    case 'or':
+      return `${a[0]} || ${a[1]}`;
+    case 'where':
+      return `select(${a[2]}, ${a[1]}, ${a[0]})`;
+    default:
+      throw new Error(`internal: ${step.op} is not an elementwise op`);
+  }
+}
+
+function emitCast(x: string, from: DType, to: DType, use: (h: keyof typeof HELPERS) => void): string {
+  if (from === to) return x;
+  if (to === 'bool') return from === 'float32' ? `${x} != 0.0` : `${x} != 0i`;
+  if (from === 'bool') return to === 'float32' ? `select(0.0, 1.0, ${x})` : `select(0i, 1i, ${x})`;
+  if (to === 'float32') return `f32(${x})`;
+  use('wg_f32_to_i32');
+  return `wg_f32_to_i32(${x})`;
+}
+
+// WGSL leaves NaN behaviour of max/min/sign/clamp to the implementation and lets compilers assume x == x,
+// so NaN is detected from the bits and the reference semantics (docs/semantics.md) are spelled out here.
+const HELPERS = {
+  wg_isnan: `fn wg_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }`,
+  wg_max: `fn wg_max(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, wg_isnan(a) || wg_isnan(b)); }`,
+  wg_min: `fn wg_min(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, wg_isnan(a) || wg_isnan(b)); }`,
+  wg_sign: `fn wg_sign(x: f32) -> f32 { return select(sign(x), x, wg_isnan(x)); }`,
+  wg_relu: `fn wg_relu(x: f32) -> f32 { return select(max(x, 0.0), x, wg_isnan(x)); }`,
+  // tanh saturates to +-1 in f32 beyond |x| = 9; clamping keeps exp() inside implementations from overflowing.
+  wg_tanh: `fn wg_tanh(x: f32) -> f32 { return select(tanh(clamp(x, -10.0, 10.0)), x, wg_isnan(x)); }`,
+  wg_gelu: `fn wg_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + wg_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }`,
+  // WGSL's pow is undefined for x < 0; Math.pow's rules: integral exponents keep the sign of odd powers.
+  wg_pow: `fn wg_pow(x: f32, y: f32) -> f32 {
+  if (y == 0.0) { return 1.0; }
+  if (wg_isnan(x) || wg_isnan(y)) { return x + y; }
+  if (x == 0.0) { return select(bitcast<f32>(0x7f800000u), 0.0, y > 0.0); }
+  let m = exp2(y * log2(abs(x)));
+  if (x > 0.0) { return m; }
+  if (floor(y) != y) { return bitcast<f32>(0x7fc00000u); }
+  return select(m, -m, abs(y) < 16777216.0 && (i32(abs(y)) & 1i) == 1i);
+}`,
+  // Truncation toward zero, saturating at the i32 range, NaN -> 0 (2^31 itself does not fit in i32).
+  wg_f32_to_i32: `fn wg_f32_to_i32(x: f32) -> i32 {
+  if (wg_isnan(x)) { return 0i; }
+  if (x >= 2147483648.0) { return 2147483647i; }
+  return i32(max(x, -2147483648.0));
+}`,
+  wg_hash: `fn wg_hash(v: u32) -> u32 {
+  var x = v;
+  x = x ^ (x >> 16u);
+  x = x * 0x7feb352du;
+  x = x ^ (x >> 15u);
+  x = x * 0x846ca68bu;
+  return x ^ (x >> 16u);
+}
+fn wg_bits(seed: u32, i: u32) -> u32 {
+  let key = wg_hash(seed);
+  return wg_hash(wg_hash(i ^ key) + key);
+}`,
+  wg_uniform: `fn wg_uniform(seed: u32, i: u32) -> f32 { return f32(wg_bits(seed, i) >> 8u) * 5.9604644775390625e-8; }`,
+  wg_normal: `fn wg_normal(seed: u32, i: u32) -> f32 {
+  let u1 = (f32(wg_bits(seed, 2u * i) >> 8u) + 1.0) * 5.9604644775390625e-8;
+  let u2 = f32(wg_bits(seed, 2u * i + 1u) >> 8u) * 5.9604644775390625e-8;
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}`,
+} as const;
+
+const HELPER_DEPS: Partial<Record<keyof typeof HELPERS, (keyof typeof HELPERS)[]>> = {
+  wg_max: ['wg_isnan'],
+  wg_min: ['wg_isnan'],
+  wg_sign: ['wg_isnan'],
+  wg_relu: ['wg_isnan'],
+  wg_tanh: ['wg_isnan'],
+  wg_gelu: ['wg_isnan', 'wg_tanh'],
+  wg_pow: ['wg_isnan'],
+  wg_f32_to_i32: ['wg_isnan'],
+  wg_uniform: ['wg_hash'],
+  wg_normal: ['wg_hash'],
+};

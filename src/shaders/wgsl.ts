@@ -1,0 +1,52 @@
+// WGSL spellings shared by every kernel generator: storage and value types per dtype, literals, and the
+// conversions between stored and computed values (bool is stored as one u32 per element: WGSL storage
+// buffers have no 8-bit type).
+import type { DType } from '../ir/dtype.js';
+
+export const STORAGE_TYPE: Record<DType, string> = { float32: 'f32', int32: 'i32', bool: 'u32' };
+export const VALUE_TYPE: Record<DType, string> = { float32: 'f32', int32: 'i32', bool: 'bool' };
+/** Bytes per element on the device. */
+export const DEVICE_BYTES: Record<DType, number> = { float32: 4, int32: 4, bool: 4 };
+
+/** A stored element as a value: bool reads as `!= 0u`. */
+export function fromStorage(dtype: DType, stored: string): string {
+  return dtype === 'bool' ? `(${stored} != 0u)` : stored;
+}
+
+/** A value as it is stored: bool becomes 0u/1u. */
+export function toStorage(dtype: DType, value: string): string {
+  return dtype === 'bool' ? `select(0u, 1u, ${value})` : value;
+}
+
+/** A WGSL literal of `dtype` (NaN and infinities through their bit patterns, which WGSL has no literal for). */
+export function literal(value: number, dtype: DType): string {
+  switch (dtype) {
+    case 'bool':
+      return value !== 0 ? 'true' : 'false';
+    case 'int32':
+      // -2^31 has no i32 literal: its magnitude overflows before the minus applies.
+      return value === -2147483648 ? 'i32(-2147483647 - 1)' : `i32(${value})`;
+    case 'float32': {
+      if (Number.isNaN(value)) return 'bitcast<f32>(0x7fc00000u)';
+      if (value === Infinity) return 'bitcast<f32>(0x7f800000u)';
+      if (value === -Infinity) return 'bitcast<f32>(0xff800000u)';
+      if (Object.is(value, -0)) return 'bitcast<f32>(0x80000000u)';
+      const f = Math.fround(value);
+      // Subnormals may be flushed by the WGSL front end; their bit pattern is exact.
+      if (f !== 0 && Math.abs(f) < 1.1754943508222875e-38) return `bitcast<f32>(${floatBits(f)}u)`;
+      const s = String(f);
+      return /[.eE]/.test(s) ? `f32(${s})` : `f32(${s}.0)`;
+    }
+  }
+}
+
+function floatBits(f: number): number {
+  const buf = new DataView(new ArrayBuffer(4));
+  buf.setFloat32(0, f);
+  return buf.getUint32(0);
+}
+
+/** `n` as a u32 literal (index arithmetic is u32 everywhere). */
+export function u32(n: number): string {
+  return `${n}u`;
+}
