@@ -2,6 +2,9 @@
 // and src/cli and is reached only through dynamic imports.
 export { init, backend, type InitOptions } from './api/context.js';
 export { evaluate } from './api/evaluate.js';
+export { compile, telemetry, resetTelemetry } from './api/inspect.js';
+export type { Plan, Dispatch, Slot, Binding, SlotView } from './lowering/plan.js';
+export type { Telemetry } from './runtime/telemetry.js';
 export { Tensor, type TensorLike } from './api/tensor.js';
 export { tensor, zeros, ones, full, arange, eye, rand, randn } from './api/creation.js';
 export { where, concat, layerNorm } from './api/functions.js';

@@ -1,11 +1,18 @@
 // The process-wide choice of backend. `init` picks one explicitly; the first evaluation calls it with 'auto'.
 import { ArgumentError, WgfuseError } from '../ir/errors.js';
+import { describe } from '../ir/shape.js';
 import type { Backend, BackendInfo } from '../runtime/backend.js';
 import { CpuBackend } from '../runtime/cpu-backend.js';
+import { acquireDevice, describeContext, type GpuContext } from '../runtime/webgpu/device.js';
+import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 
 export interface InitOptions {
-  /** 'auto' (default) picks WebGPU where it can run every op, else the CPU reference. */
+  /** 'auto' (default): a hardware adapter, else a software one (SwiftShader), else the CPU reference. */
   backend?: 'auto' | 'webgpu' | 'cpu';
+  /** Use this device instead of acquiring one (WebGPU only). */
+  device?: GPUDevice;
+  /** Time every dispatch with timestamp queries, reported by `wg.telemetry()` (slower; for profiling). */
+  timing?: boolean;
   /** Do not print the one line saying which backend was chosen. */
   quiet?: boolean;
 }
@@ -14,31 +21,52 @@ let current: Backend | null = null;
 let pending: Promise<Backend> | null = null;
 
 export async function init(options: InitOptions = {}): Promise<BackendInfo> {
+  if (typeof options !== 'object' || options === null) throw new ArgumentError(`init: options must be an object, got ${describe(options)}`);
   const choice = options.backend ?? 'auto';
   if (choice !== 'auto' && choice !== 'webgpu' && choice !== 'cpu') {
     throw new ArgumentError(`init: backend must be 'auto', 'webgpu' or 'cpu', got ${JSON.stringify(choice)}`);
   }
   const previous = current;
-  pending = (async () => {
-    const { backend, reason } = await choose(choice);
-    previous?.destroy();
+  const started = (async () => {
+    const { backend, reason } = await choose(choice, options);
+    if (previous && previous !== backend) previous.destroy();
     current = backend;
-    if (!options.quiet) console.info(`wgfuse: backend ${backend.info.name}${backend.info.adapter ? ` (${backend.info.adapter})` : ''}: ${reason}`);
+    if (!options.quiet) console.info(`wgfuse: backend ${backend.info.name}: ${reason}`);
     return backend;
   })();
+  pending = started;
   try {
-    return (await pending).info;
+    return (await started).info;
   } finally {
-    pending = null;
+    if (pending === started) pending = null;
   }
 }
 
-async function choose(choice: 'auto' | 'webgpu' | 'cpu'): Promise<{ backend: Backend; reason: string }> {
-  if (choice === 'cpu') return { backend: new CpuBackend(), reason: 'requested' };
-  if (choice === 'webgpu') {
-    throw new WgfuseError("init: the 'webgpu' backend cannot run programs yet (lowering to WGSL is not built); use 'cpu' or 'auto'");
+async function choose(choice: 'auto' | 'webgpu' | 'cpu', options: InitOptions): Promise<{ backend: Backend; reason: string }> {
+  if (choice === 'cpu') return { backend: new CpuBackend(), reason: 'the CPU reference executor (requested)' };
+  const { context, reason } = await acquire(options.device);
+  if (context) return { backend: new WebGpuBackend(context, { timing: options.timing }), reason: describeContext(context) };
+  if (choice === 'webgpu') throw new WgfuseError(`init: no WebGPU device: ${reason}`);
+  return { backend: new CpuBackend(), reason: `the CPU reference executor, because ${reason}` };
+}
+
+/** A device from the caller, the browser's navigator.gpu, or Node's `webgpu` package (in that order). */
+async function acquire(device?: GPUDevice): Promise<{ context: GpuContext | null; reason: string }> {
+  if (device) return { context: await acquireDevice({ device }), reason: 'the given device' };
+  const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (browserGpu) {
+    const context = await acquireDevice({ gpu: browserGpu });
+    return { context, reason: context ? 'navigator.gpu' : 'navigator.gpu offers no adapter' };
   }
-  return { backend: new CpuBackend(), reason: 'auto: WebGPU execution is not built yet, using the CPU reference executor' };
+  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+  if (!isNode) return { context: null, reason: 'this environment has no WebGPU (navigator.gpu is missing)' };
+  // Node-only code is reached through a dynamic import so the core still loads in a browser.
+  const nodeGpuModule = '../runtime/node-gpu.js';
+  const { selectNodeGpu } = (await import(/* @vite-ignore */ nodeGpuModule)) as typeof import('../runtime/node-gpu.js');
+  const selection = await selectNodeGpu({ software: 'fallback' });
+  if (!selection.gpu) return { context: null, reason: selection.reason };
+  const context = await acquireDevice({ gpu: selection.gpu });
+  return { context, reason: context ? selection.reason : `${selection.reason}, but no device could be created` };
 }
 
 /** The backend in use, initialising with 'auto' on first use. */
@@ -47,6 +75,11 @@ export async function activeBackend(): Promise<Backend> {
   if (pending) return pending;
   await init({ backend: 'auto' });
   return current!;
+}
+
+/** The backend in use, or null before the first `init` or evaluation. */
+export function currentBackend(): Backend | null {
+  return current;
 }
 
 export function backend(): BackendInfo {

@@ -12,7 +12,7 @@ import { Tensor } from './tensor.js';
 export function tensor(data: TensorData, shape?: readonly number[], dtype?: DType): Tensor {
   const v = hostValue(data, shape, dtype);
   const t = new Tensor(makeNode('input', [], {}, { dtype: v.dtype, shape: v.shape }));
-  t.adopt(new Storage(v.dtype, v.data.length, v.data));
+  t.adopt(Storage.fromHost(v.dtype, v.shape, v.data));
   return t;
 }
 

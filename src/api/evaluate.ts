@@ -3,7 +3,7 @@
 import { ArgumentError } from '../ir/errors.js';
 import { describe } from '../ir/shape.js';
 import { activeBackend } from './context.js';
-import { extractProgram } from './program.js';
+import { extractProgram, storageOf } from './program.js';
 import type { Tensor } from './tensor.js';
 
 export async function evaluate(...tensors: Tensor[]): Promise<Tensor[]> {
@@ -13,7 +13,14 @@ export async function evaluate(...tensors: Tensor[]): Promise<Tensor[]> {
     }
     void t.node; // throws if disposed
   }
-  const todo = [...new Set(tensors)].filter((t) => !t.realized);
+  const todo: Tensor[] = [];
+  for (const t of new Set(tensors)) {
+    if (t.realized) continue;
+    // Another tensor already computed this very node (e.g. a cast to the same dtype): share its storage.
+    const known = storageOf(t.node);
+    if (known) t.adopt(known.retain());
+    else todo.push(t);
+  }
   if (todo.length === 0) return tensors;
   const backend = await activeBackend();
   const { graph, args } = extractProgram(todo.map((t) => t.node));

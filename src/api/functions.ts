@@ -1,9 +1,9 @@
 // Public functions that take several tensors: where, concat, layerNorm.
-import { ArgumentError, DTypeError } from '../ir/errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../ir/errors.js';
 import { makeNode } from '../ir/node.js';
 import { describe, fmtShape, normalizeAxis } from '../ir/shape.js';
 import { Tensor, type TensorLike } from './tensor.js';
-import { asNode, castNode, commonDType, describeOperand, type Operand } from './typing.js';
+import { asCalled, asNode, castNode, commonDType, describeOperand, type Operand } from './typing.js';
 
 /** Elementwise `cond ? a : b` with NumPy broadcasting of all three; `cond` must be bool. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
@@ -28,11 +28,10 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   }
   const dtype = commonDType(tensors, 'concat');
   const rank = tensors[0].ndim;
-  const mismatch = tensors.find((t) => t.ndim !== rank);
-  if (mismatch) {
-    throw new ArgumentError(`concat: all tensors need the same rank, got ${tensors.map((t) => describeOperand(t)).join(', ')}`);
+  if (tensors.some((t) => t.ndim !== rank)) {
+    throw new ShapeError(`concat: all tensors need the same rank, got ${tensors.map((t) => describeOperand(t)).join(', ')}`);
   }
-  const a = normalizeAxis(axis, rank, 'concat');
+  const a = normalizeAxis(axis, rank, 'concat', describeOperand(tensors[0]));
   return new Tensor(makeNode('concat', tensors.map((t) => castNode(t.node, dtype)), { axis: a }));
 }
 
@@ -45,11 +44,12 @@ export function layerNorm(x: Tensor, weight?: TensorLike | null, bias?: TensorLi
   if (x.ndim === 0) throw new ArgumentError('layerNorm: x must have at least one axis, got a scalar');
   if (typeof eps !== 'number' || !(eps >= 0)) throw new ArgumentError(`layerNorm: eps must be a non-negative number, got ${describe(eps)}`);
   if (x.dtype === 'bool') throw new DTypeError(`layerNorm: not defined for bool${fmtShape(x.shape)}; cast to 'float32' first`);
-  const xf = x.cast('float32');
-  const mean = xf.mean(-1, true);
-  const centered = xf.sub(mean);
-  let out = centered.mul(centered.mul(centered).mean(-1, true).add(eps).rsqrt());
-  if (weight !== undefined && weight !== null) out = out.mul(weight);
-  if (bias !== undefined && bias !== null) out = out.add(bias);
-  return out;
+  return asCalled('layerNorm', () => {
+    const xf = x.cast('float32');
+    const centered = xf.sub(xf.mean(-1, true));
+    let out = centered.mul(centered.mul(centered).mean(-1, true).add(eps).rsqrt());
+    if (weight !== undefined && weight !== null) out = out.mul(weight);
+    if (bias !== undefined && bias !== null) out = out.add(bias);
+    return out;
+  });
 }

@@ -70,12 +70,17 @@ function flattenNested(data: readonly NestedArray[]): { values: number[]; shape:
       else if (typeof x === 'number') {
         allBool = false;
         values.push(x);
-      } else {
+      } else if (Array.isArray(x)) {
         throw new ShapeError(`tensor: ragged nested array: element ${path} is an array where a number was expected (shape so far ${fmtShape(shape)})`);
+      } else {
+        throw new ArgumentError(`tensor: element ${path} is ${describe(x)}; elements must be numbers or booleans`);
       }
       return;
     }
     if (!Array.isArray(x)) {
+      if (typeof x !== 'number' && typeof x !== 'boolean') {
+        throw new ArgumentError(`tensor: element ${path} is ${describe(x)}; elements must be numbers or booleans`);
+      }
       throw new ShapeError(`tensor: ragged nested array: element ${path} is ${describe(x)} where an array of length ${shape[depth]} was expected`);
     }
     if (x.length !== shape[depth]) {

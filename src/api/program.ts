@@ -6,19 +6,49 @@ import { makeGraph, type Graph } from '../ir/graph.js';
 import { makeNode, type Node } from '../ir/node.js';
 import type { Storage } from '../runtime/storage.js';
 
-/** Storage of every node that has been computed or was given data, while a live tensor holds it. */
-const realized = new WeakMap<Node, Storage>();
-
-export function setRealized(node: Node, storage: Storage): void {
-  realized.set(node, storage);
+/**
+ * Storage of every node that has been computed or was given data. An entry holds one reference per tensor
+ * that realized the node (two tensors can stand for one node, e.g. a cast to the same dtype). A lazy tensor
+ * built from a value keeps it alive through the node after the value's own tensor is gone; when the node
+ * is collected, the entry's references go with it.
+ */
+interface Entry {
+  readonly storage: Storage;
+  owners: number;
 }
 
+const realized = new WeakMap<Node, Entry>();
+const nodeFinalizer = new FinalizationRegistry<Entry>((e) => {
+  for (; e.owners > 0; e.owners--) e.storage.release();
+});
+
+export function setRealized(node: Node, storage: Storage): void {
+  const entry = realized.get(node);
+  if (entry) {
+    if (entry.storage !== storage) throw new WgfuseError('internal: a node was realized with two different storages');
+    entry.owners++;
+    storage.retain();
+    return;
+  }
+  const created: Entry = { storage: storage.retain(), owners: 1 };
+  realized.set(node, created);
+  nodeFinalizer.register(node, created, node);
+}
+
+/** Drops one owner's reference; the node stops being realized when the last owner is gone. */
 export function forgetRealized(node: Node): void {
-  realized.delete(node);
+  const entry = realized.get(node);
+  if (!entry) return;
+  entry.owners--;
+  entry.storage.release();
+  if (entry.owners === 0) {
+    realized.delete(node);
+    nodeFinalizer.unregister(node);
+  }
 }
 
 export function storageOf(node: Node): Storage | undefined {
-  return realized.get(node);
+  return realized.get(node)?.storage;
 }
 
 export interface Program {
@@ -55,7 +85,7 @@ export function extractProgram(outputs: readonly Node[]): Program {
       stack.pop();
       continue;
     }
-    const storage = realized.get(node);
+    const storage = realized.get(node)?.storage;
     if (storage) {
       rebuilt.set(node, leafOf(node, storage));
       stack.pop();

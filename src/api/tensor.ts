@@ -10,7 +10,7 @@ import type { Storage } from '../runtime/storage.js';
 import { activeBackend } from './context.js';
 import { toNested, type NestedArray } from './host-data.js';
 import { forgetRealized, setRealized } from './program.js';
-import { asNode, castNode, commonDType, rejectBool, type Operand } from './typing.js';
+import { asCalled, asNode, castNode, commonDType, rejectBool, type Operand } from './typing.js';
 import { evaluate } from './evaluate.js';
 
 export type TensorLike = Tensor | number | boolean;
@@ -18,6 +18,9 @@ export type TensorLike = Tensor | number | boolean;
 type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 type FloatUnary = 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'gelu';
 type NumericUnary = 'neg' | 'abs' | 'square' | 'sign' | 'relu' | 'floor' | 'ceil' | 'round';
+
+/** A tensor dropped without dispose() gives its reference back when it is collected. */
+const tensorFinalizer = new FinalizationRegistry<Storage>((s) => s.release());
 
 const FLOAT_RESULT = new Set<BinaryOp>(['div', 'pow']);
 const COMPARISON = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
@@ -109,8 +112,10 @@ export class Tensor {
     const hasLo = lo !== undefined && lo !== null;
     const hasHi = hi !== undefined && hi !== null;
     if (!hasLo && !hasHi) throw new ArgumentError('clamp: give a lower bound, an upper bound or both');
-    const low = hasLo ? binary('maximum', this, lo, 'clamp') : this;
-    return hasHi ? binary('minimum', low, hi, 'clamp') : low;
+    return asCalled('clamp', () => {
+      const low = hasLo ? binary('maximum', this, lo, 'clamp') : this;
+      return hasHi ? binary('minimum', low, hi, 'clamp') : low;
+    });
   }
 
   // ---- elementwise unary ----
@@ -205,7 +210,7 @@ export class Tensor {
       if (!Array.isArray(perm) || perm.length !== r) {
         throw new ShapeError(`transpose: perm must list each of the ${r} axes of ${node.dtype}${fmtShape(node.shape)} once, got ${describe(perm)}`);
       }
-      p = perm.map((a) => normalizeAxis(a, r, 'transpose'));
+      p = perm.map((a) => normalizeAxis(a, r, 'transpose', typeOf(node)));
     }
     return new Tensor(makeNode('transpose', [node], { perm: p }));
   }
@@ -239,7 +244,7 @@ export class Tensor {
   /** Removes size-1 axes: all of them, or the given ones (which must have size 1). */
   squeeze(axis?: number | readonly number[]): Tensor {
     const node = this.node;
-    const axes = axis === undefined ? node.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normalizeAxes(axis, node.shape.length, 'squeeze');
+    const axes = axis === undefined ? node.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normalizeAxes(axis, node.shape.length, 'squeeze', typeOf(node));
     for (const a of axes) {
       if (node.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of ${node.dtype}${fmtShape(node.shape)} has size ${node.shape[a]}, not 1`);
     }
@@ -248,7 +253,7 @@ export class Tensor {
   /** Inserts a size-1 axis at `axis` (in the result's numbering). */
   unsqueeze(axis: number): Tensor {
     const node = this.node;
-    const a = normalizeAxis(axis, node.shape.length + 1, 'unsqueeze');
+    const a = normalizeAxis(axis, node.shape.length + 1, 'unsqueeze', `the result of unsqueezing ${typeOf(node)}`);
     const shape = [...node.shape];
     shape.splice(a, 0, 1);
     return new Tensor(makeNode('reshape', [node], { shape }));
@@ -271,16 +276,18 @@ export class Tensor {
   /** float32 mean: sum / count. */
   mean(axis?: number | readonly number[], keepdims = false): Tensor {
     const x = toFloat(this.node, 'mean');
-    const axes = normalizeAxes(axis, x.shape.length, 'mean');
+    const axes = normalizeAxes(axis, x.shape.length, 'mean', typeOf(this.node));
     const count = sizeOf(axes.map((a) => x.shape[a]));
     // Over an empty axis this is 0 / 0 = NaN, as NumPy.
     return new Tensor(makeNode('sum', [x], { axes, keepdims })).div(count);
   }
   /** Population variance (ddof = 0, as NumPy's default): mean((x - mean(x))^2). */
   variance(axis?: number | readonly number[], keepdims = false): Tensor {
-    const x = new Tensor(toFloat(this.node, 'variance'));
-    const centered = x.sub(x.mean(axis, true));
-    return centered.mul(centered).mean(axis, keepdims);
+    return asCalled('variance', () => {
+      const x = new Tensor(toFloat(this.node, 'variance'));
+      const centered = x.sub(x.mean(axis, true));
+      return centered.mul(centered).mean(axis, keepdims);
+    });
   }
   /** Index of the first maximum along `axis` (of the flattened tensor when omitted). */
   argmax(axis?: number, keepdims = false): Tensor {
@@ -290,14 +297,18 @@ export class Tensor {
     return argReduce('argmin', this, axis, keepdims);
   }
   softmax(axis = -1): Tensor {
-    const x = new Tensor(toFloat(this.node, 'softmax'));
-    const e = x.sub(x.max(axis, true)).exp();
-    return e.div(e.sum(axis, true));
+    return asCalled('softmax', () => {
+      const x = new Tensor(toFloat(this.node, 'softmax'));
+      const e = x.sub(x.max(axis, true)).exp();
+      return e.div(e.sum(axis, true));
+    });
   }
   logSoftmax(axis = -1): Tensor {
-    const x = new Tensor(toFloat(this.node, 'logSoftmax'));
-    const shifted = x.sub(x.max(axis, true));
-    return shifted.sub(shifted.exp().sum(axis, true).log());
+    return asCalled('logSoftmax', () => {
+      const x = new Tensor(toFloat(this.node, 'logSoftmax'));
+      const shifted = x.sub(x.max(axis, true));
+      return shifted.sub(shifted.exp().sum(axis, true).log());
+    });
   }
 
   /** NumPy matmul: 1-D operands are promoted to matrices and the added axis removed; batch axes broadcast. */
@@ -327,6 +338,7 @@ export class Tensor {
     if (this.#disposed) return;
     this.#disposed = true;
     if (this.#storage) {
+      tensorFinalizer.unregister(this);
       forgetRealized(this.#node);
       if (this.#computed) forgetRealized(this.#computed);
       this.#storage.release();
@@ -347,6 +359,7 @@ export class Tensor {
   adopt(storage: Storage): void {
     if (this.#storage) throw new WgfuseError('internal: tensor realized twice');
     this.#storage = storage;
+    tensorFinalizer.register(this, storage, this);
     setRealized(this.#node, storage);
     if (this.#node.op !== 'input') {
       this.#computed = this.#node;
@@ -392,19 +405,26 @@ function toFloat(node: Node, what: string): Node {
 
 function reduce(op: 'sum' | 'prod' | 'max' | 'min', x: Tensor, axis: number | readonly number[] | undefined, keepdims: boolean): Tensor {
   let node = x.node;
-  const axes = normalizeAxes(axis, node.shape.length, op);
+  const axes = normalizeAxes(axis, node.shape.length, op, typeOf(node));
   if ((op === 'sum' || op === 'prod') && node.dtype === 'bool') node = castNode(node, 'int32');
   return new Tensor(makeNode(op, [node], { axes, keepdims: keepdims === true }));
 }
 
 function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined, keepdims: boolean): Tensor {
-  let node = x.node;
+  const node = x.node;
   if (axis === undefined) {
-    node = makeNode('reshape', [node], { shape: [sizeOf(node.shape)] });
-    axis = 0;
+    // Over the flattened tensor; keepdims keeps every axis as size 1 (as NumPy).
+    const flat = makeNode('reshape', [node], { shape: [sizeOf(node.shape)] });
+    const index = makeNode(op, [flat], { axis: 0 });
+    return new Tensor(keepdims ? makeNode('reshape', [index], { shape: node.shape.map(() => 1) }) : index);
   }
-  const a = normalizeAxis(axis, node.shape.length, op);
+  const a = normalizeAxis(axis, node.shape.length, op, typeOf(node));
   return new Tensor(makeNode(op, [node], { axis: a, keepdims: keepdims === true }));
+}
+
+/** A node's type as messages show it, e.g. `float32[2,3]`. */
+function typeOf(node: Node): string {
+  return `${node.dtype}${fmtShape(node.shape)}`;
 }
 
 function matmul(a: Tensor, b: Tensor): Tensor {

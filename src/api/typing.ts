@@ -2,7 +2,7 @@
 // The IR is strictly typed, so promotion happens here: bool < int32 < float32 as in NumPy, a JS number is
 // int32 when it is an integer and float32 otherwise (a boolean is bool), and casts are inserted explicitly.
 import { coerce, promote, type DType } from '../ir/dtype.js';
-import { ArgumentError, DTypeError } from '../ir/errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../ir/errors.js';
 import { makeNode, type Node } from '../ir/node.js';
 import { describe, fmtShape } from '../ir/shape.js';
 
@@ -10,7 +10,8 @@ import { describe, fmtShape } from '../ir/shape.js';
 export type Operand = { readonly node: Node } | number | boolean;
 
 export function operandDType(x: Operand, what: string): DType {
-  if (typeof x === 'number') return Number.isInteger(x) ? 'int32' : 'float32';
+  // An integer beyond int32 would saturate: it is a float32 operand instead.
+  if (typeof x === 'number') return Number.isInteger(x) && x >= -2147483648 && x <= 2147483647 ? 'int32' : 'float32';
   if (typeof x === 'boolean') return 'bool';
   if (x && typeof x === 'object' && 'node' in x) return x.node.dtype;
   throw new ArgumentError(`${what}: expected a Tensor, a number or a boolean, got ${describe(x)}`);
@@ -35,6 +36,22 @@ export function castNode(node: Node, dtype: DType): Node {
 export function describeOperand(x: Operand): string {
   if (typeof x === 'number' || typeof x === 'boolean') return String(x);
   return `${x.node.dtype}${fmtShape(x.node.shape)}`;
+}
+
+/**
+ * Runs `build`, naming `what` (the op the user called) in shape and dtype errors raised by the primitives
+ * it is built from: an error in clamp says clamp, not maximum.
+ */
+export function asCalled<T>(what: string, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if ((err instanceof ShapeError || err instanceof DTypeError) && !err.message.startsWith(`${what}:`)) {
+      const Ctor = err.constructor as new (message: string) => Error;
+      throw new Ctor(`${what}: ${err.message}`);
+    }
+    throw err;
+  }
 }
 
 /** Arithmetic is not defined on bool: say so at the call, with the operands. */

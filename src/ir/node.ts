@@ -4,7 +4,7 @@ import { freeze } from 'immer';
 import { isDType, type DType } from './dtype.js';
 import { ShapeError, VerifyError } from './errors.js';
 import { OPS, type AttrType, type AttrValue, type Attrs, type OpName, type TypeInfo } from './ops.js';
-import { checkShape, fmtShape, shapesEqual, type Shape } from './shape.js';
+import { checkShape, checkSize, fmtShape, shapesEqual, type Shape } from './shape.js';
 
 export interface Node {
   readonly id: number;
@@ -35,6 +35,7 @@ export function makeNode(op: OpName, inputs: readonly Node[], attrs: Record<stri
     inferred = type;
   } else {
     inferred = spec.infer(inputs, canonical);
+    checkSize(inferred.shape, op);
     if (type && (type.dtype !== inferred.dtype || !shapesEqual(type.shape, inferred.shape))) {
       throw new VerifyError(
         `${op}: annotated type ${type.dtype}${fmtShape(type.shape)} differs from the inferred ${inferred.dtype}${fmtShape(inferred.shape)}`,

@@ -275,7 +275,14 @@ const OP_TABLE = {
           `matmul: inner dimensions differ: ${a.dtype}${fmtShape(a.shape)}${attrs.transA ? '^T' : ''} @ ${b.dtype}${fmtShape(b.shape)}${attrs.transB ? '^T' : ''} (${ka} vs ${kb})`,
         );
       }
-      const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul (batch dimensions)');
+      let batch: Shape;
+      try {
+        batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul');
+      } catch {
+        throw new ShapeError(
+          `matmul: batch dimensions of ${a.dtype}${fmtShape(a.shape)} and ${b.dtype}${fmtShape(b.shape)} cannot be broadcast together (${fmtShape(a.shape.slice(0, -2))} vs ${fmtShape(b.shape.slice(0, -2))})`,
+        );
+      }
       return { dtype: a.dtype, shape: [...batch, m, n] };
     },
   } satisfies OpSpec,

@@ -28,7 +28,10 @@ export function stridesOf(shape: Shape): number[] {
   return s;
 }
 
-/** Throws unless every extent is a finite non-negative integer. `what` names the call for the message. */
+/** WGSL indexes with u32 and wgfuse keeps indices below 2^31: the most elements one tensor may have. */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/** Throws unless every extent is a finite non-negative integer and the size is indexable. */
 export function checkShape(shape: unknown, what: string): Shape {
   if (!Array.isArray(shape)) throw new ShapeError(`${what}: shape must be an array of integers, got ${describe(shape)}`);
   for (const d of shape) {
@@ -36,7 +39,14 @@ export function checkShape(shape: unknown, what: string): Shape {
       throw new ShapeError(`${what}: shape extents must be non-negative integers, got [${shape.map(String).join(',')}]`);
     }
   }
+  checkSize(shape as Shape, what);
   return shape as Shape;
+}
+
+export function checkSize(shape: Shape, what: string): void {
+  if (sizeOf(shape) > MAX_ELEMENTS) {
+    throw new ShapeError(`${what}: shape ${fmtShape(shape)} has ${sizeOf(shape)} elements, more than the ${MAX_ELEMENTS} (2^31 - 1) that u32 indexing allows`);
+  }
 }
 
 /** NumPy broadcasting of two shapes; `what` names the op for the message. */
@@ -61,23 +71,26 @@ export function broadcastsTo(from: Shape, to: Shape): boolean {
   return from.every((d, i) => d === 1 || d === to[off + i]);
 }
 
-/** Resolves a possibly negative axis against a rank; throws with the valid range otherwise. */
-export function normalizeAxis(axis: unknown, rank: number, what: string): number {
+/**
+ * Resolves a possibly negative axis against a rank; throws with the valid range otherwise. `of` describes
+ * the tensor for the message (e.g. `float32[2,3]`).
+ */
+export function normalizeAxis(axis: unknown, rank: number, what: string, of = `rank ${rank}`): number {
   if (typeof axis !== 'number' || !Number.isInteger(axis)) {
     throw new ShapeError(`${what}: axis must be an integer, got ${describe(axis)}`);
   }
   if (axis < -rank || axis >= rank) {
-    throw new ShapeError(`${what}: axis ${axis} is out of range for rank ${rank} (valid: ${-rank}..${rank - 1})`);
+    throw new ShapeError(`${what}: axis ${axis} is out of range for ${of} (valid: ${-rank}..${rank - 1})`);
   }
   return axis < 0 ? axis + rank : axis;
 }
 
 /** Normalises and sorts a set of axes; rejects duplicates. `undefined` means every axis. */
-export function normalizeAxes(axes: number | readonly number[] | undefined | null, rank: number, what: string): number[] {
+export function normalizeAxes(axes: number | readonly number[] | undefined | null, rank: number, what: string, of = `rank ${rank}`): number[] {
   if (axes === undefined || axes === null) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === 'number' ? [axes] : Array.isArray(axes) ? axes : null;
   if (list === null) throw new ShapeError(`${what}: axis must be an integer or an array of integers, got ${describe(axes)}`);
-  const out = list.map((a) => normalizeAxis(a, rank, what));
+  const out = list.map((a) => normalizeAxis(a, rank, what, of));
   if (new Set(out).size !== out.length) throw new ShapeError(`${what}: repeated axis in [${list.join(',')}]`);
   return out.sort((x, y) => x - y);
 }

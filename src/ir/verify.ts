@@ -6,10 +6,10 @@ import type { Graph } from './graph.js';
 import { makeNode, type Node } from './node.js';
 import { isOpName, OPS } from './ops.js';
 import { describeNode, numberValues, printAttrs, printNode, printType } from './printer.js';
-import { fmtShape, shapesEqual, sizeOf } from './shape.js';
+import { fmtShape, MAX_ELEMENTS, shapesEqual, sizeOf } from './shape.js';
 
 /** Kernels index elements with 32-bit integers, so no tensor may hold more than 2^31-1 elements. */
-export const MAX_ELEMENTS = 2 ** 31 - 1;
+export { MAX_ELEMENTS };
 
 export function verifyGraph(graph: Graph): void {
   const order = acyclicOrder(graph.outputs);

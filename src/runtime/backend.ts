@@ -3,6 +3,7 @@
 import type { TypedArray } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import type { Storage } from './storage.js';
+import type { Telemetry } from './telemetry.js';
 
 export type BackendName = 'webgpu' | 'cpu';
 
@@ -18,6 +19,9 @@ export interface Backend {
   run(graph: Graph, args: readonly Storage[]): Promise<Storage[]>;
   /** A host copy of the storage's contents (the caller may keep or mutate it). */
   read(storage: Storage): Promise<TypedArray>;
+  /** A snapshot of the counters since the last reset. */
+  telemetry(): Telemetry;
+  resetTelemetry(): void;
   /** Frees what the backend holds (device, caches); the backend is unusable afterwards. */
   destroy(): void;
 }

@@ -7,31 +7,40 @@ import { verifyGraph } from '../ir/verify.js';
 import type { Backend, BackendInfo } from './backend.js';
 import { executeGraph } from './cpu/executor.js';
 import { Storage } from './storage.js';
+import { emptyTelemetry, type Telemetry } from './telemetry.js';
 
 export class CpuBackend implements Backend {
   readonly info: BackendInfo = { name: 'cpu' };
   private readonly verified = new Set<string>();
-  readonly stats = { runs: 0, compiled: 0, cacheHits: 0 };
+  private stats: Telemetry = emptyTelemetry();
 
   async run(graph: Graph, args: readonly Storage[]): Promise<Storage[]> {
     const key = structuralHash(graph);
     if (this.verified.has(key)) {
-      this.stats.cacheHits++;
+      this.stats.planCacheHits++;
     } else {
       verifyGraph(graph);
       this.verified.add(key);
-      this.stats.compiled++;
+      this.stats.planCacheMisses++;
     }
-    this.stats.runs++;
+    this.stats.evaluations++;
     const outs = executeGraph(
       graph,
       args.map((a) => hostOf(a)),
     );
-    return outs.map((data, i) => new Storage(graph.outputs[i].dtype, data.length, data));
+    return outs.map((data, i) => Storage.fromHost(graph.outputs[i].dtype, graph.outputs[i].shape, data));
   }
 
   async read(storage: Storage): Promise<TypedArray> {
     return hostOf(storage).slice();
+  }
+
+  telemetry(): Telemetry {
+    return structuredClone(this.stats);
+  }
+
+  resetTelemetry(): void {
+    this.stats = emptyTelemetry();
   }
 
   destroy(): void {

@@ -1,27 +1,78 @@
-// The memory behind a realized value. A Storage starts on the host (data given by the user, or read back)
-// and a GPU backend adds a device copy next to it; either copy may be missing, never both.
-// Reference counts let several tensors share one storage: it is released when the last reference goes.
+// The memory behind a realized value. A Storage holds a host copy, a device copy, or both; or it is a
+// zero-copy view (offset and strides) of another storage, which it keeps alive. Reference counts let
+// several tensors share one storage: the memory is released when the last reference goes.
 import type { DType, TypedArray } from '../ir/dtype.js';
 import { WgfuseError } from '../ir/errors.js';
+import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
+
+/** Device memory owned by a storage; `free` gives it back (to a pool) exactly once. */
+export interface DeviceMemory {
+  readonly buffer: GPUBuffer;
+  /** The device this memory lives on: a storage from another (or a lost) device cannot be bound. */
+  readonly device: GPUDevice;
+  free(): void;
+}
+
+export interface ViewLayout {
+  readonly base: Storage;
+  readonly offset: number;
+  readonly strides: readonly number[];
+}
 
 export class Storage {
   host: TypedArray | null;
-  /** Backend-owned device memory (e.g. a pooled GPUBuffer); opaque to the API layer. */
-  device: unknown = null;
+  device: DeviceMemory | null = null;
   private refs = 1;
 
-  constructor(
+  private constructor(
     readonly dtype: DType,
-    readonly size: number,
+    readonly shape: Shape,
     host: TypedArray | null,
-    /** Called once when the last reference is released, to give device memory back. */
-    private readonly onRelease: ((s: Storage) => void) | null = null,
+    /** Set for views: where the elements lie in the base storage. */
+    readonly view: ViewLayout | null,
   ) {
     this.host = host;
   }
 
+  static fromHost(dtype: DType, shape: Shape, host: TypedArray): Storage {
+    return new Storage(dtype, [...shape], host, null);
+  }
+
+  static fromDevice(dtype: DType, shape: Shape, memory: DeviceMemory): Storage {
+    const s = new Storage(dtype, [...shape], null, null);
+    s.device = memory;
+    return s;
+  }
+
+  /** A view of `base` (itself not a view): retains the base until the view is released. */
+  static viewOf(base: Storage, shape: Shape, offset: number, strides: readonly number[]): Storage {
+    if (base.view) throw new WgfuseError('internal: a view must refer to a base storage, not to another view');
+    return new Storage(base.dtype, [...shape], null, { base: base.retain(), offset, strides: [...strides] });
+  }
+
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+
   get released(): boolean {
     return this.refs === 0;
+  }
+
+  /** The storage whose memory this one reads: itself, or the base of a view. */
+  get root(): Storage {
+    return this.view ? this.view.base : this;
+  }
+
+  /** True when a view is the whole base laid out row-major (it can be bound as a plain tensor). */
+  get isPlain(): boolean {
+    if (!this.view) return true;
+    const rm = stridesOf(this.shape);
+    return this.view.offset === 0 && this.size === this.view.base.size && this.view.strides.every((s, d) => s === rm[d] || this.shape[d] === 1);
+  }
+
+  /** Where a non-plain view's elements lie in its base (null for plain storages). */
+  get layout(): { readonly offset: number; readonly strides: readonly number[] } | null {
+    return this.view && !this.isPlain ? { offset: this.view.offset, strides: this.view.strides } : null;
   }
 
   retain(): this {
@@ -32,10 +83,10 @@ export class Storage {
 
   release(): void {
     if (this.refs === 0) return;
-    if (--this.refs === 0) {
-      this.onRelease?.(this);
-      this.host = null;
-      this.device = null;
-    }
+    if (--this.refs > 0) return;
+    this.device?.free();
+    this.device = null;
+    this.host = null;
+    this.view?.base.release();
   }
 }

@@ -7,7 +7,7 @@ import type { DType } from '../ir/dtype.js';
 import type { Attrs, OpName } from '../ir/ops.js';
 import type { Shape } from '../ir/shape.js';
 import { stridesOf } from '../ir/shape.js';
-import { fromStorage, literal, VALUE_TYPE } from './wgsl.js';
+import { fromStorage, literal, literalHelpers, SPECIAL_FLOAT_HELPER, VALUE_TYPE } from './wgsl.js';
 
 export interface Access {
   readonly offset: number;
@@ -82,6 +82,7 @@ export function emitExpr(expr: Expr, coords: Coords, prefix = 'v'): EmittedExpr 
           : emitOp(step, expr, coords, name, helpers);
     code.push(`let ${name(i)}: ${VALUE_TYPE[step.dtype]} = ${rhs};`);
   });
+  for (const h of literalHelpers([...code, ...helpers].join('\n'))) helpers.add(h);
   return { code, helpers, value: name };
 }
 
@@ -129,9 +130,13 @@ function emitOp(step: Extract<ExprStep, { kind: 'op' }>, expr: Expr, coords: Coo
     case 'exp':
     case 'log':
     case 'sqrt':
-    case 'sin':
-    case 'cos':
       return `${step.op}(${a[0]})`;
+    case 'sin':
+    case 'cos': {
+      const h = step.op === 'sin' ? 'wg_sin' : 'wg_cos';
+      use(h);
+      return `${h}(${a[0]})`;
+    }
     case 'rsqrt':
       return `inverseSqrt(${a[0]})`;
     case 'reciprocal':
@@ -167,17 +172,18 @@ function emitOp(step: Extract<ExprStep, { kind: 'op' }>, expr: Expr, coords: Coo
       return `${h}(${a[0]}, ${a[1]})`;
     }
     case 'eq':
-      return `${a[0]} == ${a[1]}`;
     case 'ne':
-      return `${a[0]} != ${a[1]}`;
     case 'lt':
-      return `${a[0]} < ${a[1]}`;
     case 'le':
-      return `${a[0]} <= ${a[1]}`;
     case 'gt':
-      return `${a[0]} > ${a[1]}`;
-    case 'ge':
-      return `${a[0]} >= ${a[1]}`;
+    case 'ge': {
+      const sym = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' }[step.op];
+      if (!isFloat) return `${a[0]} ${sym} ${a[1]}`;
+      // Compilers may fold x == x to true; with NaN spelled out from the bits the IEEE answers hold.
+      use('wg_isnan');
+      const nan = `wg_isnan(${a[0]}) || wg_isnan(${a[1]})`;
+      return step.op === 'ne' ? `(${nan}) || ${a[0]} != ${a[1]}` : `!(${nan}) && ${a[0]} ${sym} ${a[1]}`;
+    }
     case 'and':
       return `${a[0]} && ${a[1]}`;
     case 'or':
@@ -191,7 +197,11 @@ function emitOp(step: Extract<ExprStep, { kind: 'op' }>, expr: Expr, coords: Coo
 
 function emitCast(x: string, from: DType, to: DType, use: (h: keyof typeof HELPERS) => void): string {
   if (from === to) return x;
-  if (to === 'bool') return from === 'float32' ? `${x} != 0.0` : `${x} != 0i`;
+  if (to === 'bool' && from === 'float32') {
+    use('wg_isnan');
+    return `wg_isnan(${x}) || ${x} != 0.0`; // NaN is true, as NumPy
+  }
+  if (to === 'bool') return `${x} != 0i`;
   if (from === 'bool') return to === 'float32' ? `select(0.0, 1.0, ${x})` : `select(0i, 1i, ${x})`;
   if (to === 'float32') return `f32(${x})`;
   use('wg_f32_to_i32');
@@ -201,6 +211,7 @@ function emitCast(x: string, from: DType, to: DType, use: (h: keyof typeof HELPE
 // WGSL leaves NaN behaviour of max/min/sign/clamp to the implementation and lets compilers assume x == x,
 // so NaN is detected from the bits and the reference semantics (docs/semantics.md) are spelled out here.
 const HELPERS = {
+  wg_f32_bits: SPECIAL_FLOAT_HELPER,
   wg_isnan: `fn wg_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }`,
   wg_max: `fn wg_max(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, wg_isnan(a) || wg_isnan(b)); }`,
   wg_min: `fn wg_min(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, wg_isnan(a) || wg_isnan(b)); }`,
@@ -208,15 +219,18 @@ const HELPERS = {
   wg_relu: `fn wg_relu(x: f32) -> f32 { return select(max(x, 0.0), x, wg_isnan(x)); }`,
   // tanh saturates to +-1 in f32 beyond |x| = 9; clamping keeps exp() inside implementations from overflowing.
   wg_tanh: `fn wg_tanh(x: f32) -> f32 { return select(tanh(clamp(x, -10.0, 10.0)), x, wg_isnan(x)); }`,
+  // WGSL bounds sin/cos error (2^-11 absolute) only on [-pi, pi]: reduce the argument there first.
+  wg_sin: `fn wg_sin(x: f32) -> f32 { return sin(x - 6.283185307179586 * round(x * 0.15915494309189535)); }`,
+  wg_cos: `fn wg_cos(x: f32) -> f32 { return cos(x - 6.283185307179586 * round(x * 0.15915494309189535)); }`,
   wg_gelu: `fn wg_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + wg_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }`,
   // WGSL's pow is undefined for x < 0; Math.pow's rules: integral exponents keep the sign of odd powers.
   wg_pow: `fn wg_pow(x: f32, y: f32) -> f32 {
   if (y == 0.0) { return 1.0; }
   if (wg_isnan(x) || wg_isnan(y)) { return x + y; }
-  if (x == 0.0) { return select(bitcast<f32>(0x7f800000u), 0.0, y > 0.0); }
+  if (x == 0.0) { return select(wg_f32_bits(0x7f800000u), 0.0, y > 0.0); }
   let m = exp2(y * log2(abs(x)));
   if (x > 0.0) { return m; }
-  if (floor(y) != y) { return bitcast<f32>(0x7fc00000u); }
+  if (floor(y) != y) { return wg_f32_bits(0x7fc00000u); }
   return select(m, -m, abs(y) < 16777216.0 && (i32(abs(y)) & 1i) == 1i);
 }`,
   // Truncation toward zero, saturating at the i32 range, NaN -> 0 (2^31 itself does not fit in i32).
@@ -241,7 +255,7 @@ fn wg_bits(seed: u32, i: u32) -> u32 {
   wg_normal: `fn wg_normal(seed: u32, i: u32) -> f32 {
   let u1 = (f32(wg_bits(seed, 2u * i) >> 8u) + 1.0) * 5.9604644775390625e-8;
   let u2 = f32(wg_bits(seed, 2u * i + 1u) >> 8u) * 5.9604644775390625e-8;
-  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+  return sqrt(-2.0 * log(u1)) * wg_cos(6.283185307179586 * u2);
 }`,
 } as const;
 
@@ -252,8 +266,8 @@ const HELPER_DEPS: Partial<Record<keyof typeof HELPERS, (keyof typeof HELPERS)[]
   wg_relu: ['wg_isnan'],
   wg_tanh: ['wg_isnan'],
   wg_gelu: ['wg_isnan', 'wg_tanh'],
-  wg_pow: ['wg_isnan'],
+  wg_pow: ['wg_isnan', 'wg_f32_bits'],
   wg_f32_to_i32: ['wg_isnan'],
   wg_uniform: ['wg_hash'],
-  wg_normal: ['wg_hash'],
+  wg_normal: ['wg_hash', 'wg_cos'],
 };

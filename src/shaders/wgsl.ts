@@ -27,17 +27,24 @@ export function literal(value: number, dtype: DType): string {
       // -2^31 has no i32 literal: its magnitude overflows before the minus applies.
       return value === -2147483648 ? 'i32(-2147483647 - 1)' : `i32(${value})`;
     case 'float32': {
-      if (Number.isNaN(value)) return 'bitcast<f32>(0x7fc00000u)';
-      if (value === Infinity) return 'bitcast<f32>(0x7f800000u)';
-      if (value === -Infinity) return 'bitcast<f32>(0xff800000u)';
-      if (Object.is(value, -0)) return 'bitcast<f32>(0x80000000u)';
       const f = Math.fround(value);
-      // Subnormals may be flushed by the WGSL front end; their bit pattern is exact.
-      if (f !== 0 && Math.abs(f) < 1.1754943508222875e-38) return `bitcast<f32>(${floatBits(f)}u)`;
+      // WGSL has no literal for NaN or the infinities, and constant evaluation rejects them (and may flush
+      // subnormals), so these values are built from their bits at run time.
+      const special = !Number.isFinite(f) || Object.is(f, -0) || (f !== 0 && Math.abs(f) < 1.1754943508222875e-38);
+      if (special) return `${SPECIAL_FLOAT}(${floatBits(f)}u)`;
       const s = String(f);
       return /[.eE]/.test(s) ? `f32(${s})` : `f32(${s}.0)`;
     }
   }
+}
+
+/** Name of the helper that turns bits into a float at run time (a user function is never const-evaluated). */
+export const SPECIAL_FLOAT = 'wg_f32_bits';
+export const SPECIAL_FLOAT_HELPER = `fn ${SPECIAL_FLOAT}(bits: u32) -> f32 { return bitcast<f32>(bits); }`;
+
+/** Module-scope helpers a piece of generated code needs because of its literals. */
+export function literalHelpers(code: string): string[] {
+  return code.includes(`${SPECIAL_FLOAT}(`) ? [SPECIAL_FLOAT_HELPER] : [];
 }
 
 function floatBits(f: number): number {

@@ -131,14 +131,20 @@ describe('verifyGraph rejects', () => {
     ['an unknown op', () => fake('frob', [x], { dtype: 'float32', shape: [2] }), "unknown op 'frob'", '%1 = frob %0 : f32[2]'],
     ['an unknown dtype', () => fake('input', [], { dtype: 'float64', shape: [2] }), "unknown dtype 'float64'", '%0 = input : float64[2]'],
     ['a negative extent', () => fake('input', [], { dtype: 'float32', shape: [2, -1] }), 'shape [2,-1] has an extent that is not a non-negative integer', '%0 = input : f32[2,-1]'],
-    ['an input over 2^31-1 elements', () => input([65536, 32768]), 'f32[65536,32768] has 2147483648 elements, over the limit of 2^31-1 = 2147483647', '%0 = input : f32[65536,32768]'],
-    ['a computed tensor over 2^31-1 elements', () => makeNode('expand', [input([1, 1], 'int32')], { shape: [3, 1 << 30, 1] }), 'has 3221225472 elements', '%1 = expand %0 {shape=[3,1073741824,1]} : i32[3,1073741824,1]'],
+    // makeNode refuses these (see below); a hand-built node still reaches the verifier.
+    ['an input over 2^31-1 elements', () => fake('input', [], { dtype: 'float32', shape: [65536, 32768] }), '[65536,32768] has 2147483648 elements', '%0 = input : f32[65536,32768]'],
+    ['a computed tensor over 2^31-1 elements', () => fake('expand', [input([1, 1], 'int32')], { dtype: 'int32', shape: [3, 1 << 30, 1] }, { shape: [3, 1 << 30, 1] }), 'has 3221225472 elements', '%1 = expand %0 {shape=[3,1073741824,1]} : i32[3,1073741824,1]'],
   ])('%s', (_what, build, message, line) => {
     const node = build();
     const graph = { inputs: node.op === 'input' ? [node] : node.inputs.filter((n) => n.op === 'input'), outputs: [node] };
     const e = verifyError(graph);
     expect(e.message).toContain(message);
     expect(e.message).toContain(`\n  at ${line}`);
+  });
+
+  test('makeNode itself refuses a tensor over 2^31-1 elements, naming the op and the limit', () => {
+    expect(() => input([65536, 32768])).toThrow(/input: shape \[65536,32768\] has 2147483648 elements, more than the 2147483647/);
+    expect(() => makeNode('expand', [input([1, 1], 'int32')], { shape: [3, 1 << 30, 1] })).toThrow(/expand: shape \[3,1073741824,1\] has 3221225472 elements/);
   });
 
   test('the offending node is numbered as printGraph numbers it', () => {

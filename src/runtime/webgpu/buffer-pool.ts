@@ -1,0 +1,103 @@
+// A pool of GPU buffers by size class. Freed buffers wait in their class's free list and serve later
+// requests of that class (a hit); a miss creates a buffer. Classes are powers of two with four steps each
+// (at most 25% slack). Pooled bytes are capped: beyond the cap the longest-idle buffers are destroyed.
+import { WgfuseError } from '../../ir/errors.js';
+
+export interface PoolStats {
+  hits: number;
+  misses: number;
+  /** Bytes of every buffer the pool created and has not destroyed (in use and pooled). */
+  bytesAllocated: number;
+  /** Bytes waiting in free lists. */
+  bytesPooled: number;
+  buffersInUse: number;
+  buffersPooled: number;
+  trimmed: number;
+}
+
+export interface PooledBuffer {
+  readonly buffer: GPUBuffer;
+  /** The class size, which is the buffer's size. */
+  readonly bytes: number;
+  readonly usage: number;
+}
+
+const MIN_CLASS = 256;
+
+/** The smallest class >= bytes: 2^k * {1, 1.25, 1.5, 1.75}, multiples of 256 bytes. */
+export function sizeClass(bytes: number): number {
+  if (bytes <= MIN_CLASS) return MIN_CLASS;
+  const pow = 2 ** Math.floor(Math.log2(bytes));
+  for (const step of [1, 1.25, 1.5, 1.75, 2]) {
+    const c = Math.ceil((pow * step) / 256) * 256;
+    if (c >= bytes) return c;
+  }
+  return pow * 2;
+}
+
+export class BufferPool {
+  private readonly free = new Map<string, PooledBuffer[]>();
+  /** Free buffers in release order, oldest first, for trimming. */
+  private readonly idle: PooledBuffer[] = [];
+  readonly stats: PoolStats = { hits: 0, misses: 0, bytesAllocated: 0, bytesPooled: 0, buffersInUse: 0, buffersPooled: 0, trimmed: 0 };
+
+  constructor(
+    private readonly device: GPUDevice,
+    /** Most bytes kept in free lists. */
+    public maxPooledBytes = 256 * 1024 * 1024,
+  ) {}
+
+  acquire(bytes: number, usage: number): PooledBuffer {
+    const maxSize = this.device.limits.maxBufferSize;
+    if (bytes > maxSize) {
+      throw new WgfuseError(`a buffer of ${bytes} bytes exceeds this device's maxBufferSize (${maxSize} bytes)`);
+    }
+    // A class larger than the device allows falls back to the exact (4-byte aligned) size.
+    let size = sizeClass(bytes);
+    if (size > maxSize) size = Math.ceil(bytes / 4) * 4;
+    const list = this.free.get(key(size, usage));
+    const hit = list?.pop();
+    this.stats.buffersInUse++;
+    if (hit) {
+      this.idle.splice(this.idle.indexOf(hit), 1);
+      this.stats.hits++;
+      this.stats.bytesPooled -= hit.bytes;
+      this.stats.buffersPooled--;
+      return hit;
+    }
+    this.stats.misses++;
+    const buffer = this.device.createBuffer({ size, usage });
+    this.stats.bytesAllocated += size;
+    return { buffer, bytes: size, usage };
+  }
+
+  release(b: PooledBuffer): void {
+    this.stats.buffersInUse--;
+    const k = key(b.bytes, b.usage);
+    let list = this.free.get(k);
+    if (!list) this.free.set(k, (list = []));
+    list.push(b);
+    this.idle.push(b);
+    this.stats.bytesPooled += b.bytes;
+    this.stats.buffersPooled++;
+    if (this.stats.bytesPooled > this.maxPooledBytes) this.trim(this.maxPooledBytes);
+  }
+
+  /** Destroys the longest-idle free buffers until at most `targetBytes` stay pooled. */
+  trim(targetBytes = 0): void {
+    while (this.stats.bytesPooled > targetBytes && this.idle.length > 0) {
+      const b = this.idle.shift()!;
+      const list = this.free.get(key(b.bytes, b.usage))!;
+      list.splice(list.indexOf(b), 1);
+      b.buffer.destroy();
+      this.stats.bytesPooled -= b.bytes;
+      this.stats.bytesAllocated -= b.bytes;
+      this.stats.buffersPooled--;
+      this.stats.trimmed++;
+    }
+  }
+}
+
+function key(bytes: number, usage: number): string {
+  return `${bytes}:${usage}`;
+}
