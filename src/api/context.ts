@@ -13,6 +13,8 @@ export interface InitOptions {
   device?: GPUDevice;
   /** Time every dispatch with timestamp queries, reported by `wg.telemetry()` (slower; for profiling). */
   timing?: boolean;
+  /** Fuse (default true). `false` runs one dispatch per op: the baseline the demo and benchmarks compare with. */
+  fusion?: boolean;
   /** Do not print the one line saying which backend was chosen. */
   quiet?: boolean;
 }
@@ -45,7 +47,7 @@ export async function init(options: InitOptions = {}): Promise<BackendInfo> {
 async function choose(choice: 'auto' | 'webgpu' | 'cpu', options: InitOptions): Promise<{ backend: Backend; reason: string }> {
   if (choice === 'cpu') return { backend: new CpuBackend(), reason: 'the CPU reference executor (requested)' };
   const { context, reason } = await acquire(options.device);
-  if (context) return { backend: new WebGpuBackend(context, { timing: options.timing }), reason: describeContext(context) };
+  if (context) return { backend: new WebGpuBackend(context, { timing: options.timing, fusion: options.fusion }), reason: describeContext(context) };
   if (choice === 'webgpu') throw new WgfuseError(`init: no WebGPU device: ${reason}`);
   return { backend: new CpuBackend(), reason: `the CPU reference executor, because ${reason}` };
 }

@@ -1,7 +1,7 @@
 // Looking inside: the plan wgfuse would run for some tensors, and what the backend has done so far.
 import { ArgumentError } from '../ir/errors.js';
 import { describe } from '../ir/shape.js';
-import { lowerGraph } from '../lowering/lower.js';
+import { compileGraph } from '../lowering/compile.js';
 import type { Plan } from '../lowering/plan.js';
 import { emptyTelemetry, type Telemetry } from '../runtime/telemetry.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
@@ -20,7 +20,7 @@ export function compile(...tensors: Tensor[]): Plan {
   const { graph, args } = extractProgram(tensors.map((t) => t.node));
   const backend = currentBackend();
   if (backend instanceof WebGpuBackend) return backend.plan(graph, args);
-  return lowerGraph(graph, { inputLayouts: args.map((a) => a.layout) });
+  return compileGraph(graph, { inputLayouts: args.map((a) => a.layout) }).plan;
 }
 
 /** Counters since the last reset: evaluations, dispatches, bytes moved, caches, pool, GPU times. */

@@ -1,12 +1,9 @@
 // The `wgfuse` command line. Argument parsing is commander's job; each command lives in its own file.
-import { readFile } from 'node:fs/promises';
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './demo.js';
 import { infoCommand } from './info.js';
+import { dumpIrCommand } from './dump-ir.js';
 import { WgfuseError } from '../ir/errors.js';
-import { parseGraph } from '../ir/parser.js';
-import { printGraph } from '../ir/printer.js';
-import { verifyGraph } from '../ir/verify.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   let code = 0;
@@ -31,16 +28,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.log(await infoCommand());
     });
 
-  program
-    .command('dump-ir')
-    .description('parse, verify and print an .ir file in the canonical text format')
-    .argument('<file>', 'a .ir file')
-    .action(async (file: string) => {
-      const text = await readFile(file, 'utf8');
-      const graph = parseGraph(text);
-      verifyGraph(graph);
-      process.stdout.write(printGraph(graph));
-    });
+  program.addCommand(dumpIrCommand((c) => (code = c)));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -62,7 +62,9 @@ function checkLeaf(op: OpName, attrs: Attrs, type: TypeInfo): void {
 
 /** Checks attribute names and types; drops false flags (a flag is stored only when set) and sorts keys. */
 function canonicalAttrs(op: OpName, attrs: Record<string, AttrValue>): Attrs {
-  const schema: Readonly<Record<string, string>> = OPS[op].attrs ?? {};
+  const spec = OPS[op];
+  // Every computing op may carry `group`: the kernel the fusion passes put it in (see docs/passes.md).
+  const schema: Readonly<Record<string, string>> = spec.kind === 'leaf' ? (spec.attrs ?? {}) : { ...spec.attrs, group: 'int?' };
   const out: Record<string, AttrValue> = {};
   for (const key of Object.keys(attrs)) {
     if (!Object.hasOwn(schema, key)) throw new VerifyError(`${op}: unknown attribute '${key}'`);

@@ -286,6 +286,19 @@ const OP_TABLE = {
       return { dtype: a.dtype, shape: [...batch, m, n] };
     },
   } satisfies OpSpec,
+  // syrk(x) = x @ x^T over the last two axes (x^T @ x with transA), batched over the leading axes: the
+  // symmetric product detect-syrk finds, which its kernel computes on and below the diagonal only.
+  syrk: {
+    kind: 'matmul',
+    arity: 1,
+    attrs: { transA: 'flag' },
+    infer([x], attrs) {
+      requireDType('syrk', x, NUMERIC);
+      if (x.shape.length < 2) throw new ShapeError(`syrk: IR operand must have rank >= 2, got ${x.dtype}${fmtShape(x.shape)}`);
+      const n = matrixDims(x.shape, attrs.transA === true)[0];
+      return { dtype: x.dtype, shape: [...x.shape.slice(0, -2), n, n] };
+    },
+  } satisfies OpSpec,
 } satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OP_TABLE;

@@ -3,16 +3,18 @@
 // groups through the same kernel generators (an Expr per kernel), so nothing here is unfused-only.
 import type { DType } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
-import { topoOrder } from '../ir/graph.js';
+import { topoOrder, usersOf } from '../ir/graph.js';
 import { structuralHash } from '../ir/hash.js';
 import type { Node } from '../ir/node.js';
 import { isElementwise, OPS } from '../ir/ops.js';
 import { printNode, numberValues } from '../ir/printer.js';
-import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
+import { shapesEqual, sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { generateElementwise, type GeneratedKernel, type KernelBuffer } from '../shaders/elementwise.js';
-import type { Access, ExprStep } from '../shaders/expr.js';
+import type { Access, Expr, ExprStep } from '../shaders/expr.js';
 import { generateMatmul } from '../shaders/matmul.js';
 import { generateReduce } from '../shaders/reduce.js';
+import { generateRow, type RowReduceOp, type RowSpec, type RowStage } from '../shaders/row.js';
+import { generateSyrk } from '../shaders/syrk.js';
 import { DEVICE_BYTES } from '../shaders/wgsl.js';
 import type { Binding, Dispatch, Plan, Slot } from './plan.js';
 import { accessIn, layoutView, rowMajorView, type View } from './view.js';
@@ -43,12 +45,20 @@ class Lowering {
   private readonly dispatches: Dispatch[] = [];
   private readonly views = new Map<Node, View>();
   private readonly names: Map<Node, number>;
+  private readonly order: Node[];
+  private readonly users: Map<Node, Node[]>;
+  private readonly outputs: Set<Node>;
+  private readonly lowered = new Set<number>();
+  private readonly inProgress = new Set<number>();
 
   constructor(
     private readonly graph: Graph,
     private readonly options: LowerOptions,
   ) {
-    this.names = numberValues(topoOrder(graph.outputs));
+    this.order = topoOrder(graph.outputs);
+    this.names = numberValues(this.order);
+    this.users = usersOf(this.order);
+    this.outputs = new Set(graph.outputs);
   }
 
   run(): Plan {
@@ -59,10 +69,14 @@ class Lowering {
       return slot;
     });
     for (const node of topoOrder(this.graph.outputs)) {
-      if (!this.views.has(node)) this.views.set(node, this.lowerNode(node));
+      // Generated leaves are recomputed inside each elementwise consumer; they get a buffer only when
+      // something else reads them (see viewOf).
+      const group = node.attrs.group;
+      if (typeof group === 'number') this.lowerGroup(group);
+      else if (!GENERATED.has(node.op)) this.viewOf(node);
     }
     const outputs = this.graph.outputs.map((node) => {
-      const v = this.views.get(node)!;
+      const v = this.viewOf(node);
       const slot = this.slots[v.slot];
       if (slot.role === 'temp') this.slots[v.slot] = { ...slot, role: 'output' };
       return { slot: v.slot, shape: v.shape, offset: v.offset, strides: v.strides };
@@ -75,12 +89,29 @@ class Lowering {
     return this.slots.length - 1;
   }
 
+  /** The view holding a node's value, lowering it (once) when first asked for. */
+  private viewOf(node: Node): View {
+    let v = this.views.get(node);
+    const group = node.attrs.group;
+    if (!v && typeof group === 'number') {
+      // A fused group stores what is used outside it; nothing else of it exists in memory.
+      this.lowerGroup(group);
+      v = this.views.get(node);
+      if (!v) throw new Error(`internal: ${this.line(node)} is read outside its group but not stored by it`);
+    }
+    if (!v) {
+      v = this.lowerNode(node);
+      this.views.set(node, v);
+    }
+    return v;
+  }
+
   private lowerNode(node: Node): View {
     const kind = OPS[node.op].kind;
     if (kind === 'leaf' || isElementwise(node.op)) return this.elementwise(node);
     if (kind === 'layout') {
       if (node.op === 'concat') return this.concat(node);
-      const operand = this.views.get(node.inputs[0])!;
+      const operand = this.viewOf(node.inputs[0]);
       return layoutView(node, operand) ?? layoutView(node, this.materialize(node.inputs[0], operand))!;
     }
     if (kind === 'reduce' || kind === 'argreduce') return this.reduce(node);
@@ -92,17 +123,190 @@ class Lowering {
     return printNode(node, this.names);
   }
 
-  /** Buffers for a dispatch: one binding per distinct slot read, then the written slot. */
-  private buffers(reads: readonly View[], written: { slot: number; dtype: DType }): { buffers: KernelBuffer[]; bindings: Binding[]; nameOf: (slot: number) => string } {
+  /** True when a value is read outside `group` (or is a graph output): the group must store it. */
+  private storedBy(n: Node, group: ReadonlySet<Node>): boolean {
+    return this.outputs.has(n) || this.users.get(n)!.some((u) => !group.has(u));
+  }
+
+  private lowerGroup(id: number): void {
+    if (this.lowered.has(id)) {
+      if (this.inProgress.has(id)) throw new Error(`internal: fused group ${id} reads its own result through another group (the groups are not convex)`);
+      return;
+    }
+    this.lowered.add(id);
+    this.inProgress.add(id);
+    const members = this.order.filter((n) => n.attrs.group === id);
+    const set = new Set(members);
+    const anchor = members.find((n) => n.op === 'matmul' || n.op === 'syrk');
+    if (anchor) this.matmulGroup(anchor, members, set);
+    else if (members.some(isReduction)) this.rowGroup(members, set);
+    else this.elementwiseGroup(members, set);
+    this.inProgress.delete(id);
+  }
+
+  /**
+   * Expression steps computing `nodes` (in topological order) over `space`: operands computed earlier in
+   * the list are step references, `values` are supplied by the kernel, generated leaves are recomputed,
+   * anything else is loaded through its view (`adapt` may re-express the view for the space).
+   */
+  private exprFor(nodes: readonly Node[], space: Shape, values: ReadonlyMap<Node, string>, nameOf: (slot: number) => string, adapt: (v: View) => View = (v) => v) {
+    const steps: ExprStep[] = [];
+    const index = new Map<Node, number>();
+    const operand = (i: Node): number => {
+      let k = index.get(i);
+      if (k !== undefined) return k;
+      const value = values.get(i);
+      if (value !== undefined) steps.push({ kind: 'value', name: value, dtype: i.dtype });
+      else if (GENERATED.has(i.op)) steps.push(leafStep(i, space));
+      else {
+        const v = adapt(this.viewOf(i));
+        steps.push({ kind: 'load', buffer: nameOf(v.slot), dtype: i.dtype, access: accessIn(v, space) });
+      }
+      k = steps.length - 1;
+      index.set(i, k);
+      return k;
+    };
+    for (const n of nodes) {
+      const args = n.inputs.map(operand);
+      steps.push({ kind: 'op', op: n.op, args, attrs: n.attrs, dtype: n.dtype });
+      index.set(n, steps.length - 1);
+    }
+    return { expr: { steps } as Expr, index, operand };
+  }
+
+  /** External values the nodes read (excluding `inside`, supplied values and generated leaves), as views. */
+  private externalReads(nodes: readonly Node[], inside: ReadonlySet<Node>, adapt: (v: View) => View = (v) => v): View[] {
+    const reads: View[] = [];
+    for (const n of nodes) for (const i of n.inputs) if (!inside.has(i) && !GENERATED.has(i.op)) reads.push(adapt(this.viewOf(i)));
+    return reads;
+  }
+
+  private elementwiseGroup(members: readonly Node[], set: ReadonlySet<Node>): void {
+    const space = members.reduce<Shape>((big, n) => (sizeOf(n.shape) > sizeOf(big) ? n.shape : big), members[0].shape);
+    const stored = members.filter((n) => this.storedBy(n, set));
+    const reads = this.externalReads(members, set);
+    const writes = stored.map((n) => ({ slot: this.newSlot(n.dtype, n.shape, 'temp'), dtype: n.dtype }));
+    const { buffers, bindings, nameOf } = this.bind(reads, writes);
+    const { expr, index } = this.exprFor(members, space, new Map(), nameOf);
+    const own: Access = { offset: 0, strides: stridesOf(space) };
+    const generated = generateElementwise({ space, expr, buffers, stores: stored.map((n, k) => ({ step: index.get(n)!, buffer: nameOf(writes[k].slot), access: own })) });
+    this.emit(`fused.elementwise.${members.length}ops`, generated, bindings, members.map((n) => this.line(n)).join('\n'), reads, sizeOf(space) * stored.length, sizeOf(space));
+    stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
+  }
+
+  /**
+   * A row group (see src/shaders/row.ts): reductions over one input space I and one set of axes, the
+   * elementwise values of I around them, and per-row values (space O, keepdims or not) computed from them.
+   */
+  private rowGroup(members: readonly Node[], set: ReadonlySet<Node>): void {
+    const first = members.find(isReduction)!;
+    const inShape = first.inputs[0].shape;
+    const axes = reducedAxes(first);
+    const keep = inShape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const drop = inShape.filter((_, i) => !axes.includes(i));
+    const afterReduce = new Set<Node>();
+    for (const m of members) if (isReduction(m) || m.inputs.some((i) => afterReduce.has(i))) afterReduce.add(m);
+    const isRowValue = (m: Node) => isReduction(m) || (afterReduce.has(m) && (shapesEqual(m.shape, keep) || shapesEqual(m.shape, drop)));
+    const mapped = members.filter((m) => !isRowValue(m));
+    const mappedSet = new Set(mapped);
+    // A drop-shaped per-row value reads its operands as if reduced axes were kept (extent 1, stride 0).
+    const toKeep = (shape: Shape) => (v: View): View => {
+      if (!shapesEqual(shape, drop) || shapesEqual(keep, drop)) return v;
+      const padded = { shape: [...drop.slice(0, drop.length - v.shape.length).map(() => 1), ...v.shape], strides: [...drop.slice(0, drop.length - v.shape.length).map(() => 0), ...v.strides] };
+      const shape2: number[] = [];
+      const strides2: number[] = [];
+      let j = 0;
+      inShape.forEach((_, d) => {
+        if (axes.includes(d)) (shape2.push(1), strides2.push(0));
+        else (shape2.push(padded.shape[j]), strides2.push(padded.strides[j++]));
+      });
+      return { ...v, shape: shape2, strides: strides2 };
+    };
+    const needed = (roots: readonly Node[]) => {
+      const want = new Set<Node>();
+      const stack = [...roots];
+      while (stack.length > 0) {
+        const n = stack.pop()!;
+        if (!mappedSet.has(n) || want.has(n)) continue;
+        want.add(n);
+        stack.push(...n.inputs);
+      }
+      return mapped.filter((n) => want.has(n));
+    };
+
+    const stored = members.filter((n) => this.storedBy(n, set));
+    const reads = [
+      ...this.externalReads(mapped, set),
+      ...members.filter(isReduction).flatMap((r) => this.externalReads([r], set)),
+      ...members.filter((m) => isRowValue(m) && !isReduction(m)).flatMap((m) => this.externalReads([m], set, toKeep(m.shape))),
+    ];
+    const writes = stored.map((n) => ({ slot: this.newSlot(n.dtype, n.shape, 'temp'), dtype: n.dtype }));
+    const { buffers, bindings, nameOf } = this.bind(reads, writes);
+    const rowName = new Map<Node, string>();
+    const stages: RowStage[] = [];
+    for (const m of members) {
+      if (!isRowValue(m)) continue;
+      const name = `row${rowName.size}`;
+      if (isReduction(m)) {
+        const x = m.inputs[0];
+        const { expr, operand } = this.exprFor(needed([x]), inShape, rowName, nameOf);
+        const step = operand(x);
+        stages.push({ kind: 'reduce', op: m.op as RowReduceOp, dtype: x.dtype, expr, step, name });
+      } else {
+        const { expr, index } = this.exprFor([m], keep, rowName, nameOf, toKeep(m.shape));
+        stages.push({ kind: 'value', expr, step: index.get(m)!, name, dtype: m.dtype });
+      }
+      rowName.set(m, name);
+    }
+    const keepStrides = stridesOf(keep);
+    const rowStores = stored.filter(isRowValue).map((n) => ({ name: rowName.get(n)!, dtype: n.dtype, buffer: nameOf(writes[stored.indexOf(n)].slot), access: { offset: 0, strides: keepStrides } }));
+    const mapStored = stored.filter((n) => !isRowValue(n));
+    let map: RowSpec['map'] = null;
+    if (mapStored.length > 0) {
+      const { expr, index } = this.exprFor(needed(mapStored), inShape, rowName, nameOf);
+      const own = { offset: 0, strides: stridesOf(inShape) };
+      map = { expr, stores: mapStored.map((n) => ({ step: index.get(n)!, buffer: nameOf(writes[stored.indexOf(n)].slot), dtype: n.dtype, access: own })) };
+    }
+    const generated = generateRow({ inShape, axes, stages, rowStores, map, buffers });
+    const ops = members.filter(isReduction).map((r) => r.op).join('+');
+    this.emit(`fused.row.${ops}+${members.length - stages.filter((st) => st.kind === 'reduce').length}`, generated, bindings, members.map((n) => this.line(n)).join('\n'), reads, stored.reduce((a, n) => a + sizeOf(n.shape), 0), sizeOf(inShape));
+    stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
+  }
+
+  private matmulGroup(anchor: Node, members: readonly Node[], set: ReadonlySet<Node>): void {
+    const epilogue = members.filter((n) => n !== anchor);
+    const stored = members.filter((n) => this.storedBy(n, set));
+    if (stored.length !== 1 || stored[0] !== members[members.length - 1]) {
+      throw new Error(`internal: a matmul group must store exactly its last member, got ${stored.map((n) => this.line(n)).join('; ')}`);
+    }
+    const out = stored[0];
+    const reads = [...anchor.inputs.map((i) => this.viewOf(i)), ...this.externalReads(epilogue, set)];
+    const slot = this.newSlot(out.dtype, out.shape, 'temp');
+    const { buffers, bindings, nameOf } = this.bind(reads, [{ slot, dtype: out.dtype }]);
+    const { expr, index } = this.exprFor(epilogue, anchor.shape, new Map([[anchor, 'acc']]), nameOf);
+    const kernel = this.gemm(anchor, buffers, nameOf, slot, { expr, step: index.get(out)! });
+    this.emit(`fused.${kernel.name}+${epilogue.length}`, kernel.generated, bindings, members.map((n) => this.line(n)).join('\n'), reads, sizeOf(out.shape), sizeOf(out.shape));
+    this.views.set(out, rowMajorView(slot, out.dtype, out.shape));
+  }
+
+  /** Buffers for a dispatch: one binding per distinct slot read, then one per written slot. */
+  private bind(reads: readonly View[], writes: readonly { slot: number; dtype: DType }[]): { buffers: KernelBuffer[]; bindings: Binding[]; nameOf: (slot: number) => string } {
     const order: number[] = [];
     for (const v of reads) if (!order.includes(v.slot)) order.push(v.slot);
     const buffers: KernelBuffer[] = order.map((slot, i) => ({ name: `in${i}`, dtype: this.slots[slot].dtype, access: 'read' }));
     const bindings: Binding[] = order.map((slot) => ({ slot, access: 'read' }));
-    buffers.push({ name: 'out', dtype: written.dtype, access: 'read_write' });
-    bindings.push({ slot: written.slot, access: 'read_write' });
-    const nameOf = (slot: number) => (slot === written.slot ? 'out' : `in${order.indexOf(slot)}`);
+    writes.forEach((w, k) => {
+      buffers.push({ name: writes.length === 1 ? 'out' : `out${k}`, dtype: w.dtype, access: 'read_write' });
+      bindings.push({ slot: w.slot, access: 'read_write' });
+    });
+    const nameOf = (slot: number) => {
+      const k = writes.findIndex((w) => w.slot === slot);
+      return k >= 0 ? (writes.length === 1 ? 'out' : `out${k}`) : `in${order.indexOf(slot)}`;
+    };
     return { buffers, bindings, nameOf };
   }
+
+
 
   private emit(kernel: string, generated: GeneratedKernel, bindings: Binding[], ir: string, reads: readonly View[], writtenElems: number, space: number): void {
     if (space === 0) return; // nothing to compute: the result is empty
@@ -119,28 +323,23 @@ class Lowering {
   }
 
   private elementwise(node: Node): View {
-    const operands = node.inputs.map((i) => this.views.get(i)!);
+    const loaded = node.inputs.filter((i) => !GENERATED.has(i.op)).map((i) => this.viewOf(i));
     const slot = this.newSlot(node.dtype, node.shape, 'temp');
-    const { buffers, bindings, nameOf } = this.buffers(operands, { slot, dtype: node.dtype });
-    const steps: ExprStep[] = operands.map((v) => ({ kind: 'load', buffer: nameOf(v.slot), dtype: v.dtype, access: accessIn(v, node.shape) }));
+    const { buffers, bindings, nameOf } = this.bind(loaded, [{ slot, dtype: node.dtype }]);
+    const steps: ExprStep[] = node.inputs.map((i) =>
+      GENERATED.has(i.op) ? leafStep(i, node.shape) : { kind: 'load', buffer: nameOf(this.viewOf(i).slot), dtype: i.dtype, access: accessIn(this.viewOf(i), node.shape) },
+    );
     const own: Access = { offset: 0, strides: stridesOf(node.shape) };
-    steps.push({
-      kind: 'op',
-      op: node.op,
-      args: operands.map((_, i) => i),
-      attrs: node.attrs,
-      dtype: node.dtype,
-      ...(node.op === 'iota' || node.op === 'rand' ? { leaf: { shape: node.shape, access: own } } : {}),
-    });
+    steps.push(GENERATED.has(node.op) ? leafStep(node, node.shape) : { kind: 'op', op: node.op, args: node.inputs.map((_, i) => i), attrs: node.attrs, dtype: node.dtype });
     const generated = generateElementwise({ space: node.shape, expr: { steps }, buffers, stores: [{ step: steps.length - 1, buffer: 'out', access: own }] });
-    this.emit(`elementwise.${node.op}.${node.dtype}`, generated, bindings, this.line(node), operands, sizeOf(node.shape), sizeOf(node.shape));
+    this.emit(`elementwise.${node.op}.${node.dtype}`, generated, bindings, this.line(node), loaded, sizeOf(node.shape), sizeOf(node.shape));
     return rowMajorView(slot, node.dtype, node.shape);
   }
 
   /** A row-major copy of a view that its consumer cannot read in place. */
   private materialize(node: Node, v: View): View {
     const slot = this.newSlot(v.dtype, v.shape, 'temp');
-    const { buffers, bindings } = this.buffers([v], { slot, dtype: v.dtype });
+    const { buffers, bindings } = this.bind([v], [{ slot, dtype: v.dtype }]);
     const own: Access = { offset: 0, strides: stridesOf(v.shape) };
     const generated = generateElementwise({
       space: v.shape,
@@ -158,8 +357,8 @@ class Lowering {
     const outStrides = stridesOf(node.shape);
     let start = 0;
     for (const input of node.inputs) {
-      const v = this.views.get(input)!;
-      const { buffers, bindings } = this.buffers([v], { slot, dtype: node.dtype });
+      const v = this.viewOf(input);
+      const { buffers, bindings } = this.bind([v], [{ slot, dtype: node.dtype }]);
       const generated = generateElementwise({
         space: v.shape,
         expr: { steps: [{ kind: 'load', buffer: 'in0', dtype: v.dtype, access: accessIn(v, v.shape) }] },
@@ -174,11 +373,10 @@ class Lowering {
 
   private reduce(node: Node): View {
     const x = node.inputs[0];
-    const v = this.views.get(x)!;
+    const v = this.viewOf(x);
     const slot = this.newSlot(node.dtype, node.shape, 'temp');
-    const { buffers, bindings } = this.buffers([v], { slot, dtype: node.dtype });
-    const rank = x.shape.length;
-    const axes = node.op === 'argmax' || node.op === 'argmin' ? [normalize(node.attrs.axis as number, rank)] : (node.attrs.axes as number[]).map((a) => normalize(a, rank)).sort((a, b) => a - b);
+    const { buffers, bindings } = this.bind([v], [{ slot, dtype: node.dtype }]);
+    const axes = reducedAxes(node);
     const kept = x.shape.filter((_, i) => !axes.includes(i));
     const generated = generateReduce({
       op: node.op as 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin',
@@ -193,10 +391,18 @@ class Lowering {
     return rowMajorView(slot, node.dtype, node.shape);
   }
 
+  /** matmul and syrk: a product kernel with its plain store. */
   private matmul(node: Node): View {
-    const [a, b] = node.inputs.map((i) => this.views.get(i)!);
+    const reads = node.inputs.map((i) => this.viewOf(i));
     const slot = this.newSlot(node.dtype, node.shape, 'temp');
-    const { buffers, bindings, nameOf } = this.buffers([a, b], { slot, dtype: node.dtype });
+    const { buffers, bindings, nameOf } = this.bind(reads, [{ slot, dtype: node.dtype }]);
+    const kernel = this.gemm(node, buffers, nameOf, slot);
+    this.emit(kernel.name, kernel.generated, bindings, this.line(node), reads, sizeOf(node.shape), sizeOf(node.shape));
+    return rowMajorView(slot, node.dtype, node.shape);
+  }
+
+  /** The product kernel (GEMM, or SYRK for one symmetric operand) of `node` writing `slot`, with an optional epilogue. */
+  private gemm(node: Node, buffers: KernelBuffer[], nameOf: (slot: number) => string, slot: number, epilogue?: { expr: Expr; step: number }) {
     const batch = node.shape.slice(0, -2);
     const [m, n] = node.shape.slice(-2);
     const k = node.inputs[0].shape[node.inputs[0].shape.length - (node.attrs.transA ? 2 : 1)];
@@ -206,6 +412,14 @@ class Lowering {
       const batchAccess = accessIn({ ...v, shape: v.shape.slice(0, -2), strides: v.strides.slice(0, -2) }, batch);
       return { buffer: nameOf(v.slot), offset: v.offset, batchStrides: batchAccess.strides, rowStride, colStride };
     };
+    const store = { buffer: nameOf(slot), access: { offset: 0, strides: stridesOf(node.shape) } };
+    const dtype = node.dtype as 'float32' | 'int32';
+    if (node.op === 'syrk') {
+      const x = this.viewOf(node.inputs[0]);
+      const generated = generateSyrk({ dtype, batch, n, k, x: operand(x, node.attrs.transA === true), epilogue, buffers, store });
+      return { name: `syrk.${node.dtype}${node.attrs.transA ? '.tA' : ''}`, generated };
+    }
+    const [a, b] = node.inputs.map((i) => this.viewOf(i));
     const generated = generateMatmul({
       dtype: node.dtype as 'float32' | 'int32',
       batch,
@@ -214,13 +428,35 @@ class Lowering {
       k,
       a: operand(a, node.attrs.transA === true),
       b: operand(b, node.attrs.transB === true),
+      epilogue,
       buffers,
-      store: { buffer: 'out', access: { offset: 0, strides: stridesOf(node.shape) } },
+      store,
     });
     const flags = `${node.attrs.transA ? '.tA' : ''}${node.attrs.transB ? '.tB' : ''}`;
-    this.emit(`matmul.${node.dtype}${flags}`, generated, bindings, this.line(node), [a, b], sizeOf(node.shape), sizeOf(node.shape));
-    return rowMajorView(slot, node.dtype, node.shape);
+    return { name: `matmul.${node.dtype}${flags}`, generated };
   }
+
+}
+
+/** Leaves computed from their index alone: cheaper to recompute in each consumer than to store and load. */
+const GENERATED = new Set(['const', 'iota', 'rand']);
+
+/** A generated leaf as an expression step over the index space `space` it is broadcast into. */
+function leafStep(leaf: Node, space: Shape): ExprStep {
+  const access = accessIn(rowMajorView(-1, leaf.dtype, leaf.shape), space);
+  return { kind: 'op', op: leaf.op, args: [], attrs: leaf.attrs, dtype: leaf.dtype, leaf: { shape: leaf.shape, access } };
+}
+
+function isReduction(n: Node): boolean {
+  const kind = OPS[n.op].kind;
+  return kind === 'reduce' || kind === 'argreduce';
+}
+
+/** The sorted, non-negative reduced axes of a reduction node. */
+function reducedAxes(n: Node): number[] {
+  const rank = n.inputs[0].shape.length;
+  const raw = n.op === 'argmax' || n.op === 'argmin' ? [n.attrs.axis as number] : (n.attrs.axes as number[]);
+  return raw.map((a) => normalize(a, rank)).sort((a, b) => a - b);
 }
 
 function normalize(axis: number, rank: number): number {

@@ -39,6 +39,20 @@ export interface SlotView {
   readonly strides: readonly number[];
 }
 
+/** Which device buffer each slot uses: slots whose lifetimes do not overlap share one (assign-buffers). */
+export interface MemoryPlan {
+  /** Bytes of each buffer the evaluation allocates (temps and outputs; inputs are the arguments). */
+  readonly buffers: readonly number[];
+  /** Per slot: its index in `buffers`, or -1 for input slots. */
+  readonly slotBuffer: readonly number[];
+  /** Sum of `buffers`: device memory the evaluation holds at its peak. */
+  readonly peakBytes: number;
+  /** What one buffer per temp and output slot would take. */
+  readonly bytesWithoutReuse: number;
+  /** The most bytes of temp and output slots live at one dispatch: no assignment can use less. */
+  readonly lowerBound: number;
+}
+
 export interface Plan {
   /** structuralHash of the graph this plan computes. */
   readonly key: string;
@@ -48,4 +62,6 @@ export interface Plan {
   /** Where each graph output lives: a contiguous output slot, or a view of an input slot (zero-copy). */
   readonly outputs: readonly SlotView[];
   readonly dispatches: readonly Dispatch[];
+  /** Set by assign-buffers; without it every temp and output slot gets its own buffer. */
+  readonly memory?: MemoryPlan;
 }

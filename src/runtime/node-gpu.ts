@@ -28,6 +28,13 @@ export interface NodeGpuSelection {
   reason: string;
 }
 
+/**
+ * Dawn zero-fills workgroup memory before every kernel unless told not to; wgfuse's kernels write every
+ * workgroup element before reading it, so the fill is pure cost (on SwiftShader it also multiplies shader
+ * compile time). Browsers keep it on; there wgfuse pays the fill.
+ */
+const DAWN_FLAGS = ['enable-dawn-features=disable_workgroup_init'];
+
 /** The SwiftShader Vulkan driver shipped by Debian's chromium package. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -58,7 +65,7 @@ async function probeDrivers(mode: SoftwareMode): Promise<NodeGpuSelection> {
   let hardwareMiss = 'software only was requested';
   if (mode !== 'only') {
     if (hardwareDriverMayExist()) {
-      const gpu = create([]);
+      const gpu = create(DAWN_FLAGS);
       const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
       if (adapter && !isSoftwareAdapter(adapter.info)) {
         return { gpu, path: 'hardware', reason: `hardware adapter ${adapterName(adapter.info)}` };
@@ -75,7 +82,7 @@ async function probeDrivers(mode: SoftwareMode): Promise<NodeGpuSelection> {
   if (!existsSync(SWIFTSHADER_ICD)) return none(`${hardwareMiss}, and SwiftShader is not installed (${SWIFTSHADER_ICD})`);
   process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   try {
-    const gpu = create([]);
+    const gpu = create(DAWN_FLAGS);
     const adapter = await gpu.requestAdapter();
     if (!adapter) return none(`${hardwareMiss}, and SwiftShader (${SWIFTSHADER_ICD}) offers no adapter`);
     return { gpu, path: 'swiftshader', reason: `${hardwareMiss}; using SwiftShader (${SWIFTSHADER_ICD})` };
@@ -87,7 +94,7 @@ async function probeDrivers(mode: SoftwareMode): Promise<NodeGpuSelection> {
 
 /** The user chose the Vulkan driver: one instance, judged by the adapter it yields. */
 async function selectUserDriver(create: (flags: string[]) => GPU, mode: SoftwareMode, drivers: string): Promise<NodeGpuSelection> {
-  const gpu = create([]);
+  const gpu = create(DAWN_FLAGS);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return none(`the Vulkan driver set by the user (${drivers}) offers no adapter`);
   const software = isSoftwareAdapter(adapter.info);

@@ -78,7 +78,7 @@ const PER_THREAD_N = TILE_N / THREADS_X;
 
 /** The direct variant: one thread per output, in workgroups of this size. */
 const DIRECT_WORKGROUP = 256;
-/** Up to this many outputs per matrix (a quarter of a tile), tiling would leave most threads idle. */
+/** Up to this many outputs per matrix (a quarter of a 64x64 tile), a tile would be mostly idle: one thread per output instead. */
 export const DIRECT_MAX_OUTPUTS = 1024;
 
 /** Names the generated WGSL declares; a buffer with one of these names would be shadowed. */

@@ -4,8 +4,9 @@
 // (mean = acc / n). Two strategies, chosen by shape (chooseReduceStrategy):
 // - serial: one thread per output element loops over the R reduced elements in order. Best when R is small
 //   or there are many outputs (the outputs alone fill the device).
-// - workgroup: one workgroup of 256 threads per output element; each thread strides over the reduced
-//   elements, then a tree reduction in workgroup memory combines the 256 partial results.
+// - workgroup: one workgroup per output element (256 threads when R > 4096, else 64: most would idle on
+//   shorter rows); each thread strides over the reduced elements, then a tree reduction in workgroup memory
+//   combines the partial results.
 // Either way the launch is folded into a 2-D grid when it exceeds 65,535 workgroups (grid.ts).
 //
 // Numerics (docs/semantics.md): float sums and products accumulate in f32 (the order differs from the CPU
@@ -46,10 +47,14 @@ export interface ReduceOptions {
   readonly strategy?: ReduceStrategy;
   /** Overrides the 65,535 workgroups per grid dimension (tests force the 2-D fold on small launches). */
   readonly maxWorkgroupsPerDim?: number;
+  /** Threads per workgroup of the workgroup strategy (a power of two up to 256); default reduceWorkgroupSize. */
+  readonly workgroupSize?: number;
 }
 
-/** Threads per workgroup, in both strategies. A power of two: the tree reduction halves it. */
-export const REDUCE_WORKGROUP = 256;
+/** Threads per workgroup of the serial strategy (one output element per thread). */
+export const SERIAL_WORKGROUP = 256;
+/** Above this reduced extent a workgroup has 256 threads, up to it 64 (most would idle on short rows). */
+export const LARGE_EXTENT = 4096;
 /** Reduced extents up to this are always reduced serially: a workgroup would leave most threads idle. */
 export const SERIAL_MAX_EXTENT = 64;
 /** With at least this many outputs per reduced element, one thread per output already fills the device. */
@@ -58,6 +63,11 @@ export const SERIAL_OUTPUTS_PER_ELEMENT = 16;
 /** serial when R <= 64 or outputs >= 16 R; otherwise one workgroup per output element. */
 export function chooseReduceStrategy(outputs: number, extent: number): ReduceStrategy {
   return extent <= SERIAL_MAX_EXTENT || outputs >= SERIAL_OUTPUTS_PER_ELEMENT * extent ? 'serial' : 'workgroup';
+}
+
+/** Threads per workgroup of the workgroup strategy: 256 for extents above 4096, else 64. */
+export function reduceWorkgroupSize(extent: number): number {
+  return extent > LARGE_EXTENT ? 256 : 64;
 }
 
 /** The shape of the output index space (the kept axes, in order) and the reduced extent R. */
@@ -71,7 +81,6 @@ export function reduceGeometry(inShape: Shape, axes: readonly number[]): { outSh
 // Names the generated code declares; a buffer with one of these names would be shadowed.
 const RESERVED = new Set(['o', 'r', 's', 'flat', 'part', 'part_i', 'item', 'acc', 'in_range', 'lid', 'wid', 'nwg', 'main', 'rd_val', 'rd_idx']);
 const RESERVED_PATTERN = /^([cve]\d+|rd_\w*|wg_\w*)$/;
-const NO_INDEX = '0xffffffffu';
 
 export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): GeneratedKernel {
   const { op, inShape, axes } = spec;
@@ -82,6 +91,10 @@ export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): G
   const outputs = sizeOf(outShape);
   const strategy = options.strategy ?? chooseReduceStrategy(outputs, extent);
   const maxPerDim = options.maxWorkgroupsPerDim ?? MAX_WORKGROUPS_PER_DIM;
+  const threads = options.workgroupSize ?? reduceWorkgroupSize(extent);
+  if (!(Number.isInteger(Math.log2(threads)) && threads >= 1 && threads <= 256)) {
+    throw new Error(`internal: reduce workgroup size ${threads} is not a power of two up to 256`);
+  }
   const kept = inShape.map((_, d) => d).filter((d) => !axes.includes(d));
   const acc = accumulator(op, inDtype);
 
@@ -96,12 +109,20 @@ export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): G
   const input = emitExpr(spec.input, inputCoords, 'v');
   const value = input.value(spec.inputStep);
   const item = inDtype === 'bool' ? 'item' : value;
+  // Without an identity (float max/min: WGSL has no infinity literal; arg*: pairs), the first element a
+  // thread visits starts its partial result: r == 0 serially, r == lid in a workgroup.
+  const first = strategy === 'serial' ? '0u' : 'lid';
+  const update = isArg
+    ? [`if (r == ${first} || rd_better(${item}, r, part, part_i)) {`, `  part = ${item};`, '  part_i = r;', '}']
+    : acc.identity === undefined
+      ? [`part = select(${acc.combine('part', item)}, ${item}, r == ${first});`]
+      : [`part = ${acc.combine('part', item)};`];
   const loopBody = prune([
     ...reducedCoords,
     ...(flat ? [`let flat = ${flat};`] : []),
     ...input.code,
     ...(inDtype === 'bool' ? [`let item: u32 = select(0u, 1u, ${value});`] : []),
-    ...(isArg ? [`if (rd_better(${item}, r, part, part_i)) {`, `  part = ${item};`, '  part_i = r;', '}'] : [`part = ${acc.combine('part', item)};`]),
+    ...update,
   ]);
 
   // The reduced value as `acc` (the reduction's result dtype), then the epilogue, then the store.
@@ -117,7 +138,10 @@ export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): G
   for (const h of [...input.helpers, ...(epilogue?.helpers ?? [])]) helpers.add(h);
   for (const [name, text] of acc.helpers) if (![...helpers].some((h) => h.includes(`fn ${name}(`))) helpers.add(text);
 
-  const declare = [`var part: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var part_i: u32 = ${NO_INDEX};`] : [])];
+  const declare = [
+    acc.identity === undefined ? `var part: ${acc.type}; // set by the first element` : `var part: ${acc.type} = ${acc.identity};`,
+    ...(isArg ? ['var part_i: u32;'] : []),
+  ];
   const what = `${op} over ${axes.length === 1 ? 'axis' : 'axes'} [${axes.join(', ')}] of [${inShape.join(', ')}] -> [${outShape.join(', ')}]`;
   let header: string;
   let module: string[];
@@ -127,7 +151,7 @@ export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): G
     header = `// ${what}: one thread per output element loops over the ${extent} reduced element(s)`;
     module = [];
     body = [
-      `let o = (${LINEAR_WORKGROUP}) * ${REDUCE_WORKGROUP}u + lid;`,
+      `let o = (${LINEAR_WORKGROUP}) * ${SERIAL_WORKGROUP}u + lid;`,
       `if (o >= ${outputs}u) { return; }`,
       ...prune(keptCoords, [...loopBody, ...tail]),
       ...declare,
@@ -137,37 +161,39 @@ export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): G
       final('part', 'part_i'),
       ...tail,
     ];
-    workgroups = Math.ceil(outputs / REDUCE_WORKGROUP);
+    workgroups = Math.ceil(outputs / SERIAL_WORKGROUP);
   } else {
-    header = `// ${what}: one workgroup of ${REDUCE_WORKGROUP} threads per output element, then a tree reduction`;
+    header = `// ${what}: one workgroup of ${threads} threads per output element, then a tree reduction`;
     module = [
-      `var<workgroup> rd_val: array<${acc.type}, ${REDUCE_WORKGROUP}>;`,
-      ...(isArg ? [`var<workgroup> rd_idx: array<u32, ${REDUCE_WORKGROUP}>;`] : []),
+      `var<workgroup> rd_val: array<${acc.type}, ${threads}>;`,
+      ...(isArg ? [`var<workgroup> rd_idx: array<u32, ${threads}>;`] : []),
     ];
+    // With fewer elements than threads, slots from `extent` on hold no element: they are never merged.
+    const guard = extent > 0 && extent < threads ? `lid < s && lid + s < ${extent}u` : 'lid < s';
     const merge = isArg
       ? [
-          'if (lid < s && rd_better(rd_val[lid + s], rd_idx[lid + s], rd_val[lid], rd_idx[lid])) {',
+          `if (${guard} && rd_better(rd_val[lid + s], rd_idx[lid + s], rd_val[lid], rd_idx[lid])) {`,
           '  rd_val[lid] = rd_val[lid + s];',
           '  rd_idx[lid] = rd_idx[lid + s];',
           '}',
         ]
-      : ['if (lid < s) {', `  rd_val[lid] = ${acc.combine('rd_val[lid]', 'rd_val[lid + s]')};`, '}'];
-    // Every thread reaches every barrier: inactive workgroups (past the last output in a folded grid) and
-    // threads without elements take part with the identity instead of returning early.
+      : [`if (${guard}) {`, `  rd_val[lid] = ${acc.combine('rd_val[lid]', 'rd_val[lid + s]')};`, '}'];
+    // Every thread reaches every barrier: workgroups past the last output (in a folded grid) and threads
+    // without elements take part in the tree instead of returning early; their slots are never stored.
     body = [
       `let o = ${LINEAR_WORKGROUP};`,
       `let in_range = o < ${outputs}u;`,
       ...prune(keptCoords, [...loopBody, ...tail]),
       ...declare,
       'if (in_range) {',
-      `  for (var r = lid; r < ${extent}u; r += ${REDUCE_WORKGROUP}u) {`,
+      `  for (var r = lid; r < ${extent}u; r += ${threads}u) {`,
       ...indent(loopBody, 2),
       '  }',
       '}',
       'rd_val[lid] = part;',
       ...(isArg ? ['rd_idx[lid] = part_i;'] : []),
       'workgroupBarrier();',
-      `for (var s = ${REDUCE_WORKGROUP / 2}u; s > 0u; s >>= 1u) {`,
+      `for (var s = ${threads >> 1}u; s > 0u; s >>= 1u) {`,
       ...indent(merge),
       '  workgroupBarrier();',
       '}',
@@ -183,7 +209,7 @@ export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): G
     ...module,
     ...helpers,
     '',
-    `@compute @workgroup_size(${REDUCE_WORKGROUP})`,
+    `@compute @workgroup_size(${strategy === 'serial' ? SERIAL_WORKGROUP : threads})`,
     'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
     ...indent(body),
     '}',
@@ -195,7 +221,8 @@ export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): G
 interface Accumulator {
   /** WGSL type of partial results: f32, i32, or u32 0/1 for bool. */
   readonly type: string;
-  readonly identity: string;
+  /** The identity as a WGSL literal; undefined where a thread starts from its first element instead. */
+  readonly identity?: string;
   /** Combines two partial results (not used by argmax/argmin, which compare through rd_better). */
   combine(a: string, b: string): string;
   /** Helper functions by name, deduplicated against the expressions' helpers by name. */
@@ -216,20 +243,21 @@ function accumulator(op: ReduceOp, dtype: DType): Accumulator {
     case 'max':
     case 'min': {
       const isMax = op === 'max';
-      // any/all on bool as u32 0/1: max/min with identity 0/1.
-      const identity =
-        dtype === 'bool' ? (isMax ? '0u' : '1u') : lit(isMax ? (isFloat ? -Infinity : -2147483648) : isFloat ? Infinity : 2147483647);
       const fn = isMax ? 'max' : 'min';
-      if (!isFloat) return { type, identity, combine: (a, b) => `${fn}(${a}, ${b})`, helpers: [] };
+      if (!isFloat) {
+        // any/all on bool as u32 0/1: max/min with identity 0/1.
+        const identity = dtype === 'bool' ? (isMax ? '0u' : '1u') : lit(isMax ? -2147483648 : 2147483647);
+        return { type, identity, combine: (a, b) => `${fn}(${a}, ${b})`, helpers: [] };
+      }
+      // No identity: +-infinity has no WGSL literal (a bitcast is a const-expression, and infinities are
+      // rejected in those), so threads start from their first element.
       const helper = `fn rd_${fn}(a: f32, b: f32) -> f32 { return select(${fn}(a, b), a + b, wg_isnan(a) || wg_isnan(b)); }`;
-      return { type, identity, combine: (a, b) => `rd_${fn}(${a}, ${b})`, helpers: [ISNAN, [`rd_${fn}`, helper]] };
+      return { type, combine: (a, b) => `rd_${fn}(${a}, ${b})`, helpers: [ISNAN, [`rd_${fn}`, helper]] };
     }
     case 'argmax':
     case 'argmin': {
       const isMax = op === 'argmax';
       const cmp = isMax ? '>' : '<';
-      // Threads without elements hold (identity, NO_INDEX): any real element ties or beats it.
-      const identity = dtype === 'bool' ? (isMax ? '0u' : '1u') : lit(isMax ? (isFloat ? -Infinity : -2147483648) : isFloat ? Infinity : 2147483647);
       const doc = `// Whether (v, i) precedes (bv, bi) in ${op}: ${isFloat ? 'NaN first, then ' : ''}the ${isMax ? 'larger' : 'smaller'} value, then the smaller index.`;
       const nan = isFloat ? ['  let vn = wg_isnan(v);', '  let bn = wg_isnan(bv);', '  if (vn || bn) { return vn && (!bn || i < bi); }'] : [];
       const helper = [
@@ -241,7 +269,6 @@ function accumulator(op: ReduceOp, dtype: DType): Accumulator {
       ].join('\n');
       return {
         type,
-        identity,
         combine: () => {
           throw new Error('internal: arg reductions compare pairs');
         },
@@ -261,7 +288,7 @@ function decompose(linear: string, axes: readonly number[], shape: Shape): strin
     if (empty || extents[k] === 1) return `let c${d} = 0u;`;
     const q = strides[k] === 1 ? linear : `${linear} / ${strides[k]}u`;
     const isOutermost = extents.slice(0, k).every((e) => e === 1);
-    return `let c${d} = ${isOutermost ? q : `(${q}) % ${extents[k]}u`};`;
+    return `let c${d} = ${isOutermost ? q : `${q === linear ? q : `(${q})`} % ${extents[k]}u`};`;
   });
 }
 
@@ -271,6 +298,7 @@ function decompose(linear: string, axes: readonly number[], shape: Shape): strin
  * axis precedes every kept one it is r * outputs + o. Otherwise undefined (accesses use the coordinates).
  */
 function flatIndex(shape: Shape, kept: readonly number[], axes: readonly number[], outputs: number, extent: number): string | undefined {
+  if (outputs === 0 || extent === 0) return undefined; // nothing is read
   const k = kept.filter((d) => shape[d] > 1);
   const red = axes.filter((d) => shape[d] > 1);
   if (red.length === 0) return 'o';

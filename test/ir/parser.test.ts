@@ -70,6 +70,7 @@ const SAMPLES: Record<OpName, () => Node> = {
   argmax: () => makeNode('argmax', [f32(2, 3)], { axis: 1 }),
   argmin: () => makeNode('argmin', [i32(2, 3)], { axis: 0, keepdims: true }),
   matmul: () => makeNode('matmul', [f32(5, 3, 2), f32(4, 3)], { transA: true, transB: true }),
+  syrk: () => makeNode('syrk', [f32(2, 5, 3)], { transA: true }),
 };
 
 function roundTrips(graph: Graph): string {
@@ -134,7 +135,8 @@ describe('round trip: parse(print(g)) prints as g', () => {
     expect(parsed.inputs.length).toBe(20_001);
   });
 
-  test('a 1000-node graph prints and parses in well under 50 ms', () => {
+  // A guard against accidental quadratic work, not a benchmark: the bound is loose so a loaded machine passes.
+  test('a 1000-node graph prints and parses in linear time', () => {
     let x = f32(64, 32);
     const w = f32(32, 32);
     for (let i = 0; i < 250; i++) {
@@ -149,7 +151,7 @@ describe('round trip: parse(print(g)) prints as g', () => {
     parseGraph(text);
     const ms = performance.now() - start;
     expect(text.split('\n').length).toBeGreaterThan(1000);
-    expect(ms).toBeLessThan(50);
+    expect(ms).toBeLessThan(500);
   });
 });
 

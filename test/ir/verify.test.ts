@@ -65,6 +65,7 @@ const EVERY_OP = `
 %argmax = argmax %sum {axis=-1} : i32[2]
 %argmin = argmin %concat {axis=0, keepdims} : i32[1,3]
 %matmul = matmul %concat, %x {transB} : f32[5,2]
+%syrk = syrk %concat {transA} : f32[3,3]
 `;
 const EVERY_OP_TEXT = `${EVERY_OP}return ${[...EVERY_OP.matchAll(/^(%\w+) =/gm)].map((m) => m[1]).join(', ')}\n`;
 

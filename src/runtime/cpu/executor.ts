@@ -20,6 +20,8 @@
 // - argmax/argmin return the int32 index of the first max/min along the axis; the first NaN wins.
 // - matmul: rank >= 2; transA/transB swap the last two axes of that operand; batch axes broadcast; output
 //   [...batch, M, N]; K = 0 gives zeros.
+// - syrk: x @ x^T (x^T @ x with transA) over the last two axes, batched; equals matmul(x, x) {transB}
+//   ({transA}) bit for bit (same summation order).
 // - Layout: reshape keeps row-major order; transpose out axis i = in axis perm[i]; expand = broadcast_to;
 //   slice {begin, size} with stride 1; concat along one axis.
 // - Leaves: const fills coerce(value, dtype); iota is the int32 index along `axis`; rand element i (flat
@@ -36,6 +38,7 @@ import { evalLayout } from './layout.js';
 import { evalLeaf } from './leaves.js';
 import { evalMatmul } from './matmul.js';
 import { evalArgReduce, evalReduce } from './reduce.js';
+import { evalSyrk } from './syrk.js';
 
 const ARRAY_NAME: Record<DType, string> = { float32: 'Float32Array', int32: 'Int32Array', bool: 'Uint8Array' };
 
@@ -91,7 +94,7 @@ function evaluate(node: Node, operands: readonly TypedArray[], bound: ReadonlyMa
     case 'argreduce':
       return evalArgReduce(node, operands);
     case 'matmul':
-      return evalMatmul(node, operands);
+      return node.op === 'syrk' ? evalSyrk(node, operands) : evalMatmul(node, operands);
   }
 }
 

@@ -6,7 +6,8 @@ import { WgfuseError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
 import { structuralHash } from '../../ir/hash.js';
 import { sizeOf, stridesOf, type Shape } from '../../ir/shape.js';
-import { layoutKey, lowerGraph } from '../../lowering/lower.js';
+import { compileGraph } from '../../lowering/compile.js';
+import { layoutKey } from '../../lowering/lower.js';
 import type { Plan } from '../../lowering/plan.js';
 import type { Backend, BackendInfo } from '../backend.js';
 import { Storage, type DeviceMemory } from '../storage.js';
@@ -22,6 +23,8 @@ const READBACK_USAGE = BufferUsage.MAP_READ | BufferUsage.COPY_DST;
 export interface WebGpuOptions {
   /** Time every dispatch with timestamp queries (where the adapter has them); slower, for profiling. */
   timing?: boolean;
+  /** Run the fusion passes (default true); false gives one dispatch per op, the baseline benchmarks compare with. */
+  fusion?: boolean;
 }
 
 export class WebGpuBackend implements Backend {
@@ -34,6 +37,7 @@ export class WebGpuBackend implements Backend {
   private stats: Telemetry;
   private lost = false;
   timing: boolean;
+  readonly fusion: boolean;
 
   constructor(
     readonly context: GpuContext,
@@ -45,6 +49,7 @@ export class WebGpuBackend implements Backend {
     this.stats = emptyTelemetry(this.pool.stats);
     this.pipelines = new PipelineCache(this.device, () => this.stats);
     this.timing = (options.timing ?? false) && context.features.includes('timestamp-query');
+    this.fusion = options.fusion ?? true;
     void context.lost.then(() => (this.lost = true));
   }
 
@@ -66,7 +71,7 @@ export class WebGpuBackend implements Backend {
       return plan;
     }
     this.stats.planCacheMisses++;
-    plan = lowerGraph(graph, { inputLayouts: layouts });
+    plan = compileGraph(graph, { fusion: this.fusion, inputLayouts: layouts }).plan;
     this.plans.set(key, plan);
     return plan;
   }
@@ -83,14 +88,15 @@ export class WebGpuBackend implements Backend {
     const compiled = await pipelines;
     this.checkAlive();
 
-    // Bind every slot: arguments to their (uploaded) buffers, the rest to pooled buffers.
-    const owned: (PooledBuffer | null)[] = plan.slots.map(() => null);
-    const buffers = plan.slots.map((slot) => {
+    // Bind every slot: arguments to their (uploaded) buffers, the rest to pooled buffers, one per buffer of
+    // the memory plan (slots with disjoint lifetimes share one).
+    const memory = plan.memory;
+    const physical = memory ? memory.buffers.map((bytes) => this.pool.acquire(Math.max(4, bytes), STORAGE_USAGE)) : [];
+    const owned: (PooledBuffer | null)[] = plan.slots.map((slot) => {
       if (slot.role === 'input') return null;
-      const b = this.pool.acquire(Math.max(4, slot.size * 4), STORAGE_USAGE);
-      owned[slot.index] = b;
-      return b.buffer;
+      return memory ? physical[memory.slotBuffer[slot.index]] : this.pool.acquire(Math.max(4, slot.size * 4), STORAGE_USAGE);
     });
+    const buffers = owned.map((b) => b?.buffer ?? null);
     plan.inputSlots.forEach((slot, i) => (buffers[slot] = this.deviceBuffer(args[i].root)));
 
     const encoder = this.device.createCommandEncoder();
@@ -124,10 +130,9 @@ export class WebGpuBackend implements Backend {
     // that is a plain tensor owns its slot's memory; any other output is a view that keeps its base alive.
     const bases = new Map<number, Storage>(plan.inputSlots.map((slot, i) => [slot, args[i].root]));
     const created: Storage[] = [];
-    for (const slot of plan.slots) {
-      const b = owned[slot.index];
-      if (b && slot.role === 'temp') this.pool.release(b);
-    }
+    // Outputs never share a buffer (assign-buffers), so a buffer with no output slot is a temporary one.
+    const kept = new Set(plan.slots.filter((s) => s.role === 'output').map((s) => owned[s.index]));
+    for (const b of new Set(owned)) if (b && !kept.has(b)) this.pool.release(b);
     const results = plan.outputs.map((out, i) => {
       const slot = plan.slots[out.slot];
       let base = bases.get(out.slot);

@@ -1,0 +1,137 @@
+// What the three fusion passes share: the graph's use lists and topological positions, the groups already
+// formed (the `group` attribute: nodes sharing a value run as one kernel), and the legality checks every
+// group must pass:
+// - convexity: no path may leave a group and come back (the kernel would need its own output), checked by
+//   searching the operand side and the consumer side of each candidate, pruned by topological position;
+// - bindings: a kernel binds each external value it reads and each value it stores, at most
+//   `maxBuffers` (WebGPU's default maxStorageBuffersPerShaderStage, 8);
+// - generated leaves (const, iota, rand) are never group members: every kernel recomputes them.
+import type { Graph } from '../ir/graph.js';
+import { topoOrder, usersOf } from '../ir/graph.js';
+import type { Node } from '../ir/node.js';
+import { OPS } from '../ir/ops.js';
+import { numberValues } from '../ir/printer.js';
+import { rewrite, withAttrs } from './rewrite.js';
+
+export const DEFAULT_MAX_BUFFERS = 8;
+export const GENERATED_LEAVES = new Set(['const', 'iota', 'rand']);
+
+export class Clusters {
+  readonly order: Node[];
+  readonly position = new Map<Node, number>();
+  readonly users: Map<Node, Node[]>;
+  readonly outputs: Set<Node>;
+  readonly groupOf = new Map<Node, number>();
+  readonly members = new Map<number, Node[]>();
+  private readonly names: Map<Node, number>;
+  private nextGroup = 0;
+
+  constructor(
+    readonly graph: Graph,
+    readonly maxBuffers = DEFAULT_MAX_BUFFERS,
+  ) {
+    this.order = topoOrder(graph.outputs);
+    this.order.forEach((n, i) => this.position.set(n, i));
+    this.users = usersOf(this.order);
+    this.outputs = new Set(graph.outputs);
+    this.names = numberValues(this.order);
+    for (const n of this.order) {
+      const g = n.attrs.group;
+      if (typeof g === 'number') this.add(g, n);
+    }
+  }
+
+  /** `%N` as the printed input graph names the node (for `fired` notes). */
+  name(n: Node): string {
+    return `%${this.names.get(n)}`;
+  }
+
+  newGroup(): number {
+    while (this.members.has(this.nextGroup)) this.nextGroup++;
+    return this.nextGroup++;
+  }
+
+  add(group: number, n: Node): void {
+    this.groupOf.set(n, group);
+    const list = this.members.get(group);
+    if (list) list.push(n);
+    else this.members.set(group, [n]);
+  }
+
+  /** Users of `n` outside `group` (graph outputs count as an outside use). */
+  outsideUses(n: Node, group: ReadonlySet<Node>): number {
+    return this.users.get(n)!.filter((u) => !group.has(u)).length + (this.outputs.has(n) ? 1 : 0);
+  }
+
+  /** True when some node in `from` reaches a member of `group` through operands, leaving the group first. */
+  private reachesGroupUpward(from: readonly Node[], group: ReadonlySet<Node>): boolean {
+    const low = Math.min(...[...group].map((m) => this.position.get(m)!));
+    const seen = new Set<Node>();
+    const stack = [...from];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (seen.has(n) || this.position.get(n)! < low) continue;
+      seen.add(n);
+      if (group.has(n)) return true;
+      stack.push(...n.inputs);
+    }
+    return false;
+  }
+
+  /**
+   * Whether `n` may join `group` without a cycle: no operand of n outside the group depends on the group,
+   * and no member of the group depends on a consumer of n outside the group.
+   */
+  convexWith(n: Node, group: ReadonlySet<Node>): boolean {
+    const outsideOperands = n.inputs.filter((i) => !group.has(i));
+    if (this.reachesGroupUpward(outsideOperands, group)) return false;
+    const outsideUsers = this.users.get(n)!.filter((u) => !group.has(u));
+    if (outsideUsers.length === 0) return true;
+    const targets = new Set(outsideUsers);
+    const low = Math.min(...outsideUsers.map((u) => this.position.get(u)!));
+    const seen = new Set<Node>();
+    const stack = [...group].filter((m) => m !== n);
+    while (stack.length > 0) {
+      const m = stack.pop()!;
+      if (seen.has(m) || this.position.get(m)! < low) continue;
+      seen.add(m);
+      if (targets.has(m)) return false;
+      stack.push(...m.inputs);
+    }
+    return true;
+  }
+
+  /** Buffers a kernel for `group` binds: distinct external values read plus values stored. */
+  bindings(group: ReadonlySet<Node>): number {
+    const external = new Set<Node>();
+    let stored = 0;
+    for (const m of group) {
+      for (const i of m.inputs) if (!group.has(i) && !GENERATED_LEAVES.has(i.op)) external.add(i);
+      if (this.outsideUses(m, group) > 0) stored++;
+    }
+    return external.size + stored;
+  }
+
+  /** The graph with every clustered node carrying its group id, renumbered densely in topological order. */
+  apply(): Graph {
+    const dense = new Map<number, number>();
+    for (const n of this.order) {
+      const g = this.groupOf.get(n);
+      if (g !== undefined && !dense.has(g)) dense.set(g, dense.size);
+    }
+    return rewrite(this.graph, (node, inputs) => {
+      const g = this.groupOf.get(node);
+      const want = g === undefined ? undefined : dense.get(g);
+      if (want === node.attrs.group && inputs.every((x, i) => x === node.inputs[i])) return node;
+      return withAttrs(node, inputs, (d) => {
+        if (want === undefined) delete d.group;
+        else d.group = want;
+      });
+    });
+  }
+}
+
+export function isElementwiseOp(n: Node): boolean {
+  const k = OPS[n.op].kind;
+  return (k === 'unary' || k === 'binary' || k === 'select') && !GENERATED_LEAVES.has(n.op);
+}

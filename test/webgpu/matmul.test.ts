@@ -1,0 +1,406 @@
+// The matmul kernels (src/shaders/matmul.ts) against the CPU reference executor: an IR matmul (with
+// transA/transB, batch broadcasting, a slice feeding it, an epilogue of IR ops) runs on the CPU, and its
+// operand layouts are mapped to MatrixOperand strides by hand for the kernel, which runs on typed arrays
+// through the kernel harness. Both variants run every shape (forced), so each path sees odd and prime
+// sizes, sizes around the tile (63, 64, 65), k = 0, m = 1 and n = 1.
+//
+// Outputs are pre-filled with a sentinel (NaN, or an unlikely int), so an element the kernel fails to
+// write is a failure even where the expected value is 0.
+//
+// Float tolerance, derived rather than guessed: the kernel sums k products in f32 (in some order, maybe
+// with fma); the reference sums in f64 and rounds once. With u = 2^-24 (f32 unit roundoff, WGSL's + and *
+// being correctly rounded), a dot product computed in floating point in any order satisfies
+// |computed - exact| <= gamma_k * sum_p |a_p b_p|, gamma_k = k u / (1 - k u) (Higham, Accuracy and
+// Stability of Numerical Algorithms, 3.1), and the reference is within u |exact| <= u * sum |a_p b_p| of
+// exact. So |gpu - ref| <= (gamma_k + u) * S with S = sum_p |a_p||b_p|, which the reference computes as
+// |A| @ |B| (S itself rounded to f32: a factor 1 + 2^-20 covers that). This is a worst-case bound, so it
+// never flakes, yet a single wrong or missing term (|a_p b_p| ~ 0.25 on average) is far outside it.
+import { afterAll, describe, expect, it } from 'vitest';
+import type { DType } from '../../src/ir/dtype.js';
+import { makeGraph } from '../../src/ir/graph.js';
+import { makeNode } from '../../src/ir/node.js';
+import { matrixDims } from '../../src/ir/ops.js';
+import { sizeOf, stridesOf, type Shape } from '../../src/ir/shape.js';
+import { executeGraph } from '../../src/runtime/cpu/executor.js';
+import type { KernelBuffer } from '../../src/shaders/elementwise.js';
+import type { Access, ExprStep } from '../../src/shaders/expr.js';
+import {
+  chooseMatmulVariant,
+  DIRECT_MAX_OUTPUTS,
+  generateMatmul,
+  type MatmulOptions,
+  type MatmulSpec,
+  type MatmulVariant,
+  type MatrixOperand,
+} from '../../src/shaders/matmul.js';
+import { testGpu } from './gpu.js';
+import { runKernel, type DeviceArray } from './kernel-harness.js';
+
+const ctx = await testGpu();
+afterAll(() => ctx?.device.destroy());
+const gpuIt = it.skipIf(!ctx);
+
+const U = 2 ** -24;
+const VARIANTS: readonly MatmulVariant[] = ['tiled', 'direct'];
+const DIRECT: readonly MatmulVariant[] = ['direct'];
+const FLOAT_SENTINEL = NaN;
+const INT_SENTINEL = 0x5eadbeef;
+
+type MDType = 'float32' | 'int32';
+type Gen = (next: () => number) => number;
+const smallFloats: Gen = (next) => next() * 2 - 1;
+const smallInts: Gen = (next) => Math.floor(next() * 41) - 20;
+const anyInts: Gen = (next) => (next() * 2 ** 32) | 0;
+
+interface Case {
+  readonly dtype?: MDType;
+  /** Stored shapes of the operands, before transA/transB. */
+  readonly a: Shape;
+  readonly b: Shape;
+  readonly transA?: boolean;
+  readonly transB?: boolean;
+  /** A is slice(begin, a) of a stored tensor of shape `from`. */
+  readonly aSlice?: { readonly from: Shape; readonly begin: readonly number[] };
+  /** Epilogue relu(acc * 2 + bias[n]). */
+  readonly epilogue?: boolean;
+  /** The result goes transposed (per batch matrix) into a larger buffer, at an offset. */
+  readonly transposedStore?: boolean;
+  readonly gen?: Gen;
+  readonly seed?: number;
+  readonly options?: MatmulOptions;
+  /** forVariants runs the case only under these (default: both); cheap cases run on the direct variant only. */
+  readonly variants?: readonly MatmulVariant[];
+}
+
+/** mulberry32: small, seeded, reproducible. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomArray(dtype: MDType, length: number, gen: Gen, next: () => number): Float32Array | Int32Array {
+  const xs = Array.from({ length }, () => gen(next));
+  return dtype === 'float32' ? Float32Array.from(xs) : Int32Array.from(xs);
+}
+
+const input = (dtype: DType, shape: Shape) => makeNode('input', [], {}, { dtype, shape });
+const scalar = (value: number, dtype: DType) => makeNode('const', [], { value }, { dtype, shape: [] });
+
+/**
+ * A stored operand (row-major `shape` from `offset` with `strides`) as the kernel sees it: the logical
+ * matrix's row and column strides (swapped when transposed) and one stride per output batch axis, 0 where
+ * the operand broadcasts (a missing leading axis or an extent of 1).
+ */
+function operand(buffer: string, shape: Shape, strides: readonly number[], offset: number, trans: boolean, batch: Shape): MatrixOperand {
+  const r = shape.length;
+  const [rowStride, colStride] = trans ? [strides[r - 1], strides[r - 2]] : [strides[r - 2], strides[r - 1]];
+  const lead = batch.length - (r - 2);
+  const batchStrides = batch.map((_, d) => (d < lead || shape[d - lead] === 1 ? 0 : strides[d - lead]));
+  return { buffer, offset, batchStrides, rowStride, colStride };
+}
+
+interface Built {
+  readonly spec: MatmulSpec;
+  readonly data: Record<string, DeviceArray>;
+  /** The expected stored result, in the layout of the `out` buffer (sentinels where nothing is written). */
+  readonly expected: ArrayLike<number>;
+  /** Per element of `out`: the allowed |gpu - expected| (0: exact). */
+  readonly tolerance: ArrayLike<number>;
+}
+
+function build(c: Case): Built {
+  const dtype = c.dtype ?? 'float32';
+  const next = rng(c.seed ?? 1);
+  const gen = c.gen ?? (dtype === 'float32' ? smallFloats : smallInts);
+  const aStored = c.aSlice?.from ?? c.a;
+  const aIn = input(dtype, aStored);
+  const aNode = c.aSlice ? makeNode('slice', [aIn], { begin: [...c.aSlice.begin], size: [...c.a] }) : aIn;
+  const bIn = input(dtype, c.b);
+  const transA = c.transA === true;
+  const transB = c.transB === true;
+  const mm = makeNode('matmul', [aNode, bIn], { transA, transB });
+  const batch = mm.shape.slice(0, -2);
+  const [m, n] = mm.shape.slice(-2);
+  const k = matrixDims(c.a, transA)[1];
+
+  const aData = randomArray(dtype, sizeOf(aStored), gen, next);
+  if (c.aSlice && dtype === 'float32') {
+    // Outside the slice the stored tensor holds NaN: a kernel that reads outside its view (and multiplies
+    // what it read by a zero from the other operand's padding) produces NaN.
+    const { from, begin } = c.aSlice;
+    const rm = stridesOf(from);
+    for (let i = 0; i < aData.length; i++) {
+      const inside = from.every((_, d) => {
+        const x = Math.floor(i / rm[d]) % from[d];
+        return x >= begin[d] && x < begin[d] + c.a[d];
+      });
+      if (!inside) aData[i] = NaN;
+    }
+  }
+  const bData = randomArray(dtype, sizeOf(c.b), gen, next);
+  const biasData = randomArray(dtype, n, gen, next);
+  const biasIn = input(dtype, [n]);
+  // The reference epilogue as IR ops: relu(acc * 2 + bias) with relu spelled as maximum(x, 0).
+  const result = c.epilogue
+    ? makeNode('maximum', [makeNode('add', [makeNode('mul', [mm, scalar(2, dtype)]), biasIn]), scalar(0, dtype)])
+    : mm;
+  const args = (a: ArrayLike<number>, b: ArrayLike<number>, bias: ArrayLike<number>) => (g: ReturnType<typeof makeGraph>) =>
+    g.inputs.map((node) => {
+      const src = node === aIn ? a : node === bIn ? b : node === biasIn ? bias : null;
+      if (!src) throw new Error('unexpected graph input');
+      return dtype === 'float32' ? Float32Array.from(src) : Int32Array.from(src);
+    });
+  const g = makeGraph([result]);
+  const ref = executeGraph(g, args(aData, bData, biasData)(g))[0];
+
+  // Per-output bound for float32 (see the top of the file); int32 is exact.
+  let bound: ArrayLike<number> = new Float64Array(ref.length);
+  if (dtype === 'float32') {
+    const gs = makeGraph([mm]);
+    const s = executeGraph(gs, args(aData.map(Math.abs), bData.map(Math.abs), [])(gs))[0];
+    const gammaK = (k * U) / (1 - k * U);
+    const accTol = Array.from(s, (x) => (gammaK + U) * x * (1 + 2 ** -20));
+    // Epilogue: 2 * acc is exact, so the error doubles; the add rounds once on each side (u |y| each, with
+    // |y| <= 2 S + 2 accTol + |bias|); relu (maximum with 0) cannot increase a difference.
+    bound = c.epilogue
+      ? accTol.map((t, i) => 2 * t + 2 * U * (2 * s[i] + 2 * t + Math.abs(biasData[i % n])) * (1 + 2 ** -20))
+      : accTol;
+  }
+
+  // The output buffer: row-major, or each batch matrix transposed, after a gap of `pad` sentinels.
+  const pad = c.transposedStore ? 7 : 0;
+  const storeStrides = c.transposedStore ? [...stridesOf(batch).map((s) => s * m * n), 1, m] : stridesOf(mm.shape);
+  const store: Access = { offset: pad, strides: storeStrides };
+  const sentinel = dtype === 'float32' ? FLOAT_SENTINEL : INT_SENTINEL;
+  const outLength = pad + ref.length;
+  const expected = new Float64Array(outLength).fill(sentinel);
+  const tolerance = new Float64Array(outLength);
+  const outShape = mm.shape;
+  const rm = stridesOf(outShape);
+  for (let i = 0; i < ref.length; i++) {
+    let at = pad;
+    for (let d = 0; d < outShape.length; d++) at += Math.floor(i / rm[d]) % outShape[d] * storeStrides[d];
+    expected[at] = ref[i];
+    tolerance[at] = bound[i];
+  }
+
+  const aStrides = stridesOf(aStored);
+  const aOffset = c.aSlice ? c.aSlice.begin.reduce((acc, b, d) => acc + b * aStrides[d], 0) : 0;
+  const buffers: KernelBuffer[] = [
+    { name: 'in0', dtype, access: 'read' },
+    { name: 'in1', dtype, access: 'read' },
+    ...(c.epilogue ? [{ name: 'in2', dtype, access: 'read' } as const] : []),
+    { name: 'out', dtype, access: 'read_write' },
+  ];
+  const steps: ExprStep[] = [
+    { kind: 'value', name: 'acc', dtype },
+    { kind: 'op', op: 'const', args: [], attrs: { value: 2 }, dtype },
+    { kind: 'op', op: 'mul', args: [0, 1], attrs: {}, dtype },
+    // bias[n] broadcast over batch and rows: stride 1 along the column axis only.
+    { kind: 'load', buffer: 'in2', dtype, access: { offset: 0, strides: [...batch.map(() => 0), 0, 1] } },
+    { kind: 'op', op: 'add', args: [2, 3], attrs: {}, dtype },
+    { kind: 'op', op: 'const', args: [], attrs: { value: 0 }, dtype },
+    { kind: 'op', op: 'maximum', args: [4, 5], attrs: {}, dtype },
+  ];
+  const spec: MatmulSpec = {
+    dtype,
+    batch,
+    m,
+    n,
+    k,
+    a: operand('in0', aNode.shape, aStrides, aOffset, transA, batch),
+    b: operand('in1', c.b, stridesOf(c.b), 0, transB, batch),
+    ...(c.epilogue ? { epilogue: { expr: { steps }, step: steps.length - 1 } } : {}),
+    buffers,
+    store: { buffer: 'out', access: store },
+  };
+  const out = dtype === 'float32' ? new Float32Array(outLength).fill(sentinel) : new Int32Array(outLength).fill(sentinel);
+  const data: Record<string, DeviceArray> = { in0: aData, in1: bData, out };
+  if (c.epilogue) data.in2 = biasData;
+  return { spec, data, expected, tolerance };
+}
+
+/** Runs the case's kernel and compares every element of `out`, listing the first mismatches. */
+async function check(c: Case): Promise<void> {
+  const { spec, data, expected, tolerance } = build(c);
+  const kernel = generateMatmul(spec, c.options);
+  const result = await runKernel(ctx!.device, kernel, spec.buffers, data);
+  const actual = result.out;
+  const bad: string[] = [];
+  let count = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i];
+    const a = actual[i];
+    const ok = Number.isNaN(e) ? Number.isNaN(a) : Math.abs(a - e) <= tolerance[i];
+    if (!ok && count++ < 5) bad.push(`out[${i}] = ${a}, expected ${e} (tolerance ${tolerance[i]})`);
+  }
+  expect(bad, `${count} of ${expected.length} elements differ`).toEqual([]);
+}
+
+/** A plain [m, k] @ [k, n]. */
+const mat = (m: number, n: number, k: number): Case => ({ a: [m, k], b: [k, n] });
+/** The same product with either operand stored transposed. */
+const trans = (m: number, n: number, k: number, transA: boolean, transB: boolean): Case => ({
+  a: transA ? [k, m] : [m, k],
+  b: transB ? [n, k] : [k, n],
+  transA,
+  transB,
+});
+const dims = (c: Case) => `${c.transA ? 'A^T' : 'A'}${fmt(c.aSlice?.from ?? c.a)} @ ${c.transB ? 'B^T' : 'B'}${fmt(c.b)}`;
+const fmt = (s: Shape) => `[${s.join(',')}]`;
+
+/**
+ * Sizes around and between the tile sizes (16 along K, 64 along M and N), none a multiple of 4 but 64.
+ * The tiled variant compiles slowly on a software GPU (about a second per kernel), so it runs the sizes as
+ * triples in which every size is once m, once n and once k; the direct variant runs squares and triples.
+ */
+const SIZES = [1, 3, 7, 13, 17, 31, 33, 63, 64, 65, 100, 127];
+const TRIPLES = SIZES.map((s, i) => [s, SIZES[(i + 4) % 12], SIZES[(i + 8) % 12]] as const);
+
+/** One test per variant, running `cases` in turn (a failure names the case). */
+function forVariants(title: string, cases: readonly Case[], variants: readonly MatmulVariant[] = VARIANTS): void {
+  for (const variant of variants) {
+    gpuIt(`${title} [${variant}]`, async () => {
+      for (const c of cases.filter((x) => x.variants?.includes(variant) ?? true)) {
+        await check({ ...c, options: { variant, ...c.options } }).catch((err: Error) => {
+          err.message = `${dims(c)}${c.dtype === 'int32' ? ' int32' : ''}: ${err.message}`;
+          throw err;
+        });
+      }
+    });
+  }
+}
+
+describe('matmul sizes', () => {
+  for (const variant of VARIANTS) {
+    gpuIt.each(TRIPLES)(`m=%i n=%i k=%i [${variant}]`, async (m, n, k) => {
+      await check({ ...mat(m, n, k), options: { variant }, seed: m * 10000 + n * 100 + k });
+    });
+  }
+  gpuIt.each(SIZES)('square %i [direct]', async (s) => {
+    await check({ ...mat(s, s, s), options: { variant: 'direct' }, seed: s });
+  });
+  forVariants('several tiles along m and n', [mat(127, 127, 127), mat(130, 65, 17)]);
+  forVariants('m = 1 (a row vector times a matrix) and n = 1 (a matrix times a column vector)', [mat(1, 100, 127), mat(127, 1, 100), { ...mat(1, 1, 65), variants: DIRECT }]);
+  forVariants('k = 0 gives zeros', [mat(5, 7, 0), mat(65, 70, 0), mat(1, 1, 0), { ...mat(65, 70, 0), dtype: 'int32' }]);
+});
+
+describe('matmul operand layouts', () => {
+  for (const [tA, tB] of [
+    [false, true],
+    [true, false],
+    [true, true],
+  ] as const) {
+    forVariants(`transA=${tA} transB=${tB}`, [trans(100, 65, 33, tA, tB), { ...trans(7, 3, 13, tA, tB), variants: DIRECT }]);
+  }
+  // With an extent of 1 the tile load walks the other axis whatever the strides say.
+  forVariants('transposed thin operands', [trans(1, 70, 9, true, true), trans(70, 1, 9, true, true), { ...trans(1, 70, 1, true, false), variants: DIRECT }]);
+  forVariants('batched with broadcast batch axes: [2,1] x [1,3] -> [2,3]', [
+    { a: [2, 1, 70, 33], b: [1, 3, 33, 65] },
+    { a: [2, 1, 7, 13], b: [1, 3, 17, 7], transA: true, transB: true, seed: 3 },
+  ]);
+  forVariants('batched with a missing or extent-1 batch axis on one side', [
+    { a: [13, 7], b: [4, 7, 17] }, // A shared by every batch
+    { a: [3, 2, 33, 65], b: [65, 31], seed: 2 }, // B shared, two batch axes
+    { a: [4, 1, 5, 9], b: [1, 9, 6], seed: 3, variants: DIRECT },
+  ]);
+  forVariants('a sliced operand (nonzero offset, row stride wider than the matrix; NaN outside the slice)', [
+    { a: [65, 33], aSlice: { from: [70, 50], begin: [2, 9] }, b: [33, 66] },
+    // Sliced and transposed: its logical rows run along the stored columns.
+    { a: [9, 70], aSlice: { from: [12, 80], begin: [2, 3] }, b: [9, 65], transA: true, seed: 3 },
+    // Sliced along a batch axis too.
+    { a: [2, 13, 17], aSlice: { from: [3, 20, 40], begin: [1, 3, 5] }, b: [2, 17, 31], seed: 4 },
+  ]);
+  forVariants('a transposed store at an offset into a larger buffer', [{ a: [2, 33, 17], b: [2, 17, 65], transposedStore: true }]);
+});
+
+describe('matmul int32', () => {
+  forVariants('int32 is exact', [{ ...mat(33, 65, 17), dtype: 'int32' }, { a: [2, 1, 7, 13], b: [1, 3, 70, 13], transB: true, dtype: 'int32', seed: 3 }]);
+  forVariants('int32 wraps around like the reference', [
+    // Full-range operands: nearly every product and partial sum overflows.
+    { ...mat(65, 70, 33), dtype: 'int32', gen: anyInts },
+    // 65536 * 65536 = 2^32 wraps to 0 in every term.
+    { ...mat(17, 5, 1), dtype: 'int32', gen: () => 65536, variants: DIRECT },
+  ]);
+});
+
+describe('matmul epilogue', () => {
+  for (const dtype of ['float32', 'int32'] as const) {
+    forVariants(`relu(acc * 2 + bias[n]), ${dtype}`, [
+      { ...mat(65, 70, 33), dtype, epilogue: true },
+      { a: [2, 1, 13, 7], b: [3, 7, 66], dtype, epilogue: true, seed: 3 },
+      // k = 0: the epilogue of 0, relu(bias).
+      { ...mat(5, 9, 0), dtype, epilogue: true, seed: 4 },
+    ]);
+  }
+});
+
+describe('grid folding', () => {
+  // A 65,535-per-dimension limit is too large to reach on a software GPU; a small limit takes the same code.
+  gpuIt('tiled: more batches and tiles than one grid dimension holds', async () => {
+    // 2 x 3 tiles per matrix, 15 batches: 90 workgroups over a 5 x 5 x 4 grid (10 surplus workgroups leave).
+    await check({ a: [5, 3, 130, 9], b: [5, 3, 9, 70], options: { variant: 'tiled', maxWorkgroupsPerDim: 5 } });
+    // Only the batch overflows.
+    await check({ a: [7, 13, 9], b: [7, 9, 17], options: { variant: 'tiled', maxWorkgroupsPerDim: 5 }, seed: 2 });
+  });
+
+  gpuIt('direct: the 1-D launch folds into two dimensions', async () => {
+    // 1800 outputs: 8 workgroups of 256 on a 3 x 3 grid.
+    await check({ a: [3, 20, 9], b: [3, 9, 30], options: { variant: 'direct', maxWorkgroupsPerDim: 3 } });
+  });
+
+  it('folded grids have the expected shape', () => {
+    const { spec } = build({ a: [5, 3, 130, 9], b: [5, 3, 9, 70] });
+    expect(generateMatmul(spec, { variant: 'tiled' }).workgroups).toEqual([2, 3, 15]);
+    expect(generateMatmul(spec, { variant: 'tiled', maxWorkgroupsPerDim: 5 }).workgroups).toEqual([5, 5, 4]);
+    expect(generateMatmul(spec, { variant: 'direct', maxWorkgroupsPerDim: 25 }).workgroups).toEqual([25, 22, 1]);
+  });
+});
+
+describe('variant choice', () => {
+  it('small outputs take the direct variant, larger ones the tiled one', () => {
+    expect(chooseMatmulVariant({ batch: [], m: 1, n: 1 })).toBe('direct');
+    expect(chooseMatmulVariant({ batch: [1000], m: 32, n: 32 })).toBe('direct');
+    expect(chooseMatmulVariant({ batch: [], m: 1, n: DIRECT_MAX_OUTPUTS + 1 })).toBe('tiled');
+    expect(chooseMatmulVariant({ batch: [2], m: 33, n: 33 })).toBe('tiled');
+    expect(chooseMatmulVariant({ batch: [0], m: 100, n: 100 })).toBe('direct');
+    // The choice shows in the generated code.
+    expect(generateMatmul(build(mat(33, 33, 7)).spec).wgsl).toContain('var<workgroup>');
+    expect(generateMatmul(build(mat(32, 32, 7)).spec).wgsl).not.toContain('var<workgroup>');
+  });
+
+  gpuIt('the default choice runs on both sides of the threshold', async () => {
+    await check(mat(32, 32, 7));
+    await check({ ...mat(1, DIRECT_MAX_OUTPUTS + 1, 9), seed: 2 }); // a wide row vector: tiled
+  });
+
+  gpuIt('an empty output compiles and writes nothing, whatever variant is asked for', async () => {
+    await check({ ...mat(0, 7, 5), options: { variant: 'tiled' } });
+    await check({ a: [0, 3, 5], b: [5, 4] });
+    expect(generateMatmul(build(mat(0, 7, 5)).spec, { variant: 'tiled' }).wgsl).not.toContain('var<workgroup>');
+  });
+});
+
+describe('spec checks', () => {
+  const base = () => build(mat(3, 5, 4)).spec;
+  it('rejects buffer names the kernel declares itself', () => {
+    const spec = base();
+    const renamed = { ...spec, buffers: spec.buffers.map((b) => (b.name === 'in0' ? { ...b, name: 'acc' } : b)), a: { ...spec.a, buffer: 'acc' } };
+    expect(() => generateMatmul(renamed)).toThrow(/reserved/);
+  });
+  it('rejects batch strides that do not match the batch shape', () => {
+    const spec = base();
+    expect(() => generateMatmul({ ...spec, batch: [2], store: { ...spec.store, access: { offset: 0, strides: [15, 5, 1] } } })).toThrow(/batch strides/);
+  });
+  it('rejects an epilogue value other than acc', () => {
+    const spec = base();
+    const steps: ExprStep[] = [{ kind: 'value', name: 'sum', dtype: 'float32' }];
+    expect(() => generateMatmul({ ...spec, epilogue: { expr: { steps }, step: 0 } })).toThrow(/acc/);
+  });
+});

@@ -1,0 +1,169 @@
+// The WebGPU runtime: pooled buffers, zero-copy views with reference counts, telemetry, one submit per
+// evaluation, the plan cache, compile errors with context, and a soak test that must not leak.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as wg from '../../src/index.js';
+import { currentBackend } from '../../src/api/context.js';
+import { storageOf } from '../../src/api/program.js';
+import { BufferPool, sizeClass } from '../../src/runtime/webgpu/buffer-pool.js';
+import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
+import { PipelineCache } from '../../src/runtime/webgpu/pipelines.js';
+import { emptyTelemetry } from '../../src/runtime/telemetry.js';
+import { BufferUsage } from '../../src/runtime/webgpu/usage.js';
+import { testGpu } from './gpu.js';
+
+let gpu: WebGpuBackend;
+
+beforeAll(async () => {
+  const probe = await testGpu();
+  if (!probe) throw new Error('no WebGPU adapter');
+  probe.device.destroy();
+  await wg.init({ backend: 'webgpu', quiet: true });
+  gpu = currentBackend() as WebGpuBackend;
+});
+afterAll(async () => {
+  await wg.init({ backend: 'cpu', quiet: true });
+});
+
+const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+
+describe('buffer pool', () => {
+  it('rounds sizes up to classes with at most 25% slack', () => {
+    for (const n of [1, 255, 256, 257, 1000, 4096, 5000, 123457, 1 << 20, (1 << 20) + 1, 3e8]) {
+      const c = sizeClass(n);
+      expect(c).toBeGreaterThanOrEqual(n);
+      expect(c % 256).toBe(0);
+      if (n > 256) expect(c / n).toBeLessThanOrEqual(1.25 + 256 / n);
+    }
+  });
+  it('reuses a freed buffer of the same class and trims past its cap, counting all of it', () => {
+    const pool = new BufferPool(gpu.device, 10_000);
+    const a = pool.acquire(1000, STORAGE);
+    pool.release(a);
+    const b = pool.acquire(1010, STORAGE); // same class as 1000
+    expect(b.buffer).toBe(a.buffer);
+    expect(pool.stats).toMatchObject({ hits: 1, misses: 1, buffersInUse: 1, buffersPooled: 0 });
+    const big = [pool.acquire(8000, STORAGE), pool.acquire(8000, STORAGE)];
+    big.forEach((x) => pool.release(x));
+    pool.release(b);
+    expect(pool.stats.bytesPooled).toBeLessThanOrEqual(10_000);
+    expect(pool.stats.trimmed).toBeGreaterThan(0);
+    pool.trim(0);
+    expect(pool.stats).toMatchObject({ bytesPooled: 0, bytesAllocated: 0, buffersPooled: 0, buffersInUse: 0 });
+  });
+  it('refuses a buffer over maxBufferSize, naming the limit', () => {
+    const pool = new BufferPool(gpu.device);
+    const max = gpu.device.limits.maxBufferSize;
+    expect(() => pool.acquire(max + 4, STORAGE)).toThrow(new RegExp(`maxBufferSize \\(${max} bytes\\)`));
+  });
+});
+
+describe('evaluation', () => {
+  it('records one submit per evaluation, counts dispatches, and reuses plans and pipelines for new data', async () => {
+    const program = (x: wg.Tensor) => x.mul(2).add(1).exp();
+    await program(wg.tensor([1, 2, 3])).data();
+    wg.resetTelemetry();
+    const y = program(wg.tensor([4, 5, 6]));
+    await wg.evaluate(y);
+    const t = wg.telemetry();
+    expect(t.evaluations).toBe(1);
+    expect(t.submits).toBe(1);
+    expect(t.dispatches).toBe(wg.compile(program(wg.tensor([0, 0, 0]))).dispatches.length);
+    expect(t.planCacheHits).toBe(1);
+    expect(t.pipelinesCompiled).toBe(0);
+    expect(t.bytesUploaded).toBe(12);
+    const values = await y.data();
+    expect(wg.telemetry().bytesDownloaded).toBe(12);
+    [4, 5, 6].forEach((v, i) => expect(values[i]).toBeCloseTo(Math.exp(2 * v + 1), -1));
+  });
+  it('computes shared work once for several outputs', async () => {
+    const x = wg.tensor([1, 2, 3, 4]);
+    const shared = x.exp();
+    const a = shared.add(1);
+    const b = shared.mul(2);
+    // One fused kernel computes exp once and stores both results.
+    expect(wg.compile(a, b).dispatches.map((d) => d.kernel)).toEqual(['fused.elementwise.3ops']);
+    wg.resetTelemetry();
+    await wg.evaluate(a, b);
+    expect(wg.telemetry().dispatches).toBe(1);
+    expect(wg.telemetry().submits).toBe(1);
+  });
+  it('times each dispatch with timestamp queries when asked', async () => {
+    await wg.init({ backend: 'webgpu', quiet: true, timing: true });
+    wg.resetTelemetry();
+    await wg.rand([1000], 1).add(1).sqrt().data();
+    const times = wg.telemetry().kernelTimes;
+    await wg.init({ backend: 'webgpu', quiet: true });
+    gpu = currentBackend() as WebGpuBackend;
+    if (!gpu.context.features.includes('timestamp-query')) return expect(times).toEqual([]);
+    // rand and the constant are recomputed inside one fused kernel.
+    expect(times.map((k) => k.kernel)).toEqual(['fused.elementwise.2ops']);
+    for (const k of times) expect(k.gpuNs).toBeGreaterThanOrEqual(0);
+  });
+  it('folds more than 65,535 workgroups into a 2-D grid', async () => {
+    const n = 65536 * 256 + 7;
+    const y = wg.arange(n).add(1);
+    const plan = wg.compile(y);
+    expect(plan.dispatches.some((d) => d.workgroups[1] > 1)).toBe(true);
+    const v = await y.data();
+    expect([v[0], v[n - 1], v[65535 * 256 + 3]]).toEqual([1, n, 65535 * 256 + 4]);
+  });
+});
+
+describe('zero-copy views and reference counts', () => {
+  it('reshape, transpose and slice of a computed tensor run no dispatch and share its buffer', async () => {
+    const x = wg.arange(24).cast('float32').mul(1.5);
+    await x.data();
+    const views = [x.reshape([4, 6]), x.reshape([2, 3, 4]).transpose([2, 0, 1]), x.reshape([4, 6]).slice([1, 2], [2, 3])];
+    for (const v of views) expect(wg.compile(v).dispatches).toEqual([]);
+    const xBuffer = storageOf(x.node)!.device!.buffer;
+    const acquired = () => gpu.pool.stats.hits + gpu.pool.stats.misses;
+    const before = acquired();
+    await wg.evaluate(...views);
+    expect(acquired()).toBe(before);
+    expect(views.map((v) => storageOf(v.node)!.root.device!.buffer)).toEqual([xBuffer, xBuffer, xBuffer]);
+    const want = Array.from({ length: 24 }, (_, i) => i * 1.5);
+    expect(Array.from(await views[2].data())).toEqual([8, 9, 10, 14, 15, 16].map((i) => want[i]));
+    // The base lives while a view does, even after its own tensor is disposed.
+    x.dispose();
+    expect(Array.from(await views[1].data()).slice(0, 4)).toEqual([0, 4, 8, 12].map((i) => want[i]));
+    // A view read by a later program is bound in place, strides and all.
+    expect(Array.from(await views[1].add(0).data())).toEqual(Array.from(await views[1].data()));
+    views.forEach((v) => v.dispose());
+    // The last reference gone, x's buffer is back in the pool: the next request of its class gets it.
+    const again = gpu.pool.acquire(24 * 4, STORAGE);
+    expect(again.buffer).toBe(xBuffer);
+    gpu.pool.release(again);
+    expect(() => x.add(1)).toThrow(/disposed/);
+  });
+});
+
+describe('soak', () => {
+  it('thousands of evaluations keep the pool bounded and return to the baseline after dispose', async () => {
+    const w = wg.tensor(Float32Array.from({ length: 64 }, (_, i) => i / 64), [8, 8]);
+    await w.data();
+    const baseline = { ...gpu.pool.stats };
+    let peak = 0;
+    for (let i = 0; i < 3000; i++) {
+      const x = wg.tensor(Float32Array.from({ length: 16 }, (_, j) => i + j), [2, 8]);
+      const y = x.matmul(w).relu().sum(1);
+      const v = await y.data();
+      if (i % 500 === 0) expect(v.length).toBe(2);
+      x.dispose();
+      y.dispose();
+      peak = Math.max(peak, gpu.pool.stats.bytesAllocated);
+    }
+    // w's upload stays; tensors of earlier tests may have been collected meanwhile (never more in use).
+    expect(gpu.pool.stats.buffersInUse).toBeLessThanOrEqual(baseline.buffersInUse + 1);
+    // Every buffer after the first iterations came from the pool: allocation stayed flat.
+    expect(peak).toBeLessThan(baseline.bytesAllocated + 64 * 1024);
+    expect(gpu.pool.stats.hits).toBeGreaterThan(3000 * 3);
+  }, 120_000);
+});
+
+describe('compile errors', () => {
+  it('name the kernel and show the WGSL lines around the error', async () => {
+    const cache = new PipelineCache(gpu.device, () => emptyTelemetry());
+    const wgsl = ['@group(0) @binding(0) var<storage, read_write> out: array<f32>;', '@compute @workgroup_size(1)', 'fn main() {', '  out[0] = undefined_thing;', '}'].join('\n');
+    await expect(cache.get('broken.kernel', wgsl, 'main', [{ slot: 0, access: 'read_write' }])).rejects.toThrow(/kernel broken\.kernel: WGSL did not compile cleanly:\nerror at 4:\d+: .*undefined_thing[\s\S]*4 \|   out\[0\] = undefined_thing;/);
+  });
+});

@@ -1,0 +1,462 @@
+// The syrk kernel (src/shaders/syrk.ts) against the CPU reference: an IR syrk (with transA, batch axes, a
+// sliced operand, an epilogue of IR ops) runs on the CPU executor, and the kernel runs on typed arrays
+// through the kernel harness, its operand strides mapped by hand. Both variants run every size (forced):
+// n in 1, 3, 17, 33, 64, 65, 100 (one tile, the tile edge, several tiles), with k odd, 0 and large.
+// Then whole graphs with syrk nodes go through lowerGraph and the WebGPU backend.
+//
+// Outputs are pre-filled with a sentinel (NaN, or an unlikely int), so an element the kernel fails to
+// write (above the diagonal: the mirror) is a failure even where the expected value is 0.
+//
+// Float tolerance, derived as in test/webgpu/matmul.test.ts: the kernel sums k products in f32 in some
+// order (maybe with fma), the reference in f64 rounded once, so with u = 2^-24 and S = sum_p |x_ip x_jp|
+// (the reference's syrk of |x|), |gpu - ref| <= (gamma_k + u) S, gamma_k = k u / (1 - k u) (Higham 3.1),
+// times 1 + 2^-20 for S itself being rounded. The epilogue acc / d + bias[col] adds: the division (WGSL
+// allows 2.5 ulp, i.e. <= 5u of the quotient, the reference rounds once: u) and the add (correctly rounded
+// on both sides: u each), see epilogueBound. A wrong or missing term is far outside these bounds.
+import { afterAll, describe, expect, it } from 'vitest';
+import type { DType, TypedArray } from '../../src/ir/dtype.js';
+import { makeGraph, type Graph } from '../../src/ir/graph.js';
+import { makeNode, type Node } from '../../src/ir/node.js';
+import { matrixDims } from '../../src/ir/ops.js';
+import { sizeOf, stridesOf, type Shape } from '../../src/ir/shape.js';
+import { compileGraph } from '../../src/lowering/compile.js';
+import { lowerGraph } from '../../src/lowering/lower.js';
+import { executeGraph } from '../../src/runtime/cpu/executor.js';
+import { Storage } from '../../src/runtime/storage.js';
+import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
+import type { KernelBuffer } from '../../src/shaders/elementwise.js';
+import type { ExprStep } from '../../src/shaders/expr.js';
+import type { MatrixOperand } from '../../src/shaders/matmul.js';
+import { chooseSyrkVariant, generateSyrk, syrkTilesPerMatrix, TRI_ROW_HELPER, type SyrkOptions, type SyrkSpec, type SyrkVariant } from '../../src/shaders/syrk.js';
+import { testGpu } from './gpu.js';
+import { runKernel, type DeviceArray } from './kernel-harness.js';
+
+const ctx = await testGpu();
+afterAll(() => ctx?.device.destroy());
+const gpuIt = it.skipIf(!ctx);
+
+const U = 2 ** -24;
+const VARIANTS: readonly SyrkVariant[] = ['tiled', 'direct'];
+const FLOAT_SENTINEL = NaN;
+const INT_SENTINEL = 0x5eadbeef;
+
+type SDType = 'float32' | 'int32';
+type Gen = (next: () => number) => number;
+const smallFloats: Gen = (next) => next() * 2 - 1;
+const smallInts: Gen = (next) => Math.floor(next() * 41) - 20;
+const anyInts: Gen = (next) => (next() * 2 ** 32) | 0;
+
+/** mulberry32: small, seeded, reproducible. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomArray(dtype: SDType, length: number, gen: Gen, next: () => number): Float32Array | Int32Array {
+  const xs = Array.from({ length }, () => gen(next));
+  return dtype === 'float32' ? Float32Array.from(xs) : Int32Array.from(xs);
+}
+
+const input = (dtype: DType, shape: Shape) => makeNode('input', [], {}, { dtype, shape });
+const scalar = (value: number, dtype: DType) => makeNode('const', [], { value }, { dtype, shape: [] });
+
+interface Case {
+  readonly dtype?: SDType;
+  /** The stored shape of x (before transA): [..., n, k], or [..., k, n] with transA. */
+  readonly x: Shape;
+  readonly transA?: boolean;
+  /** x is slice(begin, x) of a stored tensor of shape `from` (NaN outside the slice for float32). */
+  readonly slice?: { readonly from: Shape; readonly begin: readonly number[] };
+  /** float32: acc / d + bias[col] (d = max(k - 1, 1), a covariance); int32: acc * 3 + bias[col]. */
+  readonly epilogue?: boolean;
+  readonly gen?: Gen;
+  readonly seed?: number;
+  readonly options?: SyrkOptions;
+}
+
+/** The epilogue as IR ops on the reference side. */
+function epilogueNodes(s: Node, bias: Node, dtype: SDType, d: number): Node {
+  return dtype === 'float32'
+    ? makeNode('add', [makeNode('div', [s, scalar(d, dtype)]), bias])
+    : makeNode('add', [makeNode('mul', [s, scalar(3, dtype)]), bias]);
+}
+
+/** The same epilogue as kernel Expr steps: bias[col] broadcast over batch and rows. */
+function epilogueSteps(dtype: SDType, batch: Shape, d: number, biasBuffer: string): ExprStep[] {
+  return [
+    { kind: 'value', name: 'acc', dtype },
+    { kind: 'op', op: 'const', args: [], attrs: { value: dtype === 'float32' ? d : 3 }, dtype },
+    { kind: 'op', op: dtype === 'float32' ? 'div' : 'mul', args: [0, 1], attrs: {}, dtype },
+    { kind: 'load', buffer: biasBuffer, dtype, access: { offset: 0, strides: [...batch.map(() => 0), 0, 1] } },
+    { kind: 'op', op: 'add', args: [2, 3], attrs: {}, dtype },
+  ];
+}
+
+/**
+ * Per-element bound on |gpu - reference| for float32 (0 for int32): `s` is the reference syrk of |x|, k the
+ * length of each dot product; with the epilogue, d is its divisor and `bias` is indexed by column.
+ */
+function floatBound(s: ArrayLike<number>, k: number, n: number, epilogue: { d: number; bias: ArrayLike<number> } | null): Float64Array {
+  const gammaK = (k * U) / (1 - k * U);
+  const out = new Float64Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const t = (gammaK + U) * s[i] * (1 + 2 ** -20);
+    if (!epilogue) {
+      out[i] = t;
+      continue;
+    }
+    // Quotients: |g/d - c/d| <= t/d; the GPU's division errs by <= 5u|g/d|, the reference's by <= u|c/d|,
+    // with |g|, |c| <= S + t. Then the add rounds on each side: u |y| each, |y| <= (S + t)(1 + 5u)/d + |b|.
+    const q = (s[i] + t) / epilogue.d;
+    const y = q * (1 + 5 * U) + Math.abs(epilogue.bias[i % n]);
+    out[i] = (t / epilogue.d + 6 * U * q + 2 * U * y) * (1 + 2 ** -20);
+  }
+  return out;
+}
+
+interface Built {
+  readonly spec: SyrkSpec;
+  readonly data: Record<string, DeviceArray>;
+  readonly expected: ArrayLike<number>;
+  readonly tolerance: ArrayLike<number>;
+}
+
+function build(c: Case): Built {
+  const dtype = c.dtype ?? 'float32';
+  const next = rng(c.seed ?? 1);
+  const gen = c.gen ?? (dtype === 'float32' ? smallFloats : smallInts);
+  const transA = c.transA === true;
+  const stored = c.slice?.from ?? c.x;
+  const xIn = input(dtype, stored);
+  const xNode = c.slice ? makeNode('slice', [xIn], { begin: [...c.slice.begin], size: [...c.x] }) : xIn;
+  const s = makeNode('syrk', [xNode], transA ? { transA: true } : {});
+  const batch = s.shape.slice(0, -2);
+  const [n, k] = matrixDims(c.x, transA);
+  const d = Math.max(k - 1, 1);
+
+  const xData = randomArray(dtype, sizeOf(stored), gen, next);
+  if (c.slice && dtype === 'float32') {
+    // NaN outside the slice: a kernel that reads outside its view produces NaN.
+    const { from, begin } = c.slice;
+    const rm = stridesOf(from);
+    for (let i = 0; i < xData.length; i++) {
+      const inside = from.every((_, dd) => {
+        const at = Math.floor(i / rm[dd]) % from[dd];
+        return at >= begin[dd] && at < begin[dd] + c.x[dd];
+      });
+      if (!inside) xData[i] = NaN;
+    }
+  }
+  const biasData = randomArray(dtype, n, gen, next);
+  const biasIn = input(dtype, [n]);
+  const result = c.epilogue ? epilogueNodes(s, biasIn, dtype, d) : s;
+  const g = makeGraph([result]);
+  const argsFor = (x: TypedArray) => g.inputs.map((node) => (node === xIn ? x : biasData));
+  const ref = executeGraph(g, argsFor(xData))[0];
+
+  let tolerance: ArrayLike<number> = new Float64Array(ref.length);
+  if (dtype === 'float32') {
+    const gs = makeGraph([s]);
+    const abs = executeGraph(gs, [xData.map((v) => (Number.isNaN(v) ? 0 : Math.abs(v)))])[0];
+    tolerance = floatBound(abs, k, n, c.epilogue ? { d, bias: biasData } : null);
+  }
+
+  const r = stored.length;
+  const st = stridesOf(stored);
+  const offset = c.slice ? c.slice.begin.reduce((acc, b, dd) => acc + b * st[dd], 0) : 0;
+  const [rowStride, colStride] = transA ? [st[r - 1], st[r - 2]] : [st[r - 2], st[r - 1]];
+  const x: MatrixOperand = { buffer: 'in0', offset, batchStrides: st.slice(0, -2), rowStride, colStride };
+  const buffers: KernelBuffer[] = [
+    { name: 'in0', dtype, access: 'read' },
+    ...(c.epilogue ? [{ name: 'in1', dtype, access: 'read' } as const] : []),
+    { name: 'out', dtype, access: 'read_write' },
+  ];
+  const steps = epilogueSteps(dtype, batch, d, 'in1');
+  const spec: SyrkSpec = {
+    dtype,
+    batch,
+    n,
+    k,
+    x,
+    ...(c.epilogue ? { epilogue: { expr: { steps }, step: steps.length - 1 } } : {}),
+    buffers,
+    store: { buffer: 'out', access: { offset: 0, strides: stridesOf(s.shape) } },
+  };
+  const out = dtype === 'float32' ? new Float32Array(ref.length).fill(FLOAT_SENTINEL) : new Int32Array(ref.length).fill(INT_SENTINEL);
+  const data: Record<string, DeviceArray> = { in0: xData, out };
+  if (c.epilogue) data.in1 = biasData;
+  return { spec, data, expected: ref, tolerance };
+}
+
+/** Lists the first mismatches of `actual` against `expected` within `tolerance` (NaN expected: NaN). */
+function mismatches(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: ArrayLike<number>): string[] {
+  const bad: string[] = [];
+  let count = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i];
+    const a = actual[i];
+    const ok = Number.isNaN(e) ? Number.isNaN(a) : Math.abs(a - e) <= tolerance[i];
+    if (!ok && count++ < 5) bad.push(`[${i}] = ${a}, expected ${e} (tolerance ${tolerance[i]})`);
+  }
+  if (count > 5) bad.push(`... ${count} of ${expected.length} differ`);
+  return bad;
+}
+
+async function check(c: Case): Promise<void> {
+  const { spec, data, expected, tolerance } = build(c);
+  const kernel = generateSyrk(spec, c.options);
+  const result = await runKernel(ctx!.device, kernel, spec.buffers, data);
+  expect(result.out.length).toBe(expected.length);
+  expect(mismatches(result.out, expected, tolerance)).toEqual([]);
+}
+
+const describeCase = (c: Case) => `${c.dtype ?? 'float32'} x[${(c.slice?.from ?? c.x).join(',')}]${c.transA ? ' transA' : ''}${c.epilogue ? ' epilogue' : ''}`;
+
+/** One test per variant, running `cases` in turn (a failure names the case). */
+function forVariants(title: string, cases: readonly Case[], variants: readonly SyrkVariant[] = VARIANTS): void {
+  for (const variant of variants) {
+    gpuIt(`${title} [${variant}]`, async () => {
+      for (const c of cases) {
+        await check({ ...c, options: { variant, ...c.options } }).catch((err: Error) => {
+          err.message = `${describeCase(c)}: ${err.message}`;
+          throw err;
+        });
+      }
+    });
+  }
+}
+
+/** n (the output side) around the 64-wide tile; k paired with each so every k is odd, small and large. */
+const SIZES = [1, 3, 17, 33, 64, 65, 100];
+const KS = [7, 100, 1, 65, 33, 17, 3];
+/** x [n, k] for X @ X^T, or x [k, n] with transA for x^T @ x. */
+const plain = (n: number, k: number, extra: Partial<Case> = {}): Case => ({ x: [n, k], seed: n * 1000 + k, ...extra });
+const transposed = (n: number, k: number, extra: Partial<Case> = {}): Case => ({ x: [k, n], transA: true, seed: n * 1000 + k + 1, ...extra });
+
+describe('syrk sizes', () => {
+  forVariants('x @ x^T, n in 1, 3, 17, 33, 64, 65, 100', SIZES.map((n, i) => plain(n, KS[i])));
+  forVariants('x^T @ x (transA), n in 1, 3, 17, 33, 64, 65, 100', SIZES.map((n, i) => transposed(n, KS[(i + 3) % KS.length])));
+  forVariants('k = 0 gives zeros', [plain(5, 0), plain(65, 0), transposed(70, 0, { dtype: 'int32' })]);
+  forVariants('several tiles per side (3 x 3 grid: 6 tiles launched)', [plain(130, 9), transposed(129, 20)], ['tiled']);
+});
+
+describe('syrk operands and batches', () => {
+  forVariants('batched over two axes', [
+    { x: [2, 3, 33, 17], seed: 5 },
+    { x: [3, 2, 9, 65], transA: true, seed: 6 },
+  ]);
+  forVariants('extent-1 batch axes', [{ x: [1, 3, 1, 17, 5], seed: 7 }]);
+  forVariants('a sliced operand (offset, wide rows, NaN outside the slice), also along the batch axis', [
+    { x: [65, 33], slice: { from: [70, 50], begin: [2, 9] }, seed: 8 },
+    { x: [9, 70], slice: { from: [12, 80], begin: [2, 3] }, transA: true, seed: 9 },
+    { x: [2, 13, 17], slice: { from: [3, 20, 40], begin: [1, 3, 5] }, seed: 10 },
+  ]);
+});
+
+describe('syrk int32 is exact', () => {
+  forVariants('small values, both layouts, batched', [
+    { ...plain(65, 33), dtype: 'int32' },
+    { ...transposed(17, 100), dtype: 'int32' },
+    { x: [2, 33, 7], dtype: 'int32', seed: 3 },
+  ]);
+  forVariants('full-range values wrap like the reference', [
+    { ...plain(66, 17), dtype: 'int32', gen: anyInts },
+    { ...transposed(3, 9), dtype: 'int32', gen: anyInts },
+    // 65536^2 = 2^32 wraps to 0 in every term.
+    { ...plain(17, 5), dtype: 'int32', gen: () => 65536 },
+  ]);
+});
+
+describe('syrk epilogue at each position', () => {
+  // bias[col] is not symmetric: the mirror C(j, i) gets bias[i], so an epilogue evaluated once and copied
+  // to both positions fails.
+  forVariants('acc / (k - 1) + bias[col], float32', [
+    { ...transposed(65, 33), epilogue: true },
+    { ...plain(17, 100), epilogue: true },
+    { x: [2, 9, 3], transA: true, epilogue: true, seed: 11 },
+    { ...plain(5, 0), epilogue: true }, // k = 0: bias[col] alone
+  ]);
+  forVariants('acc * 3 + bias[col], int32', [
+    { ...plain(66, 7), dtype: 'int32', epilogue: true },
+    { x: [3, 4, 17], transA: true, dtype: 'int32', epilogue: true, seed: 12 },
+  ]);
+
+  gpuIt('stores every element exactly once: an epilogue that adds the old value of out', async () => {
+    // out starts as 1000 + i; the epilogue stores acc + out[position]. An element stored twice by one thread
+    // (a diagonal element also "mirrored") reads its own first store and ends up with acc counted twice.
+    for (const variant of VARIANTS) {
+      for (const c of [{ ...plain(65, 9), dtype: 'int32' as const }, { ...transposed(17, 4), dtype: 'int32' as const }]) {
+        const { spec, data, expected } = build(c);
+        const steps: ExprStep[] = [
+          { kind: 'value', name: 'acc', dtype: 'int32' },
+          { kind: 'load', buffer: 'out', dtype: 'int32', access: spec.store.access },
+          { kind: 'op', op: 'add', args: [0, 1], attrs: {}, dtype: 'int32' },
+        ];
+        const init = Int32Array.from(expected, (_, i) => 1000 + i);
+        const kernel = generateSyrk({ ...spec, epilogue: { expr: { steps }, step: 2 } }, { variant });
+        const result = await runKernel(ctx!.device, kernel, spec.buffers, { ...data, out: init });
+        const want = Array.from(expected, (v, i) => (v + 1000 + i) | 0);
+        expect(mismatches(result.out, want, new Float64Array(want.length)), `${variant} ${describeCase(c)}`).toEqual([]);
+      }
+    }
+  });
+});
+
+describe('syrk launch geometry', () => {
+  it('launches only the tiles on and below the diagonal', () => {
+    expect([1, 64, 65, 128, 129, 200].map(syrkTilesPerMatrix)).toEqual([1, 1, 3, 3, 6, 10]);
+    const spec = (x: Shape, transA = false) => build({ x, transA }).spec;
+    expect(generateSyrk(spec([100, 5]), { variant: 'tiled' }).workgroups).toEqual([3, 1, 1]);
+    expect(generateSyrk(spec([2, 3, 5, 130], true), { variant: 'tiled' }).workgroups).toEqual([6, 1, 6]);
+    // direct: one thread per lower-triangle element, 256 per workgroup: 2 * 3 * (9 * 10 / 2) = 270 threads.
+    expect(generateSyrk(spec([2, 3, 9, 4]), { variant: 'direct' }).workgroups).toEqual([2, 1, 1]);
+  });
+
+  it('chooses direct for small matrices and empty outputs, tiled otherwise', () => {
+    expect(chooseSyrkVariant({ batch: [], n: 32 })).toBe('direct');
+    expect(chooseSyrkVariant({ batch: [100], n: 32 })).toBe('direct');
+    expect(chooseSyrkVariant({ batch: [], n: 33 })).toBe('tiled');
+    expect(chooseSyrkVariant({ batch: [0], n: 100 })).toBe('direct');
+    expect(generateSyrk(build({ x: [33, 4] }).spec).wgsl).toContain('var<workgroup>');
+    expect(generateSyrk(build({ x: [32, 4] }).spec).wgsl).not.toContain('var<workgroup>');
+    expect(generateSyrk(build({ x: [0, 4] }).spec, { variant: 'tiled' }).wgsl).not.toContain('var<workgroup>');
+  });
+
+  gpuIt('folds the grid when tiles times batches exceed a grid dimension', async () => {
+    // 3 tiles per matrix, 5 batches: 15 workgroups on a 4 x 4 x 1 grid (one surplus workgroup leaves).
+    const c: Case = { x: [5, 100, 7], seed: 13, options: { variant: 'tiled', maxWorkgroupsPerDim: 4 } };
+    expect(generateSyrk(build(c).spec, c.options).workgroups).toEqual([4, 4, 1]);
+    await check(c);
+    // direct: 5 * 5050 = 25250 threads, 99 workgroups on a 10 x 10 grid.
+    const dc: Case = { ...c, options: { variant: 'direct', maxWorkgroupsPerDim: 10 } };
+    expect(generateSyrk(build(dc).spec, dc.options).workgroups).toEqual([10, 10, 1]);
+    await check(dc);
+  });
+
+  gpuIt('an empty output compiles and writes nothing', async () => {
+    await check({ x: [0, 5] });
+    await check({ x: [0, 3, 5], options: { variant: 'tiled' } });
+  });
+
+  gpuIt('wg_tri_row inverts the triangle numbering exactly for every index below 2^30', async () => {
+    // Around the start and end of rows up to 2000 and near the largest row a u32-indexed output reaches.
+    const rows = [...Array.from({ length: 2000 }, (_, r) => r), 4095, 4096, 65535 >>> 1, 46339, 46340, ...Array.from({ length: 200 }, (_, i) => 46000 + i * 3)];
+    const ts = new Set<number>();
+    for (const r of rows) for (const t of [(r * (r + 1)) / 2 - 1, (r * (r + 1)) / 2, (r * (r + 1)) / 2 + r, (r * (r + 1)) / 2 + (r >> 1)]) if (t >= 0 && t < 2 ** 30) ts.add(t);
+    ts.add(2 ** 30 - 1);
+    const list = Int32Array.from([...ts]);
+    const wgsl = [
+      '@group(0) @binding(0) var<storage, read> ts: array<u32>;',
+      '@group(0) @binding(1) var<storage, read_write> rows: array<u32>;',
+      TRI_ROW_HELPER,
+      '@compute @workgroup_size(64)',
+      'fn main(@builtin(global_invocation_id) g: vec3u) {',
+      `  if (g.x < ${list.length}u) { rows[g.x] = wg_tri_row(ts[g.x]); }`,
+      '}',
+    ].join('\n');
+    const buffers: KernelBuffer[] = [
+      { name: 'ts', dtype: 'int32', access: 'read' },
+      { name: 'rows', dtype: 'int32', access: 'read_write' },
+    ];
+    const result = await runKernel(ctx!.device, { wgsl, entryPoint: 'main', workgroups: [Math.ceil(list.length / 64), 1, 1] }, buffers, { ts: list, rows: list.length });
+    const want = Array.from(list, (t) => {
+      let r = Math.floor((Math.sqrt(8 * t + 1) - 1) / 2);
+      while ((r * (r + 1)) / 2 > t) r--;
+      while (((r + 1) * (r + 2)) / 2 <= t) r++;
+      return r;
+    });
+    const bad = Array.from(result.rows).flatMap((r, i) => (r === want[i] ? [] : [`t=${list[i]}: ${r}, expected ${want[i]}`]));
+    expect(bad.slice(0, 5)).toEqual([]);
+  });
+});
+
+describe('syrk spec checks', () => {
+  const base = () => build({ x: [3, 5] }).spec;
+  it('rejects reserved buffer names, a wrong batch stride count and an operand of another dtype', () => {
+    const spec = base();
+    expect(() => generateSyrk({ ...spec, buffers: spec.buffers.map((b) => (b.name === 'in0' ? { ...b, name: 'acc' } : b)), x: { ...spec.x, buffer: 'acc' } })).toThrow(/reserved/);
+    expect(() => generateSyrk({ ...spec, x: { ...spec.x, batchStrides: [15] } })).toThrow(/batch strides/);
+    expect(() => generateSyrk({ ...spec, buffers: spec.buffers.map((b) => (b.name === 'in0' ? { ...b, dtype: 'int32' } : b)) })).toThrow(/not float32/);
+    expect(() => generateSyrk({ ...spec, store: { ...spec.store, buffer: 'in0' } })).toThrow(/operand/);
+  });
+});
+
+// Whole graphs: syrk nodes lowered by lowerGraph (src/lowering/lower.ts) and run by the WebGPU backend,
+// without the graph passes (one dispatch per node: the syrk node's own lowering) and with them.
+describe('syrk through lowerGraph and the WebGPU backend', () => {
+  const unfused = ctx ? new WebGpuBackend(ctx, { fusion: false }) : null;
+  const fused = ctx ? new WebGpuBackend(ctx) : null;
+
+  async function runGraph(graph: Graph, args: TypedArray[], backend = unfused): Promise<TypedArray[]> {
+    const storages = graph.inputs.map((n, i) => Storage.fromHost(n.dtype, n.shape, args[i]));
+    const outs = await backend!.run(graph, storages);
+    const values = await Promise.all(outs.map((o) => backend!.read(o)));
+    [...outs, ...storages].forEach((s) => s.release());
+    return values;
+  }
+
+  gpuIt('the default passes turn x^T @ x written with a transpose into a syrk dispatch', async () => {
+    const x = input('float32', [3, 50, 65]);
+    const graph = makeGraph([makeNode('matmul', [makeNode('transpose', [x], { perm: [0, 2, 1] }), x])]);
+    const { plan, log } = compileGraph(graph);
+    expect(log.find((l) => l.pass === 'detect-syrk')?.fired).toEqual(['rewrite %1 = matmul %0, %0 {transA} as syrk (x^T @ x)']);
+    expect(plan.dispatches.map((d) => d.kernel)).toEqual(['syrk.float32.tA']);
+    const data = randomArray('float32', sizeOf(x.shape), smallFloats, rng(24));
+    const want = executeGraph(graph, [data])[0];
+    const got = (await runGraph(graph, [data], fused))[0];
+    expect(mismatches(got, want, floatBound(executeGraph(graph, [data.map(Math.abs)])[0], 50, 65, null))).toEqual([]);
+  });
+
+  gpuIt('syrk {transA} of a transposed view: one syrk dispatch, no copy, the reference values', async () => {
+    // x stored [2, 5, 33]; xt, its transpose [2, 33, 5], is a strided view (no copy). syrk {transA} of xt is
+    // xt^T @ xt = x @ x^T, [2, 5, 5] with k = 33, as is syrk of x itself (the second output).
+    const x = input('float32', [2, 5, 33]);
+    const xt = makeNode('transpose', [x], { perm: [0, 2, 1] });
+    const a = makeNode('syrk', [xt], { transA: true });
+    const b = makeNode('syrk', [x]);
+    const graph = makeGraph([a, b]);
+    const plan = lowerGraph(graph);
+    expect(plan.dispatches.map((d) => d.kernel)).toEqual(['syrk.float32.tA', 'syrk.float32']);
+    const next = rng(21);
+    const data = randomArray('float32', sizeOf(x.shape), smallFloats, next);
+    const want = executeGraph(graph, [data]);
+    const absWant = executeGraph(graph, [data.map(Math.abs)]);
+    const got = await runGraph(graph, [data]);
+    expect(mismatches(got[0], want[0], floatBound(absWant[0], 33, 5, null))).toEqual([]);
+    expect(mismatches(got[1], want[1], floatBound(absWant[1], 33, 5, null))).toEqual([]);
+  });
+
+  gpuIt('int32 and a covariance (centred x^T @ x / (k - 1)) as the passes would produce it', async () => {
+    const xi = input('int32', [70, 9]);
+    const gi = makeGraph([makeNode('syrk', [xi], { transA: true })]);
+    const di = randomArray('int32', 70 * 9, anyInts, rng(22));
+    expect(Array.from((await runGraph(gi, [di]))[0])).toEqual(Array.from(executeGraph(gi, [di])[0]));
+
+    const x = input('float32', [40, 65]);
+    const mean = makeNode('div', [makeNode('sum', [x], { axes: [0], keepdims: true }), scalar(40, 'float32')]);
+    const centred = makeNode('sub', [x, mean]);
+    const cov = makeNode('div', [makeNode('syrk', [centred], { transA: true }), scalar(39, 'float32')]);
+    const graph = makeGraph([cov]);
+    expect(lowerGraph(graph).dispatches.some((d) => d.kernel === 'syrk.float32.tA')).toBe(true);
+    const data = randomArray('float32', 40 * 65, smallFloats, rng(23));
+    const want = executeGraph(graph, [data])[0];
+    const got = (await runGraph(graph, [data]))[0];
+    // Worst case over K = 40 samples with |x| <= 1: each column sum errs by <= gamma_K * K, so each mean by
+    // gamma_K, plus its own rounding and the subtraction's (|c| <= 2): d = gamma_K + 3u * 2. The products
+    // c_pi c_pj (|.| <= 4) then err by <= 2 * 2 * d each, K of them, and summing them adds (gamma_K + u) * 4K;
+    // the division by 39 adds 6u relative (WGSL's 2.5 ulp and the reference's rounding).
+    const K = 40;
+    const gammaK = (K * U) / (1 - K * U);
+    const d = gammaK + 6 * U;
+    const bound = ((K * 4 * d + (gammaK + U) * 4 * K) / 39) * (1 + 6 * U) + (6 * U * 4 * K) / 39;
+    expect(mismatches(got, want, new Float64Array(want.length).fill(bound))).toEqual([]);
+    // Exactly symmetric: the mirror is a copy of the same accumulator.
+    for (let i = 0; i < 65; i++) for (let j = 0; j < i; j++) expect(got[i * 65 + j]).toBe(got[j * 65 + i]);
+  });
+});
