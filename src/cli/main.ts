@@ -14,11 +14,14 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   program
     .command('demo')
-    .description('run the demo workloads and check them against plain-JS references')
-    .option('--backend <name>', "auto, webgpu or cpu", 'auto')
-    .option('--show-ir', 'print the IR of the first workload')
-    .action(async (opts: { backend: 'auto' | 'webgpu' | 'cpu'; showIr?: boolean }) => {
-      code = await demoCommand(opts);
+    .description('run the demo workloads unfused and fused, time them and check them against the CPU reference')
+    .option('--backend <name>', 'auto, webgpu or cpu', 'auto')
+    .option('--size <size>', 'small (a software adapter runs it in seconds) or large (real sizes, for a GPU)', 'small')
+    .option('--runs <n>', 'timed runs per workload (the median is reported)', '5')
+    .option('--show-ir', 'print the fused IR of the first workload')
+    .action(async (opts: { backend: 'auto' | 'webgpu' | 'cpu'; size: string; runs: string; showIr?: boolean }) => {
+      if (opts.size !== 'small' && opts.size !== 'large') throw new WgfuseError(`demo: --size must be small or large, got ${opts.size}`);
+      code = await demoCommand({ backend: opts.backend, size: opts.size, runs: Number(opts.runs), showIr: opts.showIr });
     });
 
   program

@@ -3,7 +3,7 @@
 import { freeze } from 'immer';
 import { isDType, type DType } from './dtype.js';
 import { ShapeError, VerifyError } from './errors.js';
-import { OPS, type AttrType, type AttrValue, type Attrs, type OpName, type TypeInfo } from './ops.js';
+import { attrSchema, OPS, type AttrType, type AttrValue, type Attrs, type OpName, type TypeInfo } from './ops.js';
 import { checkShape, checkSize, fmtShape, shapesEqual, type Shape } from './shape.js';
 
 export interface Node {
@@ -62,9 +62,7 @@ function checkLeaf(op: OpName, attrs: Attrs, type: TypeInfo): void {
 
 /** Checks attribute names and types; drops false flags (a flag is stored only when set) and sorts keys. */
 function canonicalAttrs(op: OpName, attrs: Record<string, AttrValue>): Attrs {
-  const spec = OPS[op];
-  // Every computing op may carry `group`: the kernel the fusion passes put it in (see docs/passes.md).
-  const schema: Readonly<Record<string, string>> = spec.kind === 'leaf' ? (spec.attrs ?? {}) : { ...spec.attrs, group: 'int?' };
+  const schema: Readonly<Record<string, string>> = attrSchema(op);
   const out: Record<string, AttrValue> = {};
   for (const key of Object.keys(attrs)) {
     if (!Object.hasOwn(schema, key)) throw new VerifyError(`${op}: unknown attribute '${key}'`);

@@ -321,3 +321,12 @@ export function isElementwise(op: OpName): boolean {
   const k = OPS[op].kind;
   return k === 'unary' || k === 'binary' || k === 'select';
 }
+
+/**
+ * The attributes `op` takes: its own, plus `group` on every computing op (the kernel the fusion passes put
+ * it in; see docs/passes.md).
+ */
+export function attrSchema(op: OpName): Readonly<Record<string, AttrType | `${AttrType}?`>> {
+  const spec = OPS[op];
+  return spec.kind === 'leaf' ? (spec.attrs ?? {}) : { ...spec.attrs, group: 'int?' };
+}

@@ -5,7 +5,7 @@ import { FROM_SHORT_NAME } from './dtype.js';
 import { ParseError, WgfuseError } from './errors.js';
 import { makeGraph, topoOrder, type Graph } from './graph.js';
 import { makeNode, type Node } from './node.js';
-import { isOpName, OPS, type AttrValue, type OpName, type TypeInfo } from './ops.js';
+import { attrSchema, isOpName, OPS, type AttrValue, type OpName, type TypeInfo } from './ops.js';
 import { shapesEqual } from './shape.js';
 import { printType } from './printer.js';
 
@@ -122,7 +122,7 @@ function parseValueList(cur: Cursor, defs: ReadonlyMap<string, Definition>): Nod
 /** `{key=value, flag}`: keys must be in the op's schema; a bare key is a true flag. */
 function parseAttrs(cur: Cursor, op: OpName): Record<string, AttrValue> {
   cur.next();
-  const schema = OPS[op].attrs ?? {};
+  const schema = attrSchema(op);
   const attrs: Record<string, AttrValue> = {};
   if (cur.acceptPunct('}')) return attrs;
   do {

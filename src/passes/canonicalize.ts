@@ -1,13 +1,16 @@
 // canonicalize: local simplifications that make one value have one spelling, so the pattern passes after it
 // (fold-transposes, detect-syrk, fusion) see a single canonical form. Every rule below is exact: the
-// rewritten graph computes the same bits as the original under the CPU reference semantics, NaNs included.
+// rewritten graph computes the same bits as the original under the CPU reference semantics, -0 and the sign
+// and payload of quiet NaNs included. (Signalling NaN inputs are out of reach: reading one from a
+// Float32Array into a JS number quiets it, so even an executor copy changes its bits.)
 //
 // Rules (node -> replacement), applied bottom-up and repeated until nothing fires:
 //   constant folding  an elementwise op (unary, cast, binary, where) whose operands are all `const` becomes a
 //                     `const` of its result type. Consts are fills (one value), so the result is one value too;
 //                     it is computed by the CPU executor itself on a one-element copy of the op, so it is the
-//                     very value the executor would store. A layout op of consts that all fill the same value
-//                     (reshape, transpose, expand, slice, concat) becomes a `const` of its result type.
+//                     very value the executor would store; that value (already an f32, i32 or 0/1) becomes
+//                     the new const's `value`. A layout op of consts that all fill the same value (reshape,
+//                     transpose, expand, slice, concat) becomes a `const` of its result type.
 //                     Refused when the result is NaN: a NaN's sign bit depends on how it was produced
 //                     (sqrt(-1) gives -NaN on x86), and a `const` prints and fills only the one `NaN`.
 //   transpose         transpose(transpose(x)) -> one transpose with the composed perm, or x when the
@@ -17,7 +20,7 @@
 //   expand            an expand to x's own shape -> x.
 //   cast              a cast to x's own dtype -> x.
 //   neg               neg(neg(x)) -> x (exact for int32 too: -(-(-2^31)) wraps back to -2^31).
-//   identities        x*1, 1*x, x/1, x-0, x+(-0), (-0)+x -> x, and for int32 also x+0, 0+x (any zero),
+//   identities        x*1, 1*x, x/1, x-(+0), x+(-0), (-0)+x -> x, and for int32 x+0, 0+x, x-0 with either zero,
 //                     ONLY when the op's result type equals x's type: `x[3] + const0[2,3]` broadcasts, it is
 //                     not x. The constant is compared after coercion to its dtype (what the fill stores).
 //
