@@ -1,6 +1,6 @@
-// An IR node: op, inputs, dtype, shape and attributes, all immutable. Identity matters (a node used twice
+// An IR node: op, inputs, dtype, shape and attributes, all immutable (frozen; passes change attributes with
+// immer's produce, see src/passes/rewrite.ts). Identity matters (a node used twice
 // is one value computed once), so nodes are compared by reference; `id` only orders and names them in dumps.
-import { freeze } from 'immer';
 import { isDType, type DType } from './dtype.js';
 import { ShapeError, VerifyError } from './errors.js';
 import { attrSchema, OPS, type AttrType, type AttrValue, type Attrs, type OpName, type TypeInfo } from './ops.js';
@@ -42,10 +42,16 @@ export function makeNode(op: OpName, inputs: readonly Node[], attrs: Record<stri
       );
     }
   }
-  return freeze(
-    { id: nextId++, op, inputs: [...inputs], dtype: inferred.dtype, shape: [...inferred.shape], attrs: canonical },
-    true,
-  );
+  // Shallow freezes suffice: operands are nodes, frozen when they were made, and attrs are frozen by
+  // canonicalAttrs. (A deep freeze would walk the whole graph below the node on every makeNode.)
+  return Object.freeze({
+    id: nextId++,
+    op,
+    inputs: Object.freeze([...inputs]),
+    dtype: inferred.dtype,
+    shape: Object.freeze([...inferred.shape]),
+    attrs: canonical,
+  });
 }
 
 function checkLeaf(op: OpName, attrs: Attrs, type: TypeInfo): void {
@@ -78,9 +84,9 @@ function canonicalAttrs(op: OpName, attrs: Record<string, AttrValue>): Attrs {
     }
     if (!attrMatches(base, v)) throw new VerifyError(`${op}: attribute '${key}' must be ${base}, got ${JSON.stringify(v)}`);
     if (base === 'flag' && v === false) continue;
-    out[key] = Array.isArray(v) ? [...v] : v;
+    out[key] = Array.isArray(v) ? Object.freeze([...v]) : v;
   }
-  return out;
+  return Object.freeze(out);
 }
 
 function attrMatches(t: AttrType, v: AttrValue): boolean {

@@ -327,6 +327,12 @@ export function isElementwise(op: OpName): boolean {
  * it in; see docs/passes.md).
  */
 export function attrSchema(op: OpName): Readonly<Record<string, AttrType | `${AttrType}?`>> {
-  const spec = OPS[op];
-  return spec.kind === 'leaf' ? (spec.attrs ?? {}) : { ...spec.attrs, group: 'int?' };
+  return SCHEMAS[op];
 }
+
+const SCHEMAS = Object.fromEntries(
+  OP_NAMES.map((op) => {
+    const spec = OPS[op];
+    return [op, Object.freeze(spec.kind === 'leaf' ? (spec.attrs ?? {}) : { ...spec.attrs, group: 'int?' })];
+  }),
+) as Record<OpName, Readonly<Record<string, AttrType | `${AttrType}?`>>>;

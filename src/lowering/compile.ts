@@ -6,7 +6,7 @@ import { runPasses, type PassLog } from '../passes/manager.js';
 import type { Pass } from '../passes/pass.js';
 import { DEFAULT_PIPELINE } from '../passes/pipeline.js';
 import { rewrite, withAttrs } from '../passes/rewrite.js';
-import { lowerGraph, type InputLayout } from './lower.js';
+import { lowerGraph, type InputLayout, type LowerOptions } from './lower.js';
 import type { Plan } from './plan.js';
 
 export interface CompileOptions {
@@ -15,6 +15,10 @@ export interface CompileOptions {
   /** The passes to run instead of the default pipeline. */
   readonly passes?: readonly Pass[];
   readonly inputLayouts?: readonly (InputLayout | null)[];
+  /** Device features the kernels may use (see LowerOptions); none when absent. */
+  readonly features?: LowerOptions['features'];
+  /** Verify the graph after every pass (see PipelineOptions.verify); on by default. */
+  readonly verify?: boolean;
 }
 
 export interface Compiled {
@@ -28,8 +32,8 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   const passes = options.fusion === false ? [] : (options.passes ?? DEFAULT_PIPELINE);
   // Fusion is decided afresh on the simplified graph: groups from an earlier run would not survive the
   // rewrites before the fusion passes (a CSE merge across two groups breaks their convexity).
-  const { graph: optimized, log } = runPasses(passes.length > 0 ? ungrouped(graph) : graph, passes);
-  const plan = assignBuffers(lowerGraph(optimized, { inputLayouts: options.inputLayouts }));
+  const { graph: optimized, log } = runPasses(passes.length > 0 ? ungrouped(graph) : graph, passes, { verify: options.verify });
+  const plan = assignBuffers(lowerGraph(optimized, { inputLayouts: options.inputLayouts, features: options.features }));
   return { graph: optimized, plan, log };
 }
 

@@ -28,6 +28,8 @@ export interface InputLayout {
 export interface LowerOptions {
   /** Per graph input: its layout in the bound buffer (null or absent: row-major from offset 0). */
   readonly inputLayouts?: readonly (InputLayout | null)[];
+  /** Optional device features the kernels may use: `subgroups` for the reductions' workgroup combines. */
+  readonly features?: { readonly subgroups?: boolean };
 }
 
 export function lowerGraph(graph: Graph, options: LowerOptions = {}): Plan {
@@ -189,8 +191,14 @@ class Lowering {
     const { buffers, bindings, nameOf } = this.bind(reads, writes);
     const { expr, index } = this.exprFor(members, space, new Map(), nameOf);
     const own: Access = { offset: 0, strides: stridesOf(space) };
-    const generated = generateElementwise({ space, expr, buffers, stores: stored.map((n, k) => ({ step: index.get(n)!, buffer: nameOf(writes[k].slot), access: own })) });
-    this.emit(`fused.elementwise.${members.length}ops`, generated, bindings, members.map((n) => this.line(n)).join('\n'), reads, sizeOf(space) * stored.length, sizeOf(space));
+    const generated = generateElementwise({
+      space,
+      expr,
+      buffers,
+      stores: stored.map((n, k) => ({ step: index.get(n)!, buffer: nameOf(writes[k].slot), access: own })),
+      vec4: this.vec4Allowed(buffers, bindings),
+    });
+    this.emit(`fused.elementwise.${members.length}ops${vec4Suffix(generated)}`, generated, bindings, members.map((n) => this.line(n)).join('\n'), reads, sizeOf(space) * stored.length, sizeOf(space));
     stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
   }
 
@@ -206,7 +214,11 @@ class Lowering {
     const drop = inShape.filter((_, i) => !axes.includes(i));
     const afterReduce = new Set<Node>();
     for (const m of members) if (isReduction(m) || m.inputs.some((i) => afterReduce.has(i))) afterReduce.add(m);
-    const isRowValue = (m: Node) => isReduction(m) || (afterReduce.has(m) && (shapesEqual(m.shape, keep) || shapesEqual(m.shape, drop)));
+    // A value of the input's shape is mapped over the row even when the keep-dims shape equals it (every
+    // reduced extent 1): then its row has one element and either reading gives the same numbers, but only
+    // the mapped one can reach the other mapped values it depends on.
+    const isRowValue = (m: Node) =>
+      isReduction(m) || (afterReduce.has(m) && !shapesEqual(m.shape, inShape) && (shapesEqual(m.shape, keep) || shapesEqual(m.shape, drop)));
     const mapped = members.filter((m) => !isRowValue(m));
     const mappedSet = new Set(mapped);
     // A drop-shaped per-row value reads its operands as if reduced axes were kept (extent 1, stride 0).
@@ -267,7 +279,7 @@ class Lowering {
       const own = { offset: 0, strides: stridesOf(inShape) };
       map = { expr, stores: mapStored.map((n) => ({ step: index.get(n)!, buffer: nameOf(writes[stored.indexOf(n)].slot), dtype: n.dtype, access: own })) };
     }
-    const generated = generateRow({ inShape, axes, stages, rowStores, map, buffers });
+    const generated = generateRow({ inShape, axes, stages, rowStores, map, buffers }, { subgroups: this.subgroups });
     const ops = members.filter(isReduction).map((r) => r.op).join('+');
     this.emit(`fused.row.${ops}+${members.length - stages.filter((st) => st.kind === 'reduce').length}`, generated, bindings, members.map((n) => this.line(n)).join('\n'), reads, stored.reduce((a, n) => a + sizeOf(n.shape), 0), sizeOf(inShape));
     stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
@@ -308,6 +320,26 @@ class Lowering {
 
 
 
+  /** Whether reductions may combine through subgroup operations (the device has the feature). */
+  private get subgroups(): boolean {
+    return this.options.features?.subgroups === true;
+  }
+
+  /**
+   * Which of a dispatch's buffers an elementwise kernel may bind as array<vec4<T>>. Temps and outputs are
+   * pooled device buffers (size classes of whole 256 bytes). Inputs are the arguments' buffers: those come
+   * from the same pool, but only an input whose element count is a multiple of 4 is allowed, so the rule
+   * does not depend on how the backend allocated it (an exact-size buffer still holds whole 16-byte groups).
+   */
+  private vec4Allowed(buffers: readonly KernelBuffer[], bindings: readonly Binding[]): (buffer: string) => boolean {
+    return (name) => {
+      const k = buffers.findIndex((b) => b.name === name);
+      if (k < 0) return false;
+      const slot = this.slots[bindings[k].slot];
+      return slot.role !== 'input' || slot.size % 4 === 0;
+    };
+  }
+
   private emit(kernel: string, generated: GeneratedKernel, bindings: Binding[], ir: string, reads: readonly View[], writtenElems: number, space: number): void {
     if (space === 0) return; // nothing to compute: the result is empty
     this.dispatches.push({
@@ -331,8 +363,14 @@ class Lowering {
     );
     const own: Access = { offset: 0, strides: stridesOf(node.shape) };
     steps.push(GENERATED.has(node.op) ? leafStep(node, node.shape) : { kind: 'op', op: node.op, args: node.inputs.map((_, i) => i), attrs: node.attrs, dtype: node.dtype });
-    const generated = generateElementwise({ space: node.shape, expr: { steps }, buffers, stores: [{ step: steps.length - 1, buffer: 'out', access: own }] });
-    this.emit(`elementwise.${node.op}.${node.dtype}`, generated, bindings, this.line(node), loaded, sizeOf(node.shape), sizeOf(node.shape));
+    const generated = generateElementwise({
+      space: node.shape,
+      expr: { steps },
+      buffers,
+      stores: [{ step: steps.length - 1, buffer: 'out', access: own }],
+      vec4: this.vec4Allowed(buffers, bindings),
+    });
+    this.emit(`elementwise.${node.op}.${node.dtype}${vec4Suffix(generated)}`, generated, bindings, this.line(node), loaded, sizeOf(node.shape), sizeOf(node.shape));
     return rowMajorView(slot, node.dtype, node.shape);
   }
 
@@ -346,8 +384,9 @@ class Lowering {
       expr: { steps: [{ kind: 'load', buffer: 'in0', dtype: v.dtype, access: accessIn(v, v.shape) }] },
       buffers,
       stores: [{ step: 0, buffer: 'out', access: own }],
+      vec4: this.vec4Allowed(buffers, bindings),
     });
-    this.emit(`copy.${v.dtype}`, generated, bindings, `copy of ${this.line(node)}`, [v], sizeOf(v.shape), sizeOf(v.shape));
+    this.emit(`copy.${v.dtype}${vec4Suffix(generated)}`, generated, bindings, `copy of ${this.line(node)}`, [v], sizeOf(v.shape), sizeOf(v.shape));
     return rowMajorView(slot, v.dtype, v.shape);
   }
 
@@ -364,8 +403,9 @@ class Lowering {
         expr: { steps: [{ kind: 'load', buffer: 'in0', dtype: v.dtype, access: accessIn(v, v.shape) }] },
         buffers,
         stores: [{ step: 0, buffer: 'out', access: { offset: start * outStrides[axis], strides: outStrides } }],
+        vec4: this.vec4Allowed(buffers, bindings),
       });
-      this.emit(`concat.part.${node.dtype}`, generated, bindings, this.line(node), [v], sizeOf(v.shape), sizeOf(v.shape));
+      this.emit(`concat.part.${node.dtype}${vec4Suffix(generated)}`, generated, bindings, this.line(node), [v], sizeOf(v.shape), sizeOf(v.shape));
       start += input.shape[axis];
     }
     return rowMajorView(slot, node.dtype, node.shape);
@@ -386,7 +426,7 @@ class Lowering {
       inputStep: 0,
       buffers,
       store: { buffer: 'out', access: { offset: 0, strides: stridesOf(kept) } },
-    });
+    }, { subgroups: this.subgroups });
     this.emit(`reduce.${node.op}.${x.dtype}`, generated, bindings, this.line(node), [v], sizeOf(node.shape), sizeOf(node.shape));
     return rowMajorView(slot, node.dtype, node.shape);
   }
@@ -436,6 +476,11 @@ class Lowering {
     return { name: `matmul.${node.dtype}${flags}`, generated };
   }
 
+}
+
+/** `.vec4` for the vec4 variant of an elementwise kernel (src/shaders/elementwise.ts), else nothing. */
+function vec4Suffix(kernel: { readonly vec4: boolean }): string {
+  return kernel.vec4 ? '.vec4' : '';
 }
 
 /** Leaves computed from their index alone: cheaper to recompute in each consumer than to store and load. */

@@ -56,6 +56,11 @@ export function indexOf(access: Access, coords: Coords): string {
   return stridedIndex(access, coords.names);
 }
 
+/** True when `access` is the flat row-major index of `space` (what indexOf's fast path recognises). */
+export function isFlatAccess(access: Access, space: Shape): boolean {
+  return access.offset === 0 && isRowMajor(access.strides, space);
+}
+
 function isRowMajor(strides: readonly number[], shape: Shape): boolean {
   const rm = stridesOf(shape);
   // Extent-1 axes contribute nothing whatever their stride.
@@ -68,15 +73,26 @@ function stridedIndex(access: Access, coords: readonly string[]): string {
   return terms.join(' + ');
 }
 
+export type LoadStep = Extract<ExprStep, { kind: 'load' }>;
+
+export interface EmitOptions {
+  /**
+   * The value of load step `index` as a WGSL expression of its value type (bool as bool), or undefined for
+   * the default `fromStorage(buffer[index])`. The vec4 elementwise kernel emits the expression once per lane
+   * and supplies each lane's component of a vector loaded once (`q3.x`, `q3.y`, ...).
+   */
+  readonly loadValue?: (index: number, step: LoadStep) => string | undefined;
+}
+
 /** Emits the steps of `expr` with `coords[d]` the WGSL u32 coordinate of index-space axis d; prefix names the values. */
-export function emitExpr(expr: Expr, coords: Coords, prefix = 'v'): EmittedExpr {
+export function emitExpr(expr: Expr, coords: Coords, prefix = 'v', options: EmitOptions = {}): EmittedExpr {
   const helpers = new Set<string>();
   const code: string[] = [];
   const name = (i: number) => `${prefix}${i}`;
   expr.steps.forEach((step, i) => {
     const rhs =
       step.kind === 'load'
-        ? fromStorage(step.dtype, `${step.buffer}[${indexOf(step.access, coords)}]`)
+        ? (options.loadValue?.(i, step) ?? fromStorage(step.dtype, `${step.buffer}[${indexOf(step.access, coords)}]`))
         : step.kind === 'value'
           ? step.name
           : emitOp(step, expr, coords, name, helpers);

@@ -9,6 +9,16 @@
 //   combines the partial results.
 // Either way the launch is folded into a 2-D grid when it exceeds 65,535 workgroups (grid.ts).
 //
+// Subgroups (options.subgroups, where the device has the feature): the workgroup strategy combines the
+// threads' partial results with subgroup operations (subgroupAdd, subgroupMul, subgroupMax, subgroupMin) in
+// levels: each subgroup reduces its lanes' values, one lane per subgroup passes the result on through
+// workgroup memory, until one value is left; the tree in workgroup memory is the fallback (subgroupCombine).
+// Float max/min keep NaN propagation exact: the NaNs are counted separately (subgroupAny) and the max/min is
+// taken over the other values. argmax/argmin reduce the value, then the smallest index holding it (and the
+// smallest NaN index first for floats), so the first-index and NaN semantics are exact too. Float sums and
+// products are combined in a different order (within the tolerance the tests allow). The serial strategy has
+// no workgroup combine and does not change.
+//
 // Numerics (docs/semantics.md): float sums and products accumulate in f32 (the order differs from the CPU
 // reference, which accumulates in f64), int32 wraps (WGSL i32 arithmetic wraps), max/min of float propagate
 // NaN (tested on the bits: compilers may assume x == x), max/min of bool are any/all (accumulated as u32
@@ -18,7 +28,7 @@ import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
 import { emitExpr, indexOf, type Access, type Coords, type Expr } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
-import { literal, toStorage, VALUE_TYPE } from './wgsl.js';
+import { literal, literalHelpers, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
 
@@ -49,6 +59,9 @@ export interface ReduceOptions {
   readonly maxWorkgroupsPerDim?: number;
   /** Threads per workgroup of the workgroup strategy (a power of two up to 256); default reduceWorkgroupSize. */
   readonly workgroupSize?: number;
+  /** Combine the workgroup strategy's partial results through subgroup operations (the device must have
+   *  the 'subgroups' feature: the WGSL enables it). */
+  readonly subgroups?: boolean;
 }
 
 /** Threads per workgroup of the serial strategy (one output element per thread). */
@@ -80,7 +93,7 @@ export function reduceGeometry(inShape: Shape, axes: readonly number[]): { outSh
 
 // Names the generated code declares; a buffer with one of these names would be shadowed.
 const RESERVED = new Set(['o', 'r', 's', 'flat', 'part', 'part_i', 'item', 'acc', 'in_range', 'lid', 'wid', 'nwg', 'main', 'rd_val', 'rd_idx']);
-const RESERVED_PATTERN = /^([cve]\d+|rd_\w*|wg_\w*)$/;
+const RESERVED_PATTERN = /^([cve]\d+|rd_\w*|wg_\w*|sg_\w*)$/;
 
 export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): GeneratedKernel {
   const { op, inShape, axes } = spec;
@@ -97,6 +110,7 @@ export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): G
   }
   const kept = inShape.map((_, d) => d).filter((d) => !axes.includes(d));
   const acc = accumulator(op, inDtype);
+  const subgroups = strategy === 'workgroup' && options.subgroups === true;
 
   // Coordinates: c<d> for axis d of inShape; kept ones come from the output index o, reduced ones from the
   // reduced-linear index r (row-major over the reduced axes).
@@ -163,10 +177,13 @@ export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): G
     ];
     workgroups = Math.ceil(outputs / SERIAL_WORKGROUP);
   } else {
-    header = `// ${what}: one workgroup of ${threads} threads per output element, then a tree reduction`;
+    header = subgroups
+      ? `// ${what}: one workgroup of ${threads} threads per output element, combined through subgroups`
+      : `// ${what}: one workgroup of ${threads} threads per output element, then a tree reduction`;
     module = [
       `var<workgroup> rd_val: array<${acc.type}, ${threads}>;`,
       ...(isArg ? [`var<workgroup> rd_idx: array<u32, ${threads}>;`] : []),
+      ...(subgroups ? SUBGROUP_MODULE : []),
     ];
     // With fewer elements than threads, slots from `extent` on hold no element: they are never merged.
     const guard = extent > 0 && extent < threads ? `lid < s && lid + s < ${extent}u` : 'lid < s';
@@ -178,18 +195,7 @@ export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): G
           '}',
         ]
       : [`if (${guard}) {`, `  rd_val[lid] = ${acc.combine('rd_val[lid]', 'rd_val[lid + s]')};`, '}'];
-    // Every thread reaches every barrier: workgroups past the last output (in a folded grid) and threads
-    // without elements take part in the tree instead of returning early; their slots are never stored.
-    body = [
-      `let o = ${LINEAR_WORKGROUP};`,
-      `let in_range = o < ${outputs}u;`,
-      ...prune(keptCoords, [...loopBody, ...tail]),
-      ...declare,
-      'if (in_range) {',
-      `  for (var r = lid; r < ${extent}u; r += ${threads}u) {`,
-      ...indent(loopBody, 2),
-      '  }',
-      '}',
+    const tree = [
       'rd_val[lid] = part;',
       ...(isArg ? ['rd_idx[lid] = part_i;'] : []),
       'workgroupBarrier();',
@@ -197,25 +203,200 @@ export function generateReduce(spec: ReduceSpec, options: ReduceOptions = {}): G
       ...indent(merge),
       '  workgroupBarrier();',
       '}',
+    ];
+    // Threads without elements (extent < threads) hold no partial result: the subgroup path gives them the
+    // identity (the tree never merges their slots).
+    const empty = extent < threads ? `lid >= ${extent}u` : '';
+    const combine = subgroups
+      ? subgroupCombine({
+          op,
+          dtype: inDtype,
+          threads,
+          vals: 'rd_val',
+          idx: isArg ? 'rd_idx' : undefined,
+          value: empty ? `select(part, ${subgroupIdentity(op, inDtype)}, ${empty})` : 'part',
+          index: isArg ? (empty ? `select(part_i, 0xffffffffu, ${empty})` : 'part_i') : undefined,
+        })
+      : null;
+    combine?.helpers.forEach(([name, text]) => {
+      if (![...helpers].some((h) => h.includes(`fn ${name}(`))) helpers.add(text);
+    });
+    // Every thread reaches every barrier: workgroups past the last output (in a folded grid) and threads
+    // without elements take part in the combine instead of returning early; their slots are never stored.
+    body = [
+      `let o = ${LINEAR_WORKGROUP};`,
+      `let in_range = o < ${outputs}u;`,
+      ...prune(keptCoords, [...loopBody, ...tail]),
+      ...declare,
+      ...(subgroups ? subgroupCheck(threads) : []),
+      'if (in_range) {',
+      `  for (var r = lid; r < ${extent}u; r += ${threads}u) {`,
+      ...indent(loopBody, 2),
+      '  }',
+      '}',
+      ...(combine ? ['if (sg_mapped) {', ...indent(combine.code), '} else {', ...indent(tree), '}'] : tree),
       'if (in_range && lid == 0u) {',
       ...indent([final('rd_val[0]', 'rd_idx[0]'), ...tail]),
       '}',
     ];
     workgroups = outputs;
   }
+  for (const h of literalHelpers(body.join('\n'))) if (![...helpers].includes(h)) helpers.add(h);
   const wgsl = [
+    ...(subgroups ? [SUBGROUP_ENABLE] : []),
     header,
     ...bufferDecls(spec.buffers),
     ...module,
     ...helpers,
     '',
     `@compute @workgroup_size(${strategy === 'serial' ? SERIAL_WORKGROUP : threads})`,
-    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
+    `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${subgroups ? `, ${SUBGROUP_BUILTIN}` : ''}) {`,
     ...indent(body),
     '}',
     '',
   ].join('\n');
   return { wgsl, entryPoint: 'main', workgroups: grid1d(workgroups, maxPerDim) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Subgroups: shared by this file's workgroup strategy and the row kernel (row.ts).
+
+/** The directive a module using subgroup operations starts with. */
+export const SUBGROUP_ENABLE = 'enable subgroups;';
+/** The entry point parameter the subgroup code reads (the subgroup size is uniform within a dispatch). */
+export const SUBGROUP_BUILTIN = '@builtin(subgroup_size) sg_size: u32';
+/** Module-scope declarations of subgroupCheck. */
+export const SUBGROUP_MODULE: readonly string[] = ['var<workgroup> sg_split: u32;'];
+
+/**
+ * Statements (in uniform control flow, all threads of the workgroup present, `lid` in scope) that set
+ * `let sg_mapped: bool`, uniform over the workgroup: whether every subgroup is one aligned block of
+ * `sg_size` consecutive local indices (lid / sg_size is its number). Implementations lay subgroups out so,
+ * but WGSL does not promise it, and subgroupCombine relies on it; where it fails the workgroup takes the
+ * tree. The test: every lane of a subgroup has the same lid / sg_size, and the subgroup has as many lanes as
+ * that block has threads; then the subgroup is the whole block. Needs SUBGROUP_MODULE and SUBGROUP_BUILTIN.
+ */
+export function subgroupCheck(threads: number): string[] {
+  return [
+    'let sg_q = lid / sg_size;',
+    'let sg_same = subgroupAll(sg_q == subgroupBroadcastFirst(sg_q));',
+    'let sg_lanes = subgroupAdd(1u);',
+    'if (lid == 0u) { sg_split = 0u; }',
+    'workgroupBarrier();',
+    `if (!sg_same || sg_lanes != min(sg_size, ${threads}u - sg_q * sg_size) || sg_size < 2u) { sg_split = 1u; }`,
+    'let sg_mapped = workgroupUniformLoad(&sg_split) == 0u;',
+  ];
+}
+
+export interface SubgroupCombineSpec {
+  readonly op: ReduceOp;
+  /** dtype of the reduced values (bool is combined as u32 0/1). */
+  readonly dtype: DType;
+  readonly threads: number;
+  /** Workgroup arrays of `threads` entries the partial results pass through: values, and indices for arg*. */
+  readonly vals: string;
+  readonly idx?: string;
+  /** This thread's partial result (and its index, for arg*); the identity for a thread without elements. */
+  readonly value: string;
+  readonly index?: string;
+}
+
+/**
+ * Combines every thread's partial result through subgroups, in levels: each subgroup reduces its lanes'
+ * values, the first lane of block q stores the result at entry q of the workgroup array (the two halves of
+ * the array take turns, so a level never overwrites what the previous one still reads), and the next level
+ * reads entries 0..n-1 (the identity beyond), until one value is left. Leaves the result in vals[0] (and
+ * idx[0]), written by thread 0; other threads must pass a barrier before reading it. Any subgroup size of 2
+ * or more works (the loop ends when the subgroup size has reduced `threads` to one value); sg_size is
+ * uniform, so the loop's barriers are too. Requires sg_mapped (subgroupCheck) to be true.
+ */
+export function subgroupCombine(spec: SubgroupCombineSpec): { code: string[]; helpers: (readonly [string, string])[] } {
+  const { op, dtype, threads, vals, idx } = spec;
+  const isArg = op === 'argmax' || op === 'argmin';
+  if (isArg !== (idx !== undefined && spec.index !== undefined)) throw new Error(`internal: subgroup ${op} needs indices exactly for arg reductions`);
+  const type = dtype === 'float32' ? 'f32' : dtype === 'int32' ? 'i32' : 'u32';
+  const isFloat = dtype === 'float32';
+  const identity = subgroupIdentity(op, dtype);
+  const nan = literal(NaN, 'float32');
+  const extreme = op === 'max' || op === 'argmax' ? 'subgroupMax' : 'subgroupMin';
+  let level: string[];
+  switch (op) {
+    case 'sum':
+      level = ['let sg_r = subgroupAdd(sg_x);'];
+      break;
+    case 'prod':
+      level = ['let sg_r = subgroupMul(sg_x);'];
+      break;
+    case 'max':
+    case 'min':
+      // subgroupMax/Min of floats leave NaN to the implementation: NaNs are found from the bits instead.
+      level = isFloat
+        ? [
+            'let sg_nan = subgroupAny(wg_isnan(sg_x));',
+            `let sg_m = ${extreme}(select(sg_x, ${identity}, wg_isnan(sg_x)));`,
+            `let sg_r = select(sg_m, ${nan}, sg_nan);`,
+          ]
+        : [`let sg_r = ${extreme}(sg_x);`];
+      break;
+    case 'argmax':
+    case 'argmin':
+      // The extreme value, then the smallest index holding it; for floats the smallest NaN index wins first.
+      level = isFloat
+        ? [
+            'let sg_nan_i = subgroupMin(select(0xffffffffu, sg_i, wg_isnan(sg_x)));',
+            `let sg_v = select(sg_x, ${identity}, wg_isnan(sg_x));`,
+            `let sg_m = ${extreme}(sg_v);`,
+            'let sg_mi = subgroupMin(select(0xffffffffu, sg_i, sg_v == sg_m));',
+            'let sg_has_nan = sg_nan_i != 0xffffffffu;',
+            `let sg_r = select(sg_m, ${nan}, sg_has_nan);`,
+            'let sg_ri = select(sg_mi, sg_nan_i, sg_has_nan);',
+          ]
+        : [`let sg_r = ${extreme}(sg_x);`, 'let sg_ri = subgroupMin(select(0xffffffffu, sg_i, sg_x == sg_r));'];
+      break;
+  }
+  const half = threads >> 1;
+  const code = [
+    `var sg_x: ${type} = ${spec.value};`,
+    ...(isArg ? [`var sg_i: u32 = ${spec.index};`] : []),
+    `var sg_n = ${threads}u;`,
+    'var sg_base = 0u;',
+    'loop {',
+    ...indent(level),
+    '  sg_n = (sg_n + sg_size - 1u) / sg_size;',
+    '  if (sg_n == 1u) {',
+    // Thread 0 is in the block of the last live entries: it holds the result.
+    '    if (lid == 0u) {',
+    `      ${vals}[0] = sg_r;`,
+    ...(isArg ? [`      ${idx}[0] = sg_ri;`] : []),
+    '    }',
+    '    break;',
+    '  }',
+    '  if (lid % sg_size == 0u) {',
+    `    ${vals}[sg_base + lid / sg_size] = sg_r;`,
+    ...(isArg ? [`    ${idx}[sg_base + lid / sg_size] = sg_ri;`] : []),
+    '  }',
+    '  workgroupBarrier();',
+    '  if (lid < sg_n) {',
+    `    sg_x = ${vals}[sg_base + lid];`,
+    ...(isArg ? [`    sg_i = ${idx}[sg_base + lid];`] : []),
+    '  } else {',
+    `    sg_x = ${identity};`,
+    ...(isArg ? ['    sg_i = 0xffffffffu;'] : []),
+    '  }',
+    `  sg_base = ${half}u - sg_base;`,
+    '}',
+  ];
+  const helpers = isFloat && op !== 'sum' && op !== 'prod' ? [ISNAN] : [];
+  return { code, helpers };
+}
+
+/** The identity of a subgroup combine as WGSL (for arg*, of the value; the index's is 0xffffffffu). */
+export function subgroupIdentity(op: ReduceOp, dtype: DType): string {
+  const isMax = op === 'max' || op === 'argmax';
+  if (op === 'sum' || op === 'prod') return dtype === 'bool' ? `${op === 'sum' ? 0 : 1}u` : literal(op === 'sum' ? 0 : 1, dtype);
+  if (dtype === 'bool') return isMax ? '0u' : '1u';
+  if (dtype === 'int32') return literal(isMax ? -2147483648 : 2147483647, 'int32');
+  return literal(isMax ? -Infinity : Infinity, 'float32');
 }
 
 interface Accumulator {

@@ -6,11 +6,15 @@
 // then stores row values, and finally maps the row once more to store per-element results that use the
 // row values (softmax's exp(x - max) / sum). Expressions read row values as `value` steps, so a later
 // reduction can depend on an earlier one (variance after the mean) inside one kernel.
+// With options.subgroups (the device has the feature), a workgroup merges its threads' partial results
+// through subgroup operations instead of the tree (reduce.ts, subgroupCombine: exact for max/min with NaN
+// and for argmax/argmin), keeping the tree for workgroups whose subgroups are not laid out as blocks.
 import type { DType } from '../ir/dtype.js';
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
 import { emitExpr, indexOf, type Access, type Coords, type Expr } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
+import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './reduce.js';
 import { literal, literalHelpers, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export type RowReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
@@ -45,13 +49,19 @@ export interface RowSpec {
 export const SERIAL_ROW = 64;
 const SERIAL_THREADS = 64;
 
-export function generateRow(spec: RowSpec): GeneratedKernel {
+export interface RowOptions {
+  /** Merge a workgroup's partial results through subgroup operations (the device must have 'subgroups'). */
+  readonly subgroups?: boolean;
+}
+
+export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedKernel {
   const { inShape, axes } = spec;
   const kept = inShape.map((_, d) => d).filter((d) => !axes.includes(d));
   const rows = sizeOf(kept.map((d) => inShape[d]));
   const extent = sizeOf(axes.map((d) => inShape[d]));
   const serial = extent <= SERIAL_ROW || rows >= 16 * extent;
   const threads = serial ? SERIAL_THREADS : extent > 4096 ? 256 : 64;
+  const subgroups = !serial && options.subgroups === true && spec.stages.some((st) => st.kind === 'reduce');
   const inCoords: Coords = { names: inShape.map((_, d) => `c${d}`) };
   const keepCoords: Coords = { names: inShape.map((_, d) => (axes.includes(d) ? '0u' : `c${d}`)) };
   const helpers = new Set<string>();
@@ -90,7 +100,7 @@ export function generateRow(spec: RowSpec): GeneratedKernel {
       const merge = isArg
         ? [`if (lid < s && ${acc.better}(${vals}[lid + s], wg_idx[lid + s], ${vals}[lid], wg_idx[lid])) {`, `  ${vals}[lid] = ${vals}[lid + s];`, '  wg_idx[lid] = wg_idx[lid + s];', '}']
         : ['if (lid < s) {', `  ${vals}[lid] = ${acc.combine(`${vals}[lid]`, `${vals}[lid + s]`)};`, '}'];
-      body.push(
+      const tree = [
         `${vals}[lid] = p${k};`,
         ...(isArg ? [`wg_idx[lid] = p${k}_i;`] : []),
         'workgroupBarrier();',
@@ -98,6 +108,24 @@ export function generateRow(spec: RowSpec): GeneratedKernel {
         ...indent(merge),
         '  workgroupBarrier();',
         '}',
+      ];
+      if (subgroups) {
+        // Thread 0 leaves the result in the arrays' entry 0; the barrier makes it visible to every thread.
+        const combine = subgroupCombine({
+          op: stage.op,
+          dtype: stage.dtype,
+          threads,
+          vals,
+          idx: isArg ? 'wg_idx' : undefined,
+          value: `p${k}`,
+          index: isArg ? `p${k}_i` : undefined,
+        });
+        combine.helpers.forEach(([name, text]) => {
+          if (![...helpers].some((h) => h.includes(`fn ${name}(`))) helpers.add(text);
+        });
+        body.push('if (sg_mapped) {', ...indent([...combine.code, 'workgroupBarrier();']), '} else {', ...indent(tree), '}');
+      } else body.push(...tree);
+      body.push(
         `let w${k} = ${vals}[0];`,
         ...(isArg ? [`let w${k}_i = wg_idx[0];`] : []),
         // Every thread has read the result before the next stage reuses the workgroup arrays.
@@ -119,20 +147,23 @@ export function generateRow(spec: RowSpec): GeneratedKernel {
   }
   for (const h of literalHelpers([...body, ...helpers].join('\n'))) helpers.add(h);
 
-  const header = `// row kernel: ${rows} row(s) of ${extent} over axes [${axes.join(', ')}] of [${inShape.join(', ')}], ${serial ? 'one thread' : `one workgroup of ${threads} threads`} per row`;
+  const header = `// row kernel: ${rows} row(s) of ${extent} over axes [${axes.join(', ')}] of [${inShape.join(', ')}], ${serial ? 'one thread' : `one workgroup of ${threads} threads`} per row${subgroups ? ', merged through subgroups' : ''}`;
   const start = serial ? `let o = (${LINEAR_WORKGROUP}) * ${threads}u + lid;` : `let o = ${LINEAR_WORKGROUP};`;
   const wgsl = [
+    ...(subgroups ? [SUBGROUP_ENABLE] : []),
     header,
     ...bufferDecls(spec.buffers),
     ...shared.values(),
+    ...(subgroups ? SUBGROUP_MODULE : []),
     ...helpers,
     '',
     `@compute @workgroup_size(${threads})`,
-    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
+    `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${subgroups ? `, ${SUBGROUP_BUILTIN}` : ''}) {`,
     ...indent([
       start,
       // o depends only on the workgroup in the workgroup strategy, so this return keeps barriers uniform.
       `if (o >= ${rows}u) { return; }`,
+      ...(subgroups ? subgroupCheck(threads) : []),
       ...decompose('o', kept, inShape),
       ...body,
     ]),

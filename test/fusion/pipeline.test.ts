@@ -119,6 +119,24 @@ describe('dispatch counts of the default pipeline (wg.compile), checked on WebGP
   });
 });
 
+describe('reductions whose reduced extent is 1 (found by random-graphs.test.ts)', () => {
+  // When every reduced axis has extent 1 (or no axis is reduced), a row's keep-dims shape equals its input
+  // shape, and a value of that shape read after the reduction is taken for a per-row value: the group must
+  // then load a member it never stores. The bounds are the unfused dispatch counts: what matters here is
+  // that these compile and compute the right values, not how a fix chooses to fuse them.
+  it('exp(x) / sum(exp(x)) over an axis of extent 1', async () => {
+    const e = data([4, 1], 21).exp();
+    await check('exp / sum over [4,1]', e.div(e.sum(-1, true)), 3, ROW);
+  });
+  it('layerNorm of a computed value with a last axis of extent 1', async () => {
+    await check('layerNorm(exp(x)) [4,1]', wg.layerNorm(data([4, 1], 22).exp()), 10, ROW);
+  });
+  it('a sum over no axes (a copy) added to its own operand', async () => {
+    const a = data([2, 3], 23).exp();
+    await check('sum(a, []) + a', a.sum([]).add(a), 3, ROW);
+  });
+});
+
 describe('the plan cache', () => {
   it('an already-compiled program evaluated twice on new data does not run the passes again', async () => {
     const program = (seed: number) => {

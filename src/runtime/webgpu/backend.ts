@@ -25,6 +25,11 @@ export interface WebGpuOptions {
   timing?: boolean;
   /** Run the fusion passes (default true); false gives one dispatch per op, the baseline benchmarks compare with. */
   fusion?: boolean;
+  /**
+   * Let reductions combine through subgroup operations; default: whether the device was granted the
+   * 'subgroups' feature (asking for them without it has no effect). Tests turn them off to compare.
+   */
+  subgroups?: boolean;
 }
 
 export class WebGpuBackend implements Backend {
@@ -38,6 +43,8 @@ export class WebGpuBackend implements Backend {
   private lost = false;
   timing: boolean;
   readonly fusion: boolean;
+  /** Optional features the kernels use, passed to the compiler (part of what a cached plan was built for). */
+  readonly features: { readonly subgroups: boolean };
 
   constructor(
     readonly context: GpuContext,
@@ -50,6 +57,8 @@ export class WebGpuBackend implements Backend {
     this.pipelines = new PipelineCache(this.device, () => this.stats);
     this.timing = (options.timing ?? false) && context.features.includes('timestamp-query');
     this.fusion = options.fusion ?? true;
+    const hasSubgroups = context.features.includes('subgroups');
+    this.features = { subgroups: hasSubgroups && (options.subgroups ?? true) };
     void context.lost.then(() => (this.lost = true));
   }
 
@@ -71,7 +80,7 @@ export class WebGpuBackend implements Backend {
       return plan;
     }
     this.stats.planCacheMisses++;
-    plan = compileGraph(graph, { fusion: this.fusion, inputLayouts: layouts }).plan;
+    plan = compileGraph(graph, { fusion: this.fusion, inputLayouts: layouts, features: this.features }).plan;
     this.plans.set(key, plan);
     return plan;
   }

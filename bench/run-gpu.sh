@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole benchmark on the GPU machine, in one call (after `source .gpu/env.sh`), everything under $OUT:
+#   1. the wgfuse harness (.gpu/bench.mjs, built here by `../shared/tools/gpu-prep bench/main.ts=bench.mjs`)
+#   2. the PyTorch peer on the same workloads (it reads the harness's results.json)
+#   3. the merge of the PyTorch results into results.json / results.md / chart.svg
+# Budget: BENCH_SECONDS and TORCH_SECONDS stop each part from starting new measurements (default 330 + 150 s,
+# which with start-up and checks keeps the call under 10 minutes on an H100). Extra arguments go to step 1.
+set -uo pipefail
+OUT=${OUT:?set OUT to the output folder}
+BENCH_SECONDS=${BENCH_SECONDS:-330}
+TORCH_SECONDS=${TORCH_SECONDS:-150}
+start=$(date +%s)
+
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv > "$OUT/nvidia-smi.csv" 2>&1 || true
+
+node .gpu/bench.mjs --out "$OUT" --max-seconds "$BENCH_SECONDS" "$@" > "$OUT/bench.log" 2>&1
+bench=$?
+echo "wgfuse harness: exit $bench after $(( $(date +%s) - start )) s"
+grep -E '^  (copy limit|[a-z.-]+ +[a-z0-9x-]+ +.*(MISMATCH|ERROR|unavailable))' "$OUT/bench.log" | head -40
+
+spec=$(ls "$OUT"/*/results.json 2>/dev/null | head -n 1)
+torch=1
+if [ -n "$spec" ]; then
+  python3 bench/peers/torch_peer.py --spec "$spec" --out "$OUT/torch.json" --max-seconds "$TORCH_SECONDS" > "$OUT/torch.log" 2>&1
+  torch=$?
+  echo "torch peer: exit $torch after $(( $(date +%s) - start )) s"
+  grep -E 'torch_peer:|MISMATCH|error' "$OUT/torch.log" | head -20
+fi
+
+merge=1
+if [ -f "$OUT/torch.json" ]; then
+  node .gpu/bench.mjs --merge-torch "$OUT/torch.json" --report "$(dirname "$spec")" > "$OUT/merge.log" 2>&1
+  merge=$?
+  cat "$OUT/merge.log"
+elif [ -n "$spec" ]; then
+  sed -n '/^## Summary/,/^!\[speedups\]/p' "$(dirname "$spec")/results.md"
+fi
+echo "exit codes: bench $bench, torch $torch, merge $merge; $(( $(date +%s) - start )) s in all"
+[ "$bench" -eq 0 ] && [ "$torch" -eq 0 ] && [ "$merge" -eq 0 ]
