@@ -14,7 +14,7 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) code = err.exitCode;
   else if (err instanceof WgfuseError) {
-    console.error(`wgfuse bench: ${err.message}`);
+    console.error(`wgfuse: ${err.message}`);
     code = 1;
   } else {
     console.error(err);

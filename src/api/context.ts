@@ -15,6 +15,8 @@ export interface InitOptions {
   timing?: boolean;
   /** Fuse (default true). `false` runs one dispatch per op: the baseline the demo and benchmarks compare with. */
   fusion?: boolean;
+  /** Most bytes of freed device buffers kept for reuse (default 1 GiB); beyond it the oldest are destroyed. */
+  poolBytes?: number;
   /** Do not print the one line saying which backend was chosen. */
   quiet?: boolean;
 }
@@ -47,7 +49,7 @@ export async function init(options: InitOptions = {}): Promise<BackendInfo> {
 async function choose(choice: 'auto' | 'webgpu' | 'cpu', options: InitOptions): Promise<{ backend: Backend; reason: string }> {
   if (choice === 'cpu') return { backend: new CpuBackend(), reason: 'the CPU reference executor (requested)' };
   const { context, reason } = await acquire(options.device);
-  if (context) return { backend: new WebGpuBackend(context, { timing: options.timing, fusion: options.fusion }), reason: describeContext(context) };
+  if (context) return { backend: new WebGpuBackend(context, { timing: options.timing, fusion: options.fusion, poolBytes: options.poolBytes }), reason: describeContext(context) };
   if (choice === 'webgpu') throw new WgfuseError(`init: no WebGPU device: ${reason}`);
   return { backend: new CpuBackend(), reason: `the CPU reference executor, because ${reason}` };
 }

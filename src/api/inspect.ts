@@ -11,7 +11,9 @@ import { Tensor } from './tensor.js';
 
 /**
  * The plan of WGSL dispatches that computes these tensors: `plan.dispatches` (kernel, wgsl, workgroups,
- * bindings, the IR each computes), the buffer slots and where each output lives. Nothing runs.
+ * bindings, the IR each computes), the buffer slots and where each output lives. Nothing runs. With a
+ * WebGPU backend active it is that backend's plan, built for its device features (subgroups in the
+ * reductions where granted); without one, the plan uses no optional feature.
  */
 export function compile(...tensors: Tensor[]): Plan {
   tensors.forEach((t, i) => {

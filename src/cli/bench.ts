@@ -19,7 +19,8 @@ import { extractProgram } from '../api/program.js';
 import type { Tensor } from '../api/tensor.js';
 import { WgfuseError } from '../ir/errors.js';
 import { executeGraph } from '../runtime/cpu/executor.js';
-import { selectNodeGpu } from '../runtime/node-gpu.js';
+import { selectNodeGpu, SWIFTSHADER_ICD } from '../runtime/node-gpu.js';
+import { adapterName } from '../runtime/webgpu/device.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import { BufferUsage } from '../runtime/webgpu/usage.js';
 
@@ -37,7 +38,7 @@ export interface BenchOptions {
   smoke?: boolean;
   /** Timed runs per workload and engine (median reported); default 10, or 3 with smoke. */
   runs?: number;
-  /** Warm-up runs after the first (compiling) run; default 2, or 0 with smoke. */
+  /** Warm-up runs after the first (compiling) run; default 2, or 0 with smoke. With any, they go on for at least 300 ms. */
   warmup?: number;
   /** Engines to run; default all. */
   engines?: readonly string[];
@@ -63,7 +64,7 @@ export function benchCli(onExit: (code: number) => void, log: Log = console.log)
     .description('benchmark wgfuse (fused and unfused) against TensorFlow.js and jax-js on WebGPU, with checked results')
     .option('--smoke', 'tiny sizes: runs on a software adapter in seconds (what the tests run)')
     .option('--runs <n>', 'timed runs per workload and engine; the median is reported (default 10, smoke 3)')
-    .option('--warmup <n>', 'extra warm-up runs after the first, compiling one (default 2, smoke 0)')
+    .option('--warmup <n>', 'warm-up runs after the first, compiling one; with any, at least 300 ms of them (default 2, smoke 0)')
     .option('--engines <list>', `comma-separated engines (default all: ${ENGINE_NAMES.join(',')})`)
     .option('--only <regex>', 'only workloads whose id matches')
     .option('--out <dir>', 'root folder of the reports, written to <dir>/<device-slug>/', 'bench/results')
@@ -651,6 +652,8 @@ interface Prepared {
   dispose(): void;
   /** A remark for the report (e.g. how the engine's inputs differ). */
   note?: string;
+  /** Counters over the timed runs (wgfuse: plan-cache misses, pipelines compiled, pool misses...). */
+  diagnostics?: { reset(): void; read(): Record<string, number> };
 }
 
 interface RunStats {
@@ -734,6 +737,7 @@ class WgfuseEngine implements Engine {
     const inputs = w.inputs.map((spec, i) => wg.tensor(host.get(w)[i], spec.shape));
     const build = () => buildWgfuse(w, inputs);
     const canTime = backend.context.features.includes('timestamp-query');
+    let poolAtReset = { ...backend.pool.stats };
     return {
       async run() {
         const t = build();
@@ -778,6 +782,27 @@ class WgfuseEngine implements Engine {
       },
       dispose() {
         inputs.forEach((t) => t.dispose());
+      },
+      diagnostics: {
+        reset() {
+          wg.resetTelemetry();
+          poolAtReset = { ...backend.pool.stats };
+        },
+        read() {
+          const t = wg.telemetry();
+          return {
+            evaluations: t.evaluations,
+            dispatches: t.dispatches,
+            submits: t.submits,
+            planCacheMisses: t.planCacheMisses,
+            pipelinesCompiled: t.pipelinesCompiled,
+            compileMs: Number(t.compileMs.toFixed(3)),
+            bytesUploaded: t.bytesUploaded,
+            poolMisses: t.pool.misses - poolAtReset.misses,
+            poolTrimmed: t.pool.trimmed - poolAtReset.trimmed,
+            poolBytesAllocated: t.pool.bytesAllocated,
+          };
+        },
       },
     };
   }
@@ -1077,27 +1102,60 @@ export interface DeviceInfo {
   path: string;
   features: string[];
   maxBufferSize: number;
+  /** False where Dawn rounds timestamps to 65,536 ns (the bench could not open its own instance). */
+  exactTimestamps: boolean;
 }
+
+/**
+ * Dawn flags of the bench's own WebGPU instance: wgfuse's (src/runtime/node-gpu.ts: no zero-fill of
+ * workgroup memory) plus exact timestamps. Dawn rounds timestamps to multiples of 65,536 ns unless its
+ * `timestamp_quantization` toggle is off, which would make every short kernel read 0 or 65.5 us.
+ */
+const BENCH_DAWN_FLAGS = ['enable-dawn-features=disable_workgroup_init', 'disable-dawn-features=timestamp_quantization'];
 
 /**
  * Makes one GPU object from the `webgpu` package (or a browser's) the `navigator.gpu` of this process, with
  * WebGPU's global constants: wgfuse, tfjs and jax-js all find their adapter there (Node 20 has no navigator).
  * wgfuse itself would reach Node's GPU by a dynamic import that a bundle cannot follow; navigator.gpu works
- * in both.
+ * in both. wgfuse's driver probe picks the adapter; the bench then opens its own instance on the same driver
+ * with exact timestamps, and keeps the probe's instance if that instance does not yield the same adapter.
  */
-async function installNavigatorGpu(): Promise<{ gpu: GPU; path: string }> {
+async function installNavigatorGpu(): Promise<{ gpu: GPU; path: string; exactTimestamps: boolean }> {
   const g = globalThis as { navigator?: { gpu?: GPU } };
-  if (g.navigator?.gpu) return { gpu: g.navigator.gpu, path: 'navigator.gpu' };
+  if (g.navigator?.gpu) return { gpu: g.navigator.gpu, path: 'navigator.gpu (already installed)', exactTimestamps: false };
   const selection = await selectNodeGpu({ software: 'fallback' });
   if (!selection.gpu) throw new WgfuseError(`bench: no WebGPU adapter: ${selection.reason}`);
-  const { globals } = await import('webgpu');
-  for (const [k, v] of Object.entries(globals)) if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
-  if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: selection.gpu, configurable: true });
+  const webgpu = await import('webgpu');
+  let gpu = selection.gpu;
+  let exactTimestamps = false;
+  try {
+    const probed = await selection.gpu.requestAdapter({ powerPreference: 'high-performance' });
+    const userDriver = Boolean(process.env.VK_DRIVER_FILES || process.env.VK_ICD_FILENAMES);
+    // The probe reached SwiftShader through VK_ICD_FILENAMES, set only while its instance found adapters.
+    const swiftshader = selection.path === 'swiftshader' && !userDriver;
+    if (swiftshader) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    let own: GPU;
+    let adapter: GPUAdapter | null;
+    try {
+      own = webgpu.create(BENCH_DAWN_FLAGS);
+      adapter = await own.requestAdapter({ powerPreference: 'high-performance' });
+    } finally {
+      if (swiftshader) delete process.env.VK_ICD_FILENAMES;
+    }
+    if (probed && adapter && adapterName(adapter.info) === adapterName(probed.info)) {
+      gpu = own;
+      exactTimestamps = true;
+    }
+  } catch {
+    // keep the probe's instance
+  }
+  for (const [k, v] of Object.entries(webgpu.globals)) if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
+  if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   else {
-    const navigator = { gpu: selection.gpu, userAgent: `Node.js/${process.version}`, hardwareConcurrency: os.cpus().length, language: 'en-US' };
+    const navigator = { gpu, userAgent: `Node.js/${process.version}`, hardwareConcurrency: os.cpus().length, language: 'en-US' };
     Object.defineProperty(globalThis, 'navigator', { value: navigator, configurable: true, writable: true });
   }
-  return { gpu: selection.gpu, path: `${selection.path}: ${selection.reason}` };
+  return { gpu, path: `${selection.path}: ${selection.reason}`, exactTimestamps };
 }
 
 export function slugify(s: string): string {
@@ -1110,7 +1168,7 @@ export function slugify(s: string): string {
   );
 }
 
-async function describeDevice(gpu: GPU, path: string): Promise<DeviceInfo> {
+async function describeDevice(gpu: GPU, path: string, exactTimestamps: boolean): Promise<DeviceInfo> {
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new WgfuseError('bench: the GPU offers no adapter');
   const info = adapter.info;
@@ -1126,6 +1184,7 @@ async function describeDevice(gpu: GPU, path: string): Promise<DeviceInfo> {
     path,
     features: [...adapter.features].sort(),
     maxBufferSize: adapter.limits.maxBufferSize,
+    exactTimestamps,
   };
 }
 
@@ -1137,15 +1196,32 @@ export interface CopyLimit {
   method: string;
 }
 
-/** The bandwidth limit: copyBufferToBuffer of one large buffer, several copies per submit, median. */
-async function measureCopy(gpu: GPU, smoke: boolean): Promise<CopyLimit> {
+/** A WGSL copy, one vec4 per thread over a 2-D grid: what a bandwidth-bound kernel can reach. */
+function copyShader(vec4s: number, columns: number): string {
+  return `@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = g.x + g.y * ${columns * 256}u;
+  if (i < ${vec4s}u) { dst[i] = src[i]; }
+}`;
+}
+
+/**
+ * The bandwidth limits seen through WebGPU: copyBufferToBuffer of one large buffer and a WGSL vec4 copy
+ * kernel, several per submit, median wall time per copy (bytes read plus written).
+ */
+async function measureCopies(gpu: GPU, smoke: boolean): Promise<{ copy: CopyLimit; shaderCopy: CopyLimit | null }> {
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new WgfuseError('bench: no adapter for the copy measurement');
-  const device = await adapter.requestDevice({ requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize } });
+  const limits = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: { maxBufferSize: limits.maxBufferSize, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension },
+  });
   try {
     const want = smoke ? 4 << 20 : 1 << 30;
-    const bytes = Math.min(want, Math.floor(adapter.limits.maxBufferSize / 4) * 4);
-    const usage = BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+    const bytes = Math.min(want, Math.floor(Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize) / 16) * 16);
+    const usage = BufferUsage.COPY_SRC | BufferUsage.COPY_DST | BufferUsage.STORAGE;
     const src = device.createBuffer({ size: bytes, usage });
     const dst = device.createBuffer({ size: bytes, usage });
     // Random contents (never time on zeros): one random chunk written over the whole buffer.
@@ -1154,22 +1230,58 @@ async function measureCopy(gpu: GPU, smoke: boolean): Promise<CopyLimit> {
       device.queue.writeBuffer(src, off, chunk.buffer, 0, Math.min(chunk.byteLength, bytes - off));
     }
     const reps = smoke ? 4 : 20;
-    const once = async (): Promise<number> => {
-      const enc = device.createCommandEncoder();
-      for (let r = 0; r < reps; r++) enc.copyBufferToBuffer(src, 0, dst, 0, bytes);
-      const t0 = performance.now();
-      device.queue.submit([enc.finish()]);
+    const trials = smoke ? 3 : 7;
+    const time = async (encode: (enc: GPUCommandEncoder) => void): Promise<number> => {
+      const once = async () => {
+        const enc = device.createCommandEncoder();
+        encode(enc);
+        const t0 = performance.now();
+        device.queue.submit([enc.finish()]);
+        await device.queue.onSubmittedWorkDone();
+        return (performance.now() - t0) / reps;
+      };
       await device.queue.onSubmittedWorkDone();
-      return (performance.now() - t0) / reps;
+      await once();
+      const times: number[] = [];
+      for (let t = 0; t < trials; t++) times.push(await once());
+      return median(times);
     };
-    await device.queue.onSubmittedWorkDone();
-    await once();
-    const times: number[] = [];
-    for (let t = 0; t < (smoke ? 3 : 7); t++) times.push(await once());
-    const ms = median(times);
+    const limit = (ms: number, method: string): CopyLimit => ({ bytes, ms, gbps: (2 * bytes) / (ms * 1e6), method });
+    const ms = await time((enc) => {
+      for (let r = 0; r < reps; r++) enc.copyBufferToBuffer(src, 0, dst, 0, bytes);
+    });
+    const copy = limit(ms, `WebGPU copyBufferToBuffer of ${formatBytes(bytes)}, ${reps} per submit, median of ${trials}`);
+    let shaderCopy: CopyLimit | null = null;
+    try {
+      const vec4s = bytes / 16;
+      const columns = Math.min(4096, Math.ceil(vec4s / 256));
+      const rows = Math.ceil(vec4s / 256 / columns);
+      device.pushErrorScope('validation');
+      const module = device.createShaderModule({ code: copyShader(vec4s, columns) });
+      const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      const bindGroup = device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: src } },
+          { binding: 1, resource: { buffer: dst } },
+        ],
+      });
+      const sms = await time((enc) => {
+        const pass = enc.beginComputePass();
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        for (let r = 0; r < reps; r++) pass.dispatchWorkgroups(columns, rows);
+        pass.end();
+      });
+      const err = await device.popErrorScope();
+      if (err) throw new Error(err.message);
+      shaderCopy = limit(sms, `WGSL vec4 copy kernel over ${formatBytes(bytes)}, ${reps} per submit, median of ${trials}`);
+    } catch {
+      shaderCopy = null;
+    }
     src.destroy();
     dst.destroy();
-    return { bytes, ms, gbps: (2 * bytes) / (ms * 1e6), method: `WebGPU copyBufferToBuffer of ${formatBytes(bytes)}, ${reps} per submit, median of ${times.length}` };
+    return { copy, shaderCopy };
   } finally {
     device.destroy();
   }
@@ -1200,7 +1312,12 @@ export interface EngineResult {
   bytesMoved?: number | null;
   peakBytes?: number | null;
   check?: CheckResult;
+  /** Engine counters over the timed runs (wgfuse's telemetry): where wall time beyond GPU time went. */
+  diagnostics?: Record<string, number>;
 }
+
+/** Least warm-up time per measurement when warm-up runs are asked for (full sizes). */
+const WARMUP_MS = 300;
 
 async function measure(engine: Engine, w: Workload, host: HostData, checker: Checker, o: Required<Pick<BenchOptions, 'runs' | 'warmup' | 'gpuTiming'>>): Promise<EngineResult> {
   let prepared: Prepared | string;
@@ -1218,14 +1335,19 @@ async function measure(engine: Engine, w: Workload, host: HostData, checker: Che
     await p.run();
     result.firstMs = performance.now() - t0;
     stage = 'warm-up';
-    for (let i = 0; i < o.warmup; i++) await p.run();
+    // At least `warmup` runs and, at full sizes, at least WARMUP_MS of them: a GPU that idled while the host
+    // checked the previous result runs at low clocks for a while (seen on an H100: the first runs 3x slower).
+    const warmStart = performance.now();
+    for (let i = 0; i < o.warmup || (o.warmup > 0 && performance.now() - warmStart < WARMUP_MS && i < 1000); i++) await p.run();
     stage = 'timed runs';
     const times: number[] = [];
+    p.diagnostics?.reset();
     for (let i = 0; i < o.runs; i++) {
       t0 = performance.now();
       await p.run();
       times.push(performance.now() - t0);
     }
+    if (p.diagnostics) result.diagnostics = p.diagnostics.read();
     result.wallMs = median(times);
     result.wallMsAll = times.map((t) => Number(t.toFixed(4)));
     stage = 'GPU-timed runs';
@@ -1277,6 +1399,7 @@ export interface BenchReport {
   engines: { name: string; status: 'ok' | 'unavailable'; version: string | null; note?: string }[];
   limits: {
     copy: CopyLimit | null;
+    shaderCopy?: CopyLimit | null;
     /** Filled in by --merge-torch. */
     torch?: TorchLimits;
   };
@@ -1314,8 +1437,8 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
   const started = performance.now();
   const overBudget = () => options.maxSeconds !== undefined && (performance.now() - started) / 1000 > options.maxSeconds;
 
-  const { gpu, path } = await installNavigatorGpu();
-  const device = await describeDevice(gpu, path);
+  const { gpu, path, exactTimestamps } = await installNavigatorGpu();
+  const device = await describeDevice(gpu, path, exactTimestamps);
   const dir = resolve(options.out ?? 'bench/results', device.slug);
   mkdirSync(dir, { recursive: true });
   log(`wgfuse bench (${smoke ? 'smoke' : 'full'} sizes, median of ${o.runs} runs after ${o.warmup + 1} warm-up): ${device.adapter}${device.software ? ' [software adapter: timings mean nothing]' : ''}`);
@@ -1337,8 +1460,11 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
   save();
 
   try {
-    report.limits.copy = await measureCopy(gpu, smoke);
-    log(`  copy limit: ${report.limits.copy.gbps.toFixed(1)} GB/s (${report.limits.copy.method})`);
+    const { copy, shaderCopy } = await measureCopies(gpu, smoke);
+    report.limits.copy = copy;
+    report.limits.shaderCopy = shaderCopy;
+    log(`  copy limit: ${copy.gbps.toFixed(1)} GB/s (${copy.method})`);
+    log(`  copy limit: ${shaderCopy ? `${shaderCopy.gbps.toFixed(1)} GB/s (${shaderCopy.method})` : 'the WGSL copy kernel failed'}`);
   } catch (err) {
     log(`  copy limit: failed: ${errorText(err)}`);
   }
@@ -1441,7 +1567,8 @@ async function mergeTorch(options: BenchOptions, log: Log): Promise<number> {
   }
   report.limits.torch = torch.limits ?? {};
   report.torch = { device: torch.device, torch: torch.torch, cuda: torch.cuda, file };
-  report.engines = report.engines.filter((e) => !e.name.startsWith('torch')).concat([...torchEngines].map((name) => ({ name, status: 'ok' as const, version: torch.torch })));
+  const added = [...torchEngines].sort((a, b) => engineRank(a) - engineRank(b)).map((name) => ({ name, status: 'ok' as const, version: torch.torch }));
+  report.engines = report.engines.filter((e) => !e.name.startsWith('torch')).concat(added);
   const dir = resolve(path, '..');
   writeReport(dir, report);
   summaryTable(report).forEach((l) => log(l));
@@ -1490,7 +1617,8 @@ export function limitOf(report: BenchReport, w: WorkloadReport): { ms: number; h
     const cublas = w.results.find((r) => r.engine === 'torch' && r.status === 'ok' && r.wallMs);
     if (cublas) return { ms: cublas.gpuMs ?? cublas.wallMs!, how: 'cuBLAS' };
   }
-  const bw = report.limits.torch?.copyGBps ?? report.limits.copy?.gbps;
+  const webgpu = Math.max(report.limits.copy?.gbps ?? 0, report.limits.shaderCopy?.gbps ?? 0);
+  const bw = report.limits.torch?.copyGBps ?? (webgpu || undefined);
   const tf = report.limits.torch?.gemmTflops;
   const terms: number[] = [];
   if (bw) terms.push(w.minBytes / (bw * 1e6));
@@ -1525,8 +1653,8 @@ function row(cells: readonly string[]): string {
 function summaryTable(report: BenchReport): string[] {
   const L: string[] = [];
   const peers = [...new Set(report.workloads.flatMap((w) => w.results.filter((r) => r.engine !== 'wgfuse' && r.status === 'ok').map((r) => r.engine)))].sort((a, b) => engineRank(a) - engineRank(b));
-  L.push(row(['workload', 'wgfuse ms', ...peers.map((p) => `x ${p}`), 'of limit']));
-  L.push(row(['---', '---:', ...peers.map(() => '---:'), '---:']));
+  L.push(row(['workload', 'wgfuse ms', 'GPU ms', ...peers.map((p) => `x ${p}`), 'of limit']));
+  L.push(row(['---', '---:', '---:', ...peers.map(() => '---:'), '---:']));
   for (const w of report.workloads) {
     const me = w.results.find((r) => r.engine === 'wgfuse');
     const ok = me?.status === 'ok' && me.wallMs;
@@ -1535,7 +1663,7 @@ function summaryTable(report: BenchReport): string[] {
       const r = w.results.find((x) => x.engine === p);
       return ok && r?.status === 'ok' && r.wallMs ? `${(r.wallMs / me!.wallMs!).toFixed(2)}` : '-';
     });
-    L.push(row([w.id, ok ? fmtMs(me!.wallMs!) : (me?.status ?? '-'), ...cells, ok && lim ? pct(lim.ms / me!.wallMs!) : '-']));
+    L.push(row([w.id, ok ? fmtMs(me!.wallMs!) : (me?.status ?? '-'), ok && me!.gpuMs != null ? fmtMs(me!.gpuMs) : '-', ...cells, ok && lim ? pct(lim.ms / me!.wallMs!) : '-']));
   }
   return L;
 }
@@ -1545,13 +1673,16 @@ function renderMarkdown(report: BenchReport): string {
   const d = report.device;
   L.push(`# wgfuse bench: ${d.adapter}`);
   L.push('');
-  L.push(`${report.mode === 'smoke' ? '**Smoke sizes** (tiny: these numbers only show the harness works). ' : ''}${report.created}, median of ${report.runs} runs after ${report.warmup + 1} warm-up run(s). Node ${report.host.node}, ${report.host.cpuModel} (${report.host.cpus} CPUs).${d.software ? ' **Software adapter: timings mean nothing.**' : ''}`);
+  L.push(`${report.mode === 'smoke' ? '**Smoke sizes** (tiny: these numbers only show the harness works). ' : ''}${report.created}, median of ${report.runs} runs after a first (compiling) run${report.warmup ? ` and ${report.warmup} warm-up runs (at least 300 ms of them)` : ''}. Node ${report.host.node}, ${report.host.cpuModel} (${report.host.cpus} CPUs).${d.software ? ' **Software adapter: timings mean nothing.**' : ''}`);
   L.push('');
-  L.push('- **wall ms**: building the computation, submitting it and waiting for the GPU to finish (no read-back). **GPU ms**: sum of kernel times from timestamp queries (wgfuse, tfjs); PyTorch rows: CUDA events.');
+  L.push(
+    `- **wall ms**: building the computation, submitting it and waiting for the GPU to finish (no read-back). **GPU ms**: sum of kernel times from timestamp queries (wgfuse, tfjs${d.exactTimestamps ? '' : '; Dawn rounded each to a multiple of 65.5 us'}); PyTorch rows: CUDA events.`,
+  );
   L.push('- **x ENGINE**: that engine\'s wall time / this row\'s (above 1: this row is faster). **of limit**: limit / wall time.');
   const c = report.limits.copy;
   const t = report.limits.torch;
-  L.push(`- **limits**: copy ${c ? `${c.gbps.toFixed(0)} GB/s (${c.method})` : 'not measured'}${t?.copyGBps ? `; CUDA device-to-device copy ${t.copyGBps.toFixed(0)} GB/s` : ''}${t?.gemmTflops ? `; cuBLAS float32 GEMM (TF32 off) ${t.gemmTflops.toFixed(1)} TFLOP/s at ${t.gemmShape}` : ''}. A GEMM's limit is cuBLAS on that shape; elsewhere the roofline max(flops / GEMM rate, min bytes / copy bandwidth)${t ? '' : ' (without the PyTorch peer: bandwidth only)'}.`);
+  const sc = report.limits.shaderCopy;
+  L.push(`- **limits**: copy ${c ? `${c.gbps.toFixed(0)} GB/s (${c.method})` : 'not measured'}${sc ? `; ${sc.gbps.toFixed(0)} GB/s (${sc.method})` : ''}${t?.copyGBps ? `; CUDA device-to-device copy ${t.copyGBps.toFixed(0)} GB/s` : ''}${t?.gemmTflops ? `; cuBLAS float32 GEMM (TF32 off) ${t.gemmTflops.toFixed(1)} TFLOP/s at ${t.gemmShape}` : ''}. A GEMM's limit is cuBLAS on that shape; elsewhere the roofline max(flops / GEMM rate, min bytes / copy bandwidth)${t ? '' : ' (without the PyTorch peer: bandwidth only)'}.`);
   if (report.torch) L.push(`- **PyTorch**: ${report.torch.torch} (CUDA ${report.torch.cuda ?? '-'}) on ${report.torch.device}; \`torch\` is eager (for GEMMs: cuBLAS, TF32 off), \`torch.compile\` is Inductor.`);
   L.push(`- **engines**: ${report.engines.map((e) => `${e.name}${e.version ? ` ${e.version}` : ''}${e.status !== 'ok' ? ` (unavailable: ${e.note})` : ''}`).join('; ')}`);
   L.push('');
@@ -1602,10 +1733,17 @@ function renderMarkdown(report: BenchReport): string {
         ]),
       );
     }
-    const notes = rows.filter((r) => r.note && (r.status === 'ok' || r.status === 'mismatch'));
+    const notes = rows.filter((r) => r.note && (r.status === 'ok' || r.status === 'mismatch')).map((r) => `- ${r.engine}: ${r.note}`);
+    for (const r of rows) {
+      const d = r.diagnostics;
+      if (!d || !(d.planCacheMisses || d.pipelinesCompiled || d.poolMisses || d.poolTrimmed)) continue;
+      notes.push(
+        `- ${r.engine}, over the ${d.evaluations} timed runs: ${d.planCacheMisses} plan-cache misses, ${d.pipelinesCompiled} pipelines compiled (${d.compileMs} ms), ${d.poolMisses} buffers created by the pool, ${d.poolTrimmed} destroyed by its cap`,
+      );
+    }
     if (notes.length) {
       L.push('');
-      notes.forEach((r) => L.push(`- ${r.engine}: ${r.note}`));
+      L.push(...notes);
     }
     L.push('');
   }

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './demo.js';
 import { infoCommand } from './info.js';
+import { benchCli } from './bench.js';
 import { dumpIrCommand } from './dump-ir.js';
 import { WgfuseError } from '../ir/errors.js';
 
@@ -32,6 +33,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   program.addCommand(dumpIrCommand((c) => (code = c)));
+
+  program.addCommand(benchCli((c) => (code = c)));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

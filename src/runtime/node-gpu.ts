@@ -33,7 +33,9 @@ export interface NodeGpuSelection {
  * workgroup element before reading it, so the fill is pure cost (on SwiftShader it also multiplies shader
  * compile time). Browsers keep it on; there wgfuse pays the fill.
  */
-const DAWN_FLAGS = ['enable-dawn-features=disable_workgroup_init'];
+// Dawn also rounds timestamps to 65.5 us against timing side channels in web pages; a Node process profiling
+// its own kernels wants the real values.
+const DAWN_FLAGS = ['enable-dawn-features=disable_workgroup_init', 'disable-dawn-features=timestamp_quantization'];
 
 /** The SwiftShader Vulkan driver shipped by Debian's chromium package. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';

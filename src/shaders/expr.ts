@@ -246,7 +246,11 @@ const HELPERS = {
   if (x == 0.0) { return select(wg_f32_bits(0x7f800000u), 0.0, y > 0.0); }
   let m = exp2(y * log2(abs(x)));
   if (x > 0.0) { return m; }
-  if (floor(y) != y) { return wg_f32_bits(0x7fc00000u); }
+  if (floor(y) != y) {
+    // A negative base to a fractional power is NaN, except -infinity: +infinity or +0 by the sign of y.
+    if ((bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u) { return select(0.0, wg_f32_bits(0x7f800000u), y > 0.0); }
+    return wg_f32_bits(0x7fc00000u);
+  }
   return select(m, -m, abs(y) < 16777216.0 && (i32(abs(y)) & 1i) == 1i);
 }`,
   // Truncation toward zero, saturating at the i32 range, NaN -> 0 (2^31 itself does not fit in i32).

@@ -80,8 +80,8 @@ describe('evaluation', () => {
     const shared = x.exp();
     const a = shared.add(1);
     const b = shared.mul(2);
-    // One fused kernel computes exp once and stores both results.
-    expect(wg.compile(a, b).dispatches.map((d) => d.kernel)).toEqual(['fused.elementwise.3ops']);
+    // One fused kernel computes exp once and stores both results (4 elements: the vec4 variant).
+    expect(wg.compile(a, b).dispatches.map((d) => d.kernel)).toEqual(['fused.elementwise.3ops.vec4']);
     wg.resetTelemetry();
     await wg.evaluate(a, b);
     expect(wg.telemetry().dispatches).toBe(1);
@@ -95,8 +95,8 @@ describe('evaluation', () => {
     await wg.init({ backend: 'webgpu', quiet: true });
     gpu = currentBackend() as WebGpuBackend;
     if (!gpu.context.features.includes('timestamp-query')) return expect(times).toEqual([]);
-    // rand and the constant are recomputed inside one fused kernel.
-    expect(times.map((k) => k.kernel)).toEqual(['fused.elementwise.2ops']);
+    // rand and the constant are recomputed inside one fused kernel (1000 elements: the vec4 variant).
+    expect(times.map((k) => k.kernel)).toEqual(['fused.elementwise.2ops.vec4']);
     for (const k of times) expect(k.gpuNs).toBeGreaterThanOrEqual(0);
   });
   it('folds more than 65,535 workgroups into a 2-D grid', async () => {

@@ -25,6 +25,8 @@ export interface WebGpuOptions {
   timing?: boolean;
   /** Run the fusion passes (default true); false gives one dispatch per op, the baseline benchmarks compare with. */
   fusion?: boolean;
+  /** Cap on bytes kept in the buffer pool's free lists (default DEFAULT_POOL_BYTES). */
+  poolBytes?: number;
   /**
    * Let reductions combine through subgroup operations; default: whether the device was granted the
    * 'subgroups' feature (asking for them without it has no effect). Tests turn them off to compare.
@@ -52,7 +54,7 @@ export class WebGpuBackend implements Backend {
   ) {
     this.device = context.device;
     this.info = { name: 'webgpu', adapter: context.adapterName };
-    this.pool = new BufferPool(this.device);
+    this.pool = new BufferPool(this.device, options.poolBytes);
     this.stats = emptyTelemetry(this.pool.stats);
     this.pipelines = new PipelineCache(this.device, () => this.stats);
     this.timing = (options.timing ?? false) && context.features.includes('timestamp-query');
