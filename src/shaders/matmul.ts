@@ -11,6 +11,10 @@
 //   registers (rows ty + 16i, columns tx + 16j: consecutive threads touch consecutive columns of the tile,
 //   so stores and workgroup-memory reads are conflict-free). Tile loads pick their thread pattern from the
 //   operand's strides so that consecutive threads read consecutive addresses in the common layouts.
+//   Where an operand's stride-1 axis, its other strides and its offset are aligned to 4 elements (vec4Axis)
+//   and its buffer serves nothing else in the kernel, the operand is bound as array<vec4<T>> and its tile
+//   is loaded four elements per thread ("tiled.vec4" in the header comment, which names each operand's
+//   loads); the tiles, and so the results, are the same as with scalar loads.
 // - direct: one thread per output element, a plain dot product from global memory. For small outputs
 //   (at most DIRECT_MAX_OUTPUTS per matrix), where a 64x64 tile would sit mostly idle; also used for
 //   empty outputs.
@@ -21,7 +25,7 @@ import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { emitExpr, indexOf, type Access, type Coords, type Expr } from './expr.js';
 import { bufferDecls, coordsOf, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
-import { toStorage, VALUE_TYPE } from './wgsl.js';
+import { STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export interface MatrixOperand {
   readonly buffer: string;
@@ -143,6 +147,11 @@ function batchTerms(op: MatrixOperand, batch: Shape, batchCoords: readonly strin
   return live.map((i) => [batchCoords[i], op.batchStrides[i]]);
 }
 
+/** `x`, parenthesized when it is a sum. */
+function paren(x: string): string {
+  return x.includes(' ') ? `(${x})` : x;
+}
+
 /** `base + index`, or just `base` when the index is the constant 0. */
 function plus(base: string, index: string): string {
   return index === '0u' ? base : `${base} + ${index}`;
@@ -251,19 +260,56 @@ interface TileAxis {
  * Copies one tile of an operand into workgroup memory (k-major: `tile[kk * width + r]`), zero outside the
  * matrix. Each thread loads tile size / THREADS elements; the "fast" axis, the one consecutive threads walk
  * along, is the one with the smaller stride (a row-major A walks k, a transposed A walks m), so the common
- * layouts read consecutive addresses.
+ * layouts read consecutive addresses. `shared(r, c)` is the workgroup-memory element at local (r, c).
  *
- * A vec4 path belongs here: when the fast axis has stride 1 and the offset, the other strides and the
- * extent along it are multiples of 4, the operand can be bound as array<vec4<f32>> and each thread loads
- * four consecutive elements (the tile shapes are multiples of 4, so the thread pattern below still fits).
+ * With `vec4` (see vec4Axis: the operand's buffer is bound as array<vec4<T>>), that axis is the fast one
+ * and each thread loads four consecutive elements along it with one vector load, then stores the four
+ * components to workgroup memory. Every vector starts at an element index that is a multiple of 4 and lies
+ * wholly inside or wholly outside the matrix along the fast axis (its extent is a multiple of 4), so the
+ * usual bounds check on the vector's first element keeps out-of-matrix rows and columns zero. The tile
+ * holds the same values as with scalar loads: only the loads differ.
  */
-function emitTileLoad(what: string, buffer: string, base: string, rows: TileAxis, cols: TileAxis, shared: string, dtype: MatmulSpec['dtype']): string[] {
+function emitTileLoad(
+  what: string,
+  buffer: string,
+  base: string,
+  rows: TileAxis,
+  cols: TileAxis,
+  shared: (r: string, c: string) => string,
+  dtype: MatmulSpec['dtype'],
+  vec4: 'rows' | 'cols' | null,
+): string[] {
+  const index = plus(base, sum([[rows.global, rows.stride], [cols.global, cols.stride]]));
+  if (vec4) {
+    const colsFast = vec4 === 'cols';
+    const [fast, slow] = colsFast ? [cols, rows] : [rows, cols];
+    const perSlow = fast.tile / 4; // vectors along the fast axis of the tile
+    if (fast.tile % 4 !== 0 || THREADS % perSlow !== 0 || (rows.tile * cols.tile) % (4 * THREADS) !== 0) {
+      throw new Error(`internal: matmul ${what} tile ${rows.tile} x ${cols.tile} does not fit vec4 loads`);
+    }
+    const steps = (rows.tile * cols.tile) / (4 * THREADS);
+    const slowStep = THREADS / perSlow;
+    const t = STORAGE_TYPE[dtype];
+    const lane = (j: number) => (j === 0 ? fast.local : `${fast.local} + ${j}u`);
+    const stores = [0, 1, 2, 3].map((j) => `  ${colsFast ? shared(rows.local, lane(j)) : shared(lane(j), cols.local)} = x[${j}];`);
+    return [
+      `// ${what} tile (${rows.tile} x ${cols.tile}), vec4 loads: each thread takes 4 consecutive ${fast.name} (stride 1), consecutive threads the next 4.`,
+      `for (var i = 0u; i < ${steps}u; i++) {`,
+      `  let ${fast.local} = lid % ${perSlow}u * 4u;`,
+      `  let ${slow.local} = lid / ${perSlow}u + i * ${slowStep}u;`,
+      `  let ${rows.global} = ${rows.origin} + ${rows.local};`,
+      `  let ${cols.global} = ${cols.origin} + ${cols.local};`,
+      `  var x = vec4<${t}>(${zero(dtype)});`,
+      `  if (${rows.global} < ${rows.bound} && ${cols.global} < ${cols.bound}) { x = ${buffer}[(${index}) / 4u]; }`,
+      ...stores,
+      '}',
+    ];
+  }
   // An axis of extent 1 has no meaningful stride: walk the other one.
   const colsFast = rows.extent <= 1 ? true : cols.extent <= 1 ? false : cols.stride <= rows.stride;
   const [fast, slow] = colsFast ? [cols, rows] : [rows, cols];
   const steps = (rows.tile * cols.tile) / THREADS;
   const slowStep = THREADS / fast.tile;
-  const index = plus(base, sum([[rows.global, rows.stride], [cols.global, cols.stride]]));
   return [
     `// ${what} tile (${rows.tile} x ${cols.tile}): consecutive threads take consecutive ${fast.name} (stride ${fast.stride}).`,
     `for (var i = 0u; i < ${steps}u; i++) {`,
@@ -273,9 +319,29 @@ function emitTileLoad(what: string, buffer: string, base: string, rows: TileAxis
     `  let ${cols.global} = ${cols.origin} + ${cols.local};`,
     `  var x = ${zero(dtype)};`,
     `  if (${rows.global} < ${rows.bound} && ${cols.global} < ${cols.bound}) { x = ${buffer}[${index}]; }`,
-    `  ${shared} = x;`,
+    `  ${shared(rows.local, cols.local)} = x;`,
     '}',
   ];
+}
+
+/**
+ * Which axis of an operand's tile the tiled variant loads as vec4 ('rows' or 'cols'), or null for scalar
+ * loads. Vectors need: float32 or int32; an axis with stride 1 whose extent is a positive multiple of 4,
+ * and whose tile edge is a multiple of 4; the other axis's stride, the offset and the batch strides (of the
+ * batch axes that vary: the others are never multiplied by anything but 0) multiples of 4. Then every
+ * vector the load reads is 16-byte aligned, lies within one row (or column) of the matrix, and ends at or
+ * before the matrix's last element, so it is inside the buffer. The buffer must also be used by nothing
+ * else in the kernel (the other operand, an epilogue load, the store): it is bound as array<vec4<T>>.
+ */
+function vec4Axis(spec: MatmulSpec, op: MatrixOperand, rows: TileAxis, cols: TileAxis): 'rows' | 'cols' | null {
+  if (spec.dtype !== 'float32' && spec.dtype !== 'int32') return null;
+  const other = op === spec.a ? spec.b : spec.a;
+  if (other.buffer === op.buffer || spec.store.buffer === op.buffer) return null;
+  if (spec.epilogue?.expr.steps.some((s) => s.kind === 'load' && s.buffer === op.buffer)) return null;
+  const aligned = (x: number) => x % 4 === 0;
+  if (!aligned(op.offset) || !spec.batch.every((d, i) => d <= 1 || aligned(op.batchStrides[i]))) return null;
+  const fits = (fast: TileAxis, slow: TileAxis) => fast.stride === 1 && fast.extent > 0 && aligned(fast.extent) && aligned(fast.tile) && aligned(slow.stride);
+  return fits(cols, rows) ? 'cols' : fits(rows, cols) ? 'rows' : null;
 }
 
 /** The tile grid and how a workgroup finds its tile: direct (x = column tile, y = row tile, z = batch) or folded. */
@@ -317,6 +383,12 @@ function generateTiled(spec: MatmulSpec, maxPerDim: number): GeneratedKernel {
   const kA: TileAxis = { name: 'k', local: 'kk', global: 'gk', tile: TILE_K, origin: 'k0', bound: 'K', extent: k, stride: a.colStride };
   const kB: TileAxis = { name: 'k', local: 'kk', global: 'gk', tile: TILE_K, origin: 'k0', bound: 'K', extent: k, stride: b.rowStride };
   const colB: TileAxis = { name: 'n', local: 'c', global: 'gc', tile: TILE_N, origin: 'col0', bound: 'N', extent: n, stride: b.colStride };
+  const vecA = vec4Axis(spec, a, rowA, kA);
+  const vecB = vec4Axis(spec, b, kB, colB);
+  const vectors = new Set([...(vecA ? [a.buffer] : []), ...(vecB ? [b.buffer] : [])]);
+  const loadsText = (axis: 'rows' | 'cols' | null, rowName: string, colName: string) =>
+    axis ? `vec4 along ${axis === 'rows' ? rowName : colName}` : 'scalar';
+  const loads = `tile loads: A ${loadsText(vecA, 'm', 'k')}, B ${loadsText(vecB, 'k', 'n')}`;
   const outputLets = [sizeOf(batch) > 1 ? `let o = bz * ${m * n}u + row * N + col;` : 'let o = row * N + col;'];
   // The K loop stays even when K = 0: it keeps both operands bound (layout 'auto' drops unused bindings).
   const body = [
@@ -324,8 +396,8 @@ function generateTiled(spec: MatmulSpec, maxPerDim: number): GeneratedKernel {
     `let base_b = ${sum(batchTerms(b, batch, batchCoords.names), b.offset)};`,
     `var sums: array<array<${type}, ${PER_THREAD_N}>, ${PER_THREAD_M}>;`,
     `for (var k0 = 0u; k0 < K; k0 += ${TILE_K}u) {`,
-    ...indent(emitTileLoad('A', a.buffer, 'base_a', rowA, kA, `tile_a[kk * ${TILE_M}u + r]`, dtype), 1),
-    ...indent(emitTileLoad('B', b.buffer, 'base_b', kB, colB, `tile_b[kk * ${TILE_N}u + c]`, dtype), 1),
+    ...indent(emitTileLoad('A', a.buffer, 'base_a', rowA, kA, (r, kk) => `tile_a[${paren(kk)} * ${TILE_M}u + ${r}]`, dtype, vecA), 1),
+    ...indent(emitTileLoad('B', b.buffer, 'base_b', kB, colB, (kk, c) => `tile_b[${paren(kk)} * ${TILE_N}u + ${c}]`, dtype, vecB), 1),
     '  workgroupBarrier();',
     `  for (var kk = 0u; kk < ${TILE_K}u; kk++) {`,
     `    var a_col: array<${type}, ${PER_THREAD_M}>;`,
@@ -350,10 +422,10 @@ function generateTiled(spec: MatmulSpec, maxPerDim: number): GeneratedKernel {
     '}',
   ];
   const wgsl = [
-    ...bufferDecls(spec.buffers),
+    ...bufferDecls(spec.buffers, vectors),
     ...out.helpers,
     '',
-    ...header(spec, `tiled: ${TILE_M}x${TILE_N} output tiles, K in steps of ${TILE_K}, ${PER_THREAD_M}x${PER_THREAD_N} outputs per thread`),
+    ...header(spec, `tiled${vectors.size > 0 ? '.vec4' : ''}: ${TILE_M}x${TILE_N} output tiles, K in steps of ${TILE_K}, ${PER_THREAD_M}x${PER_THREAD_N} outputs per thread; ${loads}`),
     '',
     `// The current K step of A and B, k-major: tile_a[kk * ${TILE_M} + r] = A(row0 + r, k0 + kk), tile_b[kk * ${TILE_N} + c] = B(k0 + kk, col0 + c).`,
     `var<workgroup> tile_a: array<${type}, ${TILE_M * TILE_K}>;`,
