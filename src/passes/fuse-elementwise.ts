@@ -7,7 +7,7 @@
 // the binding limit, so a long fan-in chain is split into several kernels.
 import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
-import { broadcastsTo, shapesEqual, sizeOf, type Shape } from '../ir/shape.js';
+import { broadcastsTo, fmtShape, shapesEqual, sizeOf, type Shape } from '../ir/shape.js';
 import { Clusters, isElementwiseOp } from './fusion.js';
 import type { Pass, PassResult } from './pass.js';
 
@@ -57,6 +57,14 @@ export function fuseElementwiseGroups(graph: Graph, maxBuffers?: number): PassRe
             }
           }
           if (admit(u)) changed = true;
+        }
+      }
+    }
+    // Say why broadcast producers stayed out: recomputing them per element of the space would cost too much.
+    for (const m of group) {
+      for (const p of m.inputs) {
+        if (!group.has(p) && !c.groupOf.has(p) && isElementwiseOp(p) && !shapesEqual(p.shape, space) && !CHEAP.has(p.op)) {
+          fired.push(`keep ${c.name(p)} ${p.op} out of the kernel of ${c.name(seed)}: it would be recomputed for every element of ${fmtShape(space)}`);
         }
       }
     }

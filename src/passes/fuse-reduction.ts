@@ -93,6 +93,14 @@ export function fuseReductions(graph: Graph, maxBuffers?: number): PassResult {
         }
       }
     }
+    // Say why elementwise producers of the row stayed out: they are read outside it, so they are stored.
+    for (const m of group) {
+      for (const p of m.inputs) {
+        if (!group.has(p) && !c.groupOf.has(p) && isElementwiseOp(p) && spaceOf(p, row) === 'I' && c.outsideUses(p, group) > 0) {
+          fired.push(`keep ${c.name(p)} ${p.op} out of the row kernel of ${c.name(seed)}: it is also read outside it`);
+        }
+      }
+    }
     if (group.size === 1) continue;
     const g = c.newGroup();
     for (const n of c.order) if (group.has(n)) c.add(g, n);
