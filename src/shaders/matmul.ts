@@ -70,18 +70,18 @@ export interface MatmulOptions {
 }
 
 /** The tiled variant's geometry: a TILE_M x TILE_N output tile per workgroup of THREADS_X x THREADS_Y. */
-const TILE_M = 64;
-const TILE_N = 64;
-const TILE_K = 16;
-const THREADS_X = 16;
-const THREADS_Y = 16;
-const THREADS = THREADS_X * THREADS_Y;
+export const TILE_M = 64;
+export const TILE_N = 64;
+export const TILE_K = 16;
+export const THREADS_X = 16;
+export const THREADS_Y = 16;
+export const THREADS = THREADS_X * THREADS_Y;
 /** Outputs per thread: rows ty + THREADS_Y * i, columns tx + THREADS_X * j. */
 const PER_THREAD_M = TILE_M / THREADS_Y;
 const PER_THREAD_N = TILE_N / THREADS_X;
 
 /** The direct variant: one thread per output, in workgroups of this size. */
-const DIRECT_WORKGROUP = 256;
+export const DIRECT_WORKGROUP = 256;
 /** Up to this many outputs per matrix (a quarter of a 64x64 tile), a tile would be mostly idle: one thread per output instead. */
 export const DIRECT_MAX_OUTPUTS = 1024;
 
@@ -106,10 +106,8 @@ function checkSpec(spec: MatmulSpec): void {
     throw new Error(`internal: matmul spec: ${what}`);
   };
   if (![m, n, k, ...batch].every((d) => Number.isInteger(d) && d >= 0)) fail(`bad extents m=${m} n=${n} k=${k} batch=[${batch}]`);
-  for (const [name, op] of [['a', a], ['b', b]] as const) {
-    if (op.batchStrides.length !== batch.length) fail(`${name} has ${op.batchStrides.length} batch strides for batch [${batch}]`);
-    if ([op.offset, op.rowStride, op.colStride, ...op.batchStrides].some((s) => !Number.isInteger(s) || s < 0)) fail(`${name} has a negative or fractional stride`);
-  }
+  checkOperand('a', a, batch, fail);
+  checkOperand('b', b, batch, fail);
   if (store.access.strides.length !== batch.length + 2) fail(`the store access needs ${batch.length + 2} strides`);
   const names = new Set(buffers.map((x) => x.name));
   for (const used of [a.buffer, b.buffer, store.buffer]) if (!names.has(used)) fail(`no buffer named ${used}`);
@@ -117,6 +115,17 @@ function checkSpec(spec: MatmulSpec): void {
     if (RESERVED.test(x.name)) fail(`buffer name ${x.name} is reserved by the kernel`);
     if ((x.name === a.buffer || x.name === b.buffer) && x.dtype !== spec.dtype) fail(`operand buffer ${x.name} is ${x.dtype}, not ${spec.dtype}`);
   }
+  checkEpilogue(spec, fail);
+}
+
+/** The checks of one strided operand (named `name` in messages) against the batch shape. */
+export function checkOperand(name: string, op: MatrixOperand, batch: Shape, fail: (what: string) => void): void {
+  if (op.batchStrides.length !== batch.length) fail(`${name} has ${op.batchStrides.length} batch strides for batch [${batch}]`);
+  if ([op.offset, op.rowStride, op.colStride, ...op.batchStrides].some((s) => !Number.isInteger(s) || s < 0)) fail(`${name} has a negative or fractional stride`);
+}
+
+/** The checks of an optional epilogue: its step in range, and its only value the accumulator `acc` of the kernel's dtype. */
+export function checkEpilogue(spec: Pick<MatmulSpec, 'dtype' | 'epilogue'>, fail: (what: string) => void): void {
   const epi = spec.epilogue;
   if (epi) {
     if (epi.step < 0 || epi.step >= epi.expr.steps.length) fail(`epilogue step ${epi.step} is out of range`);
@@ -127,7 +136,7 @@ function checkSpec(spec: MatmulSpec): void {
 }
 
 /** `constant + name * stride + ...`, skipping zero strides (and a zero constant) and unit multipliers. */
-function sum(terms: readonly (readonly [string, number])[], constant = 0): string {
+export function sum(terms: readonly (readonly [string, number])[], constant = 0): string {
   const parts = terms.flatMap(([name, s]) => (s === 0 ? [] : [s === 1 ? name : `${name} * ${s}u`]));
   if (constant !== 0 || parts.length === 0) parts.unshift(`${constant}u`);
   return parts.join(' + ');
@@ -138,7 +147,7 @@ function sum(terms: readonly (readonly [string, number])[], constant = 0): strin
  * case, batch strides proportional to row-major strides of the batch shape (a contiguous stack of matrices,
  * possibly broadcast where an extent is 1), is one multiplication of the flat batch index.
  */
-function batchTerms(op: MatrixOperand, batch: Shape, batchCoords: readonly string[]): [string, number][] {
+export function batchTerms(op: MatrixOperand, batch: Shape, batchCoords: readonly string[]): [string, number][] {
   const rm = stridesOf(batch);
   const live = batch.flatMap((d, i) => (d > 1 ? [i] : []));
   if (live.length === 0) return [];
@@ -153,12 +162,12 @@ function paren(x: string): string {
 }
 
 /** `base + index`, or just `base` when the index is the constant 0. */
-function plus(base: string, index: string): string {
+export function plus(base: string, index: string): string {
   return index === '0u' ? base : `${base} + ${index}`;
 }
 
 /** The epilogue (or plain `acc`) and the store of one output at (batch coords, row, col). */
-function emitOutput(spec: MatmulSpec, coords: Coords): { code: string[]; helpers: Set<string> } {
+export function emitOutput(spec: Pick<MatmulSpec, 'buffers' | 'store' | 'epilogue'>, coords: Coords): { code: string[]; helpers: Set<string> } {
   const storeDtype = spec.buffers.find((x) => x.name === spec.store.buffer)!.dtype;
   const target = `${spec.store.buffer}[${indexOf(spec.store.access, coords)}]`;
   if (!spec.epilogue) return { code: [`${target} = ${toStorage(storeDtype, 'acc')};`], helpers: new Set() };
@@ -167,7 +176,7 @@ function emitOutput(spec: MatmulSpec, coords: Coords): { code: string[]; helpers
 }
 
 /** Keeps only the `let` lines whose names the later code (or a kept later `let`) uses. */
-function pruneLets(lets: readonly string[], rest: readonly string[]): string[] {
+export function pruneLets(lets: readonly string[], rest: readonly string[]): string[] {
   const kept: string[] = [];
   let used = rest.join('\n');
   for (let i = lets.length - 1; i >= 0; i--) {
@@ -192,7 +201,7 @@ function header(spec: MatmulSpec, variant: string): string[] {
   ];
 }
 
-function indent(lines: readonly string[], depth: number): string[] {
+export function indent(lines: readonly string[], depth: number): string[] {
   return lines.map((l) => `${'  '.repeat(depth)}${l}`);
 }
 
@@ -236,12 +245,12 @@ function generateDirect(spec: MatmulSpec, maxPerDim: number): GeneratedKernel {
   return { wgsl, entryPoint: 'main', workgroups: grid1d(Math.ceil(total / DIRECT_WORKGROUP), maxPerDim) };
 }
 
-function zero(dtype: MatmulSpec['dtype']): string {
+export function zero(dtype: MatmulSpec['dtype']): string {
   return dtype === 'float32' ? '0.0' : '0i';
 }
 
 /** One axis of a tile as a tile load sees it. */
-interface TileAxis {
+export interface TileAxis {
   /** m, n or k, for the comment. */
   readonly name: string;
   /** The local (in-tile) and global coordinate names, e.g. r and gr. */
@@ -267,9 +276,10 @@ interface TileAxis {
  * components to workgroup memory. Every vector starts at an element index that is a multiple of 4 and lies
  * wholly inside or wholly outside the matrix along the fast axis (its extent is a multiple of 4), so the
  * usual bounds check on the vector's first element keeps out-of-matrix rows and columns zero. The tile
- * holds the same values as with scalar loads: only the loads differ.
+ * holds the same values as with scalar loads: only the loads differ. `what` names the tile in the comment
+ * (e.g. 'A tile').
  */
-function emitTileLoad(
+export function emitTileLoad(
   what: string,
   buffer: string,
   base: string,
@@ -285,7 +295,7 @@ function emitTileLoad(
     const [fast, slow] = colsFast ? [cols, rows] : [rows, cols];
     const perSlow = fast.tile / 4; // vectors along the fast axis of the tile
     if (fast.tile % 4 !== 0 || THREADS % perSlow !== 0 || (rows.tile * cols.tile) % (4 * THREADS) !== 0) {
-      throw new Error(`internal: matmul ${what} tile ${rows.tile} x ${cols.tile} does not fit vec4 loads`);
+      throw new Error(`internal: matmul ${what} ${rows.tile} x ${cols.tile} does not fit vec4 loads`);
     }
     const steps = (rows.tile * cols.tile) / (4 * THREADS);
     const slowStep = THREADS / perSlow;
@@ -293,7 +303,7 @@ function emitTileLoad(
     const lane = (j: number) => (j === 0 ? fast.local : `${fast.local} + ${j}u`);
     const stores = [0, 1, 2, 3].map((j) => `  ${colsFast ? shared(rows.local, lane(j)) : shared(lane(j), cols.local)} = x[${j}];`);
     return [
-      `// ${what} tile (${rows.tile} x ${cols.tile}), vec4 loads: each thread takes 4 consecutive ${fast.name} (stride 1), consecutive threads the next 4.`,
+      `// ${what} (${rows.tile} x ${cols.tile}), vec4 loads: each thread takes 4 consecutive ${fast.name} (stride 1), consecutive threads the next 4.`,
       `for (var i = 0u; i < ${steps}u; i++) {`,
       `  let ${fast.local} = lid % ${perSlow}u * 4u;`,
       `  let ${slow.local} = lid / ${perSlow}u + i * ${slowStep}u;`,
@@ -311,7 +321,7 @@ function emitTileLoad(
   const steps = (rows.tile * cols.tile) / THREADS;
   const slowStep = THREADS / fast.tile;
   return [
-    `// ${what} tile (${rows.tile} x ${cols.tile}): consecutive threads take consecutive ${fast.name} (stride ${fast.stride}).`,
+    `// ${what} (${rows.tile} x ${cols.tile}): consecutive threads take consecutive ${fast.name} (stride ${fast.stride}).`,
     `for (var i = 0u; i < ${steps}u; i++) {`,
     `  let ${fast.local} = lid % ${fast.tile}u;`,
     `  let ${slow.local} = lid / ${fast.tile}u + i * ${slowStep}u;`,
@@ -344,6 +354,43 @@ function vec4Axis(spec: MatmulSpec, op: MatrixOperand, rows: TileAxis, cols: Til
   return fits(cols, rows) ? 'cols' : fits(rows, cols) ? 'rows' : null;
 }
 
+/**
+ * `total` workgroups spread over x, y and z (each at most maxPerDim), numbered linearly as `w`; the surplus
+ * workgroups of the last row leave at once (the workgroup id is uniform, so barriers stay uniform).
+ */
+export function foldedGrid(kernel: string, total: number, maxPerDim: number): { workgroups: [number, number, number]; code: string[] } {
+  const x = Math.min(total, maxPerDim);
+  const y = Math.min(Math.ceil(total / x), maxPerDim);
+  const z = Math.ceil(total / (x * y));
+  if (z > maxPerDim) throw new Error(`internal: ${kernel} needs ${total} workgroups, more than a ${maxPerDim}^3 grid`);
+  return { workgroups: [x, y, z], code: [`let w = (wid.z * ${y}u + wid.y) * ${x}u + wid.x;`, `if (w >= ${total}u) { return; }`] };
+}
+
+/**
+ * One K step of the tiled product, once both tiles are staged in tile_a and tile_b (k-major): each thread
+ * adds its PER_THREAD_M x PER_THREAD_N outer product to `sums`, between two barriers.
+ */
+export function emitTileProduct(type: string): string[] {
+  return [
+    'workgroupBarrier();',
+    `for (var kk = 0u; kk < ${TILE_K}u; kk++) {`,
+    `  var a_col: array<${type}, ${PER_THREAD_M}>;`,
+    `  var b_row: array<${type}, ${PER_THREAD_N}>;`,
+    `  for (var i = 0u; i < ${PER_THREAD_M}u; i++) { a_col[i] = tile_a[kk * ${TILE_M}u + tid.y + i * ${THREADS_Y}u]; }`,
+    `  for (var j = 0u; j < ${PER_THREAD_N}u; j++) { b_row[j] = tile_b[kk * ${TILE_N}u + tid.x + j * ${THREADS_X}u]; }`,
+    `  for (var i = 0u; i < ${PER_THREAD_M}u; i++) {`,
+    `    for (var j = 0u; j < ${PER_THREAD_N}u; j++) { sums[i][j] += a_col[i] * b_row[j]; }`,
+    '  }',
+    '}',
+    'workgroupBarrier();',
+  ];
+}
+
+/** The `sums` accumulator declaration of the tiled variant: PER_THREAD_M x PER_THREAD_N values of `type`. */
+export function emitSumsDecl(type: string): string {
+  return `var sums: array<array<${type}, ${PER_THREAD_N}>, ${PER_THREAD_M}>;`;
+}
+
 /** The tile grid and how a workgroup finds its tile: direct (x = column tile, y = row tile, z = batch) or folded. */
 function tiledGrid(spec: MatmulSpec, maxPerDim: number): { workgroups: [number, number, number]; code: string[] } {
   const gx = Math.ceil(spec.n / TILE_N);
@@ -356,15 +403,11 @@ function tiledGrid(spec: MatmulSpec, maxPerDim: number): { workgroups: [number, 
   // tile, column tile) and spread that number over x, y and z. The surplus workgroups of the last row of
   // the grid leave at once; the workgroup id is uniform, so the barriers below stay in uniform control flow.
   const total = gx * gy * gz;
-  const x = Math.min(total, maxPerDim);
-  const y = Math.min(Math.ceil(total / x), maxPerDim);
-  const z = Math.ceil(total / (x * y));
-  if (z > maxPerDim) throw new Error(`internal: matmul needs ${total} workgroups, more than a ${maxPerDim}^3 grid`);
+  const fold = foldedGrid('matmul', total, maxPerDim);
   return {
-    workgroups: [x, y, z],
+    workgroups: fold.workgroups,
     code: [
-      `let w = (wid.z * ${y}u + wid.y) * ${x}u + wid.x;`,
-      `if (w >= ${total}u) { return; }`,
+      ...fold.code,
       `let row0 = w / ${gx}u % ${gy}u * ${TILE_M}u;`,
       `let col0 = w % ${gx}u * ${TILE_N}u;`,
       `let bz = w / ${gx * gy}u;`,
@@ -394,21 +437,11 @@ function generateTiled(spec: MatmulSpec, maxPerDim: number): GeneratedKernel {
   const body = [
     `let base_a = ${sum(batchTerms(a, batch, batchCoords.names), a.offset)};`,
     `let base_b = ${sum(batchTerms(b, batch, batchCoords.names), b.offset)};`,
-    `var sums: array<array<${type}, ${PER_THREAD_N}>, ${PER_THREAD_M}>;`,
+    emitSumsDecl(type),
     `for (var k0 = 0u; k0 < K; k0 += ${TILE_K}u) {`,
-    ...indent(emitTileLoad('A', a.buffer, 'base_a', rowA, kA, (r, kk) => `tile_a[${paren(kk)} * ${TILE_M}u + ${r}]`, dtype, vecA), 1),
-    ...indent(emitTileLoad('B', b.buffer, 'base_b', kB, colB, (kk, c) => `tile_b[${paren(kk)} * ${TILE_N}u + ${c}]`, dtype, vecB), 1),
-    '  workgroupBarrier();',
-    `  for (var kk = 0u; kk < ${TILE_K}u; kk++) {`,
-    `    var a_col: array<${type}, ${PER_THREAD_M}>;`,
-    `    var b_row: array<${type}, ${PER_THREAD_N}>;`,
-    `    for (var i = 0u; i < ${PER_THREAD_M}u; i++) { a_col[i] = tile_a[kk * ${TILE_M}u + tid.y + i * ${THREADS_Y}u]; }`,
-    `    for (var j = 0u; j < ${PER_THREAD_N}u; j++) { b_row[j] = tile_b[kk * ${TILE_N}u + tid.x + j * ${THREADS_X}u]; }`,
-    `    for (var i = 0u; i < ${PER_THREAD_M}u; i++) {`,
-    `      for (var j = 0u; j < ${PER_THREAD_N}u; j++) { sums[i][j] += a_col[i] * b_row[j]; }`,
-    '    }',
-    '  }',
-    '  workgroupBarrier();',
+    ...indent(emitTileLoad('A tile', a.buffer, 'base_a', rowA, kA, (r, kk) => `tile_a[${paren(kk)} * ${TILE_M}u + ${r}]`, dtype, vecA), 1),
+    ...indent(emitTileLoad('B tile', b.buffer, 'base_b', kB, colB, (kk, c) => `tile_b[${paren(kk)} * ${TILE_N}u + ${c}]`, dtype, vecB), 1),
+    ...indent(emitTileProduct(type), 1),
     '}',
     `for (var i = 0u; i < ${PER_THREAD_M}u; i++) {`,
     `  for (var j = 0u; j < ${PER_THREAD_N}u; j++) {`,

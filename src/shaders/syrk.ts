@@ -27,12 +27,34 @@
 // transposed tile through workgroup memory would make them contiguous; not done yet.
 //
 // float32 accumulates in f32, int32 in i32 (wrapping exactly as the CPU reference).
-import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
+import { sizeOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, coordsOf, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
-import { emitExpr, indexOf, type Access, type Coords, type Expr } from './expr.js';
+import type { Access, Coords, Expr } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
-import { DIRECT_MAX_OUTPUTS, type MatrixOperand } from './matmul.js';
-import { toStorage, VALUE_TYPE } from './wgsl.js';
+import {
+  batchTerms,
+  checkEpilogue,
+  checkOperand,
+  DIRECT_MAX_OUTPUTS,
+  DIRECT_WORKGROUP,
+  emitOutput,
+  emitSumsDecl,
+  emitTileLoad,
+  emitTileProduct,
+  foldedGrid,
+  indent,
+  plus,
+  pruneLets,
+  sum,
+  THREADS_X,
+  THREADS_Y,
+  TILE_K,
+  TILE_M,
+  zero,
+  type MatrixOperand,
+  type TileAxis,
+} from './matmul.js';
+import { VALUE_TYPE } from './wgsl.js';
 
 export interface SyrkSpec {
   readonly dtype: 'float32' | 'int32';
@@ -63,14 +85,12 @@ export interface SyrkOptions {
   readonly maxWorkgroupsPerDim?: number;
 }
 
-/** The tiled geometry: the same as matmul's tiled variant. */
-const TILE = 64;
-const TILE_K = 16;
-const THREADS_X = 16;
-const THREADS_Y = 16;
-const THREADS = THREADS_X * THREADS_Y;
+/**
+ * The tiled geometry: matmul's tiled variant (src/shaders/matmul.ts), whose tile product and tile loads this
+ * kernel reuses. Its tiles are square (TILE_M = TILE_N), so one edge serves rows and columns.
+ */
+const TILE = TILE_M;
 const PER_THREAD = TILE / THREADS_X;
-const DIRECT_WORKGROUP = 256;
 
 /** Names the generated WGSL declares; a buffer with one of these names would be shadowed. */
 const RESERVED = /^(N|K|TRI|TOTAL|main|wid|nwg|tid|lid|w|t|e|rt|ct|row0|col0|bz|base|sums|k0|i|j|r|kk|gr|gk|x|a_col|b_row|row|col|acc|o|pa|pb|p|tile_a|tile_b|[bv]\d+|wg_\w*)$/;
@@ -111,8 +131,7 @@ function checkSpec(spec: SyrkSpec): void {
     throw new Error(`internal: syrk spec: ${what}`);
   };
   if (![n, k, ...batch].every((d) => Number.isInteger(d) && d >= 0)) fail(`bad extents n=${n} k=${k} batch=[${batch}]`);
-  if (x.batchStrides.length !== batch.length) fail(`x has ${x.batchStrides.length} batch strides for batch [${batch}]`);
-  if ([x.offset, x.rowStride, x.colStride, ...x.batchStrides].some((s) => !Number.isInteger(s) || s < 0)) fail('x has a negative or fractional stride');
+  checkOperand('x', x, batch, fail);
   if (store.access.strides.length !== batch.length + 2) fail(`the store access needs ${batch.length + 2} strides`);
   const names = new Set(buffers.map((b) => b.name));
   for (const used of [x.buffer, store.buffer]) if (!names.has(used)) fail(`no buffer named ${used}`);
@@ -121,57 +140,7 @@ function checkSpec(spec: SyrkSpec): void {
     if (RESERVED.test(b.name)) fail(`buffer name ${b.name} is reserved by the kernel`);
     if (b.name === x.buffer && b.dtype !== spec.dtype) fail(`operand buffer ${b.name} is ${b.dtype}, not ${spec.dtype}`);
   }
-  const epi = spec.epilogue;
-  if (epi) {
-    if (epi.step < 0 || epi.step >= epi.expr.steps.length) fail(`epilogue step ${epi.step} is out of range`);
-    for (const s of epi.expr.steps) {
-      if (s.kind === 'value' && (s.name !== 'acc' || s.dtype !== spec.dtype)) fail(`epilogue value ${s.name}: ${s.dtype} is not acc: ${spec.dtype}`);
-    }
-  }
-}
-
-/** `constant + name * stride + ...`, skipping zero strides (and a zero constant) and unit multipliers. */
-function sum(terms: readonly (readonly [string, number])[], constant = 0): string {
-  const parts = terms.flatMap(([name, s]) => (s === 0 ? [] : [s === 1 ? name : `${name} * ${s}u`]));
-  if (constant !== 0 || parts.length === 0) parts.unshift(`${constant}u`);
-  return parts.join(' + ');
-}
-
-/** `base + index`, or just `base` when the index is the constant 0. */
-function plus(base: string, index: string): string {
-  return index === '0u' ? base : `${base} + ${index}`;
-}
-
-/** X's batch terms at batch index `bz`: one multiplication for a contiguous stack, else per coordinate. */
-function batchTerms(x: MatrixOperand, batch: Shape, batchCoords: readonly string[]): [string, number][] {
-  const rm = stridesOf(batch);
-  const live = batch.flatMap((d, i) => (d > 1 ? [i] : []));
-  if (live.length === 0) return [];
-  const scale = x.batchStrides[live[0]] / rm[live[0]];
-  if (Number.isInteger(scale) && live.every((i) => x.batchStrides[i] === rm[i] * scale)) return [['bz', scale]];
-  return live.map((i) => [batchCoords[i], x.batchStrides[i]]);
-}
-
-/** Keeps only the `let` lines whose names the later code (or a kept later `let`) uses. */
-function pruneLets(lets: readonly string[], rest: readonly string[]): string[] {
-  const kept: string[] = [];
-  let used = rest.join('\n');
-  for (let i = lets.length - 1; i >= 0; i--) {
-    const name = /^let (\w+)/.exec(lets[i])![1];
-    if (new RegExp(`\\b${name}\\b`).test(used)) {
-      kept.unshift(lets[i]);
-      used += `\n${lets[i]}`;
-    }
-  }
-  return kept;
-}
-
-function indent(lines: readonly string[], depth: number): string[] {
-  return lines.map((l) => `${'  '.repeat(depth)}${l}`);
-}
-
-function zero(dtype: SyrkSpec['dtype']): string {
-  return dtype === 'float32' ? '0.0' : '0i';
+  checkEpilogue(spec, fail);
 }
 
 /**
@@ -181,19 +150,12 @@ function zero(dtype: SyrkSpec['dtype']): string {
  */
 function emitStores(spec: SyrkSpec, batchNames: readonly string[]): { code: string[]; helpers: Set<string> } {
   const { n, batch } = spec;
-  const storeDtype = spec.buffers.find((b) => b.name === spec.store.buffer)!.dtype;
   const shape = [...batch, n, n];
   const helpers = new Set<string>();
   const one = (r: string, c: string): string[] => {
     const coords: Coords = { names: [...batchNames, r, c], flat: { name: 'o', shape } };
-    const target = `${spec.store.buffer}[${indexOf(spec.store.access, coords)}]`;
-    let code: string[];
-    if (!spec.epilogue) code = [`${target} = ${toStorage(storeDtype, 'acc')};`];
-    else {
-      const body = emitExpr(spec.epilogue.expr, coords);
-      body.helpers.forEach((h) => helpers.add(h));
-      code = [...body.code, `${target} = ${toStorage(storeDtype, body.value(spec.epilogue.step))};`];
-    }
+    const { code, helpers: used } = emitOutput(spec, coords);
+    used.forEach((h) => helpers.add(h));
     const flat = sizeOf(batch) > 1 ? `let o = bz * ${n * n}u + ${r} * N + ${c};` : `let o = ${r} * N + ${c};`;
     return [...pruneLets([flat], code), ...code];
   };
@@ -268,27 +230,14 @@ function generateDirect(spec: SyrkSpec, maxPerDim: number): GeneratedKernel {
 
 /**
  * Copies a 64 x 16 tile of X (rows origin.., k0..) into workgroup memory, k-major (`tile[kk * 64 + r]`), zero
- * outside the matrix. Consecutive threads walk the axis with the smaller stride (k for a row-major X, the
- * rows for a transposed one), as matmul's tile loads do.
+ * outside the matrix: matmul's scalar tile load, whose consecutive threads walk the axis with the smaller
+ * stride (k for a row-major X, the rows for a transposed one).
  */
-function emitTileLoad(spec: SyrkSpec, origin: string, shared: string): string[] {
+function emitXTileLoad(spec: SyrkSpec, origin: string, shared: string): string[] {
   const { x, n, k, dtype } = spec;
-  const kFast = n <= 1 ? true : k <= 1 ? false : x.colStride <= x.rowStride;
-  const steps = (TILE * TILE_K) / THREADS;
-  const [fastLocal, fastTile, slowLocal] = kFast ? (['kk', TILE_K, 'r'] as const) : (['r', TILE, 'kk'] as const);
-  const index = plus('base', sum([['gr', x.rowStride], ['gk', x.colStride]]));
-  return [
-    `// X rows ${origin}.. (${TILE} x ${TILE_K}): consecutive threads take consecutive ${kFast ? 'k' : 'rows'} (stride ${kFast ? x.colStride : x.rowStride}).`,
-    `for (var i = 0u; i < ${steps}u; i++) {`,
-    `  let ${fastLocal} = lid % ${fastTile}u;`,
-    `  let ${slowLocal} = lid / ${fastTile}u + i * ${THREADS / fastTile}u;`,
-    `  let gr = ${origin} + r;`,
-    '  let gk = k0 + kk;',
-    `  var x = ${zero(dtype)};`,
-    `  if (gr < N && gk < K) { x = ${x.buffer}[${index}]; }`,
-    `  ${shared}[kk * ${TILE}u + r] = x;`,
-    '}',
-  ];
+  const rows: TileAxis = { name: 'rows', local: 'r', global: 'gr', tile: TILE, origin, bound: 'N', extent: n, stride: x.rowStride };
+  const ks: TileAxis = { name: 'k', local: 'kk', global: 'gk', tile: TILE_K, origin: 'k0', bound: 'K', extent: k, stride: x.colStride };
+  return emitTileLoad(`X rows ${origin}..`, x.buffer, 'base', rows, ks, (r, kk) => `${shared}[${kk} * ${TILE}u + ${r}]`, dtype, null);
 }
 
 /** The launch: one workgroup per lower-triangle tile and batch, direct ([tiles, 1, batch]) or folded. */
@@ -300,15 +249,8 @@ function tiledGrid(spec: SyrkSpec, maxPerDim: number): { workgroups: [number, nu
   }
   // Number the workgroups linearly over (batch, tile) and spread that number over x, y and z; the surplus
   // workgroups of the last row leave at once (the workgroup id is uniform, so barriers stay uniform).
-  const total = tiles * batches;
-  const x = Math.min(total, maxPerDim);
-  const y = Math.min(Math.ceil(total / x), maxPerDim);
-  const z = Math.ceil(total / (x * y));
-  if (z > maxPerDim) throw new Error(`internal: syrk needs ${total} workgroups, more than a ${maxPerDim}^3 grid`);
-  return {
-    workgroups: [x, y, z],
-    code: [`let w = (wid.z * ${y}u + wid.y) * ${x}u + wid.x;`, `if (w >= ${total}u) { return; }`, `let t = w % ${tiles}u;`, `let bz = w / ${tiles}u;`],
-  };
+  const fold = foldedGrid('syrk', tiles * batches, maxPerDim);
+  return { workgroups: fold.workgroups, code: [...fold.code, `let t = w % ${tiles}u;`, `let bz = w / ${tiles}u;`] };
 }
 
 function generateTiled(spec: SyrkSpec, maxPerDim: number): GeneratedKernel {
@@ -320,21 +262,11 @@ function generateTiled(spec: SyrkSpec, maxPerDim: number): GeneratedKernel {
   // The K loop stays even when K = 0: it keeps the operand bound (layout 'auto' drops unused bindings).
   const body = [
     `let base = ${sum(batchTerms(x, batch, batchCoords.names), x.offset)};`,
-    `var sums: array<array<${type}, ${PER_THREAD}>, ${PER_THREAD}>;`,
+    emitSumsDecl(type),
     `for (var k0 = 0u; k0 < K; k0 += ${TILE_K}u) {`,
-    ...indent(emitTileLoad(spec, 'row0', 'tile_a'), 1),
-    ...indent(emitTileLoad(spec, 'col0', 'tile_b'), 1),
-    '  workgroupBarrier();',
-    `  for (var kk = 0u; kk < ${TILE_K}u; kk++) {`,
-    `    var a_col: array<${type}, ${PER_THREAD}>;`,
-    `    var b_row: array<${type}, ${PER_THREAD}>;`,
-    `    for (var i = 0u; i < ${PER_THREAD}u; i++) { a_col[i] = tile_a[kk * ${TILE}u + tid.y + i * ${THREADS_Y}u]; }`,
-    `    for (var j = 0u; j < ${PER_THREAD}u; j++) { b_row[j] = tile_b[kk * ${TILE}u + tid.x + j * ${THREADS_X}u]; }`,
-    `    for (var i = 0u; i < ${PER_THREAD}u; i++) {`,
-    `      for (var j = 0u; j < ${PER_THREAD}u; j++) { sums[i][j] += a_col[i] * b_row[j]; }`,
-    '    }',
-    '  }',
-    '  workgroupBarrier();',
+    ...indent(emitXTileLoad(spec, 'row0', 'tile_a'), 1),
+    ...indent(emitXTileLoad(spec, 'col0', 'tile_b'), 1),
+    ...indent(emitTileProduct(type), 1),
     '}',
     `for (var i = 0u; i < ${PER_THREAD}u; i++) {`,
     `  for (var j = 0u; j < ${PER_THREAD}u; j++) {`,
