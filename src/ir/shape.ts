@@ -64,6 +64,12 @@ export function broadcastShapes(a: Shape, b: Shape, what: string): Shape {
   return out;
 }
 
+/** True when `strides` lay `shape` out row-major (extent-1 axes may have any stride: they add nothing). */
+export function isRowMajorStrides(shape: Shape, strides: readonly number[]): boolean {
+  const rm = stridesOf(shape);
+  return strides.length === shape.length && strides.every((s, d) => s === rm[d] || shape[d] === 1);
+}
+
 /** True when `from` broadcasts to exactly `to` (NumPy rules, `to` unchanged). */
 export function broadcastsTo(from: Shape, to: Shape): boolean {
   if (from.length > to.length) return false;

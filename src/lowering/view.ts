@@ -3,7 +3,7 @@
 // 0, slice moves the offset, reshape of a row-major view restrides it. Kernels read views in place.
 import type { DType } from '../ir/dtype.js';
 import type { Node } from '../ir/node.js';
-import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
+import { isRowMajorStrides, sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import type { Access } from '../shaders/expr.js';
 
 export interface View {
@@ -20,8 +20,7 @@ export function rowMajorView(slot: number, dtype: DType, shape: Shape, offset = 
 
 /** True when the view's elements sit row-major and gap-free from its offset. */
 export function isRowMajor(v: View): boolean {
-  const rm = stridesOf(v.shape);
-  return v.strides.every((s, d) => s === rm[d] || v.shape[d] === 1);
+  return isRowMajorStrides(v.shape, v.strides);
 }
 
 /** The view a layout op produces from its operand's view, or null when strides cannot express it. */

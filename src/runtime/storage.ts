@@ -3,7 +3,7 @@
 // several tensors share one storage: the memory is released when the last reference goes.
 import type { DType, TypedArray } from '../ir/dtype.js';
 import { WgfuseError } from '../ir/errors.js';
-import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
+import { isRowMajorStrides, sizeOf, type Shape } from '../ir/shape.js';
 
 /** Device memory owned by a storage; `free` gives it back (to a pool) exactly once. */
 export interface DeviceMemory {
@@ -66,8 +66,7 @@ export class Storage {
   /** True when a view is the whole base laid out row-major (it can be bound as a plain tensor). */
   get isPlain(): boolean {
     if (!this.view) return true;
-    const rm = stridesOf(this.shape);
-    return this.view.offset === 0 && this.size === this.view.base.size && this.view.strides.every((s, d) => s === rm[d] || this.shape[d] === 1);
+    return this.view.offset === 0 && this.size === this.view.base.size && isRowMajorStrides(this.shape, this.view.strides);
   }
 
   /** Where a non-plain view's elements lie in its base (null for plain storages). */

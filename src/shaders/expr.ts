@@ -6,7 +6,7 @@
 import type { DType } from '../ir/dtype.js';
 import type { Attrs, OpName } from '../ir/ops.js';
 import type { Shape } from '../ir/shape.js';
-import { stridesOf } from '../ir/shape.js';
+import { isRowMajorStrides, stridesOf } from '../ir/shape.js';
 import { fromStorage, literal, literalHelpers, SPECIAL_FLOAT_HELPER, VALUE_TYPE } from './wgsl.js';
 
 export interface Access {
@@ -52,19 +52,13 @@ export interface Coords {
 
 /** The u32 index `offset + sum(coord[d] * stride[d])`, skipping zero strides; the flat index when row-major. */
 export function indexOf(access: Access, coords: Coords): string {
-  if (coords.flat && access.offset === 0 && isRowMajor(access.strides, coords.flat.shape)) return coords.flat.name;
+  if (coords.flat && access.offset === 0 && isRowMajorStrides(coords.flat.shape, access.strides)) return coords.flat.name;
   return stridedIndex(access, coords.names);
 }
 
 /** True when `access` is the flat row-major index of `space` (what indexOf's fast path recognises). */
 export function isFlatAccess(access: Access, space: Shape): boolean {
-  return access.offset === 0 && isRowMajor(access.strides, space);
-}
-
-function isRowMajor(strides: readonly number[], shape: Shape): boolean {
-  const rm = stridesOf(shape);
-  // Extent-1 axes contribute nothing whatever their stride.
-  return strides.length === shape.length && strides.every((s, d) => s === rm[d] || shape[d] === 1);
+  return access.offset === 0 && isRowMajorStrides(space, access.strides);
 }
 
 function stridedIndex(access: Access, coords: readonly string[]): string {
@@ -226,9 +220,12 @@ function emitCast(x: string, from: DType, to: DType, use: (h: keyof typeof HELPE
 
 // WGSL leaves NaN behaviour of max/min/sign/clamp to the implementation and lets compilers assume x == x,
 // so NaN is detected from the bits and the reference semantics (docs/semantics.md) are spelled out here.
+/** NaN from the bits: WGSL compilers may assume x == x. Every generator uses this one text, so helper sets dedupe. */
+export const WGSL_ISNAN = 'fn wg_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }';
+
 const HELPERS = {
   wg_f32_bits: SPECIAL_FLOAT_HELPER,
-  wg_isnan: `fn wg_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }`,
+  wg_isnan: WGSL_ISNAN,
   wg_max: `fn wg_max(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, wg_isnan(a) || wg_isnan(b)); }`,
   wg_min: `fn wg_min(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, wg_isnan(a) || wg_isnan(b)); }`,
   wg_sign: `fn wg_sign(x: f32) -> f32 { return select(sign(x), x, wg_isnan(x)); }`,

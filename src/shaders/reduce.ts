@@ -26,7 +26,7 @@
 import type { DType } from '../ir/dtype.js';
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
-import { emitExpr, indexOf, type Access, type Coords, type Expr } from './expr.js';
+import { emitExpr, WGSL_ISNAN, indexOf, type Access, type Coords, type Expr } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
 import { literal, literalHelpers, toStorage, VALUE_TYPE } from './wgsl.js';
 
@@ -410,7 +410,7 @@ interface Accumulator {
   readonly helpers: readonly (readonly [string, string])[];
 }
 
-const ISNAN: readonly [string, string] = ['wg_isnan', `fn wg_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }`];
+const ISNAN: readonly [string, string] = ['wg_isnan', WGSL_ISNAN];
 
 function accumulator(op: ReduceOp, dtype: DType): Accumulator {
   const type = dtype === 'float32' ? 'f32' : dtype === 'int32' ? 'i32' : 'u32';

@@ -12,7 +12,7 @@
 import type { DType } from '../ir/dtype.js';
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
-import { emitExpr, indexOf, type Access, type Coords, type Expr } from './expr.js';
+import { emitExpr, WGSL_ISNAN, indexOf, type Access, type Coords, type Expr } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './reduce.js';
 import { literal, literalHelpers, toStorage, VALUE_TYPE } from './wgsl.js';
@@ -182,7 +182,6 @@ interface Accumulator {
   readonly helpers: readonly string[];
 }
 
-const ISNAN = 'fn wg_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }';
 
 function accumulator(op: RowReduceOp, dtype: DType): Accumulator {
   const type = dtype === 'float32' ? 'f32' : dtype === 'int32' ? 'i32' : 'u32';
@@ -201,7 +200,7 @@ function accumulator(op: RowReduceOp, dtype: DType): Accumulator {
       if (dtype === 'bool') return plain(isMax ? '0u' : '1u', (a, b) => `${fn}(${a}, ${b})`);
       if (!isFloat) return plain(lit(isMax ? -2147483648 : 2147483647), (a, b) => `${fn}(${a}, ${b})`);
       const helper = `fn row_${fn}(a: f32, b: f32) -> f32 { return select(${fn}(a, b), a + b, wg_isnan(a) || wg_isnan(b)); }`;
-      return plain(literal(isMax ? -Infinity : Infinity, 'float32'), (a, b) => `row_${fn}(${a}, ${b})`, [ISNAN, helper]);
+      return plain(literal(isMax ? -Infinity : Infinity, 'float32'), (a, b) => `row_${fn}(${a}, ${b})`, [WGSL_ISNAN, helper]);
     }
     case 'argmax':
     case 'argmin': {
@@ -210,7 +209,7 @@ function accumulator(op: RowReduceOp, dtype: DType): Accumulator {
       const nan = isFloat ? ['  let vn = wg_isnan(v);', '  let bn = wg_isnan(bv);', '  if (vn || bn) { return vn && (!bn || i < bi); }'] : [];
       const helper = [`fn ${name}(v: ${type}, i: u32, bv: ${type}, bi: u32) -> bool {`, ...nan, `  return v ${isMax ? '>' : '<'} bv || (v == bv && i < bi);`, '}'].join('\n');
       const identity = isFloat ? literal(isMax ? -Infinity : Infinity, 'float32') : dtype === 'bool' ? (isMax ? '0u' : '1u') : lit(isMax ? -2147483648 : 2147483647);
-      return { type, identity, combine: () => '', better: name, helpers: isFloat ? [ISNAN, helper] : [helper] };
+      return { type, identity, combine: () => '', better: name, helpers: isFloat ? [WGSL_ISNAN, helper] : [helper] };
     }
   }
 }

@@ -5,7 +5,8 @@ import type { DType, TypedArray } from '../../ir/dtype.js';
 import { WgfuseError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
 import { structuralHash } from '../../ir/hash.js';
-import { sizeOf, stridesOf, type Shape } from '../../ir/shape.js';
+import { isRowMajorStrides, sizeOf } from '../../ir/shape.js';
+import { gather } from '../cpu/strided.js';
 import { compileGraph } from '../../lowering/compile.js';
 import { layoutKey } from '../../lowering/lower.js';
 import type { Plan } from '../../lowering/plan.js';
@@ -148,7 +149,7 @@ export class WebGpuBackend implements Backend {
       const slot = plan.slots[out.slot];
       let base = bases.get(out.slot);
       if (!base) {
-        const plain = out.offset === 0 && sizeOf(out.shape) === slot.size && isRowMajor(out.shape, out.strides);
+        const plain = out.offset === 0 && sizeOf(out.shape) === slot.size && isRowMajorStrides(out.shape, out.strides);
         const memory = this.memory(owned[out.slot]!);
         if (plain) {
           const own = Storage.fromDevice(graph.outputs[i].dtype, out.shape, memory);
@@ -180,7 +181,7 @@ export class WebGpuBackend implements Backend {
       data = await this.download(root.device.buffer, root.dtype, root.size);
     }
     if (!storage.view) return data === storage.host ? data.slice() : data;
-    return gather(data, storage.shape, storage.view.offset, storage.view.strides);
+    return gather(data, storage.shape, storage.view.strides, storage.view.offset);
   }
 
   destroy(): void {
@@ -261,32 +262,8 @@ export class WebGpuBackend implements Backend {
   }
 }
 
-function isRowMajor(shape: Shape, strides: readonly number[]): boolean {
-  const rm = stridesOf(shape);
-  return strides.every((s, d) => s === rm[d] || shape[d] === 1);
-}
-
 function convert(raw: ArrayBuffer, dtype: DType, size: number): TypedArray {
   if (dtype === 'float32') return new Float32Array(raw.slice(0, size * 4));
   if (dtype === 'int32') return new Int32Array(raw.slice(0, size * 4));
   return Uint8Array.from(new Uint32Array(raw, 0, size));
-}
-
-/** Row-major copy of a strided view of `data`. */
-function gather(data: TypedArray, shape: Shape, offset: number, strides: readonly number[]): TypedArray {
-  const n = sizeOf(shape);
-  const out = new (data.constructor as { new (n: number): TypedArray })(n);
-  const idx = new Array<number>(shape.length).fill(0);
-  let src = offset;
-  for (let i = 0; i < n; i++) {
-    out[i] = data[src];
-    for (let d = shape.length - 1; d >= 0; d--) {
-      idx[d]++;
-      src += strides[d];
-      if (idx[d] < shape[d]) break;
-      src -= strides[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
-  return out;
 }
