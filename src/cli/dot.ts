@@ -3,7 +3,7 @@
 // Nodes sharing a `group` attribute (one fused kernel, see the fusion passes) are drawn as one cluster.
 // Dot pictures only read well for small graphs (XLA says the same of its renderings); for large ones, use
 // --passes or the plan to narrow down first.
-import { topoOrder, type Graph } from '../ir/graph.js';
+import { orderOf, type Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
 import { OPS } from '../ir/ops.js';
 import { numberValues, printAttrs, printType } from '../ir/printer.js';
@@ -21,7 +21,7 @@ const GENERATED = new Set(['const', 'iota', 'rand']);
 const CLUSTER_FILLS = ['#e8f0fe', '#fef7e0', '#e6f4ea', '#fce8e6', '#f3e8fd', '#e4f7fb'];
 
 export function graphToDot(graph: Graph, options: DotOptions = {}): string {
-  const order = topoOrder(graph.outputs);
+  const order = orderOf(graph);
   const names = numberValues(order);
   const id = (n: Node) => `n${names.get(n)}`;
   const outputIndex = new Map<Node, number[]>();

@@ -13,6 +13,21 @@ export function makeGraph(outputs: readonly Node[]): Graph {
   return { inputs: order.filter((n) => n.op === 'input'), outputs: [...outputs] };
 }
 
+const orders = new WeakMap<Graph, readonly Node[]>();
+
+/**
+ * topoOrder(graph.outputs), computed once per graph object: graphs are immutable, and the passes, the
+ * pass manager, the printer and the lowering all walk the same graph in turn.
+ */
+export function orderOf(graph: Graph): readonly Node[] {
+  let order = orders.get(graph);
+  if (!order) {
+    order = Object.freeze(topoOrder(graph.outputs));
+    orders.set(graph, order);
+  }
+  return order;
+}
+
 /**
  * Deterministic topological order: depth-first post-order from the outputs in order, operands left to right.
  * Iterative, so a chain of 100k nodes does not overflow the JS stack.

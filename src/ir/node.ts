@@ -54,6 +54,30 @@ export function makeNode(op: OpName, inputs: readonly Node[], attrs: Record<stri
   });
 }
 
+/**
+ * `node` with new operands and attributes, for passes that rebuild a node whose operands were rewritten.
+ * The op's type inference is a function of the operand types and the attributes, so when every operand
+ * keeps its dtype and shape and `typeNeutral` says the attributes changed nowhere that inference reads
+ * (only `group`, fusion's kernel annotation), the old type stands and is not inferred again: this is what
+ * keeps a fusion pass, which rebuilds everything downstream of its first group, linear and cheap.
+ * Otherwise it is makeNode.
+ */
+export function remakeNode(node: Node, inputs: readonly Node[], attrs: Attrs, typeNeutral: boolean): Node {
+  const sameTypes =
+    typeNeutral &&
+    inputs.length === node.inputs.length &&
+    inputs.every((x, i) => x.dtype === node.inputs[i].dtype && shapesEqual(x.shape, node.inputs[i].shape));
+  if (!sameTypes) return makeNode(node.op, inputs, { ...attrs } as Record<string, AttrValue>);
+  return Object.freeze({
+    id: nextId++,
+    op: node.op,
+    inputs: Object.freeze([...inputs]),
+    dtype: node.dtype,
+    shape: node.shape,
+    attrs: attrs === node.attrs ? attrs : canonicalAttrs(node.op, attrs),
+  });
+}
+
 function checkLeaf(op: OpName, attrs: Attrs, type: TypeInfo): void {
   if (!isDType(type.dtype)) throw new VerifyError(`${op}: unknown dtype ${String(type.dtype)}`);
   checkShape(type.shape, op);

@@ -2,13 +2,13 @@
 //   %3 = matmul %0, %2 {transB} : f32[128,256]
 // Values are numbered densely in topoOrder, so one graph always prints to one text; parseGraph inverts it.
 import { isDType, SHORT_NAME, type DType } from './dtype.js';
-import { topoOrder, type Graph } from './graph.js';
+import { orderOf, type Graph } from './graph.js';
 import type { Node } from './node.js';
 import type { AttrValue, Attrs } from './ops.js';
 import { fmtShape, type Shape } from './shape.js';
 
 export function printGraph(graph: Graph): string {
-  const order = topoOrder(graph.outputs);
+  const order = orderOf(graph);
   const names = numberValues(order);
   let text = '';
   for (const node of order) text += printNode(node, names) + '\n';

@@ -5,7 +5,7 @@ import { assignBuffers } from '../passes/assign-buffers.js';
 import { runPasses, type PassLog } from '../passes/manager.js';
 import type { Pass } from '../passes/pass.js';
 import { DEFAULT_PIPELINE } from '../passes/pipeline.js';
-import { rewrite, withAttrs } from '../passes/rewrite.js';
+import { rewrite, withGroup } from '../passes/rewrite.js';
 import { lowerGraph, type InputLayout, type LowerOptions } from './lower.js';
 import type { Plan } from './plan.js';
 
@@ -17,7 +17,11 @@ export interface CompileOptions {
   readonly inputLayouts?: readonly (InputLayout | null)[];
   /** Device features the kernels may use (see LowerOptions); none when absent. */
   readonly features?: LowerOptions['features'];
-  /** Verify the graph after every pass (see PipelineOptions.verify); on by default. */
+  /**
+   * Verify the graph after every pass (see PipelineOptions.verify); off by default here, since re-inferring
+   * every node after every pass costs more than the passes. Tests, golden cases, dump-ir and
+   * `wg.init({ verify: true })` turn it on.
+   */
   readonly verify?: boolean;
 }
 
@@ -32,7 +36,7 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
   const passes = options.fusion === false ? [] : (options.passes ?? DEFAULT_PIPELINE);
   // Fusion is decided afresh on the simplified graph: groups from an earlier run would not survive the
   // rewrites before the fusion passes (a CSE merge across two groups breaks their convexity).
-  const { graph: optimized, log } = runPasses(passes.length > 0 ? ungrouped(graph) : graph, passes, { verify: options.verify });
+  const { graph: optimized, log } = runPasses(passes.length > 0 ? ungrouped(graph) : graph, passes, { verify: options.verify === true });
   const plan = assignBuffers(lowerGraph(optimized, { inputLayouts: options.inputLayouts, features: options.features }));
   return { graph: optimized, plan, log };
 }
@@ -41,8 +45,6 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
 export function ungrouped(graph: Graph): Graph {
   return rewrite(graph, (node, inputs) => {
     if (node.attrs.group === undefined && inputs.every((x, i) => x === node.inputs[i])) return node;
-    return withAttrs(node, inputs, (d) => {
-      delete d.group;
-    });
+    return withGroup(node, inputs, undefined);
   });
 }

@@ -3,20 +3,20 @@
 // groups through the same kernel generators (an Expr per kernel), so nothing here is unfused-only.
 import type { DType } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
-import { topoOrder, usersOf } from '../ir/graph.js';
+import { orderOf, usersOf } from '../ir/graph.js';
 import { structuralHash } from '../ir/hash.js';
 import type { Node } from '../ir/node.js';
 import { isElementwise, OPS } from '../ir/ops.js';
 import { printNode, numberValues } from '../ir/printer.js';
 import { shapesEqual, sizeOf, stridesOf, type Shape } from '../ir/shape.js';
-import { generateElementwise, type GeneratedKernel, type KernelBuffer } from '../shaders/elementwise.js';
-import type { Access, Expr, ExprStep } from '../shaders/expr.js';
+import { generateElementwise, type ElementwiseSpec, type GeneratedKernel, type KernelBuffer } from '../shaders/elementwise.js';
+import { isFlatAccess, type Access, type Expr, type ExprStep } from '../shaders/expr.js';
 import { generateMatmul } from '../shaders/matmul.js';
 import { generateReduce } from '../shaders/reduce.js';
 import { generateRow, type RowReduceOp, type RowSpec, type RowStage } from '../shaders/row.js';
 import { generateSyrk } from '../shaders/syrk.js';
 import { DEVICE_BYTES } from '../shaders/wgsl.js';
-import type { Binding, Dispatch, Plan, Slot } from './plan.js';
+import type { Binding, Dispatch, InPlaceVariant, Plan, Slot } from './plan.js';
 import { accessIn, layoutView, rowMajorView, type View } from './view.js';
 
 /** How an argument lies in its buffer, when it is a view rather than a plain row-major tensor. */
@@ -47,9 +47,11 @@ class Lowering {
   private readonly dispatches: Dispatch[] = [];
   private readonly views = new Map<Node, View>();
   private readonly names: Map<Node, number>;
-  private readonly order: Node[];
+  private readonly order: readonly Node[];
   private readonly users: Map<Node, Node[]>;
   private readonly outputs: Set<Node>;
+  /** Each fused group's members, in topological order. */
+  private readonly groups = new Map<number, Node[]>();
   private readonly lowered = new Set<number>();
   private readonly inProgress = new Set<number>();
 
@@ -57,10 +59,17 @@ class Lowering {
     private readonly graph: Graph,
     private readonly options: LowerOptions,
   ) {
-    this.order = topoOrder(graph.outputs);
+    this.order = orderOf(graph);
     this.names = numberValues(this.order);
     this.users = usersOf(this.order);
     this.outputs = new Set(graph.outputs);
+    for (const n of this.order) {
+      const g = n.attrs.group;
+      if (typeof g !== 'number') continue;
+      const list = this.groups.get(g);
+      if (list) list.push(n);
+      else this.groups.set(g, [n]);
+    }
   }
 
   run(): Plan {
@@ -70,7 +79,7 @@ class Lowering {
       this.views.set(node, layout ? { slot, dtype: node.dtype, shape: node.shape, offset: layout.offset, strides: layout.strides } : rowMajorView(slot, node.dtype, node.shape));
       return slot;
     });
-    for (const node of topoOrder(this.graph.outputs)) {
+    for (const node of this.order) {
       // Generated leaves are recomputed inside each elementwise consumer; they get a buffer only when
       // something else reads them (see viewOf).
       const group = node.attrs.group;
@@ -137,7 +146,7 @@ class Lowering {
     }
     this.lowered.add(id);
     this.inProgress.add(id);
-    const members = this.order.filter((n) => n.attrs.group === id);
+    const members = this.groups.get(id) ?? [];
     const set = new Set(members);
     const anchor = members.find((n) => n.op === 'matmul' || n.op === 'syrk');
     if (anchor) this.matmulGroup(anchor, members, set);
@@ -191,14 +200,15 @@ class Lowering {
     const { buffers, bindings, nameOf } = this.bind(reads, writes);
     const { expr, index } = this.exprFor(members, space, new Map(), nameOf);
     const own: Access = { offset: 0, strides: stridesOf(space) };
-    const generated = generateElementwise({
+    const spec: ElementwiseSpec = {
       space,
       expr,
       buffers,
       stores: stored.map((n, k) => ({ step: index.get(n)!, buffer: nameOf(writes[k].slot), access: own })),
       vec4: this.vec4Allowed(buffers, bindings),
-    });
-    this.emit(`fused.elementwise.${members.length}ops${vec4Suffix(generated)}`, generated, bindings, members.map((n) => this.line(n)).join('\n'), reads, sizeOf(space) * stored.length, sizeOf(space));
+    };
+    const generated = generateElementwise(spec);
+    this.emit(`fused.elementwise.${members.length}ops${vec4Suffix(generated)}`, generated, bindings, members.map((n) => this.line(n)).join('\n'), reads, sizeOf(space) * stored.length, sizeOf(space), this.inPlaceVariant(spec, bindings));
     stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
   }
 
@@ -340,7 +350,7 @@ class Lowering {
     };
   }
 
-  private emit(kernel: string, generated: GeneratedKernel, bindings: Binding[], ir: string, reads: readonly View[], writtenElems: number, space: number): void {
+  private emit(kernel: string, generated: GeneratedKernel, bindings: Binding[], ir: string, reads: readonly View[], writtenElems: number, space: number, inPlace?: InPlaceVariant): void {
     if (space === 0) return; // nothing to compute: the result is empty
     this.dispatches.push({
       kernel,
@@ -351,7 +361,41 @@ class Lowering {
       ir,
       bytesRead: reads.reduce((acc, v) => acc + sizeOf(v.shape) * DEVICE_BYTES[v.dtype], 0),
       bytesWritten: writtenElems * 4,
+      ...(inPlace ? { inPlace } : {}),
     });
+  }
+
+  /**
+   * The in-place variant of an elementwise kernel (see InPlaceVariant), for the first result that an operand
+   * can take: a non-input slot of the result's dtype and element count, every load of which reads the very
+   * element the thread stores (flat over the space, as the store is). Then no thread reads an element another
+   * thread has overwritten. Whether the operand really dies here is for assign-buffers to decide.
+   */
+  private inPlaceVariant(spec: ElementwiseSpec, bindings: readonly Binding[]): InPlaceVariant | undefined {
+    const n = sizeOf(spec.space);
+    const loads = spec.expr.steps.filter((st) => st.kind === 'load');
+    for (const store of spec.stores) {
+      if (!isFlatAccess(store.access, spec.space)) continue;
+      const w = spec.buffers.findIndex((b) => b.name === store.buffer);
+      for (let r = 0; r < spec.buffers.length; r++) {
+        const operand = spec.buffers[r];
+        const slot = this.slots[bindings[r].slot];
+        if (operand.access !== 'read' || slot.role === 'input' || slot.dtype !== spec.buffers[w].dtype || slot.size !== n) continue;
+        if (this.slots[bindings[w].slot].size !== n) continue;
+        const mine = loads.filter((st) => st.buffer === operand.name);
+        if (mine.length === 0 || !mine.every((st) => isFlatAccess(st.access, spec.space))) continue;
+        const buffers = spec.buffers.map((b, k) => (k === r ? { ...b, access: 'read_write' as const } : b)).filter((_, k) => k !== w);
+        const stores = spec.stores.map((st) => (st === store ? { ...st, buffer: operand.name } : st));
+        const variant = generateElementwise({ ...spec, buffers, stores });
+        return {
+          operandSlot: bindings[r].slot,
+          resultSlot: bindings[w].slot,
+          wgsl: variant.wgsl,
+          bindings: bindings.map((b, k) => (k === r ? { ...b, access: 'read_write' as const, result: bindings[w].slot } : b)).filter((_, k) => k !== w),
+        };
+      }
+    }
+    return undefined;
   }
 
   private elementwise(node: Node): View {
@@ -363,14 +407,15 @@ class Lowering {
     );
     const own: Access = { offset: 0, strides: stridesOf(node.shape) };
     steps.push(GENERATED.has(node.op) ? leafStep(node, node.shape) : { kind: 'op', op: node.op, args: node.inputs.map((_, i) => i), attrs: node.attrs, dtype: node.dtype });
-    const generated = generateElementwise({
+    const spec: ElementwiseSpec = {
       space: node.shape,
       expr: { steps },
       buffers,
       stores: [{ step: steps.length - 1, buffer: 'out', access: own }],
       vec4: this.vec4Allowed(buffers, bindings),
-    });
-    this.emit(`elementwise.${node.op}.${node.dtype}${vec4Suffix(generated)}`, generated, bindings, this.line(node), loaded, sizeOf(node.shape), sizeOf(node.shape));
+    };
+    const generated = generateElementwise(spec);
+    this.emit(`elementwise.${node.op}.${node.dtype}${vec4Suffix(generated)}`, generated, bindings, this.line(node), loaded, sizeOf(node.shape), sizeOf(node.shape), this.inPlaceVariant(spec, bindings));
     return rowMajorView(slot, node.dtype, node.shape);
   }
 

@@ -15,6 +15,11 @@ export interface Slot {
 export interface Binding {
   readonly slot: number;
   readonly access: 'read' | 'read_write';
+  /**
+   * In place (see InPlaceVariant): the dispatch also writes this slot's value through the binding, over
+   * `slot`'s; the two slots share one buffer.
+   */
+  readonly result?: number;
 }
 
 export interface Dispatch {
@@ -29,6 +34,26 @@ export interface Dispatch {
   readonly ir: string;
   readonly bytesRead: number;
   readonly bytesWritten: number;
+  /**
+   * The same computation storing its result through an operand's binding, where assign-buffers may run it
+   * in place: set only where each thread reads that operand at exactly the element it writes.
+   */
+  readonly inPlace?: InPlaceVariant;
+}
+
+/**
+ * An elementwise kernel that writes one result over one of its operands. WebGPU forbids binding a buffer
+ * twice in a dispatch when one binding is writable, so the variant loads and stores through ONE read_write
+ * binding: `bindings` is the dispatch's list with the operand's binding made read_write (naming the result
+ * slot) and the result's binding removed. assign-buffers picks it when the operand's slot dies at this dispatch and is a temp of the
+ * result's dtype and size; the result's slot then shares the operand's buffer.
+ */
+export interface InPlaceVariant {
+  /** Slots of the operand overwritten and of the result written over it. */
+  readonly operandSlot: number;
+  readonly resultSlot: number;
+  readonly wgsl: string;
+  readonly bindings: readonly Binding[];
 }
 
 /** How an output or a view reads its slot: offset and strides in elements, as the tensor's shape. */

@@ -47,14 +47,16 @@
 //   a distinct slot).
 //
 // In place: WebGPU forbids binding one buffer twice in a dispatch when one binding is writable, so writing a
-// result into its operand's buffer (XLA's in-place elementwise reuse, a residual `dot -> add` epilogue) needs a
-// kernel that loads and stores through ONE read_write binding. The kernels do not do that yet (every kernel
-// reads through `read` bindings and writes a separate `read_write` one), so this pass never lets a slot share
-// with a slot read by the dispatch that first writes it. When such kernels exist, the plan must say so per
-// dispatch (e.g. a binding marked as both the operand and the result) and this pass may then let the result's
-// range start where the operand's ends.
+// result into its operand's buffer (XLA's in-place elementwise reuse) needs a kernel that loads and stores
+// through ONE read_write binding. The lowering attaches such a variant to elementwise dispatches where it is
+// sound (`Dispatch.inPlace`: each thread reads that operand only at the element it writes). This pass takes
+// the variant when the operand is a temp whose last use is this dispatch and the result is a temp first
+// written here, of the same bytes: the dispatch becomes the variant (its kernel name gains `.inplace`, the
+// operand's binding names the result slot in `result`), and the two slots are packed as ONE interval, so they
+// share a buffer. A chain of unfused elementwise ops thus runs in one buffer. The lower bound counts such a
+// pair once (it is the bound for plans that run in place wherever the lowering allows).
 import { WgfuseError } from '../ir/errors.js';
-import type { MemoryPlan, Plan, Slot } from '../lowering/plan.js';
+import type { Dispatch, MemoryPlan, Plan, Slot } from '../lowering/plan.js';
 import { sizeClass } from '../runtime/webgpu/buffer-pool.js';
 
 /** A pass over plans (the graph passes in pass.ts map graphs to graphs; this maps plans to plans). */
@@ -75,14 +77,21 @@ export function slotBytes(slot: Slot): number {
   return Math.max(4, slot.size * 4);
 }
 
-/** Sets `plan.memory`: which buffer each slot uses and the figures to judge it by. Pure. */
+/**
+ * Sets `plan.memory` (which buffer each slot uses and the figures to judge it by) and turns the dispatches
+ * that run in place into their in-place variants. Pure.
+ */
 export function assignBuffers(plan: Plan): Plan {
-  return { ...plan, memory: planMemory(plan) };
+  const { memory, dispatches } = planMemory(plan);
+  const same = dispatches.every((d, i) => d === plan.dispatches[i]);
+  return { ...plan, dispatches: same ? plan.dispatches : dispatches, memory };
 }
 
-/** A temp slot with its live range (dispatch positions, inclusive). */
+/** Temp slots packed as one (a slot and those written in place over it), with their live range (inclusive). */
 interface Interval {
+  /** The lowest slot index, which orders ties. */
   readonly slot: number;
+  readonly slots: readonly number[];
   readonly bytes: number;
   readonly first: number;
   readonly last: number;
@@ -95,10 +104,14 @@ interface Buffer {
   readonly slots: number[];
 }
 
-function planMemory(plan: Plan): MemoryPlan {
+function planMemory(plan: Plan): { memory: MemoryPlan; dispatches: readonly Dispatch[] } {
   const n = plan.slots.length;
   const first = new Array<number>(n).fill(-1);
   const last = new Array<number>(n).fill(-1);
+  const use = (slot: number, pos: number) => {
+    if (first[slot] < 0) first[slot] = pos;
+    last[slot] = pos;
+  };
   plan.dispatches.forEach((d, pos) => {
     for (const b of d.bindings) {
       const slot = plan.slots[b.slot];
@@ -106,8 +119,8 @@ function planMemory(plan: Plan): MemoryPlan {
       if (slot.role === 'input' && b.access === 'read_write') {
         throw new WgfuseError(`internal: dispatch ${pos} (${d.kernel}) writes input slot ${b.slot}, which belongs to the caller`);
       }
-      if (first[b.slot] < 0) first[b.slot] = pos;
-      last[b.slot] = pos;
+      use(b.slot, pos);
+      if (b.result !== undefined) use(b.result, pos);
     }
   });
   // The lowering marks output slots; a slot named by plan.outputs is handed out whatever its role says.
@@ -115,17 +128,40 @@ function planMemory(plan: Plan): MemoryPlan {
   for (const s of plan.slots) if (s.role === 'output') isOutput[s.index] = true;
   for (const o of plan.outputs) if (plan.slots[o.slot]?.role !== 'input') isOutput[o.slot] = true;
 
+  // In place: union the slots that must share a buffer (root: the slot written first).
+  const root = plan.slots.map((s) => s.index);
+  const find = (x: number): number => (root[x] === x ? x : (root[x] = find(root[x])));
+  const isTemp = (slot: number) => plan.slots[slot].role !== 'input' && !isOutput[slot];
+  const dispatches = plan.dispatches.map((d, pos) => {
+    for (const b of d.bindings) if (b.result !== undefined) root[find(b.result)] = find(b.slot);
+    const v = d.inPlace;
+    if (!v) return d;
+    const { operandSlot: a, resultSlot: r } = v;
+    const fits = isTemp(a) && isTemp(r) && last[a] === pos && first[r] === pos && slotBytes(plan.slots[a]) === slotBytes(plan.slots[r]);
+    if (!fits) return d;
+    root[find(r)] = find(a);
+    const { inPlace: _chosen, ...rest } = d;
+    return { ...rest, kernel: `${d.kernel}.inplace`, wgsl: v.wgsl, bindings: v.bindings };
+  });
+
   // Temps, with their ranges; one that no dispatch binds has none (first = last = Infinity) and overlaps
   // nothing, so it goes where it fits, like any other temp, and sorts last by first use.
-  const temps: Interval[] = [];
+  const merged = new Map<number, { slots: number[]; bytes: number; first: number; last: number }>();
   let outputBytes = 0;
   for (const s of plan.slots) {
     if (isOutput[s.index]) outputBytes += slotBytes(s);
     else if (s.role !== 'input') {
       const bound = first[s.index] >= 0;
-      temps.push({ slot: s.index, bytes: slotBytes(s), first: bound ? first[s.index] : Infinity, last: bound ? last[s.index] : Infinity });
+      const key = find(s.index);
+      const m = merged.get(key) ?? { slots: [], bytes: 0, first: Infinity, last: -Infinity };
+      m.slots.push(s.index);
+      m.bytes = Math.max(m.bytes, slotBytes(s));
+      m.first = Math.min(m.first, bound ? first[s.index] : Infinity);
+      m.last = Math.max(m.last, bound ? last[s.index] : Infinity);
+      merged.set(key, m);
     }
   }
+  const temps: Interval[] = [...merged.values()].map((m) => ({ slot: Math.min(...m.slots), ...m }));
 
   // Two orders, keep the smaller total (the first on a tie).
   const byFirst = (a: Interval, b: Interval) => (a.first === b.first ? 0 : a.first < b.first ? -1 : 1);
@@ -166,13 +202,14 @@ function planMemory(plan: Plan): MemoryPlan {
   let bytesWithoutReuse = 0;
   for (const s of plan.slots) if (s.role !== 'input') bytesWithoutReuse += sizeClass(slotBytes(s));
 
-  return {
+  const memory = {
     buffers: ordered.map((b) => b.bytes),
     slotBuffer,
     peakBytes: total(buffers),
     bytesWithoutReuse,
     lowerBound: outputBytes + tempPeak,
   };
+  return { memory, dispatches };
 }
 
 /** Greedy best fit of temps, in the given order, into shared buffers. */
@@ -191,7 +228,7 @@ function pack(order: readonly Interval[]): Buffer[] {
     if (target) {
       target.bytes = Math.max(target.bytes, iv.bytes);
       insert(target, iv);
-    } else buffers.push({ bytes: iv.bytes, intervals: iv.first === Infinity ? [] : [iv], slots: [iv.slot] });
+    } else buffers.push({ bytes: iv.bytes, intervals: iv.first === Infinity ? [] : [iv], slots: [...iv.slots] });
   }
   return buffers;
 }
@@ -205,7 +242,7 @@ function overlaps(buf: Buffer, iv: Interval): boolean {
 
 function insert(buf: Buffer, iv: Interval): void {
   if (iv.first !== Infinity) buf.intervals.splice(firstEndingAtOrAfter(buf.intervals, iv.first), 0, iv);
-  buf.slots.push(iv.slot);
+  buf.slots.push(...iv.slots);
 }
 
 /** Index of the first interval whose `last` is >= pos (intervals.length if none). */

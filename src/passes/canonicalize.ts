@@ -36,7 +36,7 @@
 // Notes name values as the input graph prints them: `fold transpose(transpose(%1)) at %3 -> %1`; a node
 // this pass built itself is shown as its definition in parentheses.
 import { coerce } from '../ir/dtype.js';
-import { makeGraph, topoOrder, type Graph } from '../ir/graph.js';
+import { makeGraph, orderOf, type Graph } from '../ir/graph.js';
 import { makeNode, type Node } from '../ir/node.js';
 import { isElementwise, OPS, type AttrValue } from '../ir/ops.js';
 import { numberValues, printAttrs, printType } from '../ir/printer.js';
@@ -75,7 +75,7 @@ export const canonicalize: Pass = {
 
 /** One bottom-up round; refusals are noted only when `noteRefusals` (later rounds would repeat them). */
 function canonicalizeOnce(graph: Graph, notes: string[], noteRefusals: boolean): Graph {
-  const names = numberValues(topoOrder(graph.outputs));
+  const names = numberValues(orderOf(graph));
   const name = namer(names);
   return rewrite(graph, (node, inputs) => {
     const at = `at ${name(node)}`;

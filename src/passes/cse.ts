@@ -15,7 +15,7 @@
 // the first-reached order of the inputs does not change.
 //
 // Notes name values as the input graph prints them: `merge %5 into %2 (add %0, %1)`.
-import { topoOrder, type Graph } from '../ir/graph.js';
+import { orderOf, type Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
 import { OPS, type AttrValue, type Attrs } from '../ir/ops.js';
 import { numberValues, printAttrs, printType } from '../ir/printer.js';
@@ -26,7 +26,7 @@ export const cse: Pass = {
   name: 'cse',
   description: 'merge nodes with the same op, operands, attributes (ignoring group) and type; consts, iotas and rands with equal attributes; never inputs',
   run(graph: Graph): PassResult {
-    const order = topoOrder(graph.outputs);
+    const order = orderOf(graph);
     const names = numberValues(order);
     const fired: string[] = [];
     // The rewritten node -> the original it stands for, to name it in notes after its operands changed.

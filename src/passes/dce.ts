@@ -14,14 +14,14 @@
 //
 // So dce is kept as a named pipeline step that changes nothing (it returns the very graph it was given)
 // and reports what it saw: `dead code is dropped by construction: N nodes reachable from M outputs`.
-import { topoOrder, type Graph } from '../ir/graph.js';
+import { orderOf, type Graph } from '../ir/graph.js';
 import type { Pass, PassResult } from './pass.js';
 
 export const dce: Pass = {
   name: 'dce',
   description: 'no-op: unreachable nodes are dropped by construction (a graph is what its outputs reach); reports the reachable count',
   run(graph: Graph): PassResult {
-    const reachable = topoOrder(graph.outputs);
+    const reachable = orderOf(graph);
     const live = new Set(reachable);
     const fired = [`dead code is dropped by construction: ${reachable.length} nodes reachable from ${graph.outputs.length} output(s)`];
     const stale = graph.inputs.filter((n) => !live.has(n)).length;

@@ -8,7 +8,7 @@
 // The CPU reference computes syrk with the same summation order as matmul, so results do not change by a bit.
 //
 // Notes name values as the input graph prints them: `rewrite %2 = matmul %0, %0 {transB} as syrk (x @ x^T)`.
-import { topoOrder, type Graph } from '../ir/graph.js';
+import { orderOf, type Graph } from '../ir/graph.js';
 import { makeNode, type Node } from '../ir/node.js';
 import { numberValues } from '../ir/printer.js';
 import type { Pass, PassResult } from './pass.js';
@@ -18,7 +18,7 @@ export const detectSyrk: Pass = {
   name: 'detect-syrk',
   description: 'turn matmul(x, x) with exactly one of transA/transB into the symmetric product syrk(x)',
   run(graph: Graph): PassResult {
-    const names = numberValues(topoOrder(graph.outputs));
+    const names = numberValues(orderOf(graph));
     const name = (n: Node) => `%${names.get(n) ?? '?'}`;
     const fired: string[] = [];
     const result = rewrite(graph, (node, inputs) => {

@@ -12,7 +12,7 @@
 // is not a flag and stays in front of its matmul; the notes say so.
 //
 // Notes name values as the input graph prints them: `fold %1 into %3 as transB (operand B)`.
-import { topoOrder, type Graph } from '../ir/graph.js';
+import { orderOf, type Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
 import { numberValues } from '../ir/printer.js';
 import type { Pass, PassResult } from './pass.js';
@@ -39,7 +39,7 @@ export const foldTransposes: Pass = {
   name: 'fold-transposes',
   description: 'turn a transpose of the last two axes feeding a matmul (or syrk) operand into its transA/transB flag',
   run(graph: Graph): PassResult {
-    const names = numberValues(topoOrder(graph.outputs));
+    const names = numberValues(orderOf(graph));
     const fired: string[] = [];
     // The rewritten node -> its original, to name operands in notes after their own inputs changed.
     const original = new Map<Node, Node>();

@@ -103,7 +103,7 @@ export function fuseReductions(graph: Graph, maxBuffers?: number): PassResult {
     }
     if (group.size === 1) continue;
     const g = c.newGroup();
-    for (const n of c.order) if (group.has(n)) c.add(g, n);
+    for (const n of [...group].sort((a, b) => c.position.get(a)! - c.position.get(b)!)) c.add(g, n);
     fired.push(`row kernel of ${c.name(seed)} ${seed.op}: ${notes.join(', ')}`);
   }
   return { graph: fired.some((f) => f.startsWith('row kernel')) ? c.apply() : graph, fired };

@@ -7,17 +7,17 @@
 //   `maxBuffers` (WebGPU's default maxStorageBuffersPerShaderStage, 8);
 // - generated leaves (const, iota, rand) are never group members: every kernel recomputes them.
 import type { Graph } from '../ir/graph.js';
-import { topoOrder, usersOf } from '../ir/graph.js';
+import { orderOf, usersOf } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
 import { OPS } from '../ir/ops.js';
 import { numberValues } from '../ir/printer.js';
-import { rewrite, withAttrs } from './rewrite.js';
+import { rewrite, withGroup } from './rewrite.js';
 
 export const DEFAULT_MAX_BUFFERS = 8;
 export const GENERATED_LEAVES = new Set(['const', 'iota', 'rand']);
 
 export class Clusters {
-  readonly order: Node[];
+  readonly order: readonly Node[];
   readonly position = new Map<Node, number>();
   readonly users: Map<Node, Node[]>;
   readonly outputs: Set<Node>;
@@ -30,7 +30,7 @@ export class Clusters {
     readonly graph: Graph,
     readonly maxBuffers = DEFAULT_MAX_BUFFERS,
   ) {
-    this.order = topoOrder(graph.outputs);
+    this.order = orderOf(graph);
     this.order.forEach((n, i) => this.position.set(n, i));
     this.users = usersOf(this.order);
     this.outputs = new Set(graph.outputs);
@@ -123,10 +123,7 @@ export class Clusters {
       const g = this.groupOf.get(node);
       const want = g === undefined ? undefined : dense.get(g);
       if (want === node.attrs.group && inputs.every((x, i) => x === node.inputs[i])) return node;
-      return withAttrs(node, inputs, (d) => {
-        if (want === undefined) delete d.group;
-        else d.group = want;
-      });
+      return withGroup(node, inputs, want);
     });
   }
 }

@@ -1,6 +1,6 @@
 // The pass manager: runs passes in order, verifies every result, checks that the graph's inputs are
 // untouched, records what each pass did, and can print the IR after any pass.
-import { topoOrder, type Graph } from '../ir/graph.js';
+import { orderOf, type Graph } from '../ir/graph.js';
 import { printGraph } from '../ir/printer.js';
 import { verifyGraph } from '../ir/verify.js';
 import { WgfuseError } from '../ir/errors.js';
@@ -35,7 +35,7 @@ export interface PipelineResult {
 export function runPasses(graph: Graph, passes: readonly Pass[], options: PipelineOptions = {}): PipelineResult {
   const log: PassLog[] = [];
   let current = graph;
-  let count = topoOrder(current.outputs).length;
+  let count = orderOf(current).length;
   for (const pass of passes) {
     const t0 = performance.now();
     const before = count;
@@ -46,7 +46,7 @@ export function runPasses(graph: Graph, passes: readonly Pass[], options: Pipeli
         throw new WgfuseError(`internal: pass ${pass.name} changed the graph's inputs`);
       }
       if (options.verify !== false) verifyGraph(next);
-      count = topoOrder(next.outputs).length;
+      count = orderOf(next).length;
     }
     log.push({ pass: pass.name, nodesBefore: before, nodesAfter: count, changed, fired, ms: performance.now() - t0 });
     current = next;

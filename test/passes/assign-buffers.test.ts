@@ -40,8 +40,32 @@ const bytesOf = (slot: Slot) => Math.max(4, slot.size * 4);
 /** Dispatch positions that bind each slot. */
 function uses(plan: Plan): number[][] {
   const out: number[][] = plan.slots.map(() => []);
-  plan.dispatches.forEach((d, pos) => d.bindings.forEach((b) => out[b.slot].push(pos)));
+  plan.dispatches.forEach((d, pos) =>
+    d.bindings.forEach((b) => {
+      out[b.slot].push(pos);
+      if (b.result !== undefined) out[b.result].push(pos);
+    }),
+  );
   return out;
+}
+
+/** In-place writes: `operand result` keys, each with the dispatch that writes the result over the operand. */
+function inPlacePairs(plan: Plan): Map<string, number> {
+  const pairs = new Map<string, number>();
+  plan.dispatches.forEach((d, pos) => d.bindings.forEach((b) => b.result !== undefined && pairs.set(`${b.slot} ${b.result}`, pos)));
+  return pairs;
+}
+
+/** Per slot, the lowest slot of its chain of in-place writes (slots that must be one buffer). */
+function inPlaceRoots(plan: Plan): number[] {
+  const root = plan.slots.map((s) => s.index);
+  const find = (x: number): number => (root[x] === x ? x : find(root[x]));
+  for (const key of inPlacePairs(plan).keys()) {
+    const [a, b] = key.split(' ').map(Number);
+    const [ra, rb] = [find(a), find(b)];
+    root[Math.max(ra, rb)] = Math.min(ra, rb);
+  }
+  return plan.slots.map((s) => find(s.index));
 }
 
 function isOutputSlot(plan: Plan, slot: number): boolean {
@@ -53,14 +77,17 @@ function expectedLowerBound(plan: Plan): number {
   const u = uses(plan);
   let outputs = 0;
   for (const s of plan.slots) if (isOutputSlot(plan, s.index)) outputs += bytesOf(s);
+  // A chain of in-place writes is one value in memory: live over its members' uses, counted once.
+  const roots = inPlaceRoots(plan);
   let busiest = 0;
   for (let d = 0; d < plan.dispatches.length; d++) {
-    let live = 0;
+    const live = new Map<number, number>();
     for (const s of plan.slots) {
       if (s.role === 'input' || isOutputSlot(plan, s.index) || u[s.index].length === 0) continue;
-      if (Math.min(...u[s.index]) <= d && d <= Math.max(...u[s.index])) live += bytesOf(s);
+      const chain = plan.slots.filter((t) => roots[t.index] === roots[s.index]).flatMap((t) => u[t.index]);
+      if (Math.min(...chain) <= d && d <= Math.max(...chain)) live.set(roots[s.index], Math.max(live.get(roots[s.index]) ?? 0, bytesOf(s)));
     }
-    busiest = Math.max(busiest, live);
+    busiest = Math.max(busiest, [...live.values()].reduce((a, b) => a + b, 0));
   }
   return outputs + busiest;
 }
@@ -73,6 +100,12 @@ function checkMemory(plan: Plan): string[] {
   const u = uses(plan);
   if (m.slotBuffer.length !== plan.slots.length) errors.push(`slotBuffer has ${m.slotBuffer.length} entries for ${plan.slots.length} slots`);
   const members: number[][] = m.buffers.map(() => []);
+  const pairs = inPlacePairs(plan);
+  for (const [key, pos] of pairs) {
+    const [a, r] = key.split(' ').map(Number);
+    if (m.slotBuffer[a] !== m.slotBuffer[r]) errors.push(`dispatch ${pos} writes slot ${r} in place over slot ${a}, but they have buffers ${m.slotBuffer[a]} and ${m.slotBuffer[r]}`);
+    if (plan.dispatches[pos].bindings.some((b) => b.slot === r)) errors.push(`dispatch ${pos} writes slot ${r} in place and also binds it`);
+  }
   for (const s of plan.slots) {
     const b = m.slotBuffer[s.index];
     if (s.role === 'input') {
@@ -90,12 +123,16 @@ function checkMemory(plan: Plan): string[] {
     if (ms.length === 0) errors.push(`buffer ${b} holds no slot`);
     if (m.buffers[b] % 4 !== 0 || m.buffers[b] < 4) errors.push(`buffer ${b} has ${m.buffers[b]} bytes`);
     if (ms.length > 1 && ms.some((s) => isOutputSlot(plan, s))) errors.push(`output shares buffer ${b} with slots ${ms.join(',')}`);
-    // Slots sharing a buffer: their ranges [first use, last use] must be disjoint (touching counts).
+    // Slots sharing a buffer: their ranges [first use, last use] must be disjoint (touching counts), except
+    // that an in-place write's operand and result touch at exactly the dispatch that writes it.
     for (let i = 0; i < ms.length; i++) {
       for (let j = i + 1; j < ms.length; j++) {
         const [a, c] = [u[ms[i]], u[ms[j]]];
         if (a.length === 0 || c.length === 0) continue;
-        if (!(Math.max(...a) < Math.min(...c) || Math.max(...c) < Math.min(...a))) errors.push(`slots ${ms[i]} and ${ms[j]} share buffer ${b} while both live`);
+        if (Math.max(...a) < Math.min(...c) || Math.max(...c) < Math.min(...a)) continue;
+        const at = pairs.get(`${ms[i]} ${ms[j]}`) ?? pairs.get(`${ms[j]} ${ms[i]}`);
+        const [early, late] = Math.min(...a) <= Math.min(...c) ? [a, c] : [c, a];
+        if (at === undefined || Math.max(...early) !== at || Math.min(...late) !== at) errors.push(`slots ${ms[i]} and ${ms[j]} share buffer ${b} while both live`);
       }
     }
   });
@@ -118,15 +155,17 @@ function checkMemory(plan: Plan): string[] {
   plan.dispatches.forEach((d, pos) => {
     for (const binding of d.bindings) {
       const b = m.slotBuffer[binding.slot];
-      if (binding.access === 'read' && b >= 0 && written.has(binding.slot) && holder[b] !== binding.slot) {
+      const reads = binding.access === 'read' || binding.result !== undefined;
+      if (reads && b >= 0 && written.has(binding.slot) && holder[b] !== binding.slot) {
         errors.push(`dispatch ${pos} reads slot ${binding.slot} but buffer ${b} holds slot ${holder[b]}`);
       }
     }
     for (const binding of d.bindings) {
       const b = m.slotBuffer[binding.slot];
       if (binding.access === 'read_write' && b >= 0) {
-        holder[b] = binding.slot;
-        written.add(binding.slot);
+        const slot = binding.result ?? binding.slot;
+        holder[b] = slot;
+        written.add(slot);
       }
     }
   });
@@ -490,19 +529,52 @@ function lowered(outputs: Node[]): Plan {
 }
 
 describe('plans from the lowering', () => {
-  test('a chain of 20 elementwise ops needs 2 temp buffers', () => {
+  test('a chain of 20 elementwise ops runs in place: one temp buffer', () => {
     let v = input('x', [4, 8]);
     for (let i = 0; i < 20; i++) v = makeNode(UNARY[i % UNARY.length], [v]);
     const plan = lowered([v]);
     expect(plan.dispatches.length).toBe(20);
+    const out = assignBuffers(plan);
     const m = assignAndCheck(plan);
-    expect(tempBuffers(plan, m).size).toBe(2);
-    expect(m.buffers).toEqual([128, 128, 128]);
+    expect(tempBuffers(plan, m).size).toBe(1);
+    expect(m.buffers).toEqual([128, 128]);
     expect(m.peakBytes).toBe(m.lowerBound);
     expect(m.bytesWithoutReuse).toBe(20 * 256);
+    // The first op reads the caller's input and the last writes the output: the 18 between run in place.
+    expect(out.dispatches.map((d) => d.kernel.endsWith('.inplace'))).toEqual([false, ...Array(18).fill(true), false]);
+    for (const d of out.dispatches.filter((x) => x.kernel.endsWith('.inplace'))) {
+      expect(d.bindings).toHaveLength(1);
+      expect(d.bindings[0].access).toBe('read_write');
+      expect(d.wgsl).toMatch(/var<storage, read_write> in0/);
+      expect(d.wgsl).not.toMatch(/ out/);
+    }
   });
 
-  test('a diamond keeps both branches and their source apart', () => {
+  test('no in-place write over a value read later, over an input, or through a broadcast or transposed read', () => {
+    const x = input('x', [4, 4]);
+    const a = makeNode('exp', [x]);
+    const keep = makeNode('neg', [a]); // a is read again below: not in place over a
+    const b = makeNode('add', [keep, a]);
+    const t = makeNode('add', [b, makeNode('transpose', [b], { perm: [1, 0] })]); // b read transposed too
+    const row = makeNode('mul', [t, makeNode('sum', [t], { axes: [0], keepdims: true })]); // broadcast read
+    const out = assignBuffers(lowered([makeNode('tanh', [row])]));
+    const kernels = out.dispatches.map((d) => d.kernel);
+    // add(keep, a) overwrites keep (dead after it), never a (read again later); the transposed add reads b
+    // at two places; mul overwrites t; tanh writes the output. exp reads the caller's input.
+    expect(kernels).toEqual([
+      'elementwise.exp.float32.vec4',
+      'elementwise.neg.float32.vec4',
+      'elementwise.add.float32.vec4.inplace',
+      'elementwise.add.float32',
+      'reduce.sum.float32',
+      'elementwise.mul.float32.inplace',
+      'elementwise.tanh.float32.vec4',
+    ]);
+    expect(out.dispatches[2].bindings[0]).toMatchObject({ slot: out.dispatches[1].bindings[1].slot, access: 'read_write' });
+    expect(checkMemory(out)).toEqual([]);
+  });
+
+  test('a diamond keeps both branches and their source apart (sin, the last reader of exp, runs in place)', () => {
     const x = input('x', [16, 16]);
     const a = makeNode('exp', [x]);
     const b = makeNode('neg', [a]);
@@ -511,7 +583,7 @@ describe('plans from the lowering', () => {
     const plan = lowered([makeNode('sigmoid', [makeNode('tanh', [d])])]);
     const m = assignAndCheck(plan);
     expect(m.peakBytes).toBe(m.lowerBound);
-    expect(tempBuffers(plan, m).size).toBe(3);
+    expect(tempBuffers(plan, m).size).toBe(2);
   });
 
   test('a concat writes one slot across several dispatches', () => {
@@ -524,7 +596,10 @@ describe('plans from the lowering', () => {
     expect(plan.dispatches.filter((d) => d.kernel.startsWith('concat.part')).length).toBe(3);
     const m = assignAndCheck(plan);
     const concatSlot = plan.dispatches.find((d) => d.kernel.startsWith('concat.part'))!.bindings.at(-1)!.slot;
-    for (const s of plan.slots) if (s.index !== concatSlot && s.role !== 'input') expect(m.slotBuffer[s.index]).not.toBe(m.slotBuffer[concatSlot]);
+    // sin, the concat's only reader, overwrites it in place; nothing else shares its buffer.
+    const sinSlot = plan.dispatches.find((d) => d.kernel.startsWith('elementwise.sin'))!.inPlace!.resultSlot;
+    for (const s of plan.slots) if (s.index !== concatSlot && s.index !== sinSlot && s.role !== 'input') expect(m.slotBuffer[s.index]).not.toBe(m.slotBuffer[concatSlot]);
+    expect(m.slotBuffer[sinSlot]).toBe(m.slotBuffer[concatSlot]);
   });
 
   test('multiple outputs, one of them read by later dispatches', () => {
@@ -587,9 +662,15 @@ describe('plans from the lowering', () => {
     expect(out).not.toBe(plan);
     expect(JSON.stringify(plan)).toBe(snapshot);
     expect(plan.memory).toBeUndefined();
-    expect(out.dispatches).toBe(plan.dispatches);
     expect(out.slots).toBe(plan.slots);
-    expect(assignBuffersPass.run(out).memory).toEqual(out.memory);
+    // The in-place dispatches become their variants; running the pass again changes nothing.
+    expect(out.dispatches.filter((d) => d.kernel.endsWith('.inplace')).length).toBe(3);
+    const again = assignBuffersPass.run(out);
+    expect(again.memory).toEqual(out.memory);
+    expect(again.dispatches).toEqual(out.dispatches);
+    // A plan with nothing to run in place keeps its dispatches.
+    const single = lowered([makeNode('exp', [input('y', [4])])]);
+    expect(assignBuffersPass.run(single).dispatches).toBe(single.dispatches);
   });
 });
 
@@ -684,6 +765,35 @@ describe('random plans (fast-check)', () => {
         expect(m.peakBytes).toBe(m.lowerBound + (onlyUnbound ? bytesOf(temps[0]) : 0));
       }),
       { numRuns: 300 },
+    );
+  });
+
+  test('in-place offers: taken exactly where the operand dies there and both are temps of one size', () => {
+    fc.assert(
+      fc.property(specArb(64, 16, 30), fc.integer({ min: 1, max: 8 }), (spec, size) => {
+        // Every dispatch whose first read is a non-input slot offers to write its result over it.
+        const base = planFromSpec(spec, spec.slots.length % 2 === 0 ? size : undefined);
+        const dispatches = base.dispatches.map((d) => {
+          const read = d.bindings.find((b) => b.access === 'read' && base.slots[b.slot].role !== 'input');
+          const write = d.bindings.at(-1)!;
+          if (!read) return d;
+          const bindings = d.bindings.filter((b) => b !== write).map((b) => (b === read ? { ...b, access: 'read_write' as const, result: write.slot } : b));
+          return { ...d, inPlace: { operandSlot: read.slot, resultSlot: write.slot, wgsl: 'variant', bindings } };
+        });
+        const plan = { ...base, dispatches };
+        const out = assignBuffers(plan);
+        expect(checkMemory(out)).toEqual([]);
+        const u = uses(plan);
+        plan.dispatches.forEach((d, pos) => {
+          if (!d.inPlace) return;
+          const { operandSlot: a, resultSlot: r } = d.inPlace;
+          const temp = (x: number) => plan.slots[x].role === 'temp' && !isOutputSlot(plan, x);
+          const want = temp(a) && temp(r) && Math.max(...u[a]) === pos && Math.min(...u[r]) === pos && bytesOf(plan.slots[a]) === bytesOf(plan.slots[r]);
+          expect(out.dispatches[pos].wgsl === 'variant').toBe(want);
+          if (want) expect(out.memory!.slotBuffer[r]).toBe(out.memory!.slotBuffer[a]);
+        });
+      }),
+      { numRuns: 500 },
     );
   });
 

@@ -29,7 +29,7 @@
 // - Empty tensors work wherever the IR allows them.
 import type { DType, TypedArray } from '../../ir/dtype.js';
 import { ArgumentError, VerifyError } from '../../ir/errors.js';
-import { topoOrder, type Graph } from '../../ir/graph.js';
+import { orderOf, type Graph } from '../../ir/graph.js';
 import type { Node } from '../../ir/node.js';
 import { OPS } from '../../ir/ops.js';
 import { describe, fmtShape, sizeOf } from '../../ir/shape.js';
@@ -49,7 +49,7 @@ const ARRAY_NAME: Record<DType, string> = { float32: 'Float32Array', int32: 'Int
 export function executeGraph(graph: Graph, args: readonly TypedArray[]): TypedArray[] {
   checkArguments(graph, args);
   const bound = new Map<Node, TypedArray>(graph.inputs.map((n, i) => [n, args[i]]));
-  const order = topoOrder(graph.outputs);
+  const order = orderOf(graph);
   const usesLeft = new Map<Node, number>();
   for (const n of order) for (const i of n.inputs) usesLeft.set(i, (usesLeft.get(i) ?? 0) + 1);
   const pinned = new Set(graph.outputs);
