@@ -11,3 +11,4 @@ export { where, concat, layerNorm } from './api/functions.js';
 export type { TensorData, NestedArray } from './api/host-data.js';
 export type { DType, TypedArray } from './ir/dtype.js';
 export { WgfuseError, ShapeError, DTypeError, ArgumentError, ParseError, VerifyError } from './ir/errors.js';
+export { DeviceLimitError, OutOfMemoryError, DeviceLostError, GpuTimeoutError } from './runtime/errors.js';

@@ -1,17 +1,19 @@
 // Evaluation: the graph reachable from the requested tensors becomes one program, run once by the backend;
 // shared work is computed once and every requested tensor adopts its result.
 import { ArgumentError } from '../ir/errors.js';
-import { describe } from '../ir/shape.js';
 import { activeBackend } from './context.js';
 import { extractProgram, storageOf } from './program.js';
-import type { Tensor } from './tensor.js';
+import { describeArg, Tensor } from './tensor.js';
 
 export async function evaluate(...tensors: Tensor[]): Promise<Tensor[]> {
+  return evaluateFor('evaluate', tensors);
+}
+
+/** `evaluate`, with `what` (the call the user made: evaluate, data, array, item) named in errors. */
+export async function evaluateFor(what: string, tensors: readonly Tensor[]): Promise<Tensor[]> {
   for (const [i, t] of tensors.entries()) {
-    if (typeof t !== 'object' || t === null || typeof (t as Tensor).adopt !== 'function') {
-      throw new ArgumentError(`evaluate: argument ${i} is not a Tensor (${describe(t)})`);
-    }
-    void t.node; // throws if disposed
+    if (!(t instanceof Tensor)) throw new ArgumentError(`${what}: argument ${i} is not a Tensor (${describeArg(t)})`);
+    t.use(what, tensors.length === 1 ? 'tensor' : `tensor ${i}`);
   }
   const todo: Tensor[] = [];
   for (const t of new Set(tensors)) {
@@ -21,14 +23,32 @@ export async function evaluate(...tensors: Tensor[]): Promise<Tensor[]> {
     if (known) t.adopt(known.retain());
     else todo.push(t);
   }
-  if (todo.length === 0) return tensors;
-  const backend = await activeBackend();
-  const { graph, args } = extractProgram(todo.map((t) => t.node));
-  const results = await backend.run(graph, args);
+  if (todo.length === 0) return [...tensors];
+  // The program and its inputs are fixed here, at the call: disposing an input while this evaluation waits
+  // (for the backend, for its kernels) does not change what it computes.
+  const { graph, args } = extractProgram(
+    todo.map((t) => t.node),
+    what,
+  );
+  const held = args.map((a) => a.retain());
+  let results;
+  try {
+    const backend = await activeBackend();
+    results = await backend.run(graph, args);
+  } finally {
+    held.forEach((a) => a.release());
+  }
   todo.forEach((t, i) => {
     // Another evaluation may have finished this tensor while we ran; keep its result, drop ours.
     if (t.realized || t.disposed) results[i].release();
-    else t.adopt(results[i]);
+    else {
+      // Two tensors of one node (e.g. a cast to the dtype it has) share the result the first one adopted.
+      const known = storageOf(t.node);
+      if (known) {
+        results[i].release();
+        t.adopt(known.retain());
+      } else t.adopt(results[i]);
+    }
   });
-  return tensors;
+  return [...tensors];
 }

@@ -47,48 +47,90 @@ export function hostValue(data: TensorData, shape?: readonly number[], dtype?: D
     }
   }
   const finalDType = dtype ?? inferredDType;
-  return { data: toTypedArray(flat, finalDType), shape: [...finalShape], dtype: finalDType };
+  return { data: toTypedArray(flat, finalDType, finalShape), shape: [...finalShape], dtype: finalDType };
 }
 
-function toTypedArray(values: ArrayLike<number>, dtype: DType): TypedArray {
+function toTypedArray(values: ArrayLike<number>, dtype: DType, shape: Shape): TypedArray {
   const out = typedArrayFor(dtype, values.length);
+  if (dtype === 'int32' && !(values instanceof Int32Array)) {
+    for (let i = 0; i < values.length; i++) {
+      if (!int32Holds(values[i])) {
+        throw new DTypeError(`tensor: element ${i}${shape.length > 1 ? ` (data${unravel(i, shape)})` : ''} is ${values[i]}, which int32 cannot hold ${INT32_RULE}`);
+      }
+    }
+  }
   for (let i = 0; i < values.length; i++) out[i] = coerce(values[i], dtype);
   return out;
 }
 
+/** What int32 data may be, for messages: the values that `int32Holds` accepts. */
+export const INT32_RULE = '(a finite number in [-2147483648, 2147483647]; fractions are truncated toward zero, as NumPy and PyTorch do)';
+
+/**
+ * True when `v` stores in int32 without saturating or turning into 0: finite, and within the int32 range once
+ * truncated toward zero. NaN, infinities and out-of-range values are rejected rather than silently clamped.
+ */
+export function int32Holds(v: number): boolean {
+  return Number.isFinite(v) && Math.trunc(v) >= -2147483648 && Math.trunc(v) <= 2147483647;
+}
+
+function unravel(flat: number, shape: Shape): string {
+  const idx: number[] = [];
+  for (let a = shape.length - 1; a >= 0; a--) {
+    idx.unshift(flat % shape[a]);
+    flat = Math.floor(flat / shape[a]);
+  }
+  return idx.map((i) => `[${i}]`).join('');
+}
+
+/**
+ * Flattens nested arrays row-major, checking that every level has the length of the first (no ragged or sparse
+ * arrays: a hole reads as undefined and is rejected) and that every element is a number or a boolean. Iterative,
+ * so absurdly deep nesting is an error message, not a stack overflow.
+ */
 function flattenNested(data: readonly NestedArray[]): { values: number[]; shape: number[]; allBool: boolean } {
   const shape: number[] = [];
-  for (let level: NestedArray = data; Array.isArray(level); level = (level as readonly NestedArray[])[0]) {
+  for (let level: unknown = data; Array.isArray(level); level = (level as readonly unknown[])[0]) {
     shape.push(level.length);
     if (level.length === 0) break;
   }
+  const rank = shape.length;
   const values: number[] = [];
   let allBool = true;
-  const walk = (x: NestedArray, depth: number, path: string): void => {
-    if (depth === shape.length) {
+  // frames[d] is the array at depth d being walked; `next` is the index of its next element.
+  const frames: { arr: readonly unknown[]; next: number }[] = [{ arr: data, next: 0 }];
+  const path = () => `data${frames.map((f) => `[${f.next - 1}]`).join('')}`;
+  while (frames.length > 0) {
+    const top = frames[frames.length - 1];
+    if (top.next === top.arr.length) {
+      frames.pop();
+      continue;
+    }
+    const x = top.arr[top.next++];
+    const depth = frames.length;
+    if (depth === rank) {
       if (typeof x === 'boolean') values.push(x ? 1 : 0);
       else if (typeof x === 'number') {
         allBool = false;
         values.push(x);
       } else if (Array.isArray(x)) {
-        throw new ShapeError(`tensor: ragged nested array: element ${path} is an array where a number was expected (shape so far ${fmtShape(shape)})`);
+        throw new ShapeError(`tensor: ragged nested array: element ${path()} is an array where a number was expected (shape so far ${fmtShape(shape)})`);
       } else {
-        throw new ArgumentError(`tensor: element ${path} is ${describe(x)}; elements must be numbers or booleans`);
+        throw new ArgumentError(`tensor: element ${path()} is ${describe(x)}; elements must be numbers or booleans`);
       }
-      return;
+      continue;
     }
     if (!Array.isArray(x)) {
       if (typeof x !== 'number' && typeof x !== 'boolean') {
-        throw new ArgumentError(`tensor: element ${path} is ${describe(x)}; elements must be numbers or booleans`);
+        throw new ArgumentError(`tensor: element ${path()} is ${describe(x)}; elements must be numbers or booleans`);
       }
-      throw new ShapeError(`tensor: ragged nested array: element ${path} is ${describe(x)} where an array of length ${shape[depth]} was expected`);
+      throw new ShapeError(`tensor: ragged nested array: element ${path()} is ${describe(x)} where an array of length ${shape[depth]} was expected`);
     }
     if (x.length !== shape[depth]) {
-      throw new ShapeError(`tensor: ragged nested array: element ${path} has length ${x.length}, expected ${shape[depth]}`);
+      throw new ShapeError(`tensor: ragged nested array: element ${path()} has length ${x.length}, expected ${shape[depth]}`);
     }
-    x.forEach((y, i) => walk(y, depth + 1, `${path}[${i}]`));
-  };
-  walk(data, 0, 'data');
+    frames.push({ arr: x, next: 0 });
+  }
   return { values, shape, allBool };
 }
 

@@ -1,13 +1,12 @@
 // Looking inside: the plan wgfuse would run for some tensors, and what the backend has done so far.
 import { ArgumentError } from '../ir/errors.js';
-import { describe } from '../ir/shape.js';
 import { compileGraph } from '../lowering/compile.js';
 import type { Plan } from '../lowering/plan.js';
 import { emptyTelemetry, type Telemetry } from '../runtime/telemetry.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import { currentBackend } from './context.js';
 import { extractProgram } from './program.js';
-import { Tensor } from './tensor.js';
+import { describeArg, Tensor } from './tensor.js';
 
 /**
  * The plan of WGSL dispatches that computes these tensors: `plan.dispatches` (kernel, wgsl, workgroups,
@@ -17,9 +16,13 @@ import { Tensor } from './tensor.js';
  */
 export function compile(...tensors: Tensor[]): Plan {
   tensors.forEach((t, i) => {
-    if (!(t instanceof Tensor)) throw new ArgumentError(`compile: argument ${i} is not a Tensor (${describe(t)})`);
+    if (!(t instanceof Tensor)) throw new ArgumentError(`compile: argument ${i} is not a Tensor (${describeArg(t)})`);
+    t.use('compile', tensors.length === 1 ? 'tensor' : `tensor ${i}`);
   });
-  const { graph, args } = extractProgram(tensors.map((t) => t.node));
+  const { graph, args } = extractProgram(
+    tensors.map((t) => t.node),
+    'compile',
+  );
   const backend = currentBackend();
   if (backend instanceof WebGpuBackend) return backend.plan(graph, args);
   return compileGraph(graph, { inputLayouts: args.map((a) => a.layout) }).plan;

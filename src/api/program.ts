@@ -4,7 +4,9 @@
 import { WgfuseError } from '../ir/errors.js';
 import { makeGraph, type Graph } from '../ir/graph.js';
 import { makeNode, type Node } from '../ir/node.js';
+import { DeviceLostError } from '../runtime/errors.js';
 import type { Storage } from '../runtime/storage.js';
+import { residencyProblem } from './context.js';
 
 /**
  * Storage of every node that has been computed or was given data. An entry holds one reference per tensor
@@ -33,6 +35,35 @@ export function setRealized(node: Node, storage: Storage): void {
   const created: Entry = { storage: storage.retain(), owners: 1 };
   realized.set(node, created);
   nodeFinalizer.register(node, created, node);
+  track(storage);
+}
+
+/**
+ * Every storage a tensor has adopted, weakly: wg.init() walks them to copy values whose only copy is on the
+ * device it is about to replace (see context.ts). Dead references are pruned as the set grows.
+ */
+const tracked = new Set<WeakRef<Storage>>();
+let pruneAt = 1024;
+
+function track(storage: Storage): void {
+  tracked.add(new WeakRef(storage));
+  if (tracked.size < pruneAt) return;
+  for (const ref of tracked) {
+    const s = ref.deref();
+    if (!s || s.released) tracked.delete(ref);
+  }
+  pruneAt = Math.max(1024, 2 * tracked.size);
+}
+
+/** The adopted storages that still hold a value. */
+export function liveStorages(): Storage[] {
+  const out: Storage[] = [];
+  for (const ref of tracked) {
+    const s = ref.deref();
+    if (s && !s.released) out.push(s);
+    else tracked.delete(ref);
+  }
+  return out;
 }
 
 /** Drops one owner's reference; the node stops being realized when the last owner is gone. */
@@ -57,15 +88,18 @@ export interface Program {
   readonly args: readonly Storage[];
 }
 
-export function extractProgram(outputs: readonly Node[]): Program {
+/** `what` names the user's call (evaluate, data, compile, ...) in the errors. */
+export function extractProgram(outputs: readonly Node[], what = 'evaluate'): Program {
   const rebuilt = new Map<Node, Node>();
   const leafFor = new Map<Storage, Node>();
   const bound = new Map<Node, Storage>();
 
   const leafOf = (node: Node, storage: Storage): Node => {
     if (storage.released) {
-      throw new WgfuseError(`evaluate: a tensor this program reads (${node.dtype}[${node.shape.join(',')}]) was disposed`);
+      throw new WgfuseError(`${what}: a tensor this program reads (${node.dtype}[${node.shape.join(',')}]) was disposed`);
     }
+    const problem = residencyProblem(storage);
+    if (problem) throw new DeviceLostError(`${what}: a tensor this program reads (${node.dtype}[${node.shape.join(',')}]) ${problem}`);
     // One leaf per storage: two views of one realized value are one argument.
     let leaf = leafFor.get(storage);
     if (!leaf) {
@@ -92,7 +126,7 @@ export function extractProgram(outputs: readonly Node[]): Program {
       continue;
     }
     if (node.op === 'input') {
-      throw new WgfuseError(`evaluate: an input ${node.dtype}[${node.shape.join(',')}] has no data (its tensor was disposed)`);
+      throw new WgfuseError(`${what}: an input ${node.dtype}[${node.shape.join(',')}] has no data (its tensor was disposed)`);
     }
     if (top.next < node.inputs.length) {
       stack.push({ node: node.inputs[top.next++], next: 0 });

@@ -4,14 +4,15 @@
 import { isDType, type DType, type TypedArray } from '../ir/dtype.js';
 import { ArgumentError, DTypeError, ShapeError, WgfuseError } from '../ir/errors.js';
 import { makeNode, type Node } from '../ir/node.js';
-import type { OpName } from '../ir/ops.js';
+import { isOpName, type OpName } from '../ir/ops.js';
 import { describe, fmtShape, normalizeAxes, normalizeAxis, sizeOf } from '../ir/shape.js';
+import { DeviceLostError } from '../runtime/errors.js';
 import type { Storage } from '../runtime/storage.js';
-import { activeBackend } from './context.js';
+import { activeBackend, residencyProblem } from './context.js';
 import { toNested, type NestedArray } from './host-data.js';
 import { forgetRealized, setRealized } from './program.js';
 import { asCalled, asNode, castNode, commonDType, rejectBool, type Operand } from './typing.js';
-import { evaluate } from './evaluate.js';
+import { evaluateFor } from './evaluate.js';
 
 export type TensorLike = Tensor | number | boolean;
 
@@ -33,8 +34,26 @@ export class Tensor {
   /** The node this tensor was computed from, once it is realized (see `adopt`). */
   #computed: Node | null = null;
 
+  /** @internal Tensors are made by wg.tensor, wg.zeros, wg.rand, ... and by operations; the constructor takes an IR node. */
   constructor(node: Node) {
+    const n = node as Partial<Node> | null;
+    if (typeof n !== 'object' || n === null || !Object.isFrozen(n) || typeof n.op !== 'string' || !isOpName(n.op) || !Array.isArray(n.shape)) {
+      throw new ArgumentError(`Tensor: the constructor is internal and takes an IR node, got ${describe(node)}; make tensors with wg.tensor, wg.zeros, wg.full, wg.rand, ...`);
+    }
     this.#node = node;
+  }
+
+  /**
+   * @internal The node, for the call `what` that was given this tensor as its `role` ('tensor' for the tensor a
+   * method is called on). Fails there, naming the call, when the tensor was disposed or its value was lost with
+   * the device it lived on.
+   */
+  use(what: string, role = 'tensor'): Node {
+    const type = () => `${this.#node.dtype}${fmtShape(this.#node.shape)}`;
+    if (this.#disposed) throw new ArgumentError(`${what}: the ${role} (${type()}) was disposed and cannot be used`);
+    const problem = this.#storage ? residencyProblem(this.#storage) : null;
+    if (problem) throw new DeviceLostError(`${what}: the ${role} (${type()}) ${problem}`);
+    return this.#node;
   }
 
   /** The IR node this tensor stands for (a leaf once it has been computed). */
@@ -109,9 +128,11 @@ export class Tensor {
   }
   /** Limits to [lo, hi]; either bound may be omitted (null/undefined), not both. */
   clamp(lo?: TensorLike | null, hi?: TensorLike | null): Tensor {
+    this.use('clamp');
     const hasLo = lo !== undefined && lo !== null;
     const hasHi = hi !== undefined && hi !== null;
     if (!hasLo && !hasHi) throw new ArgumentError('clamp: give a lower bound, an upper bound or both');
+    operands('clamp', [this, ...(hasLo ? [lo] : []), ...(hasHi ? [hi] : [])]);
     return asCalled('clamp', () => {
       const low = hasLo ? binary('maximum', this, lo, 'clamp') : this;
       return hasHi ? binary('minimum', low, hi, 'clamp') : low;
@@ -176,17 +197,16 @@ export class Tensor {
     return floatUnary('gelu', this);
   }
   cast(dtype: DType): Tensor {
+    const node = this.use('cast');
     if (!isDType(dtype)) throw new DTypeError(`cast: dtype must be 'float32', 'int32' or 'bool', got ${describe(dtype)}`);
-    return new Tensor(castNode(this.node, dtype));
+    return new Tensor(castNode(node, dtype));
   }
 
   // ---- layout ----
   /** New shape with the same elements; one extent may be -1 (inferred). */
   reshape(shape: readonly number[]): Tensor {
-    const node = this.node;
-    if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < -1)) {
-      throw new ShapeError(`reshape: shape must be integers >= -1, got ${describe(shape)}`);
-    }
+    const node = this.use('reshape');
+    if (!isIntList(shape, -1)) throw new ShapeError(`reshape: shape must be an array of integers >= -1, got ${describe(shape)}`);
     const unknown = shape.filter((d) => d === -1).length;
     if (unknown > 1) throw new ShapeError(`reshape: only one extent may be -1, got ${fmtShape(shape)}`);
     let target = [...shape];
@@ -202,34 +222,37 @@ export class Tensor {
   }
   /** Permutes axes; the default reverses them. Negative axes count from the end. */
   transpose(perm?: readonly number[]): Tensor {
-    const node = this.node;
+    return this.#transpose(perm, 'transpose');
+  }
+  /** All axes reversed (for a matrix: its transpose). */
+  get T(): Tensor {
+    return this.#transpose(undefined, 'T');
+  }
+  #transpose(perm: readonly number[] | undefined, what: string): Tensor {
+    const node = this.use(what);
     const r = node.shape.length;
     let p: number[];
     if (perm === undefined) p = Array.from({ length: r }, (_, i) => r - 1 - i);
     else {
       if (!Array.isArray(perm) || perm.length !== r) {
-        throw new ShapeError(`transpose: perm must list each of the ${r} axes of ${node.dtype}${fmtShape(node.shape)} once, got ${describe(perm)}`);
+        throw new ShapeError(`${what}: perm must list each of the ${r} axes of ${node.dtype}${fmtShape(node.shape)} once, got ${describe(perm)}`);
       }
-      p = perm.map((a) => normalizeAxis(a, r, 'transpose', typeOf(node)));
+      p = Array.from(perm as readonly unknown[], (a) => normalizeAxis(a, r, what, typeOf(node)));
+      if (new Set(p).size !== r) throw new ShapeError(`${what}: perm ${describe(perm)} names an axis twice; it must list each of the ${r} axes of ${typeOf(node)} once`);
     }
     return new Tensor(makeNode('transpose', [node], { perm: p }));
   }
-  /** All axes reversed (for a matrix: its transpose). */
-  get T(): Tensor {
-    return this.transpose();
-  }
   /** Broadcasts to `shape` by NumPy rules (no copy is implied). */
   expand(shape: readonly number[]): Tensor {
-    if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0)) {
-      throw new ShapeError(`expand: shape must be non-negative integers, got ${describe(shape)}`);
-    }
-    return new Tensor(makeNode('expand', [this.node], { shape: [...shape] }));
+    const node = this.use('expand');
+    if (!isIntList(shape, 0)) throw new ShapeError(`expand: shape must be an array of non-negative integers, got ${describe(shape)}`);
+    return new Tensor(makeNode('expand', [node], { shape: [...shape] }));
   }
   /** Takes `size[i]` elements from `begin[i]` on each axis; negative begin counts from the end, size -1 means to the end. */
   slice(begin: readonly number[], size?: readonly number[]): Tensor {
-    const node = this.node;
+    const node = this.use('slice');
     const r = node.shape.length;
-    const ints = (v: unknown) => Array.isArray(v) && v.length === r && v.every((d) => typeof d === 'number' && Number.isInteger(d));
+    const ints = (v: unknown) => isIntList(v, -Infinity) && (v as unknown[]).length === r;
     if (!ints(begin) || (size !== undefined && !ints(size))) {
       throw new ShapeError(`slice: begin and size must be ${r} integers for ${node.dtype}${fmtShape(node.shape)}, got ${describe(begin)} and ${describe(size)}`);
     }
@@ -243,7 +266,7 @@ export class Tensor {
   }
   /** Removes size-1 axes: all of them, or the given ones (which must have size 1). */
   squeeze(axis?: number | readonly number[]): Tensor {
-    const node = this.node;
+    const node = this.use('squeeze');
     const axes = axis === undefined ? node.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normalizeAxes(axis, node.shape.length, 'squeeze', typeOf(node));
     for (const a of axes) {
       if (node.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of ${node.dtype}${fmtShape(node.shape)} has size ${node.shape[a]}, not 1`);
@@ -252,7 +275,7 @@ export class Tensor {
   }
   /** Inserts a size-1 axis at `axis` (in the result's numbering). */
   unsqueeze(axis: number): Tensor {
-    const node = this.node;
+    const node = this.use('unsqueeze');
     const a = normalizeAxis(axis, node.shape.length + 1, 'unsqueeze', `the result of unsqueezing ${typeOf(node)}`);
     const shape = [...node.shape];
     shape.splice(a, 0, 1);
@@ -275,16 +298,20 @@ export class Tensor {
   }
   /** float32 mean: sum / count. */
   mean(axis?: number | readonly number[], keepdims = false): Tensor {
-    const x = toFloat(this.node, 'mean');
-    const axes = normalizeAxes(axis, x.shape.length, 'mean', typeOf(this.node));
+    const node = this.use('mean');
+    checkFlag(keepdims, 'mean', 'keepdims');
+    const x = toFloat(node, 'mean');
+    const axes = normalizeAxes(axis, x.shape.length, 'mean', typeOf(node));
     const count = sizeOf(axes.map((a) => x.shape[a]));
     // Over an empty axis this is 0 / 0 = NaN, as NumPy.
     return new Tensor(makeNode('sum', [x], { axes, keepdims })).div(count);
   }
   /** Population variance (ddof = 0, as NumPy's default): mean((x - mean(x))^2). */
   variance(axis?: number | readonly number[], keepdims = false): Tensor {
+    const node = this.use('variance');
+    checkFlag(keepdims, 'variance', 'keepdims');
     return asCalled('variance', () => {
-      const x = new Tensor(toFloat(this.node, 'variance'));
+      const x = new Tensor(toFloat(node, 'variance'));
       const centered = x.sub(x.mean(axis, true));
       return centered.mul(centered).mean(axis, keepdims);
     });
@@ -297,15 +324,17 @@ export class Tensor {
     return argReduce('argmin', this, axis, keepdims);
   }
   softmax(axis = -1): Tensor {
+    const node = this.use('softmax');
     return asCalled('softmax', () => {
-      const x = new Tensor(toFloat(this.node, 'softmax'));
+      const x = new Tensor(toFloat(node, 'softmax'));
       const e = x.sub(x.max(axis, true)).exp();
       return e.div(e.sum(axis, true));
     });
   }
   logSoftmax(axis = -1): Tensor {
+    const node = this.use('logSoftmax');
     return asCalled('logSoftmax', () => {
-      const x = new Tensor(toFloat(this.node, 'logSoftmax'));
+      const x = new Tensor(toFloat(node, 'logSoftmax'));
       const shifted = x.sub(x.max(axis, true));
       return shifted.sub(shifted.exp().sum(axis, true).log());
     });
@@ -319,19 +348,26 @@ export class Tensor {
   // ---- values ----
   /** The values, row-major, as Float32Array (float32), Int32Array (int32) or Uint8Array (bool). */
   async data(): Promise<TypedArray> {
-    await evaluate(this);
-    const backend = await activeBackend();
-    return backend.read(this.#storage!);
+    return this.#read('data');
   }
   /** The values as nested JS arrays (booleans for bool); a scalar gives a number or boolean. */
   async array(): Promise<NestedArray> {
-    return toNested(await this.data(), this.#node.shape, this.#node.dtype);
+    return toNested(await this.#read('array'), this.#node.shape, this.#node.dtype);
   }
   /** The single element of a size-1 tensor. */
   async item(): Promise<number | boolean> {
+    this.use('item');
     if (this.size !== 1) throw new ShapeError(`item: needs a tensor with exactly one element, got ${this.dtype}${fmtShape(this.#node.shape)}`);
-    const v = (await this.data())[0];
+    const v = (await this.#read('item'))[0];
     return this.dtype === 'bool' ? v !== 0 : v;
+  }
+  async #read(what: string): Promise<TypedArray> {
+    this.use(what);
+    await evaluateFor(what, [this]);
+    const backend = await activeBackend();
+    // Checked again after the awaits: a wg.init() may have run meanwhile.
+    this.use(what);
+    return backend.read(this.#storage!);
   }
   /** Frees the memory behind a computed tensor; the tensor cannot be used afterwards. Idempotent. */
   dispose(): void {
@@ -369,13 +405,40 @@ export class Tensor {
   }
 }
 
+/** Checks the operands of `what` (the first is the tensor the method was called on): type, disposal, device. */
 function operands(what: string, xs: readonly unknown[]): Operand[] {
-  for (const x of xs) {
+  xs.forEach((x, i) => {
     if (!(x instanceof Tensor) && typeof x !== 'number' && typeof x !== 'boolean') {
-      throw new ArgumentError(`${what}: expected a Tensor, a number or a boolean, got ${describe(x)}`);
+      throw new ArgumentError(`${what}: expected a Tensor, a number or a boolean, got ${describeArg(x)}`);
     }
-  }
+    if (x instanceof Tensor) x.use(what, i === 0 ? 'tensor' : 'operand');
+  });
   return xs as Operand[];
+}
+
+/**
+ * `describe`, but saying so when the value is a Tensor of another copy of wgfuse (two module instances, e.g.
+ * the package and a bundle): instanceof fails across copies, and "expected a Tensor, got a Tensor" helps nobody.
+ */
+export function describeArg(x: unknown): string {
+  const d = describe(x);
+  if (!(x instanceof Tensor) && d === 'Tensor') return 'a Tensor of another copy of the wgfuse module (use tensors of the module you call)';
+  return d;
+}
+
+/** Every element an integer >= min; an indexed loop, so the holes of a sparse array count (as undefined). */
+function isIntList(v: unknown, min: number): v is number[] {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) {
+    const d: unknown = v[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < min) return false;
+  }
+  return true;
+}
+
+/** Flags such as keepdims are booleans: `1` or `'yes'` would otherwise be read as false. */
+function checkFlag(v: unknown, what: string, name: string): void {
+  if (v !== undefined && typeof v !== 'boolean') throw new ArgumentError(`${what}: ${name} must be true or false, got ${describe(v)}`);
 }
 
 export function binary(op: BinaryOp, a: TensorLike, b: TensorLike, what: string = op): Tensor {
@@ -387,12 +450,13 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike, what: string 
 }
 
 function unary(op: NumericUnary, x: Tensor, what: string = op): Tensor {
-  rejectBool(x.node.dtype, what, [x]);
-  return new Tensor(makeNode(op, [x.node]));
+  const node = x.use(what);
+  rejectBool(node.dtype, what, [x]);
+  return new Tensor(makeNode(op, [node]));
 }
 
 function floatUnary(op: FloatUnary, x: Tensor): Tensor {
-  return new Tensor(makeNode(op, [toFloat(x.node, op)]));
+  return new Tensor(makeNode(op, [toFloat(x.use(op), op)]));
 }
 
 /** float32 view of a numeric node; bool is rejected (math on truth values is a bug more often than not). */
@@ -404,14 +468,16 @@ function toFloat(node: Node, what: string): Node {
 }
 
 function reduce(op: 'sum' | 'prod' | 'max' | 'min', x: Tensor, axis: number | readonly number[] | undefined, keepdims: boolean): Tensor {
-  let node = x.node;
+  let node = x.use(op);
+  checkFlag(keepdims, op, 'keepdims');
   const axes = normalizeAxes(axis, node.shape.length, op, typeOf(node));
   if ((op === 'sum' || op === 'prod') && node.dtype === 'bool') node = castNode(node, 'int32');
   return new Tensor(makeNode(op, [node], { axes, keepdims: keepdims === true }));
 }
 
 function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined, keepdims: boolean): Tensor {
-  const node = x.node;
+  const node = x.use(op);
+  checkFlag(keepdims, op, 'keepdims');
   if (axis === undefined) {
     // Over the flattened tensor; keepdims keeps every axis as size 1 (as NumPy).
     const flat = makeNode('reshape', [node], { shape: [sizeOf(node.shape)] });
@@ -428,9 +494,9 @@ function typeOf(node: Node): string {
 }
 
 function matmul(a: Tensor, b: Tensor): Tensor {
-  if (!(b instanceof Tensor)) throw new ArgumentError(`matmul: expected a Tensor, got ${describe(b)}`);
-  const an = a.node;
-  const bn = b.node;
+  const an = a.use('matmul');
+  if (!(b instanceof Tensor)) throw new ArgumentError(`matmul: expected a Tensor, got ${describeArg(b)}`);
+  const bn = b.use('matmul', 'operand');
   if (an.shape.length === 0 || bn.shape.length === 0) {
     throw new ShapeError(`matmul: operands must have at least one axis, got ${an.dtype}${fmtShape(an.shape)} @ ${bn.dtype}${fmtShape(bn.shape)}`);
   }

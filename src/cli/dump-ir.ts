@@ -16,9 +16,9 @@
 // - --emit=ir prints the final IR in the canonical text format; anything printed before it (dumps, --log)
 //   is separated by a `// ----- final IR ... -----` header. --emit=json puts everything (log, dumps, IR,
 //   plan) in one JSON object on stdout, so stdout stays valid JSON.
-// - errors are one line on stderr and exit code 1: `FILE:LINE:COL: message` for malformed IR, the valid
-//   names for an unknown pass. Stack traces appear only for internal errors (bugs in wgfuse) and for
-//   errors a program throws that are not wgfuse's own.
+// - errors go to stderr with exit code 1: a malformed .ir file or a failing program as a diagnostic
+//   (`FILE:LINE:COL: message`, the source line, a caret; see diagnostic.ts), anything else as one line (the
+//   valid names for an unknown pass, ...). Stack traces appear only for internal errors (bugs in wgfuse).
 import { rm, writeFile, readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,7 +27,7 @@ import * as wg from '../index.js';
 import { extractProgram } from '../api/program.js';
 import { Tensor } from '../api/tensor.js';
 import { ParseError, WgfuseError } from '../ir/errors.js';
-import { topoOrder, type Graph } from '../ir/graph.js';
+import { orderOf, type Graph } from '../ir/graph.js';
 import { parseGraph } from '../ir/parser.js';
 import { printGraph } from '../ir/printer.js';
 import { describe, fmtShape } from '../ir/shape.js';
@@ -38,6 +38,7 @@ import type { Plan } from '../lowering/plan.js';
 import { runPasses, type PassLog } from '../passes/manager.js';
 import type { Pass } from '../passes/pass.js';
 import { DEFAULT_PIPELINE, PASSES, parsePassList } from '../passes/pipeline.js';
+import { formatDiagnostic, locateInStack, locateSyntaxError } from './diagnostic.js';
 import { graphToDot } from './dot.js';
 
 export const EMIT_KINDS = ['ir', 'plan', 'wgsl', 'dot', 'json'] as const;
@@ -72,6 +73,13 @@ export interface DumpIrResult {
 
 /** A user-facing failure: printed as one line (no stack), exit code 1. */
 class CliError extends Error {}
+
+/** A failure at a place in the user's file: printed as a diagnostic (position, source line, caret), exit code 1. */
+class SourceError extends CliError {
+  constructor(readonly diagnostic: string) {
+    super(diagnostic.split('\n')[0]);
+  }
+}
 
 const PROGRAM_HELP = `
 FILE is an IR text file (.ir) or a program using the public API (.js or .mjs; .ts or .mts when the
@@ -145,6 +153,7 @@ export async function dumpIr(file: string, options: DumpIrOptions, io: Io): Prom
 }
 
 function formatError(file: string, err: unknown): string {
+  if (err instanceof SourceError) return err.diagnostic;
   if (err instanceof ParseError) return `${file}:${err.message}\n`;
   if (err instanceof CliError || err instanceof WgfuseError) return `wgfuse dump-ir: ${err.message}\n`;
   if (err instanceof Error && 'code' in err && (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES')) {
@@ -163,13 +172,23 @@ export interface LoadedInput {
 export async function loadInput(file: string): Promise<LoadedInput> {
   const ext = extname(file).toLowerCase();
   if (ext === '.ir') {
-    const graph = parseGraph(await readFile(file, 'utf8'));
+    const text = await readFile(file, 'utf8');
+    let graph: Graph;
+    try {
+      graph = parseGraph(text);
+    } catch (err) {
+      if (err instanceof ParseError) throw new SourceError(formatDiagnostic(file, text, err, err.reason));
+      throw err;
+    }
     verifyGraph(graph);
     return { graph, inputLayouts: graph.inputs.map(() => null) };
   }
   if (ext === '.js' || ext === '.mjs' || ext === '.ts' || ext === '.mts') {
     const outputs = await loadProgram(file);
-    const { graph, args } = extractProgram(outputs.map((t) => t.node));
+    const { graph, args } = extractProgram(
+      outputs.map((t, i) => t.use('dump-ir', `returned tensor ${i}`)),
+      'dump-ir',
+    );
     return { graph, inputLayouts: args.map((a) => a.layout) };
   }
   throw new CliError(`${file}: unknown file type '${ext || '(none)'}'; expected an IR file (.ir) or a program (.js, .mjs, .ts)`);
@@ -177,13 +196,29 @@ export async function loadInput(file: string): Promise<LoadedInput> {
 
 /** Imports a program and calls its default export (or `main`) with the wgfuse module. */
 export async function loadProgram(file: string): Promise<Tensor[]> {
+  // TypeScript programs run transpiled; Node's source maps make their stack frames name the .ts lines.
+  const sourceMaps = (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled ?? false;
+  const ts = isTs(file);
+  if (ts) process.setSourceMapsEnabled(true);
+  try {
+    return await runProgram(file);
+  } finally {
+    if (ts) process.setSourceMapsEnabled(sourceMaps);
+  }
+}
+
+async function runProgram(file: string): Promise<Tensor[]> {
   let mod: Record<string, unknown>;
   try {
     mod = await importProgram(file);
   } catch (err) {
     if (err instanceof CliError) throw err;
     // A syntax error, a missing import, or an exception at the program's top level: the program's problem.
-    throw new CliError(`${file}: cannot load the program: ${err instanceof Error ? err.message : String(err)}`);
+    const at = locateInStack(err, file);
+    // A syntax error has no frame in the program: Node knows where it is but keeps it off the error object.
+    const syntax = at || isTs(file) ? null : locateSyntaxError(file);
+    if (syntax) throw await programError(file, syntax.at, `cannot load the program: ${syntax.message}`);
+    throw await programError(file, at, `cannot load the program: ${errorText(err)}`);
   }
   const fn = typeof mod.default === 'function' ? mod.default : typeof mod.main === 'function' ? mod.main : undefined;
   if (!fn) {
@@ -194,8 +229,10 @@ export async function loadProgram(file: string): Promise<Tensor[]> {
   try {
     result = await (fn as (m: typeof wg) => unknown)(wg);
   } catch (err) {
-    if (err instanceof WgfuseError) throw new CliError(`${file}: the program failed: ${err.name}: ${err.message}`);
-    throw new CliError(`${file}: the program threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    // Where in the program: the program's own frame of the stack (a wgfuse error is raised inside wgfuse, at
+    // the program's call). The stack itself is not printed: it shows wgfuse's internals, not the user's mistake.
+    const what = err instanceof WgfuseError ? 'the program failed' : 'the program threw';
+    throw await programError(file, locateInStack(err, file), `${what}: ${errorText(err)}`);
   }
   const list = Array.isArray(result) ? result : [result];
   list.forEach((t, i) => {
@@ -208,6 +245,28 @@ export async function loadProgram(file: string): Promise<Tensor[]> {
   });
   if (list.length === 0) throw new CliError(`${file}: the program returned an empty array; return at least one Tensor`);
   return list as Tensor[];
+}
+
+function isTs(file: string): boolean {
+  return /\.m?ts$/i.test(file);
+}
+
+/** `Name: message` for an Error (never its stack), else the thrown value, said to be no Error. */
+function errorText(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return `${typeof err === 'string' ? JSON.stringify(err) : String(err)} (a thrown ${err === null ? 'null' : typeof err}, not an Error)`;
+}
+
+/** A diagnostic at `at` in the program when it is known, else a one-line error naming the file. */
+async function programError(file: string, at: { line: number; column: number; length?: number } | null, message: string): Promise<CliError> {
+  if (!at) return new CliError(`${file}: ${message}`);
+  let text: string | null = null;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    // The position alone still helps.
+  }
+  return new SourceError(formatDiagnostic(file, text, at, message));
 }
 
 async function importProgram(file: string): Promise<Record<string, unknown>> {
@@ -230,8 +289,16 @@ async function importProgram(file: string): Promise<Record<string, unknown>> {
   const source = await readFile(path, 'utf8');
   const out = ts.transpileModule(source, {
     fileName: path,
+    reportDiagnostics: true,
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: false, inlineSourceMap: true },
   });
+  // transpileModule reports syntax errors only (no type checking): the first one, where it is.
+  const syntax = (out.diagnostics ?? []).find((d) => d.category === ts.DiagnosticCategory.Error && d.file && d.start !== undefined);
+  if (syntax) {
+    const { line, character } = syntax.file!.getLineAndCharacterOfPosition(syntax.start!);
+    const message = ts.flattenDiagnosticMessageText(syntax.messageText, ' ');
+    throw new SourceError(formatDiagnostic(file, source, { line: line + 1, column: character + 1, length: syntax.length }, `cannot load the program: SyntaxError: ${message}`));
+  }
   const temp = join(dirname(path), `.${basename(path, ext)}.wgfuse-${process.pid}-${Date.now()}.mjs`);
   await writeFile(temp, out.outputText);
   try {
@@ -332,7 +399,7 @@ async function dump(file: string, options: DumpIrOptions, io: Io): Promise<void>
   const needsPlan = emit === 'plan' || emit === 'wgsl' || emit === 'json';
   // Lowering and buffer assignment exactly as wg.compile and the backends do them (the passes already ran).
   const plan = needsPlan ? compileGraph(graph, { passes: [], inputLayouts }).plan : null;
-  const nodes = topoOrder(graph.outputs).length;
+  const nodes = orderOf(graph).length;
   switch (emit) {
     case 'ir':
       if (printed) io.out(`// ----- final IR (${nodes} node${nodes === 1 ? '' : 's'}, ${passes.length} pass${passes.length === 1 ? '' : 'es'} run) -----\n`);
@@ -403,7 +470,7 @@ export function formatPlan(plan: Plan): string {
   plan.dispatches.forEach((d, i) => {
     lines.push(`dispatch ${i}: ${d.kernel}`);
     lines.push(`  workgroups  ${d.workgroups.join(' x ')}`);
-    lines.push(`  bindings    ${d.bindings.map((b, j) => `@${j}=s${b.slot}:${b.access}`).join(' ')}`);
+    lines.push(`  bindings    ${d.bindings.map((b, j) => `@${j}=s${b.slot}:${b.access}${b.result === undefined ? '' : `>s${b.result}`}`).join(' ')}`);
     lines.push(`  bytes       read ${d.bytesRead}, written ${d.bytesWritten}`);
     const ir = d.ir.split('\n').filter((l) => l !== '');
     ir.forEach((l, j) => lines.push(`  ${j === 0 ? 'ir        ' : '          '}  ${l}`));
@@ -435,7 +502,7 @@ export function formatWgsl(plan: Plan): string {
   if (plan.dispatches.length === 0) return '// (no dispatches: every output is an input or a view of one)\n';
   return plan.dispatches
     .map((d, i) => {
-      const head = `// ----- dispatch ${i}: ${d.kernel} (entry ${d.entryPoint}, workgroups ${d.workgroups.join('x')}, bindings ${d.bindings.map((b) => `s${b.slot}:${b.access}`).join(' ')}) -----`;
+      const head = `// ----- dispatch ${i}: ${d.kernel} (entry ${d.entryPoint}, workgroups ${d.workgroups.join('x')}, bindings ${d.bindings.map((b) => `s${b.slot}:${b.access}${b.result === undefined ? '' : `>s${b.result}`}`).join(' ')}) -----`;
       const ir = d.ir
         .split('\n')
         .filter((l) => l !== '')

@@ -20,15 +20,19 @@ export class ArgumentError extends WgfuseError {
   override name = 'ArgumentError';
 }
 
-/** The IR text could not be parsed; line and column are 1-based. */
+/**
+ * The IR text could not be parsed; line and column are 1-based. `reason` is the message without the position,
+ * and `length` the number of characters of the offending token (at least 1), for a caret under it.
+ */
 export class ParseError extends WgfuseError {
   override name = 'ParseError';
   constructor(
-    message: string,
+    readonly reason: string,
     readonly line: number,
     readonly column: number,
+    readonly length = 1,
   ) {
-    super(`${line}:${column}: ${message}`);
+    super(`${line}:${column}: ${reason}`);
   }
 }
 

@@ -31,6 +31,8 @@ const TOKEN =
 const KINDS: readonly TokenKind[] = ['value', 'ident', 'number', 'string', 'punct'];
 
 export function parseGraph(text: string): Graph {
+  // A byte-order mark, as some editors write at the start of a UTF-8 file, is not part of the text.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const defs = new Map<string, Definition>();
   const lines = text.split('\n');
   let outputs: Node[] | undefined;
@@ -63,7 +65,7 @@ export function parseGraph(text: string): Graph {
 function checkAllUsed(defs: ReadonlyMap<string, Definition>, outputs: readonly Node[]): void {
   const live = new Set(topoOrder(outputs));
   for (const [name, def] of defs) {
-    if (!live.has(def.node)) throw new ParseError(`${name} is never used: every value must reach 'return'`, def.line, def.column);
+    if (!live.has(def.node)) throw new ParseError(`${name} is never used: every value must reach 'return'`, def.line, def.column, name.length);
   }
 }
 
@@ -256,6 +258,6 @@ class Cursor {
   }
 
   fail(tok: Token, message: string): never {
-    throw new ParseError(message, this.line, tok.column);
+    throw new ParseError(message, this.line, tok.column, Math.max(1, tok.text.length));
   }
 }

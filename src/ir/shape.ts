@@ -14,7 +14,11 @@ export function fmtShape(shape: Shape): string {
 }
 
 export function shapesEqual(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
+  // A plain loop: the passes compare shapes on every node they visit, and a closure per call shows up.
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Row-major strides in elements. */
@@ -34,9 +38,11 @@ export const MAX_ELEMENTS = 2 ** 31 - 1;
 /** Throws unless every extent is a finite non-negative integer and the size is indexable. */
 export function checkShape(shape: unknown, what: string): Shape {
   if (!Array.isArray(shape)) throw new ShapeError(`${what}: shape must be an array of integers, got ${describe(shape)}`);
-  for (const d of shape) {
+  // Indexed loop, not for-of over a copy: a hole in a sparse array is checked as the undefined it reads as.
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
-      throw new ShapeError(`${what}: shape extents must be non-negative integers, got [${shape.map(String).join(',')}]`);
+      throw new ShapeError(`${what}: shape extents must be non-negative integers, got ${describe(shape)}`);
     }
   }
   checkSize(shape as Shape, what);
@@ -94,17 +100,27 @@ export function normalizeAxis(axis: unknown, rank: number, what: string, of = `r
 /** Normalises and sorts a set of axes; rejects duplicates. `undefined` means every axis. */
 export function normalizeAxes(axes: number | readonly number[] | undefined | null, rank: number, what: string, of = `rank ${rank}`): number[] {
   if (axes === undefined || axes === null) return Array.from({ length: rank }, (_, i) => i);
-  const list = typeof axes === 'number' ? [axes] : Array.isArray(axes) ? axes : null;
+  // Array.from turns the holes of a sparse array into undefined, which normalizeAxis rejects.
+  const list: readonly unknown[] | null = typeof axes === 'number' ? [axes] : Array.isArray(axes) ? Array.from(axes as readonly unknown[]) : null;
   if (list === null) throw new ShapeError(`${what}: axis must be an integer or an array of integers, got ${describe(axes)}`);
   const out = list.map((a) => normalizeAxis(a, rank, what, of));
-  if (new Set(out).size !== out.length) throw new ShapeError(`${what}: repeated axis in [${list.join(',')}]`);
+  if (new Set(out).size !== out.length) throw new ShapeError(`${what}: repeated axis in ${describe(list)} of ${of}`);
   return out.sort((x, y) => x - y);
 }
 
+/** A value as an error message shows it: numbers and strings as written, arrays (up to 16 items) by element, objects by class name. */
 export function describe(x: unknown): string {
-  if (typeof x === 'number') return String(x);
+  if (typeof x === 'number' || typeof x === 'boolean') return String(x);
   if (typeof x === 'string') return JSON.stringify(x);
   if (x === null || x === undefined) return String(x);
-  if (Array.isArray(x)) return `[${x.map(describe).join(',')}]`;
-  return typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x;
+  if (Array.isArray(x)) {
+    const items = Array.from((x as unknown[]).slice(0, 16), describe);
+    return `[${items.join(',')}${x.length > 16 ? `,... (${x.length} items)` : ''}]`;
+  }
+  if (typeof x === 'bigint') return `${x}n (a bigint)`;
+  if (typeof x === 'symbol') return x.toString();
+  if (typeof x === 'function') return `a function${x.name ? ` (${x.name})` : ''}`;
+  if (typeof x !== 'object') return `${typeof x} ${String(x)}`;
+  const name = (x as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== '' ? name : 'object';
 }

@@ -24,4 +24,6 @@ export interface Backend {
   resetTelemetry(): void;
   /** Frees what the backend holds (device, caches); the backend is unusable afterwards. */
   destroy(): void;
+  /** Why the backend can no longer run (its WebGPU device was lost), or null while it can. */
+  lostReason?(): string | null;
 }

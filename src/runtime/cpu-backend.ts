@@ -6,6 +6,9 @@ import { structuralHash } from '../ir/hash.js';
 import { verifyGraph } from '../ir/verify.js';
 import type { Backend, BackendInfo } from './backend.js';
 import { executeGraph } from './cpu/executor.js';
+import { WgfuseError } from '../ir/errors.js';
+import { DeviceLostError } from './errors.js';
+import { gather } from './cpu/strided.js';
 import { Storage } from './storage.js';
 import { emptyTelemetry, type Telemetry } from './telemetry.js';
 
@@ -32,7 +35,8 @@ export class CpuBackend implements Backend {
   }
 
   async read(storage: Storage): Promise<TypedArray> {
-    return hostOf(storage).slice();
+    const data = hostOf(storage);
+    return data === storage.host ? data.slice() : data;
   }
 
   telemetry(): Telemetry {
@@ -48,7 +52,12 @@ export class CpuBackend implements Backend {
   }
 }
 
+/** The storage's elements in row-major order: its host copy, or a view gathered from its base's. */
 function hostOf(s: Storage): TypedArray {
-  if (s.host === null) throw new Error('internal: the CPU backend got a storage without host data');
-  return s.host;
+  if (s.host !== null) return s.host;
+  const root = s.root;
+  if (s.view && root.host) return gather(root.host, s.shape, s.view.strides, s.view.offset);
+  // The API layer says this at the user's call first (residencyProblem); this is the backstop.
+  if (s.released) throw new WgfuseError(`cpu: a ${s.dtype}[${s.shape.join(',')}] value was disposed`);
+  throw new DeviceLostError(`cpu: a ${s.dtype}[${s.shape.join(',')}] value has no host copy: it lived only on a WebGPU device that is gone`);
 }

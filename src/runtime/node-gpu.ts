@@ -47,9 +47,23 @@ export async function nodeGpu(opts: { software: SoftwareMode }): Promise<GPU | n
 // A probe sets process.env.VK_ICD_FILENAMES for a while, so probes run one at a time.
 let probes: Promise<unknown> = Promise.resolve();
 
+/**
+ * One Dawn instance per choice, for the life of the process: every wg.init() asks the same instance for a new
+ * device. Instances made afresh per init (and dropped to the garbage collector while devices of theirs were
+ * destroyed) went with rare crashes and stalls inside Dawn's event processing (a futex error, a mutex whose
+ * owner was garbage) when test files re-initialised many times; one instance per process removes that churn.
+ */
+const selections = new Map<string, Promise<NodeGpuSelection>>();
+
 export function selectNodeGpu(opts: { software: SoftwareMode }): Promise<NodeGpuSelection> {
+  const key = `${opts.software}|${process.env.VK_DRIVER_FILES || process.env.VK_ICD_FILENAMES || ''}`;
+  const known = selections.get(key);
+  if (known) return known;
   const probe = probes.then(() => probeDrivers(opts.software));
   probes = probe.catch(() => undefined);
+  selections.set(key, probe);
+  // A failed probe (no package, no adapter) is tried again next time.
+  void probe.then((s) => s.gpu ?? selections.delete(key), () => selections.delete(key));
   return probe;
 }
 

@@ -3,7 +3,7 @@
 // several tensors share one storage: the memory is released when the last reference goes.
 import type { DType, TypedArray } from '../ir/dtype.js';
 import { WgfuseError } from '../ir/errors.js';
-import { isRowMajorStrides, sizeOf, type Shape } from '../ir/shape.js';
+import { fmtShape, isRowMajorStrides, sizeOf, type Shape } from '../ir/shape.js';
 
 /** Device memory owned by a storage; `free` gives it back (to a pool) exactly once. */
 export interface DeviceMemory {
@@ -11,6 +11,8 @@ export interface DeviceMemory {
   /** The device this memory lives on: a storage from another (or a lost) device cannot be bound. */
   readonly device: GPUDevice;
   free(): void;
+  /** Why this memory is gone (its device was lost or destroyed), or null while it is usable. */
+  lost?(): string | null;
 }
 
 export interface ViewLayout {
@@ -52,6 +54,11 @@ export class Storage {
 
   get size(): number {
     return sizeOf(this.shape);
+  }
+
+  /** E.g. `float32[2,3]`, for error messages. */
+  get description(): string {
+    return `${this.dtype}${fmtShape(this.shape)}`;
   }
 
   get released(): boolean {

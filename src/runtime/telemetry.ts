@@ -1,5 +1,5 @@
 // Counters of what a backend did, for `wg.telemetry()`. Plain data, reset by `wg.resetTelemetry()`.
-import type { PoolStats } from './webgpu/buffer-pool.js';
+import { emptyPoolStats, type PoolStats } from './webgpu/buffer-pool.js';
 
 export interface KernelTime {
   readonly kernel: string;
@@ -21,10 +21,19 @@ export interface Telemetry {
   compileMs: number;
   /** Per-kernel GPU time, present when timing was enabled and the adapter has 'timestamp-query'. */
   kernelTimes: KernelTime[];
+  /** Allocations that hit out-of-memory, after which the pool was emptied and the allocation retried. */
+  outOfMemoryRetries: number;
+  /** Allocations that failed again after the retry: each one an error to the caller. */
+  outOfMemoryErrors: number;
+  /** WebGPU devices lost (destroyed, driver reset) and replaced since the last reset. */
+  deviceLosses: number;
+  /** Plans and pipelines held by the backend's caches now (both are bounded, least recently used out first). */
+  plansCached: number;
+  pipelinesCached: number;
   pool: PoolStats;
 }
 
-export const NO_POOL: PoolStats = { hits: 0, misses: 0, bytesAllocated: 0, bytesPooled: 0, buffersInUse: 0, buffersPooled: 0, trimmed: 0 };
+export const NO_POOL: PoolStats = emptyPoolStats();
 
 export function emptyTelemetry(pool: PoolStats = NO_POOL): Telemetry {
   return {
@@ -39,6 +48,11 @@ export function emptyTelemetry(pool: PoolStats = NO_POOL): Telemetry {
     pipelinesReused: 0,
     compileMs: 0,
     kernelTimes: [],
+    outOfMemoryRetries: 0,
+    outOfMemoryErrors: 0,
+    deviceLosses: 0,
+    plansCached: 0,
+    pipelinesCached: 0,
     pool,
   };
 }

@@ -103,12 +103,14 @@ describe('wg.tensor', () => {
     expect(await s.item()).toBe(4);
   });
 
-  it('an explicit int32 dtype truncates toward zero and saturates', async () => {
-    const t = wg.tensor([1.7, -1.7, 2.5, -0.5, 3e9, -3e9], undefined, 'int32');
+  it('an explicit int32 dtype truncates toward zero, and rejects what int32 cannot hold (as PyTorch)', async () => {
+    const t = wg.tensor([1.7, -1.7, 2.5, -0.5, 2147483647.5, -2147483648.5], undefined, 'int32');
     expect(t.dtype).toBe('int32');
     const d = await t.data();
     expect(d).toBeInstanceOf(Int32Array);
     expect(Array.from(d)).toEqual([1, -1, 2, 0, 2147483647, -2147483648]);
+    // Saturating (3e9 -> 2147483647) or zeroing (NaN -> 0) would be a silent wrong value: test/api/bad-input.test.ts.
+    expect(() => wg.tensor([3e9], undefined, 'int32')).toThrow(wg.DTypeError);
   });
 
   it('an explicit bool dtype is x != 0', async () => {

@@ -131,13 +131,16 @@ describe('dump-ir --emit=plan, wgsl, dot, json', () => {
     expect(r.stdout.split('\n')[0]).toBe(`// ----- plan ${plan.key}: ${plan.dispatches.length} dispatches, ${plan.slots.length} slots -----`);
     plan.dispatches.forEach((d, i) => {
       expect(r.stdout).toContain(`dispatch ${i}: ${d.kernel}\n  workgroups  ${d.workgroups.join(' x ')}\n`);
-      expect(r.stdout).toContain(`  bindings    ${d.bindings.map((b, j) => `@${j}=s${b.slot}:${b.access}`).join(' ')}\n`);
+      // `>sN`: the binding also holds slot N, written in place over it.
+      expect(r.stdout).toContain(`  bindings    ${d.bindings.map((b, j) => `@${j}=s${b.slot}:${b.access}${b.result === undefined ? '' : `>s${b.result}`}`).join(' ')}\n`);
       expect(r.stdout).toContain(`  bytes       read ${d.bytesRead}, written ${d.bytesWritten}\n`);
       for (const line of d.ir.split('\n').filter(Boolean)) expect(r.stdout).toContain(line);
     });
     for (const s of plan.slots) expect(r.stdout).toMatch(new RegExp(`^  s${s.index}  ${s.role}`, 'm'));
     expect(r.stdout).toContain('outputs\n  out0  s');
     expect(r.stdout.includes('\nmemory\n')).toBe(plan.memory !== undefined);
+    // The MLP's bias add runs in place over the matmul's result (fold-transposes alone fuses nothing).
+    expect(plan.dispatches.some((d) => d.bindings.some((b) => b.result !== undefined))).toBe(true);
   });
   it('prints the memory report when the plan has one', () => {
     const plan: Plan = {
@@ -256,12 +259,14 @@ describe('dump-ir on programs', () => {
 });
 
 describe('dump-ir errors', () => {
-  it('reports a malformed .ir file as FILE:LINE:COL: message, without a stack trace', async () => {
+  it('reports a malformed .ir file as FILE:LINE:COL: message, the line and a caret, without a stack trace', async () => {
     const file = fixture('malformed.ir');
     const r = await runDumpIr([file]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`${file}:3:17: %7 is not defined (a value must be defined before it is used)\n`);
+    expect(r.stderr).toBe(
+      `${file}:3:17: %7 is not defined (a value must be defined before it is used)\n` + '  3 | %2 = matmul %0, %7 : f32[8,4]\n' + '    |                 ^~\n',
+    );
   });
   it('lists the valid passes for an unknown pass name, in --passes and in --print-after', async () => {
     for (const args of [['--passes=cse,fuse-everything'], ['--print-after=fuse-everything']]) {

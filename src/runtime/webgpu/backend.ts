@@ -1,6 +1,11 @@
 // The WebGPU backend: lowers graphs to plans (cached by structure and argument layout), binds plan slots to
 // pooled device buffers, records every dispatch of an evaluation into one command encoder and submits once.
 // Temporaries go back to the pool right after the submit: later submits are ordered after it on the queue.
+//
+// Faults (docs/runtime.md, "Limits and faults"): a plan whose buffers exceed the device's limits fails
+// before anything runs (DeviceLimitError); an allocation that runs out of memory empties the pool and is
+// retried once (OutOfMemoryError if it fails again); every awaited GPU promise is raced against device loss
+// and a timeout, so nothing waits forever (DeviceLostError, GpuTimeoutError).
 import type { DType, TypedArray } from '../../ir/dtype.js';
 import { WgfuseError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
@@ -11,9 +16,10 @@ import { compileGraph } from '../../lowering/compile.js';
 import { layoutKey } from '../../lowering/lower.js';
 import type { Plan } from '../../lowering/plan.js';
 import type { Backend, BackendInfo } from '../backend.js';
+import { DeviceLimitError, DeviceLostError, GpuTimeoutError, OutOfMemoryError } from '../errors.js';
 import { Storage, type DeviceMemory } from '../storage.js';
 import { BufferPool, type PooledBuffer } from './buffer-pool.js';
-import type { GpuContext } from './device.js';
+import { formatBytes, type GpuContext } from './device.js';
 import { PipelineCache, type CachedPipeline } from './pipelines.js';
 import { emptyTelemetry, recordKernelTime, type Telemetry } from '../telemetry.js';
 import { BufferUsage, MapMode } from './usage.js';
@@ -21,11 +27,23 @@ import { BufferUsage, MapMode } from './usage.js';
 const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 const READBACK_USAGE = BufferUsage.MAP_READ | BufferUsage.COPY_DST;
 
+/**
+ * Longest wait for one GPU operation (an evaluation's error scopes, a readback, a kernel compile) before it
+ * fails with GpuTimeoutError. Generous: a readback waits for all work queued before it, and SwiftShader
+ * runs large programs for many seconds.
+ */
+export const DEFAULT_TIMEOUT_MS = 300_000;
+
+/** Most plans kept (least recently used out first): new shapes on every call must not grow memory forever. */
+export const DEFAULT_PLAN_CACHE = 1024;
+
 export interface WebGpuOptions {
   /** Time every dispatch with timestamp queries (where the adapter has them); slower, for profiling. */
   timing?: boolean;
   /** Run the fusion passes (default true); false gives one dispatch per op, the baseline benchmarks compare with. */
   fusion?: boolean;
+  /** Verify the IR after every compiler pass (default false; see CompileOptions.verify). */
+  verify?: boolean;
   /** Cap on bytes kept in the buffer pool's free lists (default DEFAULT_POOL_BYTES). */
   poolBytes?: number;
   /**
@@ -33,7 +51,24 @@ export interface WebGpuOptions {
    * 'subgroups' feature (asking for them without it has no effect). Tests turn them off to compare.
    */
   subgroups?: boolean;
+  /** Longest wait for one GPU operation in ms (default DEFAULT_TIMEOUT_MS); Infinity waits forever. */
+  timeoutMs?: number;
 }
+
+/** The limits a plan is checked against (a GPUSupportedLimits has them). */
+export interface BufferLimits {
+  readonly maxBufferSize: number;
+  readonly maxStorageBufferBindingSize: number;
+}
+
+interface Timer {
+  readonly set: GPUQuerySet;
+  readonly resolve: GPUBuffer;
+  readonly staging: GPUBuffer;
+  readonly count: number;
+}
+
+type Attempt = { readonly results: Storage[]; readonly timer: Timer | null } | { readonly outOfMemory: string; readonly bytes: number; readonly buffers: number; readonly largest: number };
 
 export class WebGpuBackend implements Backend {
   readonly info: BackendInfo;
@@ -43,9 +78,19 @@ export class WebGpuBackend implements Backend {
   private readonly plans = new Map<string, Plan>();
   private readonly resolved = new WeakMap<Plan, Promise<CachedPipeline[]>>();
   private stats: Telemetry;
-  private lost = false;
+  /** Why the device is gone ('destroyed: ...'), or null while it works. */
+  private lostReasonText: string | null = null;
+  /** Plans that ran here without an error: see attempt's deferred scope checks. */
+  private readonly trusted = new WeakSet<Plan>();
+  /** Scope checks not yet settled, and the first error they found. */
+  private unchecked: Promise<void> = Promise.resolve();
+  private deferredError: Error | null = null;
+  /** GPU waits in flight: each fails its promise with DeviceLostError when the device is lost. */
+  private readonly waiters = new Set<() => void>();
   timing: boolean;
   readonly fusion: boolean;
+  readonly verify: boolean;
+  readonly timeoutMs: number;
   /** Optional features the kernels use, passed to the compiler (part of what a cached plan was built for). */
   readonly features: { readonly subgroups: boolean };
 
@@ -57,20 +102,33 @@ export class WebGpuBackend implements Backend {
     this.info = { name: 'webgpu', adapter: context.adapterName };
     this.pool = new BufferPool(this.device, options.poolBytes);
     this.stats = emptyTelemetry(this.pool.stats);
-    this.pipelines = new PipelineCache(this.device, () => this.stats);
+    this.pipelines = new PipelineCache(this.device, () => this.stats, (p, what) => this.settle(p, what));
     this.timing = (options.timing ?? false) && context.features.includes('timestamp-query');
     this.fusion = options.fusion ?? true;
+    this.verify = options.verify ?? false;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const hasSubgroups = context.features.includes('subgroups');
     this.features = { subgroups: hasSubgroups && (options.subgroups ?? true) };
-    void context.lost.then(() => (this.lost = true));
+    void context.lost.then((info) => this.markLost(`${info.reason}: ${info.message || 'no message'}`));
   }
 
   telemetry(): Telemetry {
-    return structuredClone({ ...this.stats, pool: { ...this.pool.stats } });
+    return structuredClone({ ...this.stats, plansCached: this.plans.size, pipelinesCached: this.pipelines.size, pool: { ...this.pool.stats } });
   }
 
   resetTelemetry(): void {
+    this.pool.resetPeaks();
     this.stats = emptyTelemetry(this.pool.stats);
+  }
+
+  /** Why this backend's device is gone, or null while it works. */
+  lostReason(): string | null {
+    return this.lostReasonText;
+  }
+
+  /** @internal Carries the count of devices lost before this backend's (see api/context.ts). */
+  countEarlierLosses(n: number): void {
+    this.stats.deviceLosses = n;
   }
 
   /** The plan for a graph with these argument storages (cached). */
@@ -80,66 +138,244 @@ export class WebGpuBackend implements Backend {
     let plan = this.plans.get(key);
     if (plan) {
       this.stats.planCacheHits++;
+      this.plans.delete(key);
+      this.plans.set(key, plan);
       return plan;
     }
     this.stats.planCacheMisses++;
-    plan = compileGraph(graph, { fusion: this.fusion, inputLayouts: layouts, features: this.features }).plan;
+    plan = compileGraph(graph, { fusion: this.fusion, inputLayouts: layouts, features: this.features, verify: this.verify }).plan;
     this.plans.set(key, plan);
+    if (this.plans.size > DEFAULT_PLAN_CACHE) this.plans.delete(this.plans.keys().next().value!);
     return plan;
   }
 
   async run(graph: Graph, args: readonly Storage[]): Promise<Storage[]> {
-    this.checkAlive();
+    this.checkAlive('before the evaluation');
+    this.throwDeferred();
     const plan = this.plan(graph, args);
+    checkPlanLimits(plan, args, this.device.limits);
+    for (const a of args) this.checkBindable(a.root, 'evaluate');
+    // The evaluation holds its arguments until it is done with them: a tensor disposed meanwhile (by code
+    // running while this one waits for its kernels) stays valid for it.
+    const held = args.map((a) => a.retain());
+    try {
+      return await this.execute(graph, plan, args);
+    } finally {
+      held.forEach((a) => a.release());
+    }
+  }
+
+  async read(storage: Storage): Promise<TypedArray> {
+    const root = storage.root;
+    if (root.released) throw new WgfuseError(`read: this ${storage.description} tensor was disposed`);
+    let data = root.host;
+    if (!data) {
+      this.checkBindable(root, 'read');
+      this.checkAlive(`before reading back a ${root.description} tensor, whose value lived only on that device and is gone`);
+      root.retain();
+      try {
+        try {
+          await this.settle(this.unchecked, 'checking earlier evaluations');
+        } catch (err) {
+          // Reported once: a check that never settles must not hold every later readback.
+          this.unchecked = Promise.resolve();
+          throw err;
+        }
+        this.throwDeferred();
+        data = await this.download(root);
+      } finally {
+        root.release();
+      }
+    }
+    if (!storage.view) return data === storage.host ? data.slice() : data;
+    return gather(data, storage.shape, storage.view.strides, storage.view.offset);
+  }
+
+  destroy(): void {
+    this.markLost('destroyed: wg.init() replaced this backend');
+    this.plans.clear();
+    this.device.destroy();
+  }
+
+  // ---- evaluation ----
+
+  private pipelinesOf(plan: Plan): Promise<CachedPipeline[]> {
     let pipelines = this.resolved.get(plan);
     if (!pipelines) {
       pipelines = Promise.all(plan.dispatches.map((d) => this.pipelines.get(d.kernel, d.wgsl, d.entryPoint, d.bindings)));
       this.resolved.set(plan, pipelines);
       pipelines.catch(() => this.resolved.delete(plan));
     }
-    const compiled = await pipelines;
-    this.checkAlive();
+    return pipelines;
+  }
 
-    // Bind every slot: arguments to their (uploaded) buffers, the rest to pooled buffers, one per buffer of
-    // the memory plan (slots with disjoint lifetimes share one).
-    const memory = plan.memory;
-    const physical = memory ? memory.buffers.map((bytes) => this.pool.acquire(Math.max(4, bytes), STORAGE_USAGE)) : [];
-    const owned: (PooledBuffer | null)[] = plan.slots.map((slot) => {
-      if (slot.role === 'input') return null;
-      return memory ? physical[memory.slotBuffer[slot.index]] : this.pool.acquire(Math.max(4, slot.size * 4), STORAGE_USAGE);
-    });
-    const buffers = owned.map((b) => b?.buffer ?? null);
-    plan.inputSlots.forEach((slot, i) => (buffers[slot] = this.deviceBuffer(args[i].root)));
+  private async execute(graph: Graph, plan: Plan, args: readonly Storage[]): Promise<Storage[]> {
+    const compiled = await this.pipelinesOf(plan);
+    this.checkAlive('while the kernels of an evaluation compiled');
+    for (let retried = false; ; retried = true) {
+      const attempt = await this.attempt(graph, plan, args, compiled);
+      if ('results' in attempt) {
+        if (attempt.timer) {
+          const times = await this.readTimestamps(attempt.timer);
+          times.forEach((ns, i) => recordKernelTime(this.stats, plan.dispatches[i].kernel, ns));
+        }
+        return attempt.results;
+      }
+      if (!retried) {
+        // Give the driver back every idle buffer, then try once more.
+        this.stats.outOfMemoryRetries++;
+        this.pool.trim(0);
+        continue;
+      }
+      this.stats.outOfMemoryErrors++;
+      const kernels = [...new Set(plan.dispatches.map((d) => d.kernel))];
+      const shown = kernels.length > 4 ? `${kernels.slice(0, 4).join(', ')}, ...` : kernels.join(', ');
+      throw new OutOfMemoryError(
+        `webgpu: out of device memory: an evaluation of ${plan.dispatches.length} dispatches (${shown || 'no kernels'}) needs ` +
+          `${attempt.buffers} new buffers, ${formatBytes(attempt.bytes)} in all (the largest ${formatBytes(attempt.largest)}); the buffer pool was ` +
+          `emptied and the allocation retried once, and it failed again. ${this.holding()} Dispose tensors that are no longer needed, ` +
+          `or compute in smaller pieces. (${attempt.outOfMemory})`,
+      );
+    }
+  }
 
+  /**
+   * Allocates, uploads, encodes and submits one evaluation inside out-of-memory and validation error scopes.
+   * An out-of-memory error is only known once the scopes are popped, after the submit: the submitted
+   * work then failed validation and did nothing, and every buffer this attempt created is destroyed.
+   */
+  private async attempt(graph: Graph, plan: Plan, args: readonly Storage[], compiled: readonly CachedPipeline[]): Promise<Attempt> {
+    const created: PooledBuffer[] = [];
+    const acquired: PooledBuffer[] = [];
+    const take = (bytes: number): PooledBuffer => {
+      const b = this.pool.acquire(Math.max(4, bytes), STORAGE_USAGE, created);
+      acquired.push(b);
+      return b;
+    };
+    // Arguments not yet on this device are uploaded; the device copy is kept with the storage on success.
+    const roots = [...new Set(args.map((a) => a.root))];
+    const uploads = new Map<Storage, PooledBuffer>();
+    let owned: (PooledBuffer | null)[] = [];
+    let timer: Timer | null = null;
+
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    let failure: unknown = null;
+    try {
+      // Bind every slot: arguments to their buffers, the rest to pooled buffers, one per buffer of the memory
+      // plan (slots with disjoint lifetimes share one).
+      const memory = plan.memory;
+      const physical = memory ? memory.buffers.map((bytes) => take(bytes)) : [];
+      owned = plan.slots.map((slot) => {
+        if (slot.role === 'input') return null;
+        return memory ? physical[memory.slotBuffer[slot.index]] : take(slot.size * 4);
+      });
+      for (const root of roots) {
+        if (root.device?.device === this.device) continue;
+        const b = take(root.size * 4);
+        const data = root.dtype === 'bool' ? Uint32Array.from(root.host!) : root.host!;
+        this.device.queue.writeBuffer(b.buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+        this.stats.bytesUploaded += data.byteLength;
+        uploads.set(root, b);
+      }
+      const buffers = owned.map((b) => b?.buffer ?? null);
+      const bytes = plan.slots.map((s) => Math.max(4, s.size * 4));
+      plan.inputSlots.forEach((slot, i) => {
+        const root = args[i].root;
+        buffers[slot] = uploads.get(root)?.buffer ?? root.device!.buffer;
+        // A view's kernel indexes its whole base.
+        bytes[slot] = Math.max(4, root.size * 4);
+      });
+      timer = this.timing && plan.dispatches.length > 0 ? this.createTimer(plan.dispatches.length) : null;
+      this.device.queue.submit([this.encode(plan, compiled, buffers, bytes, timer)]);
+      this.stats.submits++;
+    } catch (err) {
+      failure = err;
+    }
+    const popped = [this.device.popErrorScope(), this.device.popErrorScope()];
+    const dropAll = () => {
+      for (const b of new Set(acquired)) {
+        if (created.includes(b)) this.pool.discard(b);
+        else this.pool.release(b);
+      }
+      if (timer) [timer.resolve, timer.staging, timer.set].forEach((x) => x.destroy());
+    };
+    // Waiting for the scopes costs a round trip through the device's event loop on every evaluation. A plan
+    // that already ran without error here, on buffers that all came from the pool, allocates nothing and
+    // binds what passed validation before: its scopes are checked without waiting (see deferCheck).
+    const deferred = !failure && created.length === 0 && this.trusted.has(plan);
+    let errors: (GPUError | null)[] = [null, null];
+    if (deferred) this.deferCheck(Promise.all(popped));
+    else {
+      try {
+        errors = await this.settle(Promise.all(popped), 'submitting an evaluation');
+      } catch (err) {
+        dropAll();
+        throw await this.explain(err, 'submitting an evaluation');
+      }
+    }
+    if (failure) {
+      dropAll();
+      throw failure;
+    }
+    const [validation, oom] = errors;
+    if (oom) {
+      dropAll();
+      const sizes = created.map((b) => b.bytes);
+      return { outOfMemory: oom.message, bytes: sizes.reduce((a, b) => a + b, 0), buffers: sizes.length, largest: Math.max(0, ...sizes) };
+    }
+    if (validation) {
+      dropAll();
+      throw new WgfuseError(`webgpu: the device rejected the evaluation: ${validation.message}`);
+    }
+    if (this.lostReasonText) {
+      dropAll();
+      throw this.lostError('while an evaluation was submitted');
+    }
+    this.stats.evaluations++;
+    this.stats.dispatches += plan.dispatches.length;
+    this.trusted.add(plan);
+
+    for (const [root, b] of uploads) {
+      // A concurrent evaluation may have uploaded the same data first: keep its copy.
+      if (root.device?.device === this.device) this.pool.release(b);
+      else {
+        root.device?.free();
+        root.device = this.memory(b);
+      }
+    }
+    return { results: this.adoptOutputs(graph, plan, args, owned), timer };
+  }
+
+  private encode(plan: Plan, compiled: readonly CachedPipeline[], buffers: readonly (GPUBuffer | null)[], bytes: readonly number[], timer: Timer | null): GPUCommandBuffer {
     const encoder = this.device.createCommandEncoder();
-    const timer = this.timing && plan.dispatches.length > 0 ? this.device.createQuerySet({ type: 'timestamp', count: 2 * plan.dispatches.length }) : null;
     let pass: GPUComputePassEncoder | null = null;
     plan.dispatches.forEach((d, i) => {
       if (!pass || timer) {
         pass?.end();
-        pass = encoder.beginComputePass(timer ? { timestampWrites: { querySet: timer, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : {});
+        pass = encoder.beginComputePass(timer ? { timestampWrites: { querySet: timer.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : {});
       }
       const bindGroup = this.device.createBindGroup({
         layout: compiled[i].layout,
-        entries: d.bindings.map((b, binding) => ({ binding, resource: { buffer: buffers[b.slot]! } })),
+        // Bound with the size the slot needs, not the pool's rounded-up size class, which may exceed
+        // maxStorageBufferBindingSize where that limit is not a power of two.
+        entries: d.bindings.map((b, binding) => ({ binding, resource: { buffer: buffers[b.slot]!, size: bytes[b.slot] } })),
       });
       pass.setPipeline(compiled[i].pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(...d.workgroups);
     });
     (pass as GPUComputePassEncoder | null)?.end();
-    const readTimings = timer ? this.resolveTimestamps(encoder, timer, plan.dispatches.length) : null;
+    if (timer) {
+      encoder.resolveQuerySet(timer.set, 0, 2 * timer.count, timer.resolve, 0);
+      encoder.copyBufferToBuffer(timer.resolve, 0, timer.staging, 0, 16 * timer.count);
+    }
+    return encoder.finish();
+  }
 
-    this.device.pushErrorScope('out-of-memory');
-    this.device.pushErrorScope('validation');
-    this.device.queue.submit([encoder.finish()]);
-    const [validation, oom] = [await this.device.popErrorScope(), await this.device.popErrorScope()];
-    this.stats.evaluations++;
-    this.stats.submits++;
-    this.stats.dispatches += plan.dispatches.length;
-
-    // Temporaries can be reused by the next submit; outputs become storages the caller owns. An output
-    // that is a plain tensor owns its slot's memory; any other output is a view that keeps its base alive.
+  /** Temporaries go back to the pool; outputs become storages the caller owns. */
+  private adoptOutputs(graph: Graph, plan: Plan, args: readonly Storage[], owned: readonly (PooledBuffer | null)[]): Storage[] {
+    // An output that is a plain tensor owns its slot's memory; any other output is a view that keeps its base alive.
     const bases = new Map<number, Storage>(plan.inputSlots.map((slot, i) => [slot, args[i].root]));
     const created: Storage[] = [];
     // Outputs never share a buffer (assign-buffers), so a buffer with no output slot is a temporary one.
@@ -164,34 +400,223 @@ export class WebGpuBackend implements Backend {
     });
     // The views retain what they need; the flat bases made only for them are not handed out.
     created.forEach((b) => b.release());
-    if (validation || oom) {
-      results.forEach((r) => r.release());
-      throw new WgfuseError(`webgpu: the device rejected the evaluation: ${(validation ?? oom)!.message}`);
-    }
-    if (readTimings) (await readTimings()).forEach((ns, i) => recordKernelTime(this.stats, plan.dispatches[i].kernel, ns));
     return results;
   }
 
-  async read(storage: Storage): Promise<TypedArray> {
-    this.checkAlive();
-    const root = storage.root;
-    let data = root.host;
-    if (!data) {
-      if (!root.device) throw new WgfuseError('read: this value has neither host nor device data (was it disposed?)');
-      data = await this.download(root.device.buffer, root.dtype, root.size);
+  // ---- readback ----
+
+  private async download(root: Storage): Promise<TypedArray> {
+    const bytes = Math.max(4, root.size * 4);
+    const what = `reading back a ${root.description} tensor`;
+    for (let retried = false; ; retried = true) {
+      const created: PooledBuffer[] = [];
+      this.device.pushErrorScope('out-of-memory');
+      this.device.pushErrorScope('validation');
+      let staging: PooledBuffer | null = null;
+      let mapped: Promise<void> | null = null;
+      let failure: unknown = null;
+      try {
+        staging = this.pool.acquire(bytes, READBACK_USAGE, created);
+        const encoder = this.device.createCommandEncoder();
+        encoder.copyBufferToBuffer(root.device!.buffer, 0, staging.buffer, 0, bytes);
+        this.device.queue.submit([encoder.finish()]);
+        this.stats.submits++;
+        // Asked for at once, so that the map and the error scopes settle together.
+        mapped = staging.buffer.mapAsync(MapMode.READ, 0, bytes);
+        mapped.catch(() => undefined);
+      } catch (err) {
+        failure = err;
+      }
+      const popped = [this.device.popErrorScope(), this.device.popErrorScope()];
+      const drop = () => {
+        if (staging) this.pool.discard(staging);
+      };
+      let errors: (GPUError | null)[];
+      try {
+        errors = await this.settle(Promise.all(popped), what);
+      } catch (err) {
+        drop();
+        throw await this.explain(err, what);
+      }
+      if (failure) {
+        drop();
+        throw failure;
+      }
+      const [validation, oom] = errors;
+      if (oom) {
+        drop();
+        if (!retried) {
+          this.stats.outOfMemoryRetries++;
+          this.pool.trim(0);
+          continue;
+        }
+        this.stats.outOfMemoryErrors++;
+        throw new OutOfMemoryError(
+          `webgpu: out of device memory ${what} (${formatBytes(bytes)} of staging memory); the buffer pool was emptied and the allocation ` +
+            `retried once, and it failed again. ${this.holding()} Dispose tensors that are no longer needed. (${oom.message})`,
+        );
+      }
+      if (validation) {
+        drop();
+        throw new WgfuseError(`webgpu: the device rejected ${what}: ${validation.message}`);
+      }
+      try {
+        await this.settle(mapped!, what);
+      } catch (err) {
+        drop();
+        throw await this.explain(err, what);
+      }
+      const out = convert(staging!.buffer.getMappedRange(0, bytes), root.dtype, root.size);
+      staging!.buffer.unmap();
+      this.pool.release(staging!);
+      this.stats.bytesDownloaded += root.size * 4;
+      return out;
     }
-    if (!storage.view) return data === storage.host ? data.slice() : data;
-    return gather(data, storage.shape, storage.view.strides, storage.view.offset);
   }
 
-  destroy(): void {
+  private createTimer(count: number): Timer {
+    const bytes = 16 * count;
+    return {
+      set: this.device.createQuerySet({ type: 'timestamp', count: 2 * count }),
+      resolve: this.device.createBuffer({ size: bytes, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC }),
+      staging: this.device.createBuffer({ size: bytes, usage: READBACK_USAGE }),
+      count,
+    };
+  }
+
+  private async readTimestamps(timer: Timer): Promise<number[]> {
+    try {
+      await this.settle(timer.staging.mapAsync(MapMode.READ), 'reading kernel timestamps').catch(async (err: unknown) => {
+        throw await this.explain(err, 'reading kernel timestamps');
+      });
+      const t = new BigUint64Array(timer.staging.getMappedRange().slice(0));
+      timer.staging.unmap();
+      return Array.from({ length: timer.count }, (_, i) => Number(t[2 * i + 1] - t[2 * i]));
+    } finally {
+      [timer.resolve, timer.staging, timer.set].forEach((b) => b.destroy());
+    }
+  }
+
+  // ---- faults ----
+
+  /**
+   * `p`, or a DeviceLostError once the device is lost, or a GpuTimeoutError after `timeoutMs`: whichever
+   * comes first. Used for every GPU promise the backend awaits, so none of them can hang an evaluation.
+   */
+  private settle<T>(p: Promise<T>, what: string): Promise<T> {
+    if (this.lostReasonText) {
+      p.catch(() => undefined);
+      return Promise.reject(this.lostError(what));
+    }
+    return new Promise<T>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finish = () => {
+        this.waiters.delete(onLost);
+        if (timer !== undefined) clearTimeout(timer);
+      };
+      const onLost = () => {
+        finish();
+        reject(this.lostError(what));
+      };
+      this.waiters.add(onLost);
+      if (Number.isFinite(this.timeoutMs)) {
+        timer = setTimeout(() => {
+          finish();
+          reject(
+            new GpuTimeoutError(
+              `webgpu: ${what} did not finish within ${this.timeoutMs} ms; the device may be hung or far too slow for this work ` +
+                `(wg.init({ timeoutMs }) sets this limit; wg.init() acquires a new device)`,
+            ),
+          );
+        }, this.timeoutMs);
+      }
+      p.then(
+        (v) => {
+          finish();
+          resolve(v);
+        },
+        (e) => {
+          finish();
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private markLost(reason: string): void {
+    if (this.lostReasonText) return;
+    this.lostReasonText = reason;
+    for (const fail of [...this.waiters]) fail();
+    // Free lists are of no use on a lost device; in-use buffers are dropped as their storages are released.
     this.pool.trim(0);
-    this.plans.clear();
-    this.device.destroy();
   }
 
-  private checkAlive(): void {
-    if (this.lost) throw new WgfuseError('webgpu: the device was lost; call wg.init() to acquire a new one');
+  private lostError(what: string): DeviceLostError {
+    const next = this.context.adapter ? 'the next evaluation acquires a new device' : 'pass a new device to wg.init({ device })';
+    return new DeviceLostError(
+      `webgpu: the device was lost (${this.lostReasonText}) ${what.startsWith('before') || what.startsWith('while') ? what : `while ${what}`}; ` +
+        `values that lived only on it are gone, tensors built from host data are still valid, and ${next}`,
+    );
+  }
+
+  private checkAlive(what: string): void {
+    if (this.lostReasonText) throw this.lostError(what);
+  }
+
+  /**
+   * Checks an evaluation's error scopes without waiting for them. An error (not expected: the plan ran
+   * without one before and nothing was allocated) is kept and thrown by the next evaluation, and every
+   * readback first waits for the checks still pending, so no result of a rejected evaluation is returned.
+   */
+  private deferCheck(scopes: Promise<(GPUError | null)[]>): void {
+    const check = scopes.then(
+      ([validation, oom]) => {
+        const e = validation ?? oom;
+        if (e) this.deferredError ??= new WgfuseError(`webgpu: the device rejected an earlier evaluation, whose results are not valid: ${e.message}`);
+      },
+      () => undefined, // a lost device is reported by checkAlive
+    );
+    this.unchecked = Promise.all([this.unchecked, check]).then(() => undefined);
+  }
+
+  /** Throws (once) the error a deferred scope check found. */
+  private throwDeferred(): void {
+    const e = this.deferredError;
+    if (!e) return;
+    this.deferredError = null;
+    throw e;
+  }
+
+  /** Throws unless the storage's data is on this device or on the host. */
+  private checkBindable(root: Storage, where: 'evaluate' | 'read'): void {
+    if (root.released) throw new WgfuseError(`${where}: a ${root.description} tensor was disposed`);
+    const mem = root.device;
+    if ((mem && mem.device === this.device) || root.host) return;
+    const subject = where === 'evaluate' ? `the program reads a ${root.description} tensor that` : `this ${root.description} tensor`;
+    if (!mem) throw new WgfuseError(`${where}: ${subject} has no data`);
+    const lost = mem.lost?.() ?? null;
+    if (lost) {
+      throw new DeviceLostError(
+        `${where}: ${subject} lived only on a WebGPU device that was lost (${lost}); its value is gone: compute it again ` +
+          `from host data (tensors built from arrays are still valid)`,
+      );
+    }
+    throw new WgfuseError(`${where}: ${subject} lives on another WebGPU device and has no host copy`);
+  }
+
+  /** Turns a failed GPU promise into an error that says what happened. */
+  private async explain(err: unknown, what: string): Promise<Error> {
+    if (err instanceof WgfuseError) return err;
+    // Dawn rejects pending maps as soon as the device is destroyed; its lost promise follows shortly after.
+    if (!this.lostReasonText) await Promise.race([this.context.lost, new Promise((r) => setTimeout(r, 100))]);
+    if (this.lostReasonText) return this.lostError(what);
+    return new WgfuseError(`webgpu: ${what} failed: ${err instanceof Error ? err.message || err.name : String(err)}`);
+  }
+
+  /** What wgfuse holds on the device, for out-of-memory messages. */
+  private holding(): string {
+    const s = this.pool.stats;
+    return `wgfuse holds ${formatBytes(s.bytesAllocated)} of device memory in ${s.buffersInUse} buffers in use (the pool keeps ${formatBytes(s.bytesPooled)}).`;
   }
 
   private memory(b: PooledBuffer): DeviceMemory {
@@ -202,63 +627,58 @@ export class WebGpuBackend implements Backend {
       free: () => {
         if (freed) return;
         freed = true;
-        if (!this.lost) this.pool.release(b);
+        if (!this.lostReasonText) this.pool.release(b);
       },
+      lost: () => this.lostReasonText,
     };
   }
+}
 
-  /** The buffer holding a root storage on this device, uploading its host data the first time. */
-  private deviceBuffer(s: Storage): GPUBuffer {
-    if (s.released) throw new WgfuseError('evaluate: a tensor this program reads was disposed');
-    if (s.device) {
-      if (s.device.device !== this.device) {
-        if (!s.host) throw new WgfuseError('evaluate: a tensor lives on another (or a lost) WebGPU device and has no host copy');
-      } else return s.device.buffer;
+/**
+ * Throws DeviceLimitError where a buffer of the plan would exceed the device's limits: an argument that
+ * must be uploaded over `maxBufferSize`, or any value a kernel binds over `maxStorageBufferBindingSize`
+ * (a buffer over `maxBufferSize` cannot be created at all). Nothing has been allocated or run yet.
+ */
+export function checkPlanLimits(plan: Plan, args: readonly Storage[], limits: BufferLimits): void {
+  const inputOf = new Map(plan.inputSlots.map((slot, i) => [slot, i]));
+  const bytesOf = (slot: number): number => {
+    const i = inputOf.get(slot);
+    return Math.max(4, (i === undefined ? plan.slots[slot].size : args[i].root.size) * 4);
+  };
+  const describeSlot = (slot: number): string => {
+    const i = inputOf.get(slot);
+    if (i !== undefined) return `the input ${args[i].root.description}`;
+    const out = plan.outputs.findIndex((o) => o.slot === slot);
+    const s = plan.slots[slot];
+    if (out >= 0 && plan.outputs[out].offset === 0 && sizeOf(plan.outputs[out].shape) === s.size) return `the result ${s.dtype}[${plan.outputs[out].shape.join(',')}]`;
+    return `an intermediate ${s.dtype} value of ${s.size} elements`;
+  };
+  const fail = (slot: number, limit: keyof BufferLimits, where: string): never => {
+    const bytes = bytesOf(slot);
+    const max = limits[limit];
+    throw new DeviceLimitError(
+      `webgpu: ${describeSlot(slot)} takes ${formatBytes(bytes)} (${bytes} bytes), more than this device's ${limit} of ` +
+        `${formatBytes(max)} (${max} bytes); ${where}\nwgfuse does not split a tensor across buffers: compute it in smaller ` +
+        `pieces (e.g. slices of a batch axis), or use a device requested with a larger requiredLimits.${limit} where the adapter allows one`,
+      limit,
+      max,
+      bytes,
+    );
+  };
+  plan.inputSlots.forEach((slot) => {
+    if (bytesOf(slot) > limits.maxBufferSize) fail(slot, 'maxBufferSize', 'it cannot be uploaded to the device');
+  });
+  for (const d of plan.dispatches) {
+    for (const b of d.bindings) {
+      const bytes = bytesOf(b.slot);
+      if (bytes <= limits.maxStorageBufferBindingSize && bytes <= limits.maxBufferSize) continue;
+      const limit = bytes > limits.maxBufferSize ? 'maxBufferSize' : 'maxStorageBufferBindingSize';
+      const ir = d.ir.split('\n').map((line) => `    ${line}`).join('\n');
+      fail(b.slot, limit, `kernel ${d.kernel} ${b.access === 'read' ? 'reads' : 'writes'} it, computing:\n${ir}`);
     }
-    if (!s.host) throw new WgfuseError('evaluate: a tensor has no data');
-    const b = this.pool.acquire(Math.max(4, s.size * 4), STORAGE_USAGE);
-    const data = s.dtype === 'bool' ? Uint32Array.from(s.host) : s.host;
-    this.device.queue.writeBuffer(b.buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
-    this.stats.bytesUploaded += data.byteLength;
-    s.device = this.memory(b);
-    return b.buffer;
   }
-
-  private async download(buffer: GPUBuffer, dtype: DType, size: number): Promise<TypedArray> {
-    const bytes = Math.max(4, size * 4);
-    const staging = this.pool.acquire(bytes, READBACK_USAGE);
-    const encoder = this.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(buffer, 0, staging.buffer, 0, bytes);
-    this.device.queue.submit([encoder.finish()]);
-    this.stats.submits++;
-    try {
-      await staging.buffer.mapAsync(MapMode.READ, 0, bytes);
-    } catch (err) {
-      throw new WgfuseError(`read: mapping the readback buffer failed: ${(err as Error).message}`);
-    }
-    const raw = staging.buffer.getMappedRange(0, bytes);
-    const out = convert(raw, dtype, size);
-    staging.buffer.unmap();
-    this.pool.release(staging);
-    this.stats.bytesDownloaded += size * 4;
-    return out;
-  }
-
-  /** Encodes the copy of the timestamps; the returned function reads them once the encoder is submitted. */
-  private resolveTimestamps(encoder: GPUCommandEncoder, set: GPUQuerySet, count: number): () => Promise<number[]> {
-    const bytes = 16 * count;
-    const resolve = this.device.createBuffer({ size: bytes, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
-    const staging = this.device.createBuffer({ size: bytes, usage: READBACK_USAGE });
-    encoder.resolveQuerySet(set, 0, 2 * count, resolve, 0);
-    encoder.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
-    return async () => {
-      await staging.mapAsync(MapMode.READ);
-      const t = new BigUint64Array(staging.getMappedRange().slice(0));
-      staging.unmap();
-      [resolve, staging].forEach((b) => b.destroy());
-      set.destroy();
-      return Array.from({ length: count }, (_, i) => Number(t[2 * i + 1] - t[2 * i]));
-    };
+  for (const s of plan.slots) {
+    if (s.role !== 'input' && bytesOf(s.index) > limits.maxBufferSize) fail(s.index, 'maxBufferSize', 'it cannot be allocated');
   }
 }
 

@@ -13,6 +13,12 @@ export interface PoolStats {
   buffersInUse: number;
   buffersPooled: number;
   trimmed: number;
+  /** The most bytes allocated at once since the backend was created or its telemetry was reset. */
+  peakBytesAllocated: number;
+  /** The most buffers in use at once since the backend was created or its telemetry was reset. */
+  peakBuffersInUse: number;
+  /** Buffers given up without returning to the pool (out-of-memory, device loss): destroyed, not reused. */
+  discarded: number;
 }
 
 export interface PooledBuffer {
@@ -45,9 +51,9 @@ export function sizeClass(bytes: number): number {
 
 export class BufferPool {
   private readonly free = new Map<string, PooledBuffer[]>();
-  /** Free buffers in release order, oldest first, for trimming. */
-  private readonly idle: PooledBuffer[] = [];
-  readonly stats: PoolStats = { hits: 0, misses: 0, bytesAllocated: 0, bytesPooled: 0, buffersInUse: 0, buffersPooled: 0, trimmed: 0 };
+  /** Free buffers in release order, oldest first, for trimming (a Set: taking one out is O(1) however many wait). */
+  private readonly idle = new Set<PooledBuffer>();
+  readonly stats: PoolStats = emptyPoolStats();
 
   constructor(
     private readonly device: GPUDevice,
@@ -55,7 +61,12 @@ export class BufferPool {
     public maxPooledBytes = DEFAULT_POOL_BYTES,
   ) {}
 
-  acquire(bytes: number, usage: number): PooledBuffer {
+  /**
+   * A buffer of at least `bytes`. A buffer the pool had to create is also pushed to `created`, so a caller
+   * whose allocation failed (out-of-memory is only reported later, through an error scope) can tell the
+   * buffers that may be invalid from the reused ones and discard them.
+   */
+  acquire(bytes: number, usage: number, created?: PooledBuffer[]): PooledBuffer {
     const maxSize = this.device.limits.maxBufferSize;
     if (bytes > maxSize) {
       throw new WgfuseError(`a buffer of ${bytes} bytes exceeds this device's maxBufferSize (${maxSize} bytes)`);
@@ -66,8 +77,9 @@ export class BufferPool {
     const list = this.free.get(key(size, usage));
     const hit = list?.pop();
     this.stats.buffersInUse++;
+    this.stats.peakBuffersInUse = Math.max(this.stats.peakBuffersInUse, this.stats.buffersInUse);
     if (hit) {
-      this.idle.splice(this.idle.indexOf(hit), 1);
+      this.idle.delete(hit);
       this.stats.hits++;
       this.stats.bytesPooled -= hit.bytes;
       this.stats.buffersPooled--;
@@ -76,7 +88,24 @@ export class BufferPool {
     this.stats.misses++;
     const buffer = this.device.createBuffer({ size, usage });
     this.stats.bytesAllocated += size;
-    return { buffer, bytes: size, usage };
+    this.stats.peakBytesAllocated = Math.max(this.stats.peakBytesAllocated, this.stats.bytesAllocated);
+    const b = { buffer, bytes: size, usage };
+    created?.push(b);
+    return b;
+  }
+
+  /** Destroys a buffer in use instead of pooling it (it may be invalid, or its device lost). */
+  discard(b: PooledBuffer): void {
+    this.stats.buffersInUse--;
+    this.stats.bytesAllocated -= b.bytes;
+    this.stats.discarded++;
+    b.buffer.destroy();
+  }
+
+  /** Starts the peak counters again from the current figures. */
+  resetPeaks(): void {
+    this.stats.peakBytesAllocated = this.stats.bytesAllocated;
+    this.stats.peakBuffersInUse = this.stats.buffersInUse;
   }
 
   release(b: PooledBuffer): void {
@@ -85,7 +114,7 @@ export class BufferPool {
     let list = this.free.get(k);
     if (!list) this.free.set(k, (list = []));
     list.push(b);
-    this.idle.push(b);
+    this.idle.add(b);
     this.stats.bytesPooled += b.bytes;
     this.stats.buffersPooled++;
     if (this.stats.bytesPooled > this.maxPooledBytes) this.trim(this.maxPooledBytes);
@@ -93,8 +122,20 @@ export class BufferPool {
 
   /** Destroys the longest-idle free buffers until at most `targetBytes` stay pooled. */
   trim(targetBytes = 0): void {
-    while (this.stats.bytesPooled > targetBytes && this.idle.length > 0) {
-      const b = this.idle.shift()!;
+    if (targetBytes <= 0) {
+      // Everything goes (out-of-memory, device loss): no need to find each buffer in its class's list.
+      for (const b of this.idle) b.buffer.destroy();
+      this.stats.trimmed += this.idle.size;
+      this.stats.bytesAllocated -= this.stats.bytesPooled;
+      this.stats.bytesPooled = 0;
+      this.stats.buffersPooled = 0;
+      this.idle.clear();
+      this.free.clear();
+      return;
+    }
+    while (this.stats.bytesPooled > targetBytes && this.idle.size > 0) {
+      const b: PooledBuffer = this.idle.values().next().value!;
+      this.idle.delete(b);
       const list = this.free.get(key(b.bytes, b.usage))!;
       list.splice(list.indexOf(b), 1);
       b.buffer.destroy();
@@ -104,6 +145,10 @@ export class BufferPool {
       this.stats.trimmed++;
     }
   }
+}
+
+export function emptyPoolStats(): PoolStats {
+  return { hits: 0, misses: 0, bytesAllocated: 0, bytesPooled: 0, buffersInUse: 0, buffersPooled: 0, trimmed: 0, peakBytesAllocated: 0, peakBuffersInUse: 0, discarded: 0 };
 }
 
 function key(bytes: number, usage: number): string {

@@ -3,11 +3,21 @@
 import { WgfuseError } from '../../ir/errors.js';
 import type { Binding } from '../../lowering/plan.js';
 import type { Telemetry } from '../telemetry.js';
+import { DeviceLostError, GpuTimeoutError } from '../errors.js';
+
+/** Wraps a GPU promise so that it fails when the device is lost or it takes too long (see WebGpuBackend). */
+export type Settle = <T>(p: Promise<T>, what: string) => Promise<T>;
 
 export interface CachedPipeline {
   readonly pipeline: GPUComputePipeline;
   readonly layout: GPUBindGroupLayout;
 }
+
+/**
+ * Most pipelines kept: programs of ever new shapes (a sequence length that changes every call) would
+ * otherwise grow the cache without bound. The least recently used go first; they compile again if needed.
+ */
+export const DEFAULT_PIPELINE_CACHE = 2048;
 
 export class PipelineCache {
   private readonly pipelines = new Map<string, Promise<CachedPipeline>>();
@@ -16,6 +26,8 @@ export class PipelineCache {
   constructor(
     private readonly device: GPUDevice,
     private readonly telemetry: () => Telemetry,
+    private readonly settle: Settle = (p) => p,
+    private readonly capacity = DEFAULT_PIPELINE_CACHE,
   ) {}
 
   get size(): number {
@@ -28,12 +40,17 @@ export class PipelineCache {
     const cached = this.pipelines.get(key);
     if (cached) {
       this.telemetry().pipelinesReused++;
+      this.pipelines.delete(key);
+      this.pipelines.set(key, cached);
       return cached;
     }
     const created = this.create(kernel, wgsl, entryPoint, signature);
     this.pipelines.set(key, created);
+    if (this.pipelines.size > this.capacity) this.pipelines.delete(this.pipelines.keys().next().value!);
     // A failed compile is not cached: the error is thrown to this caller and the next one retries.
-    created.catch(() => this.pipelines.delete(key));
+    created.catch(() => {
+      if (this.pipelines.get(key) === created) this.pipelines.delete(key);
+    });
     return created;
   }
 
@@ -55,17 +72,21 @@ export class PipelineCache {
   private async create(kernel: string, wgsl: string, entryPoint: string, signature: string): Promise<CachedPipeline> {
     const t0 = performance.now();
     const module = this.device.createShaderModule({ code: wgsl, label: kernel });
-    const info = await module.getCompilationInfo();
+    const info = await this.settle(module.getCompilationInfo(), `compiling kernel ${kernel}`);
     if (info.messages.length > 0) throw compileError(kernel, wgsl, info.messages);
     const layout = this.bindGroupLayout(signature);
     let pipeline: GPUComputePipeline;
     try {
-      pipeline = await this.device.createComputePipelineAsync({
-        label: kernel,
-        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint },
-      });
+      pipeline = await this.settle(
+        this.device.createComputePipelineAsync({
+          label: kernel,
+          layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+          compute: { module, entryPoint },
+        }),
+        `creating the pipeline of kernel ${kernel}`,
+      );
     } catch (err) {
+      if (err instanceof DeviceLostError || err instanceof GpuTimeoutError) throw err;
       throw new WgfuseError(`kernel ${kernel}: pipeline creation failed: ${(err as Error).message}\n${numbered(wgsl, 1, 12)}`);
     }
     const t = this.telemetry();
