@@ -8,13 +8,15 @@ import { structuralHash } from '../ir/hash.js';
 import type { Node } from '../ir/node.js';
 import { isElementwise, OPS } from '../ir/ops.js';
 import { printNode, numberValues } from '../ir/printer.js';
-import { shapesEqual, sizeOf, stridesOf, type Shape } from '../ir/shape.js';
+import { broadcastsTo, shapesEqual, sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { generateElementwise, type ElementwiseSpec, type GeneratedKernel, type KernelBuffer } from '../shaders/elementwise.js';
 import { isFlatAccess, type Access, type Expr, type ExprStep } from '../shaders/expr.js';
-import { generateMatmul } from '../shaders/matmul.js';
+import { planMatmul, type GemmProgram } from '../shaders/matmul.js';
 import { generateReduce } from '../shaders/reduce.js';
 import { generateRow, type RowReduceOp, type RowSpec, type RowStage } from '../shaders/row.js';
-import { generateSyrk } from '../shaders/syrk.js';
+import { generateRowSplit, planRowSplit, rowFastAxis, rowSplitTuning, type RowSplitTuning } from '../shaders/row-split.js';
+import { DEFAULT_MAX_BUFFERS } from '../passes/fusion.js';
+import { planSyrk } from '../shaders/syrk.js';
 import { DEVICE_BYTES } from '../shaders/wgsl.js';
 import type { Binding, Dispatch, InPlaceVariant, Plan, Slot } from './plan.js';
 import { accessIn, layoutView, rowMajorView, type View } from './view.js';
@@ -30,6 +32,8 @@ export interface LowerOptions {
   readonly inputLayouts?: readonly (InputLayout | null)[];
   /** Optional device features the kernels may use: `subgroups` for the reductions' workgroup combines. */
   readonly features?: { readonly subgroups?: boolean };
+  /** When row programs and reductions split long rows over several workgroups (default: rowSplitTuning()). */
+  readonly rowSplit?: RowSplitTuning;
 }
 
 export function lowerGraph(graph: Graph, options: LowerOptions = {}): Plan {
@@ -193,7 +197,9 @@ class Lowering {
   }
 
   private elementwiseGroup(members: readonly Node[], set: ReadonlySet<Node>): void {
-    const space = members.reduce<Shape>((big, n) => (sizeOf(n.shape) > sizeOf(big) ? n.shape : big), members[0].shape);
+    // The index space is the shape every member broadcasts to (fuse-elementwise's space), not the member
+    // with the most elements: an empty space ([2,0,2]) has fewer than the [2,2] broadcast into it.
+    const space = members.find((m) => members.every((n) => broadcastsTo(n.shape, m.shape)))?.shape ?? members.reduce<Shape>((big, n) => (sizeOf(n.shape) > sizeOf(big) ? n.shape : big), members[0].shape);
     const stored = members.filter((n) => this.storedBy(n, set));
     const reads = this.externalReads(members, set);
     const writes = stored.map((n) => ({ slot: this.newSlot(n.dtype, n.shape, 'temp'), dtype: n.dtype }));
@@ -208,7 +214,8 @@ class Lowering {
       vec4: this.vec4Allowed(buffers, bindings),
     };
     const generated = generateElementwise(spec);
-    this.emit(`fused.elementwise.${members.length}ops${vec4Suffix(generated)}`, generated, bindings, members.map((n) => this.line(n)).join('\n'), reads, sizeOf(space) * stored.length, sizeOf(space), this.inPlaceVariant(spec, bindings));
+    // A value read by several members is loaded once per element: count its bytes once.
+    this.emit(`fused.elementwise.${members.length}ops${vec4Suffix(generated)}`, generated, bindings, members.map((n) => this.line(n)).join('\n'), distinctViews(reads), sizeOf(space) * stored.length, sizeOf(space), this.inPlaceVariant(spec, bindings));
     stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
   }
 
@@ -289,9 +296,15 @@ class Lowering {
       const own = { offset: 0, strides: stridesOf(inShape) };
       map = { expr, stores: mapStored.map((n) => ({ step: index.get(n)!, buffer: nameOf(writes[stored.indexOf(n)].slot), dtype: n.dtype, access: own })) };
     }
-    const generated = generateRow({ inShape, axes, stages, rowStores, map, buffers }, { subgroups: this.subgroups });
+    const rowSpec: RowSpec = { inShape, axes, stages, rowStores, map, buffers };
     const ops = members.filter(isReduction).map((r) => r.op).join('+');
-    this.emit(`fused.row.${ops}+${members.length - stages.filter((st) => st.kind === 'reduce').length}`, generated, bindings, members.map((n) => this.line(n)).join('\n'), reads, stored.reduce((a, n) => a + sizeOf(n.shape), 0), sizeOf(inShape));
+    const kernel = `fused.row.${ops}+${members.length - stages.filter((st) => st.kind === 'reduce').length}`;
+    const ir = members.map((n) => this.line(n)).join('\n');
+    // Skipped only when nothing is stored: a sum or prod over an empty axis still writes its identities.
+    const written = stored.reduce((a, n) => a + sizeOf(n.shape), 0);
+    if (!this.splitRows(kernel, rowSpec, bindings, reads, ir, written)) {
+      this.emit(kernel, generateRow(rowSpec, { subgroups: this.subgroups }), bindings, ir, reads, written, written);
+    }
     stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
   }
 
@@ -307,8 +320,42 @@ class Lowering {
     const { buffers, bindings, nameOf } = this.bind(reads, [{ slot, dtype: out.dtype }]);
     const { expr, index } = this.exprFor(epilogue, anchor.shape, new Map([[anchor, 'acc']]), nameOf);
     const kernel = this.gemm(anchor, buffers, nameOf, slot, { expr, step: index.get(out)! });
-    this.emit(`fused.${kernel.name}+${epilogue.length}`, kernel.generated, bindings, members.map((n) => this.line(n)).join('\n'), reads, sizeOf(out.shape), sizeOf(out.shape));
+    this.emitProduct(`fused.${kernel.name}+${epilogue.length}`, kernel, buffers, bindings, members.map((n) => this.line(n)).join('\n'), reads, anchor.inputs.length, sizeOf(out.shape));
     this.views.set(out, rowMajorView(slot, out.dtype, out.shape));
+  }
+
+  /**
+   * A row program as a split row kernel (src/shaders/row-split.ts: partial reductions, then the map, over
+   * several workgroups per row) when its rows are long and few; false when it stays one kernel (the rows
+   * already fill the device, or a split dispatch would bind more than DEFAULT_MAX_BUFFERS buffers).
+   */
+  private splitRows(kernel: string, spec: RowSpec, bindings: readonly Binding[], reads: readonly View[], ir: string, written: number): boolean {
+    const plan = planRowSplit(spec.inShape, spec.axes, this.options.rowSplit ?? rowSplitTuning(), rowFastAxis(spec));
+    if (!plan || written === 0) return false;
+    const { dispatches, scratchSize } = generateRowSplit(spec, plan, { scratch: 'scratch', vec4: this.vec4Allowed(spec.buffers, bindings) });
+    if (dispatches.some((d) => d.buffers.length > DEFAULT_MAX_BUFFERS)) return false;
+    const scratch = this.newSlot('int32', [scratchSize], 'temp');
+    const partials = plan.rows * plan.chunks;
+    for (const d of dispatches) {
+      const bound: Binding[] = d.buffers.map(({ name, access }) => {
+        if (name === 'scratch') return { slot: scratch, access };
+        return { slot: bindings[spec.buffers.findIndex((b) => b.name === name)].slot, access };
+      });
+      const readViews = distinctViews(reads).filter((v) => bound.some((b) => b.slot === v.slot && b.access === 'read'));
+      const isFinal = d.label === 'map' || d.label === 'finish';
+      const isCombine = d.label.startsWith('combine');
+      this.dispatches.push({
+        kernel: `${kernel}.split.${d.label}${d.vec4 ? '.vec4' : ''}`,
+        wgsl: d.wgsl,
+        entryPoint: d.entryPoint,
+        bindings: bound,
+        workgroups: d.workgroups,
+        ir: `${isFinal ? '' : `// ${d.label}: ${isCombine ? 'row values from the partial results' : 'partial results'} over ${plan.chunks} chunks per row\n`}${ir}`,
+        bytesRead: isCombine ? partials * 4 : readViews.reduce((acc, v) => acc + sizeOf(v.shape) * DEVICE_BYTES[v.dtype], 0) + (d.label === 'partial0' ? 0 : partials * 4),
+        bytesWritten: isFinal ? written * 4 : isCombine ? plan.rows * 4 : partials * 4,
+      });
+    }
+    return true;
   }
 
   /** Buffers for a dispatch: one binding per distinct slot read, then one per written slot. */
@@ -463,6 +510,17 @@ class Lowering {
     const { buffers, bindings } = this.bind([v], [{ slot, dtype: node.dtype }]);
     const axes = reducedAxes(node);
     const kept = x.shape.filter((_, i) => !axes.includes(i));
+    // Few long rows: the split row kernel (partial reductions, then one combine per row) fills the device.
+    const load: Expr = { steps: [{ kind: 'load', buffer: 'in0', dtype: v.dtype, access: accessIn(v, x.shape) }] };
+    const split: RowSpec = {
+      inShape: x.shape,
+      axes,
+      stages: [{ kind: 'reduce', op: node.op as RowReduceOp, dtype: x.dtype, expr: load, step: 0, name: 'row0' }],
+      rowStores: [{ name: 'row0', dtype: node.dtype, buffer: 'out', access: { offset: 0, strides: stridesOf(x.shape.map((d, i) => (axes.includes(i) ? 1 : d))) } }],
+      map: null,
+      buffers,
+    };
+    if (this.splitRows(`reduce.${node.op}.${x.dtype}`, split, bindings, [v], this.line(node), sizeOf(node.shape))) return rowMajorView(slot, node.dtype, node.shape);
     const generated = generateReduce({
       op: node.op as 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin',
       inShape: x.shape,
@@ -482,8 +540,30 @@ class Lowering {
     const slot = this.newSlot(node.dtype, node.shape, 'temp');
     const { buffers, bindings, nameOf } = this.bind(reads, [{ slot, dtype: node.dtype }]);
     const kernel = this.gemm(node, buffers, nameOf, slot);
-    this.emit(kernel.name, kernel.generated, bindings, this.line(node), reads, sizeOf(node.shape), sizeOf(node.shape));
+    this.emitProduct(kernel.name, kernel, buffers, bindings, this.line(node), reads, reads.length, sizeOf(node.shape));
     return rowMajorView(slot, node.dtype, node.shape);
+  }
+
+  /**
+   * The dispatches of a product (src/shaders/matmul.ts planMatmul, syrk.ts planSyrk): usually one, named
+   * `name`. With split K, a temp slot of partial sums, the product dispatch writing it (named after the
+   * kernel, `.splitK<S>`) and the combine that adds the sums, runs the epilogue and stores the result,
+   * which keeps `name`. `reads` are the operands' views (the first `operands`), then the epilogue's.
+   */
+  private emitProduct(name: string, kernel: { name: string; program: GemmProgram }, buffers: readonly KernelBuffer[], bindings: readonly Binding[], ir: string, reads: readonly View[], operands: number, outElems: number): void {
+    const { program } = kernel;
+    const temps = new Map(program.temps.map((t) => [t.name, rowMajorView(this.newSlot(t.dtype, [t.size], 'temp'), t.dtype, [t.size])]));
+    program.dispatches.forEach((d, i) => {
+      const last = i === program.dispatches.length - 1;
+      const own: Binding[] = d.buffers.map((b) => {
+        const t = temps.get(b.name);
+        return t ? { slot: t.slot, access: b.access } : bindings[buffers.findIndex((x) => x.name === b.name)];
+      });
+      const tempReads = d.buffers.flatMap((b) => (temps.has(b.name) && b.access === 'read' ? [temps.get(b.name)!] : []));
+      const tempWrites = d.buffers.reduce((acc, b) => acc + (temps.has(b.name) && b.access === 'read_write' ? temps.get(b.name)!.shape[0] : 0), 0);
+      if (last) this.emit(name, d.kernel, own, ir, [...(program.dispatches.length > 1 ? reads.slice(operands) : reads), ...tempReads], outElems, outElems);
+      else this.emit(`${kernel.name}.${program.variant.split('.').pop()}`, d.kernel, own, ir, reads.slice(0, operands), tempWrites, outElems);
+    });
   }
 
   /** The product kernel (GEMM, or SYRK for one symmetric operand) of `node` writing `slot`, with an optional epilogue. */
@@ -501,11 +581,11 @@ class Lowering {
     const dtype = node.dtype as 'float32' | 'int32';
     if (node.op === 'syrk') {
       const x = this.viewOf(node.inputs[0]);
-      const generated = generateSyrk({ dtype, batch, n, k, x: operand(x, node.attrs.transA === true), epilogue, buffers, store });
-      return { name: `syrk.${node.dtype}${node.attrs.transA ? '.tA' : ''}`, generated };
+      const program = planSyrk({ dtype, batch, n, k, x: operand(x, node.attrs.transA === true), epilogue, buffers, store });
+      return { name: `syrk.${node.dtype}${node.attrs.transA ? '.tA' : ''}`, program };
     }
     const [a, b] = node.inputs.map((i) => this.viewOf(i));
-    const generated = generateMatmul({
+    const program = planMatmul({
       dtype: node.dtype as 'float32' | 'int32',
       batch,
       m,
@@ -518,9 +598,20 @@ class Lowering {
       store,
     });
     const flags = `${node.attrs.transA ? '.tA' : ''}${node.attrs.transB ? '.tB' : ''}`;
-    return { name: `matmul.${node.dtype}${flags}`, generated };
+    return { name: `matmul.${node.dtype}${flags}`, program };
   }
 
+}
+
+/** The views without repeats (one value read by several members of a kernel). */
+function distinctViews(views: readonly View[]): View[] {
+  const seen = new Set<string>();
+  return views.filter((v) => {
+    const key = `${v.slot}:${v.offset}:${v.shape.join(',')}:${v.strides.join(',')}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** `.vec4` for the vec4 variant of an elementwise kernel (src/shaders/elementwise.ts), else nothing. */

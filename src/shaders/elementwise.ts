@@ -3,14 +3,22 @@
 // written through accesses, so broadcast, transposed and sliced operands need no copies and a result can be
 // written into a region of a larger buffer (concat).
 //
-// The vec4 variant: where every load is the flat row-major index of the space or a broadcast scalar (all
-// strides 0), every store is flat, and the space has a multiple of 4 elements, each thread handles 4
-// consecutive elements. Buffers the caller allows (spec.vec4) are bound as array<vec4<T>>: one vector load
-// per flat operand, the expression emitted once per lane on the vector's components, one vector store per
-// result. Generated leaves (iota, rand) use each lane's own flat index. Anything else is the scalar kernel.
+// The vec4 variant: each thread handles 4 consecutive elements (or several such vectors: ElementwiseTuning),
+// where the space has a multiple of 4 elements and either
+// - its last axis has a multiple of 4 elements ("rows" mode): the 4 lanes share every coordinate but the
+//   last, so any access works: a vector load or store where the access has stride 1 along the last axis
+//   and is 16-byte aligned (a flat operand, a row bias, a concat part at an aligned offset), one shared
+//   element where it has stride 0 there (a per-row mean), one element per lane otherwise (a transposed
+//   operand: lane k at lane 0's index + k * stride, no division per lane); or
+// - every load is flat or one constant element and every store is flat ("flat" mode, e.g. [3, 5, 7, 4]
+//   reshaped or a space whose last axis is odd).
+// Buffers the caller allows (spec.vec4) with a vector access are bound as array<vec4<T>> (a stored buffer
+// only where all its stores are vectors); other accesses to such a buffer read a component. The expression
+// is emitted once per lane on the vectors' components. Generated leaves (iota, rand) use each lane's own
+// index. Anything else is the scalar kernel.
 import type { DType } from '../ir/dtype.js';
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
-import { emitExpr, indexOf, isFlatAccess, type Access, type Coords, type Expr } from './expr.js';
+import { emitExpr, indexOf, isFlatAccess, type Access, type Coords, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { fromStorage, STORAGE_TYPE, toStorage } from './wgsl.js';
 
@@ -66,9 +74,9 @@ export function coordsOf(shape: Shape, flat: string, prefix = 'c'): { code: stri
   return { code, coords: { names, flat: { name: flat, shape } } };
 }
 
-export function generateElementwise(spec: ElementwiseSpec): ElementwiseKernel {
-  const vectors = vec4Buffers(spec);
-  if (vectors) return generateVec4(spec, vectors);
+export function generateElementwise(spec: ElementwiseSpec, t: ElementwiseTuning = tuning): ElementwiseKernel {
+  const plan = vectorPlan(spec);
+  if (plan) return generateVec4(spec, plan, t);
   const n = sizeOf(spec.space);
   const { code: coordCode, coords } = coordsOf(spec.space, 'i');
   const body = emitExpr(spec.expr, coords);
@@ -98,94 +106,239 @@ export function generateElementwise(spec: ElementwiseSpec): ElementwiseKernel {
 
 const LANES = ['x', 'y', 'z', 'w'] as const;
 
-/**
- * The buffers the vec4 variant binds as vectors, or null when the kernel does not qualify: the space has a
- * positive multiple of 4 elements, every load is flat or a broadcast scalar, every store is flat, and at
- * least one flat buffer may be bound as vectors.
- */
-function vec4Buffers(spec: ElementwiseSpec): Set<string> | null {
-  if (!spec.vec4) return null;
-  const n = sizeOf(spec.space);
-  if (n === 0 || n % 4 !== 0) return null;
-  const flat = new Set<string>();
-  for (const step of spec.expr.steps) {
-    if (step.kind === 'value') return null; // supplied by an enclosing kernel: not an elementwise kernel's
-    if (step.kind !== 'load') continue;
-    if (isFlatAccess(step.access, spec.space)) flat.add(step.buffer);
-    else if (!step.access.strides.every((s) => s === 0)) return null;
-  }
-  for (const s of spec.stores) {
-    if (!isFlatAccess(s.access, spec.space)) return null;
-    flat.add(s.buffer);
-  }
-  const bound = new Set([...flat].filter((b) => spec.vec4!(b)));
-  return bound.size > 0 ? bound : null;
+/** How each load and store of the vec4 kernel reaches memory. */
+type LaneAccess =
+  /** One vector load/store per step at `index` (a vector index). */
+  | { readonly kind: 'vector'; readonly index: string }
+  /** One element shared by the 4 lanes (a broadcast along the last axis), at element index `index`. */
+  | { readonly kind: 'shared'; readonly index: string }
+  /** One element per lane: element index of lane k is `index(k)`. */
+  | { readonly kind: 'lane'; readonly index: (lane: number) => string };
+
+interface VectorPlan {
+  /**
+   * flat: lane k is flat element 4j + k and every access is flat or one constant element; rows: the last
+   * axis has a multiple of 4 elements, so the 4 lanes share every coordinate but the last (lane k: last + k),
+   * and any access works (vector where the last axis has stride 1 and everything is 16-byte aligned).
+   */
+  readonly mode: 'flat' | 'rows';
+  /** Buffers bound as array<vec4<T>>. */
+  readonly vectors: ReadonlySet<string>;
+  readonly loads: ReadonlyMap<number, LaneAccess>;
+  readonly stores: readonly LaneAccess[];
 }
 
-function generateVec4(spec: ElementwiseSpec, vectors: ReadonlySet<string>): ElementwiseKernel {
-  const n = sizeOf(spec.space);
-  const groups = n / 4;
-  const dtypeOf = (buffer: string) => spec.buffers.find((b) => b.name === buffer)!.dtype;
-  // One vector load per flat operand buffer, one scalar load per broadcast operand, both before the lanes.
-  const loads: string[] = [];
-  const loaded = new Set<string>();
-  const broadcast = new Map<number, string>();
-  spec.expr.steps.forEach((step, i) => {
-    if (step.kind !== 'load') return;
-    if (isFlatAccess(step.access, spec.space)) {
-      if (vectors.has(step.buffer) && !loaded.has(step.buffer)) {
-        loaded.add(step.buffer);
-        loads.push(`let q_${step.buffer} = ${step.buffer}[j];`);
-      }
-      return;
+/** Vectors per thread and threads per workgroup of the vec4 kernel (the scalar kernel has 1 x 256). */
+export interface ElementwiseTuning {
+  /** At most this many vectors per thread... */
+  readonly vectorsPerThread: number;
+  /** ...and fewer where the launch would have fewer than this many threads (small tensors keep 1). */
+  readonly minThreads: number;
+  readonly workgroupSize: number;
+}
+
+/**
+ * Default: 4 vectors per thread while at least 128k threads remain (measured on an H100: 7-15% faster than
+ * one vector per thread on 16M and 64M floats; docs/performance.md).
+ */
+export const DEFAULT_ELEMENTWISE_TUNING: ElementwiseTuning = { vectorsPerThread: 4, minThreads: 131072, workgroupSize: 256 };
+
+let tuning: ElementwiseTuning = DEFAULT_ELEMENTWISE_TUNING;
+
+/** The tuning generateElementwise uses when given none. */
+export function elementwiseTuning(): ElementwiseTuning {
+  return tuning;
+}
+
+/** Replaces the process-wide tuning (benchmarks compare variants); null restores the default. */
+export function setElementwiseTuning(t: Partial<ElementwiseTuning> | null): void {
+  tuning = t ? { ...DEFAULT_ELEMENTWISE_TUNING, ...t } : DEFAULT_ELEMENTWISE_TUNING;
+}
+
+/**
+ * The vec4 plan, or null when the kernel does not qualify (then it is the scalar kernel): the space has a
+ * positive multiple of 4 elements and, in flat mode, every load is flat or a broadcast scalar and every
+ * store flat; in rows mode (last axis a multiple of 4) anything goes. At least one buffer must be bound as
+ * vectors (the caller allows it, and every access to it is a vector access, or an element access of a read).
+ */
+function vectorPlan(spec: ElementwiseSpec): VectorPlan | null {
+  if (!spec.vec4) return null;
+  const { space } = spec;
+  const n = sizeOf(space);
+  if (n === 0 || n % 4 !== 0) return null;
+  const last = space.length - 1;
+  const mode = space[last] % 4 === 0 ? 'rows' : 'flat';
+  const lane0: Coords = { names: space.map((_, d) => `c${d}`), flat: { name: 'i0', shape: space } };
+  // Candidates: which accesses could be vectors, which are shared or per lane.
+  /** A vector candidate also says lane 0's element index (`base`), for when its buffer is bound as scalars. */
+  type Classified = { kind: 'vector'; index: string; base: string } | { kind: 'shared'; index: string } | { kind: 'lane'; index: (lane: number) => string };
+  const classify = (access: Access): Classified | null => {
+    if (isFlatAccess(access, space)) return { kind: 'vector', index: 'j', base: 'i0' };
+    const s = access.strides[last] ?? 0;
+    if (mode === 'flat') {
+      if (!access.strides.every((x) => x === 0)) return null;
+      return { kind: 'shared', index: `${access.offset}u` };
     }
-    const off = step.access.offset;
-    const element = vectors.has(step.buffer) ? `${step.buffer}[${Math.floor(off / 4)}u].${LANES[off % 4]}` : `${step.buffer}[${off}u]`;
-    broadcast.set(i, `b${i}`);
-    loads.push(`let b${i} = ${fromStorage(step.dtype, element)};`);
+    const i0 = indexOf(access, lane0);
+    if (s === 0) return { kind: 'shared', index: i0 };
+    if (s === 1 && access.offset % 4 === 0 && access.strides.every((x, d) => d === last || x % 4 === 0)) return { kind: 'vector', index: `(${i0}) / 4u`, base: i0 };
+    return { kind: 'lane', index: (k) => (k === 0 ? i0 : `${i0} + ${k * s}u`) };
+  };
+  const loads = new Map<number, Classified>();
+  for (const [i, step] of spec.expr.steps.entries()) {
+    if (step.kind === 'value') return null; // supplied by an enclosing kernel: not an elementwise kernel's
+    if (step.kind !== 'load') continue;
+    const c = classify(step.access);
+    if (!c) return null;
+    loads.set(i, c);
+  }
+  const stores: Classified[] = [];
+  for (const s of spec.stores) {
+    const c = classify(s.access);
+    if (!c || c.kind === 'shared') return null;
+    stores.push(c);
+  }
+  // A buffer is bound as vectors when allowed, it has a vector access, and every store to it is a vector.
+  const vectors = new Set<string>();
+  const candidates = [
+    ...[...loads].map(([i, c]) => [(spec.expr.steps[i] as LoadStep).buffer, c] as const),
+    ...spec.stores.map((s, k) => [s.buffer, stores[k]] as const),
+  ];
+  for (const [buffer, c] of candidates) if (c.kind === 'vector' && spec.vec4(buffer)) vectors.add(buffer);
+  spec.stores.forEach((s, k) => {
+    if (stores[k].kind !== 'vector') vectors.delete(s.buffer);
   });
+  if (vectors.size === 0) return null;
+  // Vector candidates of buffers bound as scalars read or write one element per lane.
+  const laneOf = (c: Classified): LaneAccess => {
+    if (c.kind !== 'vector') return c;
+    if (c.index === 'j') return { kind: 'lane', index: (k) => `i${k}` };
+    return { kind: 'lane', index: (k) => (k === 0 ? c.base : `${c.base} + ${k}u`) };
+  };
+  const final = (buffer: string, c: Classified): LaneAccess => (c.kind === 'vector' && !vectors.has(buffer) ? laneOf(c) : c.kind === 'vector' ? { kind: 'vector', index: c.index } : c);
+  return {
+    mode,
+    vectors,
+    loads: new Map([...loads].map(([i, c]) => [i, final((spec.expr.steps[i] as LoadStep).buffer, c)])),
+    stores: spec.stores.map((s, k) => final(s.buffer, stores[k])),
+  };
+}
+
+/** An element of `buffer` as a WGSL reference (a component of a vector where the buffer is bound as vectors). */
+function element(buffer: string, index: string, vectors: ReadonlySet<string>): string {
+  if (!vectors.has(buffer)) return `${buffer}[${index}]`;
+  const m = /^(\d+)u$/.exec(index);
+  if (m) return `${buffer}[${Math.floor(Number(m[1]) / 4)}u].${LANES[Number(m[1]) % 4]}`;
+  return `${buffer}[(${index}) >> 2u][(${index}) & 3u]`;
+}
+
+function generateVec4(spec: ElementwiseSpec, plan: VectorPlan, tuning: ElementwiseTuning): ElementwiseKernel {
+  const { space } = spec;
+  const { vectors } = plan;
+  const n = sizeOf(space);
+  const groups = n / 4;
+  const last = space.length - 1;
+  const dtypeOf = (buffer: string) => spec.buffers.find((b) => b.name === buffer)!.dtype;
   const helpers = new Set<string>();
+  // The statements computing vector j (`j` in scope): lane indices and coordinates (pruned to what is used),
+  // loads before the lanes, then each lane's expression, then the stores.
+  const head: string[] = LANES.map((_, k) => `let i${k} = j * 4u${k ? ` + ${k}u` : ''};`);
+  const lane0 = coordsOf(space, 'i0', 'c');
+  if (plan.mode === 'rows') head.push(...lane0.code, ...[1, 2, 3].map((k) => `let c${last}_${k} = c${last} + ${k}u;`));
+  const loads: string[] = [];
+  const loaded = new Map<string, string>();
+  const values = new Map<number, string>();
+  for (const [i, a] of plan.loads) {
+    const step = spec.expr.steps[i] as LoadStep;
+    if (a.kind === 'vector') {
+      const key = `${step.buffer}[${a.index}]`;
+      if (!loaded.has(key)) {
+        loaded.set(key, `q${loaded.size}`);
+        loads.push(`let q${loaded.size - 1} = ${key};`);
+      }
+    } else if (a.kind === 'shared') {
+      values.set(i, `b${i}`);
+      loads.push(`let b${i} = ${fromStorage(step.dtype, element(step.buffer, a.index, vectors))};`);
+    }
+  }
   const lanes = LANES.map((lane, k) => {
-    const { code: coordCode, coords } = coordsOf(spec.space, `i${k}`, `k${k}c`);
+    let coordCode: string[] = [];
+    let coords: Coords;
+    if (plan.mode === 'flat') {
+      const c = coordsOf(space, `i${k}`, `k${k}c`);
+      coordCode = c.code;
+      coords = c.coords;
+    } else {
+      coords = { names: space.map((_, d) => (d === last && k > 0 ? `c${last}_${k}` : `c${d}`)), flat: { name: `i${k}`, shape: space } };
+    }
     const body = emitExpr(spec.expr, coords, `l${k}_`, {
       loadValue: (i, step) => {
-        const b = broadcast.get(i);
-        if (b) return b;
-        return vectors.has(step.buffer) ? fromStorage(step.dtype, `q_${step.buffer}.${lane}`) : fromStorage(step.dtype, `${step.buffer}[i${k}]`);
+        const a = plan.loads.get(i)!;
+        if (a.kind === 'shared') return values.get(i);
+        if (a.kind === 'vector') return fromStorage(step.dtype, `${loaded.get(`${step.buffer}[${a.index}]`)}.${lane}`);
+        return fromStorage(step.dtype, element(step.buffer, a.index(k), vectors));
       },
     });
     body.helpers.forEach((h) => helpers.add(h));
     return { coordCode, body };
   });
-  const stores = spec.stores.flatMap((s) => {
+  const stores = spec.stores.flatMap((s, m) => {
     const dtype = dtypeOf(s.buffer);
-    const values = lanes.map(({ body }) => toStorage(dtype, body.value(s.step)));
-    if (vectors.has(s.buffer)) return [`${s.buffer}[j] = vec4<${STORAGE_TYPE[dtype]}>(${values.join(', ')});`];
-    return values.map((v, k) => `${s.buffer}[i${k}] = ${v};`);
+    const a = plan.stores[m];
+    const vals = lanes.map(({ body }) => toStorage(dtype, body.value(s.step)));
+    if (a.kind === 'vector') return [`${s.buffer}[${a.index}] = vec4<${STORAGE_TYPE[dtype]}>(${vals.join(', ')});`];
+    if (a.kind === 'lane') return vals.map((v, k) => `${s.buffer}[${a.index(k)}] = ${v};`);
+    throw new Error('internal: a shared store');
   });
   const laneCode = lanes.flatMap(({ coordCode, body }) => [...coordCode, ...body.code]);
-  const statements = pruneLets([...LANES.map((_, k) => `let i${k} = j * 4u${k ? ` + ${k}u` : ''};`), ...loads, ...laneCode], stores);
+  const vectorBody = pruneLets([...head, ...loads, ...laneCode], stores).concat(stores);
+
+  const v = Math.max(1, Math.min(Math.floor(tuning.vectorsPerThread), Math.floor(groups / Math.max(1, tuning.minThreads))));
+  const wgSize = tuning.workgroupSize;
+  const perGroup = wgSize * v;
+  const main: string[] = [];
+  if (v === 1) {
+    main.push(`let j = (${LINEAR_WORKGROUP}) * ${wgSize}u + lid;`, `if (j >= ${groups}u) { return; }`, ...vectorBody);
+  } else {
+    // Every thread takes v vectors, a workgroup's v * size consecutive vectors in v coalesced rounds. The
+    // common case (all v in range) is straight-line code, so the loads of all rounds can be issued first.
+    main.push(
+      `let base = (${LINEAR_WORKGROUP}) * ${perGroup}u + lid;`,
+      `if (base + ${(v - 1) * wgSize}u < ${groups}u) {`,
+      ...Array.from({ length: v }, (_, u) => [`  {`, `    let j = base + ${u * wgSize}u;`, ...indentBy(vectorBody, 4), '  }']).flat(),
+      '} else {',
+      `  for (var u = 0u; u < ${v}u; u += 1u) {`,
+      `    let j = base + u * ${wgSize}u;`,
+      `    if (j >= ${groups}u) { break; }`,
+      ...indentBy(vectorBody, 4),
+      '  }',
+      '}',
+    );
+  }
   const wgsl = [
-    `// elementwise, vec4: each thread computes 4 consecutive elements of [${spec.space.join(', ')}]`,
+    `// elementwise, vec4: each thread computes ${v > 1 ? `${v} x ` : ''}4 consecutive elements of [${space.join(', ')}]${plan.mode === 'rows' ? ' (4 along the last axis)' : ''}`,
     ...bufferDecls(spec.buffers, vectors),
     ...helpers,
     '',
-    `@compute @workgroup_size(${WORKGROUP})`,
+    `@compute @workgroup_size(${wgSize})`,
     'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
-    `  let j = (${LINEAR_WORKGROUP}) * ${WORKGROUP}u + lid;`,
-    `  if (j >= ${groups}u) { return; }`,
-    ...[...statements, ...stores].map((l) => `  ${l}`),
+    ...main.map((l) => `  ${l}`),
     '}',
     '',
   ].join('\n');
-  return { wgsl, entryPoint: 'main', workgroups: grid1d(Math.ceil(groups / WORKGROUP)), vec4: true };
+  return { wgsl, entryPoint: 'main', workgroups: grid1d(Math.ceil(groups / perGroup)), vec4: true };
 }
 
-/** Drops index and coordinate lets (`let i<k>`, `let k<k>c<d>`) that no later line uses: dumps stay readable. */
+function indentBy(lines: readonly string[], n: number): string[] {
+  const pad = ' '.repeat(n);
+  return lines.map((l) => pad + l);
+}
+
+/** Drops index and coordinate lets (`let i<k>`, `let c<d>`, `let c<d>_<k>`, `let k<k>c<d>`) no later line uses. */
 function pruneLets(lines: readonly string[], after: readonly string[]): string[] {
   const keep = lines.map(() => true);
   for (let i = lines.length - 1; i >= 0; i--) {
-    const m = /^let (i\d|k\dc\d+) = /.exec(lines[i]);
+    const m = /^let (i\d|c\d+(?:_\d)?|k\dc\d+) = /.exec(lines[i]);
     if (!m) continue;
     const used = new RegExp(`\\b${m[1]}\\b`);
     keep[i] = lines.some((l, j) => j > i && keep[j] && used.test(l)) || after.some((l) => used.test(l));

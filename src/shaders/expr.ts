@@ -96,6 +96,11 @@ export function emitExpr(expr: Expr, coords: Coords, prefix = 'v', options: Emit
   return { code, helpers, value: name };
 }
 
+/** A float const step holding +-0: emitted as a literal, which compilers fold algebraically. */
+function isZeroLiteral(s: ExprStep): boolean {
+  return s.kind === 'op' && s.op === 'const' && s.dtype === 'float32' && s.attrs.value === 0;
+}
+
 function emitOp(step: Extract<ExprStep, { kind: 'op' }>, expr: Expr, coords: Coords, name: (i: number) => string, helpers: Set<string>): string {
   const a = step.args.map(name);
   const argType = (k: number): DType => expr.steps[step.args[k]].dtype;
@@ -138,7 +143,11 @@ function emitOp(step: Extract<ExprStep, { kind: 'op' }>, expr: Expr, coords: Coo
     case 'round':
       return isFloat ? `${step.op}(${a[0]})` : a[0];
     case 'exp':
-    case 'log':
+    case 'log': {
+      const h = step.op === 'exp' ? 'wg_exp' : 'wg_log';
+      use(h);
+      return `${h}(${a[0]})`;
+    }
     case 'sqrt':
       return `${step.op}(${a[0]})`;
     case 'sin':
@@ -155,7 +164,8 @@ function emitOp(step: Extract<ExprStep, { kind: 'op' }>, expr: Expr, coords: Coo
       use('wg_tanh');
       return `wg_tanh(${a[0]})`;
     case 'sigmoid':
-      return `1.0 / (1.0 + exp(-(${a[0]})))`;
+      use('wg_exp');
+      return `1.0 / (1.0 + wg_exp(-(${a[0]})))`;
     case 'gelu':
       use('wg_gelu');
       return `wg_gelu(${a[0]})`;
@@ -167,10 +177,18 @@ function emitOp(step: Extract<ExprStep, { kind: 'op' }>, expr: Expr, coords: Coo
       return `${a[0]} + ${a[1]}`;
     case 'sub':
       return `${a[0]} - ${a[1]}`;
-    case 'mul':
-      return `${a[0]} * ${a[1]}`;
+    case 'mul': {
+      // SPIR-V optimizers fold x * 0.0 to 0.0 when the zero is a literal, losing NaN * 0 = inf * 0 = NaN.
+      const zero = isFloat ? [0, 1].find((k) => isZeroLiteral(expr.steps[step.args[k]])) : undefined;
+      if (zero === undefined) return `${a[0]} * ${a[1]}`;
+      use('wg_mul_zero');
+      return `wg_mul_zero(${a[1 - zero]}, ${a[zero]})`;
+    }
     case 'div':
-      return `${a[0]} / ${a[1]}`;
+      // Likewise 0.0 / x is folded to 0.0, losing 0 / 0 = 0 / NaN = NaN.
+      if (!isFloat || !isZeroLiteral(expr.steps[step.args[0]])) return `${a[0]} / ${a[1]}`;
+      use('wg_zero_div');
+      return `wg_zero_div(${a[0]}, ${a[1]})`;
     case 'pow':
       use('wg_pow');
       return `wg_pow(${a[0]}, ${a[1]})`;
@@ -188,6 +206,8 @@ function emitOp(step: Extract<ExprStep, { kind: 'op' }>, expr: Expr, coords: Coo
     case 'gt':
     case 'ge': {
       const sym = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' }[step.op];
+      // WGSL has no ordering of bools: compare them as 0/1 (false < true), as the CPU reference does.
+      if (argType(0) === 'bool' && step.op !== 'eq' && step.op !== 'ne') return `u32(${a[0]}) ${sym} u32(${a[1]})`;
       if (!isFloat) return `${a[0]} ${sym} ${a[1]}`;
       // Compilers may fold x == x to true; with NaN spelled out from the bits the IEEE answers hold.
       use('wg_isnan');
@@ -231,6 +251,12 @@ const HELPERS = {
   wg_sign: `fn wg_sign(x: f32) -> f32 { return select(sign(x), x, wg_isnan(x)); }`,
   wg_relu: `fn wg_relu(x: f32) -> f32 { return select(max(x, 0.0), x, wg_isnan(x)); }`,
   // tanh saturates to +-1 in f32 beyond |x| = 9; clamping keeps exp() inside implementations from overflowing.
+  // SwiftShader gives exp(NaN) = +inf and log(NaN) = 89.13 (WGSL leaves NaN inputs to builtins to the
+  // implementation): NaN is passed through, as the CPU reference does.
+  wg_mul_zero: `fn wg_mul_zero(x: f32, z: f32) -> f32 { return select(x * z, wg_f32_bits(0x7fc00000u), (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u); }`,
+  wg_zero_div: `fn wg_zero_div(z: f32, x: f32) -> f32 { return select(z / x, wg_f32_bits(0x7fc00000u), wg_isnan(x) || x == 0.0); }`,
+  wg_exp: `fn wg_exp(x: f32) -> f32 { return select(exp(x), x, wg_isnan(x)); }`,
+  wg_log: `fn wg_log(x: f32) -> f32 { return select(log(x), x, wg_isnan(x)); }`,
   wg_tanh: `fn wg_tanh(x: f32) -> f32 { return select(tanh(clamp(x, -10.0, 10.0)), x, wg_isnan(x)); }`,
   // WGSL bounds sin/cos error (2^-11 absolute) only on [-pi, pi]: reduce the argument there first.
   wg_sin: `fn wg_sin(x: f32) -> f32 { return sin(x - 6.283185307179586 * round(x * 0.15915494309189535)); }`,
@@ -240,8 +266,14 @@ const HELPERS = {
   wg_pow: `fn wg_pow(x: f32, y: f32) -> f32 {
   if (y == 0.0) { return 1.0; }
   if (wg_isnan(x) || wg_isnan(y)) { return x + y; }
-  if (x == 0.0) { return select(wg_f32_bits(0x7f800000u), 0.0, y > 0.0); }
-  let m = exp2(y * log2(abs(x)));
+  if (x == 0.0) {
+    // +-0 to an odd integral power keeps the sign of the zero: pow(-0, -1) = -inf, pow(-0, 3) = -0.
+    let r = select(wg_f32_bits(0x7f800000u), 0.0, y > 0.0);
+    let odd = abs(y) < 16777216.0 && floor(y) == y && (i32(abs(y)) & 1i) == 1i;
+    return select(r, -r, odd && (bitcast<u32>(x) & 0x80000000u) != 0u);
+  }
+  let e = y * log2(abs(x));
+  let m = select(exp2(e), e, wg_isnan(e)); // (+-1)^(+-inf): exp2(NaN) is +inf on SwiftShader, NaN in Math.pow
   if (x > 0.0) { return m; }
   if (floor(y) != y) {
     // A negative base to a fractional power is NaN, except -infinity: +infinity or +0 by the sign of y.
@@ -281,6 +313,10 @@ const HELPER_DEPS: Partial<Record<keyof typeof HELPERS, (keyof typeof HELPERS)[]
   wg_min: ['wg_isnan'],
   wg_sign: ['wg_isnan'],
   wg_relu: ['wg_isnan'],
+  wg_mul_zero: ['wg_f32_bits'],
+  wg_zero_div: ['wg_isnan', 'wg_f32_bits'],
+  wg_exp: ['wg_isnan'],
+  wg_log: ['wg_isnan'],
   wg_tanh: ['wg_isnan'],
   wg_gelu: ['wg_isnan', 'wg_tanh'],
   wg_pow: ['wg_isnan', 'wg_f32_bits'],

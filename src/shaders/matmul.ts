@@ -2,30 +2,36 @@
 // elementwise epilogue (bias, activation, residual) applied to each dot product before it is stored.
 //
 // Operands are read in place through strides, so a transposed, sliced or batch-broadcast operand needs no
-// copy; strides and extents are baked into the WGSL as constants (a plan is built per shape). Every load is
-// bounds-checked, so any m, n, k works without padding (k = 0 gives zeros, or the epilogue of 0).
+// copy; strides and extents are baked into the WGSL as constants (a plan is built per shape). Loads are
+// bounds-checked along every axis whose extent is not a multiple of the tile, so any m, n, k works without
+// padding (k = 0 gives zeros, or the epilogue of 0).
 //
-// Two variants, chosen from the shape (chooseMatmulVariant):
-// - tiled: each workgroup of 16x16 threads computes a 64x64 output tile; K advances in steps of 16, each
-//   step's A and B tiles staged through workgroup memory, and each thread accumulates 4x4 outputs in
-//   registers (rows ty + 16i, columns tx + 16j: consecutive threads touch consecutive columns of the tile,
-//   so stores and workgroup-memory reads are conflict-free). Tile loads pick their thread pattern from the
-//   operand's strides so that consecutive threads read consecutive addresses in the common layouts.
-//   Where an operand's stride-1 axis, its other strides and its offset are aligned to 4 elements (vec4Axis)
-//   and its buffer serves nothing else in the kernel, the operand is bound as array<vec4<T>> and its tile
-//   is loaded four elements per thread ("tiled.vec4" in the header comment, which names each operand's
-//   loads); the tiles, and so the results, are the same as with scalar loads.
-// - direct: one thread per output element, a plain dot product from global memory. For small outputs
-//   (at most DIRECT_MAX_OUTPUTS per matrix), where a 64x64 tile would sit mostly idle; also used for
-//   empty outputs.
+// The kernel family, chosen from the shape (chooseMatmul; any choice can be forced through MatmulOptions):
+// - tiled (src/shaders/gemm-tiled.ts): a register-blocked tile per workgroup, parametric (TileConfig: tile
+//   bm x bn, K step bk, tm x tn outputs per thread, double-buffered workgroup memory with the next step's
+//   loads prefetched in registers, unrolled K step, grouped launch order). Tiles load vec4 along an
+//   operand's stride-1 axis where aligned; results are stored as vec4 where the output allows it.
+// - split K: the tiled kernel over `splits` K ranges, each writing its partial sums to a temporary buffer,
+//   then a combine dispatch adds them in a fixed order and runs the epilogue: for outputs too small to fill
+//   the GPU with tiles while K is long (planMatmul returns both dispatches and the temporary).
+// - gemv (src/shaders/gemv.ts): m or n at most GEMV_MAX_ROWS (a row vector times a matrix, a matrix times a
+//   column vector, skinny products): each workgroup streams the other operand once, threads spread over the
+//   long axis and over K, reduced through workgroup memory; optionally split K as well.
+// - direct: one thread per output element, a plain dot product from global memory; for tiny outputs with a
+//   short K, and for empty outputs.
 //
 // float32 accumulates in f32 (the reference accumulates in f64: tests compare with a derived tolerance);
 // int32 accumulates in i32, which wraps in WGSL exactly as the reference's Math.imul and |0.
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { emitExpr, indexOf, type Access, type Coords, type Expr } from './expr.js';
 import { bufferDecls, coordsOf, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
+import { gemvConfigError, gemvLayout, generateGemvCore, type GemvConfig } from './gemv.js';
+import { describeLoads, generateTiledCore, tileConfigError, tileName, type CoreOperand, type TileConfig } from './gemm-tiled.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
 import { STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
+
+export type { GemvConfig } from './gemv.js';
+export type { TileConfig } from './gemm-tiled.js';
 
 export interface MatrixOperand {
   readonly buffer: string;
@@ -60,44 +66,152 @@ export interface MatmulSpec {
   readonly store: { readonly buffer: string; readonly access: Access };
 }
 
-export type MatmulVariant = 'tiled' | 'direct';
+export type MatmulVariant = 'tiled' | 'direct' | 'gemv';
 
 export interface MatmulOptions {
-  /** Forces a variant (tests, benchmarks); by default chooseMatmulVariant picks one from the shape. */
+  /** Forces a variant (tests, benchmarks); by default chooseMatmul picks one from the shape. */
   readonly variant?: MatmulVariant;
+  /** The tiled variant's geometry (default: chooseMatmul's). */
+  readonly tile?: TileConfig;
+  /** The gemv variant's geometry (default: chooseMatmul's). */
+  readonly gemv?: GemvConfig;
+  /** K ranges for the tiled and gemv variants (planMatmul only; generateMatmul always uses one). */
+  readonly splitK?: number;
   /** The grid limit per dimension; tests lower it to exercise grid folding without huge launches. */
   readonly maxWorkgroupsPerDim?: number;
+  /** Workgroup memory the device grants (bytes); the defaults fit WebGPU's default of 16384. */
+  readonly workgroupStorage?: number;
 }
 
-/** The tiled variant's geometry: a TILE_M x TILE_N output tile per workgroup of THREADS_X x THREADS_Y. */
-export const TILE_M = 64;
-export const TILE_N = 64;
-export const TILE_K = 16;
-export const THREADS_X = 16;
-export const THREADS_Y = 16;
-export const THREADS = THREADS_X * THREADS_Y;
-/** Outputs per thread: rows ty + THREADS_Y * i, columns tx + THREADS_X * j. */
-const PER_THREAD_M = TILE_M / THREADS_Y;
-const PER_THREAD_N = TILE_N / THREADS_X;
+/** One dispatch of a product: its kernel and its buffers in binding order (the spec's, or temporaries). */
+export interface GemmDispatch {
+  readonly kernel: GeneratedKernel;
+  readonly buffers: readonly KernelBuffer[];
+  /** What this dispatch does, e.g. `tiled 128x128x8/8x8.db split 8` or `combine 8`. */
+  readonly label: string;
+}
+
+/** A product as dispatches: usually one; split K adds a temporary of partial sums and a combine. */
+export interface GemmProgram {
+  readonly temps: readonly { readonly name: string; readonly dtype: 'float32' | 'int32'; readonly size: number }[];
+  readonly dispatches: readonly GemmDispatch[];
+  /** The chosen variant and geometry, for kernel names: e.g. `tiled128x128`, `gemv`, `direct`, with `.splitK8`. */
+  readonly variant: string;
+}
 
 /** The direct variant: one thread per output, in workgroups of this size. */
 export const DIRECT_WORKGROUP = 256;
-/** Up to this many outputs per matrix (a quarter of a 64x64 tile), a tile would be mostly idle: one thread per output instead. */
+/** Up to this many outputs per matrix (a quarter of a 64x64 tile), with a short K, one thread per output. */
 export const DIRECT_MAX_OUTPUTS = 1024;
+/** ... where K is at most this (longer dot products are better split over threads). */
+export const DIRECT_MAX_K = 256;
+/** The gemv variant takes products whose m or n is at most this. */
+export const GEMV_MAX_ROWS = 8;
+/** The name of the partial-sums temporary of split K. */
+export const PARTIAL_BUFFER = 'wg_part';
+
+/**
+ * The default geometries, from the H100 sweep (bench/gemm-sweep.ts; the table is in
+ * bench/results/nvidia-h100-80gb-hbm3/gemm-sweep-2026-11-24.md, the summary in docs/performance.md). Every
+ * one fits WebGPU's default 16 KiB of workgroup memory and 256 threads.
+ * - LARGE: 128x128 tiles, K steps of 8 double-buffered, 8x8 outputs per thread, row-major launch order: the
+ *   best or within 2% of the best on every large shape (4096^3 plain and transposed, K = 1024, 65536 x 256,
+ *   batched 64 x 256^3, with a fused epilogue).
+ * - SPLIT: the same tile with K steps of 16 in one stage, for split K (fewer barriers over a long K range:
+ *   the best on 512 x 512 x 80000 and the covariance SYRK).
+ * - SMALL_K (k <= 64): 64x64 tiles, 4x4 per thread: four times the workgroups, the output store dominates.
+ * - MEDIUM: 64x64 tiles for outputs too small for LARGE when K is too short to split.
+ * - GEMV_N / GEMV_K: the gemv layouts (the long operand's stride-1 axis along n or k).
+ */
+export const TILE_LARGE: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, db: true, unroll: true, group: 0 };
+export const TILE_SPLIT: TileConfig = { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 8 };
+export const TILE_MEDIUM: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: true, unroll: true, group: 8 };
+export const TILE_SMALL_K: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: false, unroll: true, group: 0 };
+export const GEMV_N: GemvConfig = { wn: 16, wk: 16, unroll: 4 };
+export const GEMV_K: GemvConfig = { wn: 4, wk: 64, unroll: 4 };
+/**
+ * Workgroups of 256 threads resident at once on the GPU the defaults were tuned on (an H100: 132
+ * multiprocessors, two such workgroups each). Split K is sized against it: a launch of more workgroups runs
+ * in several waves.
+ */
+export const FILL_WORKGROUPS = 264;
+/** A K range of split K is at least this long (shorter ones cost more in partial sums than they gain). */
+export const MIN_SPLIT_K = 256;
 
 /** Names the generated WGSL declares; a buffer with one of these names would be shadowed. */
-const RESERVED = /^(M|N|K|TOTAL|main|wid|nwg|tid|lid|w|row0|col0|bz|base_a|base_b|sums|k0|i|j|r|c|kk|gr|gc|gk|x|a_col|b_row|row|col|acc|o|pa|pb|p|tile_a|tile_b|[bv]\d+|wg_\w*)$/;
+const RESERVED =
+  /^(M|N|K|TOTAL|TRI|main|wid|nwg|tid|lid|w|t|e|x|q|s|l|rt|ct|gi|rows|ti|row0|col0|n0|bz|ks|kbeg|kend|kq|k0|k1|stage|tx|ty|tn|tk|r0|c0|kk|gx|gk|at|acc|o|row|col|c|p|pa|pb|i|j|z|val|base|base_a|base_b|tile_a|tile_b|red|res\d+|f[ab]\d+|[abcv]\d+|c\d+_\d+|[bv]\d+|wg_\w*)$/;
 
-export function chooseMatmulVariant(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n'>): MatmulVariant {
-  const outputs = sizeOf(spec.batch) * spec.m * spec.n;
-  return outputs === 0 || spec.m * spec.n <= DIRECT_MAX_OUTPUTS ? 'direct' : 'tiled';
+export interface MatmulChoice {
+  readonly variant: MatmulVariant;
+  readonly tile: TileConfig;
+  readonly gemv: GemvConfig;
+  readonly splitK: number;
 }
 
+/** The variant for a shape (see chooseMatmul); kept for callers that only need the family. */
+export function chooseMatmulVariant(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n'> & { k?: number }): MatmulVariant {
+  return chooseMatmul({ ...spec, k: spec.k ?? 0 }).variant;
+}
+
+/**
+ * K ranges for `tiles` workgroups over K in steps of `step`: the count that minimises the modelled time, waves
+ * (ceil(tiles * splits / FILL_WORKGROUPS)) times the K per range, plus a K step per range for its partial
+ * sums, with ranges of at least MIN_SPLIT_K and at most 64 of them; on a tie, fewer. E.g. 16 tiles of a
+ * 512 x 512 output over K = 80000: 16 ranges of 5008 fill one wave; the 10 lower-triangle tiles of a SYRK:
+ * 26 ranges of 3088.
+ */
+export function splitsFor(tiles: number, k: number, step: number): number {
+  if (tiles >= FILL_WORKGROUPS / 2 || k < 2 * MIN_SPLIT_K) return 1;
+  let best = 1;
+  let bestCost = Infinity;
+  for (let s = 1; s <= 64; s++) {
+    const { splits, chunk } = splitK(k, s, step);
+    if (splits > 1 && chunk < MIN_SPLIT_K) break;
+    // Each range also costs its partial sums (written, then read by the combine): about one K step of 16.
+    const cost = Math.ceil((tiles * splits) / FILL_WORKGROUPS) * chunk + 16 * splits;
+    if (cost < bestCost) [best, bestCost] = [splits, cost];
+  }
+  return best;
+}
+
+/** The default kernel and geometry for a shape (see the file header and docs/performance.md). */
+export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'>): MatmulChoice {
+  const { m, n, k } = spec;
+  const batches = sizeOf(spec.batch);
+  const base = { tile: TILE_LARGE, gemv: GEMV_N, splitK: 1 };
+  if (batches * m * n === 0) return { ...base, variant: 'direct' };
+  if (m * n <= DIRECT_MAX_OUTPUTS && k <= DIRECT_MAX_K) return { ...base, variant: 'direct' };
+  if (Math.min(m, n) <= GEMV_MAX_ROWS) return { ...base, variant: 'gemv' };
+  if (k <= 64) return { ...base, variant: 'tiled', tile: TILE_SMALL_K };
+  const tiles = (t: TileConfig) => batches * Math.ceil(m / t.bm) * Math.ceil(n / t.bn);
+  if (tiles(TILE_LARGE) >= FILL_WORKGROUPS / 2) return { ...base, variant: 'tiled', tile: TILE_LARGE };
+  // Too few large tiles: split a long K over them; with a short K, smaller tiles (and split K if it helps).
+  const large = splitsFor(tiles(TILE_SPLIT), k, TILE_SPLIT.bk);
+  if (large > 1) return { ...base, variant: 'tiled', tile: TILE_SPLIT, splitK: large };
+  return { ...base, variant: 'tiled', tile: TILE_MEDIUM, splitK: splitsFor(tiles(TILE_MEDIUM), k, TILE_MEDIUM.bk) };
+}
+
+/** One dispatch: the product with one K range (split K is planMatmul's). */
 export function generateMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GeneratedKernel {
+  const program = planMatmul(spec, { ...options, splitK: 1 });
+  return program.dispatches[0].kernel;
+}
+
+/** The dispatches (and temporaries) that compute a product. */
+export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmProgram {
   checkSpec(spec);
-  const variant = sizeOf(spec.batch) * spec.m * spec.n === 0 ? 'direct' : (options.variant ?? chooseMatmulVariant(spec));
+  const chosen = chooseMatmul(spec);
+  const empty = sizeOf(spec.batch) * spec.m * spec.n === 0;
+  const variant = empty ? 'direct' : (options.variant ?? chosen.variant);
   const maxPerDim = options.maxWorkgroupsPerDim ?? MAX_WORKGROUPS_PER_DIM;
-  return variant === 'tiled' ? generateTiled(spec, maxPerDim) : generateDirect(spec, maxPerDim);
+  if (variant === 'direct') {
+    return { temps: [], variant: 'direct', dispatches: [{ kernel: generateDirect(spec, maxPerDim), buffers: spec.buffers, label: 'direct' }] };
+  }
+  const splitsWanted = options.splitK ?? (options.variant && options.variant !== chosen.variant ? 1 : chosen.splitK);
+  if (variant === 'gemv') return planGemv(spec, options.gemv, options.splitK, maxPerDim);
+  const tile = options.tile ?? (options.variant && options.variant !== chosen.variant ? TILE_LARGE : chosen.tile);
+  return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);
 }
 
 function checkSpec(spec: MatmulSpec): void {
@@ -147,18 +261,13 @@ export function sum(terms: readonly (readonly [string, number])[], constant = 0)
  * case, batch strides proportional to row-major strides of the batch shape (a contiguous stack of matrices,
  * possibly broadcast where an extent is 1), is one multiplication of the flat batch index.
  */
-export function batchTerms(op: MatrixOperand, batch: Shape, batchCoords: readonly string[]): [string, number][] {
+export function batchTerms(op: Pick<MatrixOperand, 'batchStrides'>, batch: Shape, batchCoords: readonly string[]): [string, number][] {
   const rm = stridesOf(batch);
   const live = batch.flatMap((d, i) => (d > 1 ? [i] : []));
   if (live.length === 0) return [];
   const scale = op.batchStrides[live[0]] / rm[live[0]];
   if (Number.isInteger(scale) && live.every((i) => op.batchStrides[i] === rm[i] * scale)) return [['bz', scale]];
   return live.map((i) => [batchCoords[i], op.batchStrides[i]]);
-}
-
-/** `x`, parenthesized when it is a sum. */
-function paren(x: string): string {
-  return x.includes(' ') ? `(${x})` : x;
 }
 
 /** `base + index`, or just `base` when the index is the constant 0. */
@@ -168,11 +277,17 @@ export function plus(base: string, index: string): string {
 
 /** The epilogue (or plain `acc`) and the store of one output at (batch coords, row, col). */
 export function emitOutput(spec: Pick<MatmulSpec, 'buffers' | 'store' | 'epilogue'>, coords: Coords): { code: string[]; helpers: Set<string> } {
-  const storeDtype = spec.buffers.find((x) => x.name === spec.store.buffer)!.dtype;
+  const { code, value, helpers } = emitOutputValue(spec, coords);
   const target = `${spec.store.buffer}[${indexOf(spec.store.access, coords)}]`;
-  if (!spec.epilogue) return { code: [`${target} = ${toStorage(storeDtype, 'acc')};`], helpers: new Set() };
+  return { code: [...code, `${target} = ${value};`], helpers };
+}
+
+/** The epilogue (or plain `acc`) of one output at (batch coords, row, col), as the stored value. */
+export function emitOutputValue(spec: Pick<MatmulSpec, 'buffers' | 'store' | 'epilogue'>, coords: Coords): { code: string[]; value: string; helpers: Set<string> } {
+  const storeDtype = spec.buffers.find((x) => x.name === spec.store.buffer)!.dtype;
+  if (!spec.epilogue) return { code: [], value: toStorage(storeDtype, 'acc'), helpers: new Set() };
   const body = emitExpr(spec.epilogue.expr, coords);
-  return { code: [...body.code, `${target} = ${toStorage(storeDtype, body.value(spec.epilogue.step))};`], helpers: body.helpers };
+  return { code: body.code, value: toStorage(storeDtype, body.value(spec.epilogue.step)), helpers: body.helpers };
 }
 
 /** Keeps only the `let` lines whose names the later code (or a kept later `let`) uses. */
@@ -195,9 +310,6 @@ function header(spec: MatmulSpec, variant: string): string[] {
   return [
     `// matmul ${spec.dtype}:${batchText} [${m} x ${k}] @ [${k} x ${n}] -> ${spec.store.buffer}; ${variant}`,
     `// A = ${a.buffer} (row stride ${a.rowStride}, col stride ${a.colStride}), B = ${b.buffer} (row stride ${b.rowStride}, col stride ${b.colStride})`,
-    `const M = ${m}u;`,
-    `const N = ${n}u;`,
-    `const K = ${k}u;`,
   ];
 }
 
@@ -232,6 +344,9 @@ function generateDirect(spec: MatmulSpec, maxPerDim: number): GeneratedKernel {
     ...out.helpers,
     '',
     ...header(spec, 'direct: one thread per output'),
+    `const M = ${m}u;`,
+    `const N = ${n}u;`,
+    `const K = ${spec.k}u;`,
     `const TOTAL = ${total}u;`,
     '',
     `@compute @workgroup_size(${DIRECT_WORKGROUP})`,
@@ -249,111 +364,6 @@ export function zero(dtype: MatmulSpec['dtype']): string {
   return dtype === 'float32' ? '0.0' : '0i';
 }
 
-/** One axis of a tile as a tile load sees it. */
-export interface TileAxis {
-  /** m, n or k, for the comment. */
-  readonly name: string;
-  /** The local (in-tile) and global coordinate names, e.g. r and gr. */
-  readonly local: string;
-  readonly global: string;
-  /** The tile's extent along this axis, the WGSL origin of the tile and the bound (M, N or K). */
-  readonly tile: number;
-  readonly origin: string;
-  readonly bound: string;
-  /** The matrix extent and the element stride along this axis. */
-  readonly extent: number;
-  readonly stride: number;
-}
-
-/**
- * Copies one tile of an operand into workgroup memory (k-major: `tile[kk * width + r]`), zero outside the
- * matrix. Each thread loads tile size / THREADS elements; the "fast" axis, the one consecutive threads walk
- * along, is the one with the smaller stride (a row-major A walks k, a transposed A walks m), so the common
- * layouts read consecutive addresses. `shared(r, c)` is the workgroup-memory element at local (r, c).
- *
- * With `vec4` (see vec4Axis: the operand's buffer is bound as array<vec4<T>>), that axis is the fast one
- * and each thread loads four consecutive elements along it with one vector load, then stores the four
- * components to workgroup memory. Every vector starts at an element index that is a multiple of 4 and lies
- * wholly inside or wholly outside the matrix along the fast axis (its extent is a multiple of 4), so the
- * usual bounds check on the vector's first element keeps out-of-matrix rows and columns zero. The tile
- * holds the same values as with scalar loads: only the loads differ. `what` names the tile in the comment
- * (e.g. 'A tile').
- */
-export function emitTileLoad(
-  what: string,
-  buffer: string,
-  base: string,
-  rows: TileAxis,
-  cols: TileAxis,
-  shared: (r: string, c: string) => string,
-  dtype: MatmulSpec['dtype'],
-  vec4: 'rows' | 'cols' | null,
-): string[] {
-  const index = plus(base, sum([[rows.global, rows.stride], [cols.global, cols.stride]]));
-  if (vec4) {
-    const colsFast = vec4 === 'cols';
-    const [fast, slow] = colsFast ? [cols, rows] : [rows, cols];
-    const perSlow = fast.tile / 4; // vectors along the fast axis of the tile
-    if (fast.tile % 4 !== 0 || THREADS % perSlow !== 0 || (rows.tile * cols.tile) % (4 * THREADS) !== 0) {
-      throw new Error(`internal: matmul ${what} ${rows.tile} x ${cols.tile} does not fit vec4 loads`);
-    }
-    const steps = (rows.tile * cols.tile) / (4 * THREADS);
-    const slowStep = THREADS / perSlow;
-    const t = STORAGE_TYPE[dtype];
-    const lane = (j: number) => (j === 0 ? fast.local : `${fast.local} + ${j}u`);
-    const stores = [0, 1, 2, 3].map((j) => `  ${colsFast ? shared(rows.local, lane(j)) : shared(lane(j), cols.local)} = x[${j}];`);
-    return [
-      `// ${what} (${rows.tile} x ${cols.tile}), vec4 loads: each thread takes 4 consecutive ${fast.name} (stride 1), consecutive threads the next 4.`,
-      `for (var i = 0u; i < ${steps}u; i++) {`,
-      `  let ${fast.local} = lid % ${perSlow}u * 4u;`,
-      `  let ${slow.local} = lid / ${perSlow}u + i * ${slowStep}u;`,
-      `  let ${rows.global} = ${rows.origin} + ${rows.local};`,
-      `  let ${cols.global} = ${cols.origin} + ${cols.local};`,
-      `  var x = vec4<${t}>(${zero(dtype)});`,
-      `  if (${rows.global} < ${rows.bound} && ${cols.global} < ${cols.bound}) { x = ${buffer}[(${index}) / 4u]; }`,
-      ...stores,
-      '}',
-    ];
-  }
-  // An axis of extent 1 has no meaningful stride: walk the other one.
-  const colsFast = rows.extent <= 1 ? true : cols.extent <= 1 ? false : cols.stride <= rows.stride;
-  const [fast, slow] = colsFast ? [cols, rows] : [rows, cols];
-  const steps = (rows.tile * cols.tile) / THREADS;
-  const slowStep = THREADS / fast.tile;
-  return [
-    `// ${what} (${rows.tile} x ${cols.tile}): consecutive threads take consecutive ${fast.name} (stride ${fast.stride}).`,
-    `for (var i = 0u; i < ${steps}u; i++) {`,
-    `  let ${fast.local} = lid % ${fast.tile}u;`,
-    `  let ${slow.local} = lid / ${fast.tile}u + i * ${slowStep}u;`,
-    `  let ${rows.global} = ${rows.origin} + ${rows.local};`,
-    `  let ${cols.global} = ${cols.origin} + ${cols.local};`,
-    `  var x = ${zero(dtype)};`,
-    `  if (${rows.global} < ${rows.bound} && ${cols.global} < ${cols.bound}) { x = ${buffer}[${index}]; }`,
-    `  ${shared(rows.local, cols.local)} = x;`,
-    '}',
-  ];
-}
-
-/**
- * Which axis of an operand's tile the tiled variant loads as vec4 ('rows' or 'cols'), or null for scalar
- * loads. Vectors need: float32 or int32; an axis with stride 1 whose extent is a positive multiple of 4,
- * and whose tile edge is a multiple of 4; the other axis's stride, the offset and the batch strides (of the
- * batch axes that vary: the others are never multiplied by anything but 0) multiples of 4. Then every
- * vector the load reads is 16-byte aligned, lies within one row (or column) of the matrix, and ends at or
- * before the matrix's last element, so it is inside the buffer. The buffer must also be used by nothing
- * else in the kernel (the other operand, an epilogue load, the store): it is bound as array<vec4<T>>.
- */
-function vec4Axis(spec: MatmulSpec, op: MatrixOperand, rows: TileAxis, cols: TileAxis): 'rows' | 'cols' | null {
-  if (spec.dtype !== 'float32' && spec.dtype !== 'int32') return null;
-  const other = op === spec.a ? spec.b : spec.a;
-  if (other.buffer === op.buffer || spec.store.buffer === op.buffer) return null;
-  if (spec.epilogue?.expr.steps.some((s) => s.kind === 'load' && s.buffer === op.buffer)) return null;
-  const aligned = (x: number) => x % 4 === 0;
-  if (!aligned(op.offset) || !spec.batch.every((d, i) => d <= 1 || aligned(op.batchStrides[i]))) return null;
-  const fits = (fast: TileAxis, slow: TileAxis) => fast.stride === 1 && fast.extent > 0 && aligned(fast.extent) && aligned(fast.tile) && aligned(slow.stride);
-  return fits(cols, rows) ? 'cols' : fits(rows, cols) ? 'rows' : null;
-}
-
 /**
  * `total` workgroups spread over x, y and z (each at most maxPerDim), numbered linearly as `w`; the surplus
  * workgroups of the last row leave at once (the workgroup id is uniform, so barriers stay uniform).
@@ -366,109 +376,357 @@ export function foldedGrid(kernel: string, total: number, maxPerDim: number): { 
   return { workgroups: [x, y, z], code: [`let w = (wid.z * ${y}u + wid.y) * ${x}u + wid.x;`, `if (w >= ${total}u) { return; }`] };
 }
 
+/** The access is 16-byte aligned along its last axis for every vector of 4 outputs (n a multiple of 4). */
+export function vec4Store(access: Access, batch: Shape, n: number): boolean {
+  const s = access.strides;
+  const r = s.length;
+  const aligned = (x: number) => x % 4 === 0;
+  return n % 4 === 0 && s[r - 1] === 1 && aligned(s[r - 2]) && aligned(access.offset) && batch.every((d, i) => d <= 1 || aligned(s[i]));
+}
+
+/** How an operand's tile is read as vec4: the axis, given the per-axis extents and strides (see CoreOperand). */
+export function vec4LoadAxis(
+  op: { offset: number; batchStrides: readonly number[]; majorStride: number; kStride: number },
+  batch: Shape,
+  major: { extent: number; tile: number },
+  k: { extent: number; tile: number },
+): 'major' | 'k' | null {
+  const aligned = (x: number) => x % 4 === 0;
+  if (!aligned(op.offset) || !batch.every((d, i) => d <= 1 || aligned(op.batchStrides[i]))) return null;
+  if (op.majorStride === 1 && major.extent > 0 && aligned(major.extent) && aligned(major.tile) && aligned(op.kStride)) return 'major';
+  if (op.kStride === 1 && k.extent > 0 && aligned(k.extent) && aligned(k.tile) && aligned(op.majorStride)) return 'k';
+  return null;
+}
+
+/** Which buffers a dispatch binds as array<vec4<T>>: those whose every use in it wants vectors. */
+export function vec4Bindings(wants: readonly { buffer: string; vec4: boolean }[]): Set<string> {
+  const yes = new Set<string>();
+  const no = new Set<string>();
+  for (const w of wants) (w.vec4 ? yes : no).add(w.buffer);
+  return new Set([...yes].filter((b) => !no.has(b)));
+}
+
+/** Buffers an epilogue loads. */
+export function epilogueLoads(epilogue: MatmulSpec['epilogue']): string[] {
+  return epilogue ? epilogue.expr.steps.flatMap((s) => (s.kind === 'load' ? [s.buffer] : [])) : [];
+}
+
 /**
- * One K step of the tiled product, once both tiles are staged in tile_a and tile_b (k-major): each thread
- * adds its PER_THREAD_M x PER_THREAD_N outer product to `sums`, between two barriers.
+ * The store function of the tiled and gemv kernels: `wg_store([bz,] [ks,] row, col, val)` stores `lanes`
+ * consecutive outputs from (row, col) in kernel coordinates (`swapped`: the kernel computed the transposed
+ * product, so its rows are the output's columns). Final stores run the epilogue at each output's own
+ * coordinates and skip outputs outside [m, n]; partial stores (split K) write raw sums to the temporary,
+ * laid out [split][batch][kernel row][kernel col].
  */
-export function emitTileProduct(type: string): string[] {
-  return [
-    'workgroupBarrier();',
-    `for (var kk = 0u; kk < ${TILE_K}u; kk++) {`,
-    `  var a_col: array<${type}, ${PER_THREAD_M}>;`,
-    `  var b_row: array<${type}, ${PER_THREAD_N}>;`,
-    `  for (var i = 0u; i < ${PER_THREAD_M}u; i++) { a_col[i] = tile_a[kk * ${TILE_M}u + tid.y + i * ${THREADS_Y}u]; }`,
-    `  for (var j = 0u; j < ${PER_THREAD_N}u; j++) { b_row[j] = tile_b[kk * ${TILE_N}u + tid.x + j * ${THREADS_X}u]; }`,
-    `  for (var i = 0u; i < ${PER_THREAD_M}u; i++) {`,
-    `    for (var j = 0u; j < ${PER_THREAD_N}u; j++) { sums[i][j] += a_col[i] * b_row[j]; }`,
-    '  }',
-    '}',
-    'workgroupBarrier();',
-  ];
+export interface StoreFn {
+  readonly text: string[];
+  readonly helpers: Set<string>;
+  /** Buffers the function binds as vec4. */
+  readonly vec4: Set<string>;
 }
 
-/** The `sums` accumulator declaration of the tiled variant: PER_THREAD_M x PER_THREAD_N values of `type`. */
-export function emitSumsDecl(type: string): string {
-  return `var sums: array<array<${type}, ${PER_THREAD_N}>, ${PER_THREAD_M}>;`;
-}
-
-/** The tile grid and how a workgroup finds its tile: direct (x = column tile, y = row tile, z = batch) or folded. */
-function tiledGrid(spec: MatmulSpec, maxPerDim: number): { workgroups: [number, number, number]; code: string[] } {
-  const gx = Math.ceil(spec.n / TILE_N);
-  const gy = Math.ceil(spec.m / TILE_M);
-  const gz = sizeOf(spec.batch);
-  if (gx <= maxPerDim && gy <= maxPerDim && gz <= maxPerDim) {
-    return { workgroups: [gx, gy, gz], code: [`let row0 = wid.y * ${TILE_M}u;`, `let col0 = wid.x * ${TILE_N}u;`, 'let bz = wid.z;'] };
+export function storeFunction(
+  spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'dtype' | 'buffers' | 'store' | 'epilogue'>,
+  opts: { lanes: 1 | 4; swapped: boolean; partial: null | { splits: number; vec4: boolean }; vec4Out: boolean; checkRow: boolean; checkCol: boolean },
+): StoreFn {
+  const { batch, m, n, dtype } = spec;
+  const batches = sizeOf(batch);
+  const [mk, nk] = opts.swapped ? [n, m] : [m, n];
+  const v = opts.lanes === 4 ? `vec4<${STORAGE_TYPE[dtype]}>` : VALUE_TYPE[dtype];
+  const lane = (l: number) => (opts.lanes === 1 ? 'val' : `val[${l}]`);
+  const params = `bz: u32, ${opts.partial ? 'ks: u32, ' : ''}row: u32, col: u32, val: ${v}`;
+  const head = opts.checkRow ? [`if (row >= ${mk}u) { return; }`] : [];
+  if (opts.partial) {
+    const at = `let at = ${opts.partial.splits > 1 || batches > 1 ? `((ks * ${batches}u + ${batches > 1 ? 'bz' : '0u'}) * ${mk}u + row) * ${nk}u + col` : `row * ${nk}u + col`};`;
+    const body = opts.partial.vec4
+      ? [...(opts.checkCol ? [`if (col >= ${nk}u) { return; }`] : []), at, `${PARTIAL_BUFFER}[at / 4u] = val;`]
+      : [
+          at,
+          ...Array.from({ length: opts.lanes }, (_, l) =>
+            opts.checkCol ? `if (col + ${l}u < ${nk}u) { ${PARTIAL_BUFFER}[at + ${l}u] = ${lane(l)}; }` : `${PARTIAL_BUFFER}[at${l === 0 ? '' : ` + ${l}u`}] = ${lane(l)};`,
+          ),
+        ];
+    return { text: [`fn wg_store(${params}) {`, ...indent([...head, ...body], 1), '}'], helpers: new Set(), vec4: new Set(opts.partial.vec4 ? [PARTIAL_BUFFER] : []) };
   }
-  // Too many tiles or batches for one grid dimension: number the workgroups linearly over (batch, row
-  // tile, column tile) and spread that number over x, y and z. The surplus workgroups of the last row of
-  // the grid leave at once; the workgroup id is uniform, so the barriers below stay in uniform control flow.
-  const total = gx * gy * gz;
-  const fold = foldedGrid('matmul', total, maxPerDim);
+  const { code: batchLets, coords: batchCoords } = coordsOf(batch, 'bz', 'b');
+  const helpers = new Set<string>();
+  const laneCode = (l: number, emitStore: boolean): string[] => {
+    const c = l === 0 ? 'col' : `col + ${l}u`;
+    const [orow, ocol] = opts.swapped ? ['c', 'row'] : ['row', 'c'];
+    const coords: Coords = { names: [...batchCoords.names, orow, ocol], flat: { name: 'o', shape: [...batch, m, n] } };
+    const out = emitOutputValue(spec, coords);
+    out.helpers.forEach((h) => helpers.add(h));
+    const flat = batches > 1 ? `let o = bz * ${m * n}u + ${orow} * ${n}u + ${ocol};` : `let o = ${orow} * ${n}u + ${ocol};`;
+    const target = `${spec.store.buffer}[${indexOf(spec.store.access, coords)}]`;
+    const code = [...out.code, emitStore ? `${target} = ${out.value};` : `s[${l}] = ${out.value};`];
+    return [`let c = ${c};`, `let acc = ${lane(l)};`, ...pruneLets([flat], code), ...code];
+  };
+  let body: string[];
+  if (opts.vec4Out) {
+    // Four outputs of one row, stored as one vector (n is a multiple of 4: all inside or all outside).
+    const lanes = [0, 1, 2, 3].flatMap((l) => ['{', ...indent(laneCode(l, false), 1), '}']);
+    const storeDtype = spec.buffers.find((x) => x.name === spec.store.buffer)!.dtype;
+    const coords: Coords = { names: [...batchCoords.names, 'row', 'col'], flat: { name: 'o', shape: [...batch, m, n] } };
+    const flat = batches > 1 ? `let o = bz * ${m * n}u + row * ${n}u + col;` : `let o = row * ${n}u + col;`;
+    const target = `${spec.store.buffer}[(${indexOf(spec.store.access, coords)}) / 4u]`;
+    const tail = [`${target} = s;`];
+    body = [
+      ...(opts.checkCol ? [`if (col >= ${nk}u) { return; }`] : []),
+      `var s: vec4<${STORAGE_TYPE[storeDtype]}>;`,
+      ...lanes,
+      ...pruneLets([flat], tail),
+      ...tail,
+    ];
+  } else {
+    body = Array.from({ length: opts.lanes }, (_, l) => {
+      const inner = laneCode(l, true);
+      const check = opts.checkCol ? `if (col${l === 0 ? '' : ` + ${l}u`} < ${nk}u) {` : '{';
+      return [check, ...indent(inner, 1), '}'];
+    }).flat();
+  }
+  const lets = pruneLets(batchLets, body);
   return {
-    workgroups: fold.workgroups,
-    code: [
-      ...fold.code,
-      `let row0 = w / ${gx}u % ${gy}u * ${TILE_M}u;`,
-      `let col0 = w % ${gx}u * ${TILE_N}u;`,
-      `let bz = w / ${gx * gy}u;`,
-    ],
+    text: [`fn wg_store(${params}) {`, ...indent([...head, ...lets, ...body], 1), '}'],
+    helpers,
+    vec4: new Set(opts.vec4Out ? [spec.store.buffer] : []),
   };
 }
 
-function generateTiled(spec: MatmulSpec, maxPerDim: number): GeneratedKernel {
-  const { batch, m, n, k, a, b, dtype } = spec;
-  const type = VALUE_TYPE[dtype];
-  const grid = tiledGrid(spec, maxPerDim);
+/** K per split for `splits` ranges in steps of `step`, and the number of non-empty ranges that gives. */
+export function splitK(k: number, splits: number, step: number): { splits: number; chunk: number } {
+  if (splits <= 1 || k <= step) return { splits: 1, chunk: k };
+  const chunk = Math.ceil(Math.ceil(k / splits) / step) * step;
+  return { splits: Math.ceil(k / chunk), chunk };
+}
+
+/**
+ * The combine dispatch of split K: one thread per output adds the `splits` partial sums in order and runs
+ * the epilogue. `partialIndex` is the WGSL index of an output's sum within one split (row, col, bz in scope).
+ */
+export function generateCombine(
+  spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'dtype' | 'buffers' | 'store' | 'epilogue'>,
+  splits: number,
+  partialIndex: string,
+  title: string,
+  maxPerDim: number,
+): { kernel: GeneratedKernel; buffers: KernelBuffer[] } {
+  const { batch, m, n, dtype } = spec;
+  const total = sizeOf(batch) * m * n;
   const { code: batchLets, coords: batchCoords } = coordsOf(batch, 'bz', 'b');
   const coords: Coords = { names: [...batchCoords.names, 'row', 'col'], flat: { name: 'o', shape: [...batch, m, n] } };
   const out = emitOutput(spec, coords);
-  const rowA: TileAxis = { name: 'm', local: 'r', global: 'gr', tile: TILE_M, origin: 'row0', bound: 'M', extent: m, stride: a.rowStride };
-  const kA: TileAxis = { name: 'k', local: 'kk', global: 'gk', tile: TILE_K, origin: 'k0', bound: 'K', extent: k, stride: a.colStride };
-  const kB: TileAxis = { name: 'k', local: 'kk', global: 'gk', tile: TILE_K, origin: 'k0', bound: 'K', extent: k, stride: b.rowStride };
-  const colB: TileAxis = { name: 'n', local: 'c', global: 'gc', tile: TILE_N, origin: 'col0', bound: 'N', extent: n, stride: b.colStride };
-  const vecA = vec4Axis(spec, a, rowA, kA);
-  const vecB = vec4Axis(spec, b, kB, colB);
-  const vectors = new Set([...(vecA ? [a.buffer] : []), ...(vecB ? [b.buffer] : [])]);
-  const loadsText = (axis: 'rows' | 'cols' | null, rowName: string, colName: string) =>
-    axis ? `vec4 along ${axis === 'rows' ? rowName : colName}` : 'scalar';
-  const loads = `tile loads: A ${loadsText(vecA, 'm', 'k')}, B ${loadsText(vecB, 'k', 'n')}`;
-  const outputLets = [sizeOf(batch) > 1 ? `let o = bz * ${m * n}u + row * N + col;` : 'let o = row * N + col;'];
-  // The K loop stays even when K = 0: it keeps both operands bound (layout 'auto' drops unused bindings).
   const body = [
-    `let base_a = ${sum(batchTerms(a, batch, batchCoords.names), a.offset)};`,
-    `let base_b = ${sum(batchTerms(b, batch, batchCoords.names), b.offset)};`,
-    emitSumsDecl(type),
-    `for (var k0 = 0u; k0 < K; k0 += ${TILE_K}u) {`,
-    ...indent(emitTileLoad('A tile', a.buffer, 'base_a', rowA, kA, (r, kk) => `tile_a[${paren(kk)} * ${TILE_M}u + ${r}]`, dtype, vecA), 1),
-    ...indent(emitTileLoad('B tile', b.buffer, 'base_b', kB, colB, (kk, c) => `tile_b[${paren(kk)} * ${TILE_N}u + ${c}]`, dtype, vecB), 1),
-    ...indent(emitTileProduct(type), 1),
-    '}',
-    `for (var i = 0u; i < ${PER_THREAD_M}u; i++) {`,
-    `  for (var j = 0u; j < ${PER_THREAD_N}u; j++) {`,
-    `    let row = row0 + tid.y + i * ${THREADS_Y}u;`,
-    `    let col = col0 + tid.x + j * ${THREADS_X}u;`,
-    '    if (row < M && col < N) {',
-    '      let acc = sums[i][j];',
-    ...indent([...pruneLets(outputLets, out.code), ...out.code], 3),
-    '    }',
-    '  }',
-    '}',
+    `let at = ${partialIndex};`,
+    `var acc = ${PARTIAL_BUFFER}[at];`,
+    `for (var s = 1u; s < ${splits}u; s++) { acc += ${PARTIAL_BUFFER}[s * ${total}u + at]; }`,
+    ...out.code,
   ];
+  const lets = ['let col = o % N;', sizeOf(batch) > 1 ? 'let row = o / N % M;' : 'let row = o / N;', sizeOf(batch) > 1 ? `let bz = o / ${m * n}u;` : 'let bz = 0u;', ...batchLets];
+  const used = new Set([spec.store.buffer, ...epilogueLoads(spec.epilogue)]);
+  const buffers: KernelBuffer[] = [...spec.buffers.filter((x) => used.has(x.name)), { name: PARTIAL_BUFFER, dtype, access: 'read' }];
   const wgsl = [
-    ...bufferDecls(spec.buffers, vectors),
+    ...bufferDecls(buffers),
     ...out.helpers,
     '',
-    ...header(spec, `tiled${vectors.size > 0 ? '.vec4' : ''}: ${TILE_M}x${TILE_N} output tiles, K in steps of ${TILE_K}, ${PER_THREAD_M}x${PER_THREAD_N} outputs per thread; ${loads}`),
+    `// ${title}: the sum of ${splits} partial products per output (split K), in order, then the epilogue and the store`,
+    `const M = ${m}u;`,
+    `const N = ${n}u;`,
+    `const TOTAL = ${total}u;`,
     '',
-    `// The current K step of A and B, k-major: tile_a[kk * ${TILE_M} + r] = A(row0 + r, k0 + kk), tile_b[kk * ${TILE_N} + c] = B(k0 + kk, col0 + c).`,
-    `var<workgroup> tile_a: array<${type}, ${TILE_M * TILE_K}>;`,
-    `var<workgroup> tile_b: array<${type}, ${TILE_K * TILE_N}>;`,
-    '',
-    `@compute @workgroup_size(${THREADS_X}, ${THREADS_Y})`,
-    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) tid: vec3u, @builtin(local_invocation_index) lid: u32) {',
-    ...indent([...grid.code, ...pruneLets(batchLets, body), ...body], 1),
+    `@compute @workgroup_size(${DIRECT_WORKGROUP})`,
+    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
+    `  let o = (${LINEAR_WORKGROUP}) * ${DIRECT_WORKGROUP}u + lid;`,
+    '  if (o >= TOTAL) { return; }',
+    ...indent([...pruneLets(lets, body), ...body], 1),
     '}',
     '',
   ].join('\n');
-  return { wgsl, entryPoint: 'main', workgroups: grid.workgroups };
+  return { kernel: { wgsl, entryPoint: 'main', workgroups: grid1d(Math.ceil(total / DIRECT_WORKGROUP), maxPerDim) }, buffers };
+}
+
+/** Operand buffers first (in the spec's order), then the partial sums: the buffers of a split-K product dispatch. */
+function partialBuffers(spec: Pick<MatmulSpec, 'buffers' | 'dtype'>, operands: readonly string[]): KernelBuffer[] {
+  return [...spec.buffers.filter((x) => operands.includes(x.name)).map((x) => ({ ...x, access: 'read' as const })), { name: PARTIAL_BUFFER, dtype: spec.dtype, access: 'read_write' }];
+}
+
+function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, maxPerDim: number, workgroupStorage?: number): GemmProgram {
+  const err = tileConfigError(tile);
+  if (err) throw new Error(`internal: matmul tile config ${tileName(tile)}: ${err}`);
+  const { batch, m, n, k, a, b, dtype } = spec;
+  const batches = sizeOf(batch);
+  const split = splitK(k, splitsWanted, tile.bk);
+  const { code: batchLets, coords: batchCoords } = coordsOf(batch, 'bz', 'b');
+  const loadsA = vec4LoadAxis({ ...a, majorStride: a.rowStride, kStride: a.colStride }, batch, { extent: m, tile: tile.bm }, { extent: k, tile: tile.bk });
+  const loadsB = vec4LoadAxis({ ...b, majorStride: b.colStride, kStride: b.rowStride }, batch, { extent: n, tile: tile.bn }, { extent: k, tile: tile.bk });
+  const partial = split.splits > 1;
+  const storeVec = !partial && vec4Store(spec.store.access, batch, n);
+  const partVec = partial && n % 4 === 0;
+  const wants = [
+    { buffer: a.buffer, vec4: loadsA !== null },
+    { buffer: b.buffer, vec4: loadsB !== null },
+    ...(partial ? [] : [{ buffer: spec.store.buffer, vec4: storeVec }, ...epilogueLoads(spec.epilogue).map((x) => ({ buffer: x, vec4: false }))]),
+  ];
+  const vectors = vec4Bindings(wants);
+  const opA: CoreOperand = {
+    buffer: a.buffer,
+    base: 'base_a',
+    majorStride: a.rowStride,
+    kStride: a.colStride,
+    majorExtent: m,
+    vec4: vectors.has(a.buffer) ? loadsA : null,
+  };
+  const opB: CoreOperand = {
+    buffer: b.buffer,
+    base: 'base_b',
+    majorStride: b.colStride,
+    kStride: b.rowStride,
+    majorExtent: n,
+    vec4: vectors.has(b.buffer) ? loadsB : null,
+  };
+  const store = storeFunction(spec, {
+    lanes: 4,
+    swapped: false,
+    partial: partial ? { splits: split.splits, vec4: partVec } : null,
+    vec4Out: vectors.has(spec.store.buffer),
+    checkRow: m % tile.bm !== 0,
+    checkCol: n % tile.bn !== 0,
+  });
+  const bases = [`let base_a = ${sum(batchTerms(a, batch, batchCoords.names), a.offset)};`, `let base_b = ${sum(batchTerms(b, batch, batchCoords.names), b.offset)};`];
+  const core = generateTiledCore({
+    kernel: 'matmul',
+    dtype,
+    m,
+    n,
+    k,
+    batches,
+    a: opA,
+    b: opB,
+    config: tile,
+    splits: split.splits,
+    kChunk: split.chunk,
+    tiles: 'all',
+    maxPerDim,
+    prelude: [...pruneLets(batchLets, bases), ...bases],
+    storeArgs: partial ? 'bz, ks' : 'bz',
+    workgroupStorage,
+  });
+  const buffers = partial ? partialBuffers(spec, [a.buffer, b.buffer]) : spec.buffers;
+  const splitText = partial ? `, split K ${split.splits} x ${split.chunk} (partial sums)` : '';
+  const wgsl = [
+    ...bufferDecls(buffers, new Set([...vectors, ...store.vec4])),
+    ...store.helpers,
+    '',
+    ...header(spec, `tiled${opA.vec4 || opB.vec4 ? '.vec4' : ''} ${tileName(tile)}: ${tile.bm}x${tile.bn} output tiles, K in steps of ${tile.bk}, ${tile.tm}x${tile.tn} outputs per thread${tile.db ? ', double-buffered' : ''}${splitText}; ${describeLoads(opA, opB)}${vectors.has(spec.store.buffer) ? ', vec4 stores' : ''}`),
+    ...core.decls,
+    '',
+    ...store.text,
+    '',
+    ...core.entry,
+    ...indent(core.body, 1),
+    '}',
+    '',
+  ].join('\n');
+  const name = `tiled${tile.bm}x${tile.bn}`;
+  const product: GemmDispatch = { kernel: { wgsl, entryPoint: 'main', workgroups: core.workgroups }, buffers, label: `tiled ${tileName(tile)}${partial ? ` split ${split.splits}` : ''}` };
+  if (!partial) return { temps: [], dispatches: [product], variant: name };
+  const combine = generateCombine(spec, split.splits, batches > 1 ? `bz * ${m * n}u + row * N + col` : 'row * N + col', `matmul ${dtype} [${m} x ${n}]`, maxPerDim);
+  return {
+    temps: [{ name: PARTIAL_BUFFER, dtype, size: split.splits * batches * m * n }],
+    dispatches: [product, { ...combine, label: `combine ${split.splits}` }],
+    variant: `${name}.splitK${split.splits}`,
+  };
+}
+
+/**
+ * The gemv variant. Without a config: GEMV_N where the long operand's stride-1 axis is its long side (16
+ * threads of 4 columns by 16 along k), GEMV_K where it is k (4 columns of 64 threads along k); without a
+ * split count, split K where the workgroups are too few to fill the GPU.
+ */
+function planGemv(spec: MatmulSpec, given: GemvConfig | undefined, splitsGiven: number | undefined, maxPerDim: number): GemmProgram {
+  const { batch, m, n, k, dtype } = spec;
+  const batches = sizeOf(batch);
+  // The kernel's rows are the short side: C^T = B^T A^T when n is the short one.
+  const swapped = n < m;
+  const [mk, nk] = swapped ? [n, m] : [m, n];
+  if (mk > GEMV_MAX_ROWS) throw new Error(`internal: matmul gemv needs m or n at most ${GEMV_MAX_ROWS}, got ${m} x ${n}`);
+  const small = swapped ? { ...spec.b, rowStride: spec.b.colStride, colStride: spec.b.rowStride } : spec.a; // [mk, k]
+  const big = swapped ? { ...spec.a, rowStride: spec.a.colStride, colStride: spec.a.rowStride } : spec.b; // [k, nk]
+  const { code: batchLets, coords: batchCoords } = coordsOf(batch, 'bz', 'b');
+  // The long operand streams once: vec4 along its stride-1 axis where aligned; the short one only along k.
+  const bigAxis = vec4LoadAxis({ ...big, majorStride: big.colStride, kStride: big.rowStride }, batch, { extent: nk, tile: 4 }, { extent: k, tile: 4 });
+  const layout = gemvLayout(nk, k, { kStride: big.rowStride, nStride: big.colStride, vec4: bigAxis });
+  const config = given ?? (layout === 'k' ? GEMV_K : GEMV_N);
+  const err = gemvConfigError(config);
+  if (err) throw new Error(`internal: matmul gemv config ${JSON.stringify(config)}: ${err}`);
+  // Split K until about two workgroups per resident slot stream the operand (the sweep's best: 512
+  // workgroups for a 1 x 4096 x 4096 product), each over at least MIN_SPLIT_K.
+  const groups = sizeOf(batch) * Math.ceil(nk / (config.wn * (bigAxis === 'major' ? 4 : 1)));
+  const wanted = groups >= 2 * FILL_WORKGROUPS ? 1 : Math.min(Math.ceil((2 * FILL_WORKGROUPS) / groups), Math.floor(k / MIN_SPLIT_K), 64);
+  const split = splitK(k, splitsGiven ?? Math.max(1, wanted), 4);
+  const partial = split.splits > 1;
+  const smallAxis = vec4LoadAxis({ ...small, majorStride: small.rowStride, kStride: small.colStride }, batch, { extent: -1, tile: 4 }, { extent: k, tile: 4 });
+  const bigVec = bigAxis;
+  const smallVec = bigAxis === 'k' && smallAxis === 'k';
+  const lanes = bigVec === 'major' ? 4 : 1;
+  const storeVec = !partial && !swapped && lanes === 4 && vec4Store(spec.store.access, batch, n);
+  const wants = [
+    { buffer: big.buffer, vec4: bigVec !== null },
+    { buffer: small.buffer, vec4: smallVec },
+    ...(partial ? [] : [{ buffer: spec.store.buffer, vec4: storeVec }, ...epilogueLoads(spec.epilogue).map((x) => ({ buffer: x, vec4: false }))]),
+  ];
+  const vectors = vec4Bindings(wants);
+  const store = storeFunction(spec, {
+    lanes,
+    swapped,
+    partial: partial ? { splits: split.splits, vec4: lanes === 4 && nk % 4 === 0 } : null,
+    vec4Out: vectors.has(spec.store.buffer),
+    checkRow: false,
+    checkCol: true,
+  });
+  const bases = [`let base_a = ${sum(batchTerms(small, batch, batchCoords.names), small.offset)};`, `let base_b = ${sum(batchTerms(big, batch, batchCoords.names), big.offset)};`];
+  const core = generateGemvCore({
+    dtype,
+    m: mk,
+    n: nk,
+    k,
+    batches,
+    a: { buffer: small.buffer, base: 'base_a', rowStride: small.rowStride, kStride: small.colStride, vec4: vectors.has(small.buffer) && smallVec },
+    b: {
+      buffer: big.buffer,
+      base: 'base_b',
+      kStride: big.rowStride,
+      nStride: big.colStride,
+      vec4: vectors.has(big.buffer) ? bigVec : null,
+    },
+    config,
+    splits: split.splits,
+    kChunk: split.chunk,
+    maxPerDim,
+    prelude: [...pruneLets(batchLets, bases), ...bases],
+    storeArgs: partial ? 'bz, ks' : 'bz',
+  });
+  const buffers = partial ? partialBuffers(spec, [small.buffer, big.buffer]) : spec.buffers;
+  const wgsl = [
+    ...bufferDecls(buffers, new Set([...vectors, ...store.vec4])),
+    ...store.helpers,
+    '',
+    ...header(spec, `gemv${swapped ? ' (transposed: C^T = B^T A^T)' : ''}: ${core.describe}${partial ? `, split K ${split.splits} x ${split.chunk} (partial sums)` : ''}`),
+    ...core.decls,
+    '',
+    ...store.text,
+    '',
+    ...core.entry,
+    ...indent(core.body, 1),
+    '}',
+    '',
+  ].join('\n');
+  const product: GemmDispatch = { kernel: { wgsl, entryPoint: 'main', workgroups: core.workgroups }, buffers, label: `gemv ${core.describe}${partial ? ` split ${split.splits}` : ''}` };
+  if (!partial) return { temps: [], dispatches: [product], variant: 'gemv' };
+  const rowCol = swapped ? `col * ${m}u + row` : `row * ${n}u + col`;
+  const combine = generateCombine(spec, split.splits, batches > 1 ? `bz * ${m * n}u + ${rowCol}` : rowCol, `matmul ${dtype} [${m} x ${n}]`, maxPerDim);
+  return {
+    temps: [{ name: PARTIAL_BUFFER, dtype, size: split.splits * batches * m * n }],
+    dispatches: [product, { ...combine, label: `combine ${split.splits}` }],
+    variant: `gemv.splitK${split.splits}`,
+  };
 }

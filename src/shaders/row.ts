@@ -173,7 +173,7 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
   return { wgsl, entryPoint: 'main', workgroups: grid1d(serial ? Math.ceil(rows / threads) : rows) };
 }
 
-interface Accumulator {
+export interface Accumulator {
   readonly type: string;
   readonly identity: string;
   combine(a: string, b: string): string;
@@ -182,8 +182,8 @@ interface Accumulator {
   readonly helpers: readonly string[];
 }
 
-
-function accumulator(op: RowReduceOp, dtype: DType): Accumulator {
+/** The accumulator of a row reduction: WGSL type, identity, combine (or the arg* comparison) and helpers. */
+export function accumulator(op: RowReduceOp, dtype: DType): Accumulator {
   const type = dtype === 'float32' ? 'f32' : dtype === 'int32' ? 'i32' : 'u32';
   const isFloat = dtype === 'float32';
   const lit = (v: number) => (dtype === 'bool' ? `${v}u` : literal(v, dtype));
@@ -205,7 +205,8 @@ function accumulator(op: RowReduceOp, dtype: DType): Accumulator {
     case 'argmax':
     case 'argmin': {
       const isMax = op === 'argmax';
-      const name = `row_${op}_better`;
+      // Named by type too: one row kernel may take argmax of rows of two dtypes.
+      const name = `row_${op}_better_${type}`;
       const nan = isFloat ? ['  let vn = wg_isnan(v);', '  let bn = wg_isnan(bv);', '  if (vn || bn) { return vn && (!bn || i < bi); }'] : [];
       const helper = [`fn ${name}(v: ${type}, i: u32, bv: ${type}, bi: u32) -> bool {`, ...nan, `  return v ${isMax ? '>' : '<'} bv || (v == bv && i < bi);`, '}'].join('\n');
       const identity = isFloat ? literal(isMax ? -Infinity : Infinity, 'float32') : dtype === 'bool' ? (isMax ? '0u' : '1u') : lit(isMax ? -2147483648 : 2147483647);

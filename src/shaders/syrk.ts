@@ -12,47 +12,55 @@
 // the columns, a residual) is correct on both sides of the diagonal; only `acc` is shared. This is why the
 // epilogue must be elementwise (an Expr over the [...batch, n, n] space with a `value` step named 'acc').
 //
-// Two variants, as for matmul (src/shaders/matmul.ts), with the same geometry and the same rules for loads:
-// - tiled: a 64x64 output tile per workgroup of 16x16 threads, K in steps of 16 through workgroup memory,
-//   4x4 outputs per thread in registers. Only the T (T + 1) / 2 tiles on and below the diagonal are launched
-//   (T = ceil(n / 64) tiles per side): workgroup t of a matrix takes row tile rt and column tile ct <= rt with
-//   t = rt (rt + 1) / 2 + ct (row-major over the lower triangle). Both staged tiles come from X: rows
-//   row0.. for the left factor, rows col0.. for the right one (the right factor X^T is X read by rows).
+// Variants, on matmul's helpers (src/shaders/matmul.ts, gemm-tiled.ts):
+// - tiled: the GEMM core (gemm-tiled.ts) with X as both operands (the right factor X^T is X read by rows),
+//   launching only the T (T + 1) / 2 tiles on and below the diagonal (T = ceil(n / bm) tiles per side):
+//   workgroup t of a matrix takes row tile rt and column tile ct <= rt with t = rt (rt + 1) / 2 + ct.
+//   Tiles load vec4 along X's stride-1 axis where aligned, as in matmul.
+// - split K (planSyrk): for few tiles and a long K (a covariance of d = 512 features over 80,000 samples
+//   has 10 tiles of 128), each of `splits` K ranges writes its tiles' partial sums to a temporary; a combine
+//   dispatch adds them per output (reading the lower-triangle sum for both (i, j) and (j, i), so the result
+//   is exactly symmetric), runs the epilogue and stores every element once, coalesced.
 // - direct: one thread per element of the lower triangle, n (n + 1) / 2 per matrix, numbered the same way,
-//   a plain dot product from global memory; for small matrices (n * n <= DIRECT_MAX_OUTPUTS) and empty outputs.
+//   a plain dot product from global memory; for small matrices with a short K, and empty outputs.
 // The triangle index is inverted with a float square root and then corrected by exact integer steps
 // (wg_tri_row), so it is right for every index a u32-indexed tensor can have.
 //
-// The mirrored stores (j, i) walk a column: consecutive threads write addresses n apart. Staging the
-// transposed tile through workgroup memory would make them contiguous; not done yet.
+// Without split K the mirrored stores (j, i) walk a column: consecutive threads write addresses n apart.
 //
 // float32 accumulates in f32, int32 in i32 (wrapping exactly as the CPU reference).
 import { sizeOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, coordsOf, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
 import type { Access, Coords, Expr } from './expr.js';
+import { describeLoads, generateTiledCore, tileConfigError, tileName, type CoreOperand, type TileConfig } from './gemm-tiled.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
 import {
   batchTerms,
   checkEpilogue,
   checkOperand,
+  DIRECT_MAX_K,
   DIRECT_MAX_OUTPUTS,
   DIRECT_WORKGROUP,
   emitOutput,
-  emitSumsDecl,
-  emitTileLoad,
-  emitTileProduct,
-  foldedGrid,
+  epilogueLoads,
+  FILL_WORKGROUPS,
+  generateCombine,
   indent,
+  PARTIAL_BUFFER,
   plus,
   pruneLets,
+  splitK,
+  splitsFor,
+  storeFunction,
   sum,
-  THREADS_X,
-  THREADS_Y,
-  TILE_K,
-  TILE_M,
+  TILE_LARGE,
+  TILE_MEDIUM,
+  TILE_SPLIT,
+  vec4Bindings,
+  vec4LoadAxis,
   zero,
+  type GemmProgram,
   type MatrixOperand,
-  type TileAxis,
 } from './matmul.js';
 import { VALUE_TYPE } from './wgsl.js';
 
@@ -79,21 +87,21 @@ export interface SyrkSpec {
 export type SyrkVariant = 'tiled' | 'direct';
 
 export interface SyrkOptions {
-  /** Forces a variant (tests); by default chooseSyrkVariant picks one from the shape. */
+  /** Forces a variant (tests); by default chooseSyrk picks one from the shape. */
   readonly variant?: SyrkVariant;
+  /** The tiled variant's geometry (square tiles: bm = bn). */
+  readonly tile?: TileConfig;
+  /** K ranges of the tiled variant (planSyrk only; generateSyrk always uses one). */
+  readonly splitK?: number;
   /** The grid limit per dimension; tests lower it to exercise grid folding. */
   readonly maxWorkgroupsPerDim?: number;
+  /** Workgroup memory the device grants (bytes). */
+  readonly workgroupStorage?: number;
 }
 
-/**
- * The tiled geometry: matmul's tiled variant (src/shaders/matmul.ts), whose tile product and tile loads this
- * kernel reuses. Its tiles are square (TILE_M = TILE_N), so one edge serves rows and columns.
- */
-const TILE = TILE_M;
-const PER_THREAD = TILE / THREADS_X;
-
 /** Names the generated WGSL declares; a buffer with one of these names would be shadowed. */
-const RESERVED = /^(N|K|TRI|TOTAL|main|wid|nwg|tid|lid|w|t|e|rt|ct|row0|col0|bz|base|sums|k0|i|j|r|kk|gr|gk|x|a_col|b_row|row|col|acc|o|pa|pb|p|tile_a|tile_b|[bv]\d+|wg_\w*)$/;
+const RESERVED =
+  /^(N|K|TRI|TOTAL|M|main|wid|nwg|tid|lid|w|t|e|x|s|rt|ct|row0|col0|bz|ks|kbeg|kend|k0|k1|stage|tx|ty|r0|c0|kk|gx|gk|at|base|base_a|base_b|sums|i|j|r|c|acc|o|row|col|p|pa|pb|val|tile_a|tile_b|f[ab]\d+|[abcv]\d+|c\d+_\d+|[bv]\d+|wg_\w*)$/;
 
 /**
  * WGSL: the row of element t of a lower triangle numbered row by row (row r holds r + 1 elements, so row r
@@ -108,20 +116,50 @@ export const TRI_ROW_HELPER = `fn wg_tri_row(t: u32) -> u32 {
   return r;
 }`;
 
-export function chooseSyrkVariant(spec: Pick<SyrkSpec, 'batch' | 'n'>): SyrkVariant {
-  return sizeOf(spec.batch) * spec.n === 0 || spec.n * spec.n <= DIRECT_MAX_OUTPUTS ? 'direct' : 'tiled';
+export interface SyrkChoice {
+  readonly variant: SyrkVariant;
+  readonly tile: TileConfig;
+  readonly splitK: number;
 }
 
+/** The default kernel and geometry for a shape: direct for small matrices with a short K, else tiled (split K where tiles are few). */
+export function chooseSyrk(spec: Pick<SyrkSpec, 'batch' | 'n' | 'k'>): SyrkChoice {
+  const { n, k } = spec;
+  const batches = sizeOf(spec.batch);
+  if (batches * n === 0 || (n * n <= DIRECT_MAX_OUTPUTS && k <= DIRECT_MAX_K)) return { variant: 'direct', tile: TILE_LARGE, splitK: 1 };
+  // As matmul's choice (chooseMatmul), counting only the tiles on and below the diagonal.
+  const large = batches * syrkTilesPerMatrix(n, TILE_LARGE.bm);
+  if (large >= FILL_WORKGROUPS / 2) return { variant: 'tiled', tile: TILE_LARGE, splitK: 1 };
+  const split = splitsFor(large, k, TILE_SPLIT.bk);
+  if (split > 1) return { variant: 'tiled', tile: TILE_SPLIT, splitK: split };
+  const medium = batches * syrkTilesPerMatrix(n, TILE_MEDIUM.bm);
+  return { variant: 'tiled', tile: TILE_MEDIUM, splitK: splitsFor(medium, k, TILE_MEDIUM.bk) };
+}
+
+export function chooseSyrkVariant(spec: Pick<SyrkSpec, 'batch' | 'n'> & { k?: number }): SyrkVariant {
+  return chooseSyrk({ ...spec, k: spec.k ?? 0 }).variant;
+}
+
+/** One dispatch: the product with one K range (split K is planSyrk's). */
 export function generateSyrk(spec: SyrkSpec, options: SyrkOptions = {}): GeneratedKernel {
-  checkSpec(spec);
-  const variant = sizeOf(spec.batch) * spec.n === 0 ? 'direct' : (options.variant ?? chooseSyrkVariant(spec));
-  const maxPerDim = options.maxWorkgroupsPerDim ?? MAX_WORKGROUPS_PER_DIM;
-  return variant === 'tiled' ? generateTiled(spec, maxPerDim) : generateDirect(spec, maxPerDim);
+  return planSyrk(spec, { ...options, splitK: 1 }).dispatches[0].kernel;
 }
 
-/** Workgroups the tiled variant launches per matrix: the tiles on and below the diagonal. */
-export function syrkTilesPerMatrix(n: number): number {
-  const t = Math.ceil(n / TILE);
+export function planSyrk(spec: SyrkSpec, options: SyrkOptions = {}): GemmProgram {
+  checkSpec(spec);
+  const chosen = chooseSyrk(spec);
+  const empty = sizeOf(spec.batch) * spec.n === 0;
+  const variant = empty ? 'direct' : (options.variant ?? chosen.variant);
+  const maxPerDim = options.maxWorkgroupsPerDim ?? MAX_WORKGROUPS_PER_DIM;
+  if (variant === 'direct') return { temps: [], variant: 'direct', dispatches: [{ kernel: generateDirect(spec, maxPerDim), buffers: spec.buffers, label: 'direct' }] };
+  const forced = options.variant !== undefined && options.variant !== chosen.variant;
+  const tile = options.tile ?? (forced ? TILE_LARGE : chosen.tile);
+  return planTiled(spec, tile, options.splitK ?? (forced ? 1 : chosen.splitK), maxPerDim, options.workgroupStorage);
+}
+
+/** Workgroups the tiled variant launches per matrix with tiles of `edge`: the tiles on and below the diagonal. */
+export function syrkTilesPerMatrix(n: number, edge: number): number {
+  const t = Math.ceil(n / edge);
   return (t * (t + 1)) / 2;
 }
 
@@ -148,24 +186,24 @@ function checkSpec(spec: SyrkSpec): void {
  * unless on the diagonal the epilogue at (col, row) with its own coordinates. Each in its own block, so the
  * two emissions of the epilogue may use the same value names.
  */
-function emitStores(spec: SyrkSpec, batchNames: readonly string[]): { code: string[]; helpers: Set<string> } {
+function emitStores(spec: SyrkSpec, batchNames: readonly string[], r = 'row', c = 'col'): { code: string[]; helpers: Set<string> } {
   const { n, batch } = spec;
   const shape = [...batch, n, n];
   const helpers = new Set<string>();
-  const one = (r: string, c: string): string[] => {
-    const coords: Coords = { names: [...batchNames, r, c], flat: { name: 'o', shape } };
+  const one = (rr: string, cc: string): string[] => {
+    const coords: Coords = { names: [...batchNames, rr, cc], flat: { name: 'o', shape } };
     const { code, helpers: used } = emitOutput(spec, coords);
     used.forEach((h) => helpers.add(h));
-    const flat = sizeOf(batch) > 1 ? `let o = bz * ${n * n}u + ${r} * N + ${c};` : `let o = ${r} * N + ${c};`;
+    const flat = sizeOf(batch) > 1 ? `let o = bz * ${n * n}u + ${rr} * N + ${cc};` : `let o = ${rr} * N + ${cc};`;
     return [...pruneLets([flat], code), ...code];
   };
   const code = [
-    '// C(row, col), then its mirror C(col, row) with the epilogue at that position.',
+    `// C(${r}, ${c}), then its mirror C(${c}, ${r}) with the epilogue at that position.`,
     '{',
-    ...indent(one('row', 'col'), 1),
+    ...indent(one(r, c), 1),
     '}',
-    'if (row != col) {',
-    ...indent(one('col', 'row'), 1),
+    `if (${r} != ${c}) {`,
+    ...indent(one(c, r), 1),
     '}',
   ];
   return { code, helpers };
@@ -229,74 +267,93 @@ function generateDirect(spec: SyrkSpec, maxPerDim: number): GeneratedKernel {
 }
 
 /**
- * Copies a 64 x 16 tile of X (rows origin.., k0..) into workgroup memory, k-major (`tile[kk * 64 + r]`), zero
- * outside the matrix: matmul's scalar tile load, whose consecutive threads walk the axis with the smaller
- * stride (k for a row-major X, the rows for a transposed one).
+ * The final store function of the tiled variant: `wg_store(bz, row, col, val)` for 4 consecutive columns of
+ * one row; only positions on and below the diagonal store, each at (row, c) and its mirror.
  */
-function emitXTileLoad(spec: SyrkSpec, origin: string, shared: string): string[] {
-  const { x, n, k, dtype } = spec;
-  const rows: TileAxis = { name: 'rows', local: 'r', global: 'gr', tile: TILE, origin, bound: 'N', extent: n, stride: x.rowStride };
-  const ks: TileAxis = { name: 'k', local: 'kk', global: 'gk', tile: TILE_K, origin: 'k0', bound: 'K', extent: k, stride: x.colStride };
-  return emitTileLoad(`X rows ${origin}..`, x.buffer, 'base', rows, ks, (r, kk) => `${shared}[${kk} * ${TILE}u + ${r}]`, dtype, null);
-}
-
-/** The launch: one workgroup per lower-triangle tile and batch, direct ([tiles, 1, batch]) or folded. */
-function tiledGrid(spec: SyrkSpec, maxPerDim: number): { workgroups: [number, number, number]; code: string[] } {
-  const tiles = syrkTilesPerMatrix(spec.n);
-  const batches = sizeOf(spec.batch);
-  if (tiles <= maxPerDim && batches <= maxPerDim) {
-    return { workgroups: [tiles, 1, batches], code: ['let t = wid.x;', 'let bz = wid.z;'] };
-  }
-  // Number the workgroups linearly over (batch, tile) and spread that number over x, y and z; the surplus
-  // workgroups of the last row leave at once (the workgroup id is uniform, so barriers stay uniform).
-  const fold = foldedGrid('syrk', tiles * batches, maxPerDim);
-  return { workgroups: fold.workgroups, code: [...fold.code, `let t = w % ${tiles}u;`, `let bz = w / ${tiles}u;`] };
-}
-
-function generateTiled(spec: SyrkSpec, maxPerDim: number): GeneratedKernel {
-  const { batch, x, dtype } = spec;
-  const type = VALUE_TYPE[dtype];
-  const grid = tiledGrid(spec, maxPerDim);
+function mirrorStoreFunction(spec: SyrkSpec, checkRow: boolean): { text: string[]; helpers: Set<string> } {
+  const { batch, dtype } = spec;
   const { code: batchLets, coords: batchCoords } = coordsOf(batch, 'bz', 'b');
-  const stores = emitStores(spec, batchCoords.names);
-  // The K loop stays even when K = 0: it keeps the operand bound (layout 'auto' drops unused bindings).
-  const body = [
-    `let base = ${sum(batchTerms(x, batch, batchCoords.names), x.offset)};`,
-    emitSumsDecl(type),
-    `for (var k0 = 0u; k0 < K; k0 += ${TILE_K}u) {`,
-    ...indent(emitXTileLoad(spec, 'row0', 'tile_a'), 1),
-    ...indent(emitXTileLoad(spec, 'col0', 'tile_b'), 1),
-    ...indent(emitTileProduct(type), 1),
+  const stores = emitStores(spec, batchCoords.names, 'row', 'c');
+  const lanes = [0, 1, 2, 3].flatMap((l) => [
+    `if (col + ${l}u <= row) {`,
+    `  let c = col${l === 0 ? '' : ` + ${l}u`};`,
+    `  let acc = val[${l}];`,
+    ...indent(stores.code, 1),
     '}',
-    `for (var i = 0u; i < ${PER_THREAD}u; i++) {`,
-    `  for (var j = 0u; j < ${PER_THREAD}u; j++) {`,
-    `    let row = row0 + tid.y + i * ${THREADS_Y}u;`,
-    `    let col = col0 + tid.x + j * ${THREADS_X}u;`,
-    '    // Only on and below the diagonal: above it (inside a diagonal tile) the mirror of another thread.',
-    '    if (row < N && col <= row) {',
-    '      let acc = sums[i][j];',
-    ...indent(stores.code, 3),
-    '    }',
-    '  }',
-    '}',
-  ];
-  const tileLets = ['let rt = wg_tri_row(t);', 'let ct = t - rt * (rt + 1u) / 2u;', `let row0 = rt * ${TILE}u;`, `let col0 = ct * ${TILE}u;`];
+  ]);
+  const body = [...(checkRow ? ['if (row >= N) { return; }'] : []), ...lanes];
+  return {
+    text: [`fn wg_store(bz: u32, row: u32, col: u32, val: vec4<${VALUE_TYPE[dtype]}>) {`, ...indent([...pruneLets(batchLets, body), ...body], 1), '}'],
+    helpers: stores.helpers,
+  };
+}
+
+function planTiled(spec: SyrkSpec, tile: TileConfig, splitsWanted: number, maxPerDim: number, workgroupStorage?: number): GemmProgram {
+  const err = tileConfigError(tile) ?? (tile.bm !== tile.bn ? 'syrk needs square tiles' : null);
+  if (err) throw new Error(`internal: syrk tile config ${tileName(tile)}: ${err}`);
+  const { batch, n, k, x, dtype } = spec;
+  const batches = sizeOf(batch);
+  const split = splitK(k, splitsWanted, tile.bk);
+  const partial = split.splits > 1;
+  const { code: batchLets, coords: batchCoords } = coordsOf(batch, 'bz', 'b');
+  const axis = vec4LoadAxis({ ...x, majorStride: x.rowStride, kStride: x.colStride }, batch, { extent: n, tile: tile.bm }, { extent: k, tile: tile.bk });
+  const vectors = vec4Bindings([
+    { buffer: x.buffer, vec4: axis !== null },
+    ...(partial ? [] : epilogueLoads(spec.epilogue).map((b) => ({ buffer: b, vec4: false }))),
+  ]);
+  const op = (base: string): CoreOperand => ({ buffer: x.buffer, base, majorStride: x.rowStride, kStride: x.colStride, majorExtent: n, vec4: vectors.has(x.buffer) ? axis : null });
+  const store = partial
+    ? storeFunction(
+        { batch, m: n, n, dtype, buffers: spec.buffers, store: spec.store },
+        { lanes: 4, swapped: false, partial: { splits: split.splits, vec4: n % 4 === 0 }, vec4Out: false, checkRow: n % tile.bm !== 0, checkCol: n % tile.bn !== 0 },
+      )
+    : { ...mirrorStoreFunction(spec, n % tile.bm !== 0), vec4: new Set<string>() };
+  const bases = [`let base = ${sum(batchTerms(x, batch, batchCoords.names), x.offset)};`];
+  const core = generateTiledCore({
+    kernel: 'syrk',
+    dtype,
+    m: n,
+    n,
+    k,
+    batches,
+    a: op('base'),
+    b: op('base'),
+    config: tile,
+    splits: split.splits,
+    kChunk: split.chunk,
+    tiles: 'lower',
+    maxPerDim,
+    prelude: [...pruneLets(batchLets, bases), ...bases],
+    storeArgs: partial ? 'bz, ks' : 'bz',
+    workgroupStorage,
+  });
+  const buffers: KernelBuffer[] = partial
+    ? [...spec.buffers.filter((b) => b.name === x.buffer).map((b) => ({ ...b, access: 'read' as const })), { name: PARTIAL_BUFFER, dtype, access: 'read_write' }]
+    : [...spec.buffers];
+  const splitText = partial ? `, split K ${split.splits} x ${split.chunk} (partial sums)` : '';
   const wgsl = [
-    ...bufferDecls(spec.buffers),
-    ...stores.helpers,
+    ...bufferDecls(buffers, new Set([...vectors, ...store.vec4])),
+    ...store.helpers,
     TRI_ROW_HELPER,
     '',
-    ...header(spec, `tiled: the ${TILE}x${TILE} tiles on and below the diagonal, K in steps of ${TILE_K}, ${PER_THREAD}x${PER_THREAD} outputs per thread`),
+    ...header(spec, `tiled${vectors.size > 0 ? '.vec4' : ''} ${tileName(tile)}: the ${tile.bm}x${tile.bm} tiles on and below the diagonal, K in steps of ${tile.bk}, ${tile.tm}x${tile.tn} outputs per thread${tile.db ? ', double-buffered' : ''}${splitText}; ${describeLoads(op('base'), op('base'))}`),
+    ...core.decls,
     '',
-    `// The current K step of rows row0.. and col0.. of X, k-major: tile_a[kk * ${TILE} + r] = X(row0 + r, k0 + kk), tile_b[kk * ${TILE} + c] = X(col0 + c, k0 + kk).`,
-    `var<workgroup> tile_a: array<${type}, ${TILE * TILE_K}>;`,
-    `var<workgroup> tile_b: array<${type}, ${TILE * TILE_K}>;`,
+    ...store.text,
     '',
-    `@compute @workgroup_size(${THREADS_X}, ${THREADS_Y})`,
-    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) tid: vec3u, @builtin(local_invocation_index) lid: u32) {',
-    ...indent([...grid.code, ...tileLets, ...pruneLets(batchLets, body), ...body], 1),
+    ...core.entry,
+    ...indent(core.body, 1),
     '}',
     '',
   ].join('\n');
-  return { wgsl, entryPoint: 'main', workgroups: grid.workgroups };
+  const name = `tiled${tile.bm}`;
+  const product = { kernel: { wgsl, entryPoint: 'main', workgroups: core.workgroups }, buffers, label: `tiled ${tileName(tile)}${partial ? ` split ${split.splits}` : ''}` };
+  if (!partial) return { temps: [], dispatches: [product], variant: name };
+  const at = `${batches > 1 ? `bz * ${n * n}u + ` : ''}max(row, col) * N + min(row, col)`;
+  const combine = generateCombine({ batch, m: n, n, dtype, buffers: spec.buffers, store: spec.store, epilogue: spec.epilogue }, split.splits, at, `syrk ${dtype} [${n} x ${n}], mirrored`, maxPerDim);
+  return {
+    temps: [{ name: PARTIAL_BUFFER, dtype, size: split.splits * batches * n * n }],
+    dispatches: [product, { ...combine, label: `combine ${split.splits}` }],
+    variant: `${name}.splitK${split.splits}`,
+  };
 }

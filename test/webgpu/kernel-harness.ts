@@ -56,3 +56,69 @@ export async function runKernel(
   staging.forEach((s) => s?.destroy());
   return out;
 }
+
+/**
+ * Runs a product's dispatches (src/shaders/matmul.ts GemmProgram) in order in one submit: buffers named by
+ * the spec are made from `data` as in runKernel, temporaries (split-K partial sums) are filled with NaN so
+ * that a sum the product dispatch fails to write shows. Returns the read_write buffers of `buffers`.
+ */
+export async function runProgram(
+  device: GPUDevice,
+  program: { temps: readonly { name: string; size: number }[]; dispatches: readonly { kernel: GeneratedKernel; buffers: readonly KernelBuffer[] }[] },
+  buffers: readonly KernelBuffer[],
+  data: Readonly<Record<string, DeviceArray | number>>,
+): Promise<Record<string, DeviceArray>> {
+  const usage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+  const gpu = new Map<string, GPUBuffer>();
+  for (const b of buffers) {
+    const init = data[b.name];
+    const buf = device.createBuffer({ size: Math.max(16, typeof init === 'number' ? init * 4 : init.byteLength), usage });
+    if (typeof init !== 'number') device.queue.writeBuffer(buf, 0, init as Float32Array<ArrayBuffer>);
+    gpu.set(b.name, buf);
+  }
+  for (const t of program.temps) {
+    const buf = device.createBuffer({ size: Math.max(16, t.size * 4), usage });
+    device.queue.writeBuffer(buf, 0, new Float32Array(t.size).fill(NaN));
+    gpu.set(t.name, buf);
+  }
+  device.pushErrorScope('validation');
+  const enc = device.createCommandEncoder();
+  for (const d of program.dispatches) {
+    const module = device.createShaderModule({ code: d.kernel.wgsl });
+    const info = await module.getCompilationInfo();
+    expect(info.messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}\n${d.kernel.wgsl}`)).toEqual([]);
+    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: d.kernel.entryPoint } });
+    const bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: d.buffers.map((b, binding) => ({ binding, resource: { buffer: gpu.get(b.name)! } })),
+    });
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(...d.kernel.workgroups);
+    pass.end();
+  }
+  const outs = buffers.filter((b) => b.access === 'read_write');
+  const staging = outs.map((b) => {
+    const src = gpu.get(b.name)!;
+    const s = device.createBuffer({ size: src.size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    enc.copyBufferToBuffer(src, 0, s, 0, s.size);
+    return s;
+  });
+  device.queue.submit([enc.finish()]);
+  const error = await device.popErrorScope();
+  expect(error?.message ?? null).toBeNull();
+  const out: Record<string, DeviceArray> = {};
+  for (const [i, b] of outs.entries()) {
+    const s = staging[i];
+    await s.mapAsync(MapMode.READ);
+    const raw = s.getMappedRange().slice(0);
+    s.unmap();
+    const init = data[b.name];
+    const n = typeof init === 'number' ? init : init.length;
+    out[b.name] = b.dtype === 'float32' ? new Float32Array(raw, 0, n) : b.dtype === 'int32' ? new Int32Array(raw, 0, n) : new Uint32Array(raw, 0, n);
+    s.destroy();
+  }
+  gpu.forEach((b) => b.destroy());
+  return out;
+}

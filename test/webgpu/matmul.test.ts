@@ -25,16 +25,32 @@ import { executeGraph } from '../../src/runtime/cpu/executor.js';
 import type { KernelBuffer } from '../../src/shaders/elementwise.js';
 import type { Access, ExprStep } from '../../src/shaders/expr.js';
 import {
+  chooseMatmul,
   chooseMatmulVariant,
+  DIRECT_MAX_K,
   DIRECT_MAX_OUTPUTS,
   generateMatmul,
+  GEMV_K,
+  GEMV_N,
+  planMatmul,
+  TILE_LARGE,
+  TILE_MEDIUM,
+  TILE_SMALL_K,
+  TILE_SPLIT,
+  type GemvConfig,
   type MatmulOptions,
   type MatmulSpec,
   type MatmulVariant,
   type MatrixOperand,
+  type TileConfig,
 } from '../../src/shaders/matmul.js';
+import { tileName } from '../../src/shaders/gemm-tiled.js';
+import type { TypedArray } from '../../src/ir/dtype.js';
+import { compileGraph } from '../../src/lowering/compile.js';
+import { Storage } from '../../src/runtime/storage.js';
+import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { testGpu } from './gpu.js';
-import { runKernel, type DeviceArray } from './kernel-harness.js';
+import { runProgram, type DeviceArray } from './kernel-harness.js';
 
 const ctx = await testGpu();
 afterAll(() => ctx?.device.destroy());
@@ -70,6 +86,8 @@ interface Case {
   readonly options?: MatmulOptions;
   /** forVariants runs the case only under these (default: both); cheap cases run on the direct variant only. */
   readonly variants?: readonly MatmulVariant[];
+  /** The program's variant must match this (e.g. /splitK3/). */
+  readonly expectVariant?: RegExp;
 }
 
 /** mulberry32: small, seeded, reproducible. */
@@ -229,8 +247,9 @@ function build(c: Case): Built {
 /** Runs the case's kernel and compares every element of `out`, listing the first mismatches. */
 async function check(c: Case): Promise<void> {
   const { spec, data, expected, tolerance } = build(c);
-  const kernel = generateMatmul(spec, c.options);
-  const result = await runKernel(ctx!.device, kernel, spec.buffers, data);
+  const program = planMatmul(spec, c.options);
+  if (c.expectVariant) expect(program.variant).toMatch(c.expectVariant);
+  const result = await runProgram(ctx!.device, program, spec.buffers, data);
   const actual = result.out;
   const bad: string[] = [];
   let count = 0;
@@ -355,10 +374,18 @@ describe('grid folding', () => {
     await check({ a: [3, 20, 9], b: [3, 9, 30], options: { variant: 'direct', maxWorkgroupsPerDim: 3 } });
   });
 
+  gpuIt('tiled with a grouped launch order, split K and gemv fold too', async () => {
+    await check({ a: [5, 3, 130, 9], b: [5, 3, 9, 70], options: { variant: 'tiled', tile: { ...TILE_MEDIUM, group: 2 }, maxWorkgroupsPerDim: 5 } });
+    await check({ a: [3, 130, 40], b: [3, 40, 70], options: { variant: 'tiled', tile: TILE_MEDIUM, splitK: 3, maxWorkgroupsPerDim: 11 }, expectVariant: /splitK3/ });
+    await check({ a: [7, 2, 40], b: [7, 40, 36], options: { variant: 'gemv', gemv: { wn: 4, wk: 4, unroll: 1 }, splitK: 2, maxWorkgroupsPerDim: 5 }, expectVariant: /gemv.splitK2/ });
+  });
+
   it('folded grids have the expected shape', () => {
     const { spec } = build({ a: [5, 3, 130, 9], b: [5, 3, 9, 70] });
-    expect(generateMatmul(spec, { variant: 'tiled' }).workgroups).toEqual([2, 3, 15]);
-    expect(generateMatmul(spec, { variant: 'tiled', maxWorkgroupsPerDim: 5 }).workgroups).toEqual([5, 5, 4]);
+    expect(generateMatmul(spec, { variant: 'tiled', tile: TILE_MEDIUM }).workgroups).toEqual([2, 3, 15]);
+    expect(generateMatmul(spec, { variant: 'tiled', tile: TILE_MEDIUM, maxWorkgroupsPerDim: 5 }).workgroups).toEqual([5, 5, 4]);
+    // Grouped launch order: the tiles are numbered linearly along x.
+    expect(generateMatmul(spec, { variant: 'tiled', tile: { ...TILE_MEDIUM, group: 2 } }).workgroups).toEqual([6, 1, 15]);
     expect(generateMatmul(spec, { variant: 'direct', maxWorkgroupsPerDim: 25 }).workgroups).toEqual([25, 22, 1]);
   });
 });
@@ -367,9 +394,17 @@ describe('variant choice', () => {
   it('small outputs take the direct variant, larger ones the tiled one', () => {
     expect(chooseMatmulVariant({ batch: [], m: 1, n: 1 })).toBe('direct');
     expect(chooseMatmulVariant({ batch: [1000], m: 32, n: 32 })).toBe('direct');
-    expect(chooseMatmulVariant({ batch: [], m: 1, n: DIRECT_MAX_OUTPUTS + 1 })).toBe('tiled');
+    expect(chooseMatmulVariant({ batch: [], m: 1, n: DIRECT_MAX_OUTPUTS + 1 })).toBe('gemv');
+    expect(chooseMatmulVariant({ batch: [], m: 5000, n: 8 })).toBe('gemv');
+    expect(chooseMatmulVariant({ batch: [], m: 9, n: 200 })).toBe('tiled');
     expect(chooseMatmulVariant({ batch: [2], m: 33, n: 33 })).toBe('tiled');
     expect(chooseMatmulVariant({ batch: [0], m: 100, n: 100 })).toBe('direct');
+    // A long K: even a small output is split over threads.
+    expect(chooseMatmulVariant({ batch: [], m: 32, n: 32, k: DIRECT_MAX_K + 1 })).toBe('tiled');
+    // Tiles per shape class: large outputs take the large tile, small K its own, few tiles split K.
+    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 4096 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 32 })).toMatchObject({ variant: 'tiled', tile: TILE_SMALL_K, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 512, n: 512, k: 80000 })).toMatchObject({ variant: 'tiled', tile: TILE_SPLIT, splitK: 16 });
     // The choice shows in the generated code.
     expect(generateMatmul(build(mat(33, 33, 7)).spec).wgsl).toContain('var<workgroup>');
     expect(generateMatmul(build(mat(32, 32, 7)).spec).wgsl).not.toContain('var<workgroup>');
@@ -377,7 +412,9 @@ describe('variant choice', () => {
 
   gpuIt('the default choice runs on both sides of the threshold', async () => {
     await check(mat(32, 32, 7));
-    await check({ ...mat(1, DIRECT_MAX_OUTPUTS + 1, 9), seed: 2 }); // a wide row vector: tiled
+    await check({ ...mat(1, DIRECT_MAX_OUTPUTS + 1, 9), seed: 2, expectVariant: /^gemv$/ }); // a wide row vector
+    await check({ ...mat(9, 200, 7), seed: 3, expectVariant: /^tiled/ });
+    await check({ ...mat(20, 20, 2000), seed: 4, expectVariant: /^tiled128x128.splitK/ }); // a long K: split
   });
 
   gpuIt('an empty output compiles and writes nothing, whatever variant is asked for', async () => {
@@ -402,5 +439,133 @@ describe('spec checks', () => {
     const spec = base();
     const steps: ExprStep[] = [{ kind: 'value', name: 'sum', dtype: 'float32' }];
     expect(() => generateMatmul({ ...spec, epilogue: { expr: { steps }, step: 0 } })).toThrow(/acc/);
+  });
+});
+
+/**
+ * Every tile geometry the sweep measures takes the same cases: odd sizes (loads and stores bounds-checked
+ * on every axis), aligned sizes (vec4 loads along each operand's stride-1 axis, vec4 stores), transposed
+ * operands, broadcast batches, k = 1, an epilogue with a transposed store, int32 wrap-around.
+ */
+const TILES: readonly { readonly tile: TileConfig; readonly storage?: number }[] = [
+  { tile: TILE_LARGE },
+  { tile: TILE_SPLIT },
+  { tile: TILE_MEDIUM },
+  { tile: TILE_SMALL_K },
+  { tile: { bm: 128, bn: 64, bk: 8, tm: 8, tn: 4, db: false, unroll: false, group: 0 } },
+  { tile: { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8, db: true, unroll: false, group: 3 } },
+  // 64 threads: tile loads of several vectors per thread, and a partial last one (64x4 / 4 = 64 + 0, 32x4 = 128 / 64).
+  { tile: { bm: 32, bn: 64, bk: 4, tm: 4, tn: 8, db: true, unroll: true, group: 0 } },
+  // 32 KiB of workgroup memory: the transposing loads get padded k rows.
+  { tile: { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, db: true, unroll: true, group: 0 }, storage: 32768 },
+];
+
+const TILE_CASES: readonly Case[] = [
+  mat(65, 70, 33),
+  { ...mat(128, 68, 36), seed: 2 },
+  { ...trans(100, 64, 36, true, true), seed: 3 },
+  { ...trans(33, 129, 20, false, true), seed: 4 },
+  { a: [2, 1, 70, 16], b: [1, 3, 16, 68], seed: 5 },
+  { ...mat(67, 9, 1), seed: 6 },
+  { a: [2, 33, 17], b: [2, 17, 65], transposedStore: true, epilogue: true, seed: 7 },
+  { ...mat(65, 70, 33), dtype: 'int32', gen: anyInts, seed: 8 },
+];
+
+describe('matmul tile configurations', () => {
+  for (const { tile, storage } of TILES) {
+    gpuIt(`tiled ${tileName(tile)}${storage ? ` (${storage} bytes of workgroup memory)` : ''}`, async () => {
+      for (const c of TILE_CASES) {
+        await check({ ...c, options: { variant: 'tiled', tile, workgroupStorage: storage }, expectVariant: new RegExp(`^tiled${tile.bm}x${tile.bn}$`) }).catch((err: Error) => {
+          err.message = `${dims(c)}: ${err.message}`;
+          throw err;
+        });
+      }
+    });
+  }
+});
+
+describe('matmul split K', () => {
+  // k = 100 in 3 ranges of 40 (bk 8): 40 + 40 + 20, the last one partial; 7 ranges of 16 over k = 100 give 7.
+  const cases: Case[] = [
+    { ...mat(65, 70, 100), options: { splitK: 3 }, expectVariant: /splitK3$/ },
+    { ...mat(64, 64, 100), options: { splitK: 7, tile: TILE_MEDIUM }, expectVariant: /splitK7$/, seed: 2 },
+    { ...trans(33, 36, 64, true, true), options: { splitK: 2 }, expectVariant: /splitK2$/, seed: 3 },
+    { a: [2, 1, 13, 40], b: [3, 40, 66], epilogue: true, options: { splitK: 4, tile: TILE_MEDIUM }, expectVariant: /splitK3$/, seed: 4 },
+    { a: [2, 9, 50], b: [2, 50, 65], transposedStore: true, epilogue: true, options: { splitK: 2 }, expectVariant: /splitK2$/, seed: 5 },
+    { ...mat(65, 66, 33), dtype: 'int32', gen: anyInts, options: { splitK: 5, tile: TILE_MEDIUM }, expectVariant: /splitK3$/, seed: 6 },
+    // More ranges than steps of bk: as many ranges as steps; k = 1 and k = 0 take no split at all.
+    { ...mat(17, 9, 20), options: { splitK: 10, tile: TILE_MEDIUM }, expectVariant: /splitK2$/, seed: 7 },
+    { ...mat(17, 9, 1), options: { splitK: 4 }, expectVariant: /^tiled128x128$/, seed: 8 },
+    { ...mat(17, 9, 0), epilogue: true, options: { splitK: 4 }, expectVariant: /^tiled128x128$/, seed: 9 },
+  ];
+  gpuIt('partial sums then a combine with the epilogue', async () => {
+    for (const c of cases) {
+      await check({ ...c, options: { variant: 'tiled', ...c.options } }).catch((err: Error) => {
+        err.message = `${dims(c)} split ${c.options?.splitK}: ${err.message}`;
+        throw err;
+      });
+    }
+  });
+});
+
+describe('matmul gemv', () => {
+  // The 'n' layout (B's stride-1 axis is n: vec4 columns where n % 4 = 0) and the 'k' layout (transB: vec4
+  // along k where k % 4 = 0); m or n small, the other one the long side (swapped: C^T = B^T A^T).
+  const CONFIGS: readonly (GemvConfig | undefined)[] = [undefined, GEMV_N, GEMV_K, { wn: 3, wk: 4, unroll: 1 }, { wn: 1, wk: 1, unroll: 2 }];
+  const cases: Case[] = [
+    mat(1, 100, 64),
+    { ...mat(3, 129, 33), seed: 2 },
+    { ...mat(8, 68, 17), seed: 3 },
+    { ...trans(1, 100, 64, false, true), seed: 4 },
+    { ...trans(5, 67, 40, true, true), seed: 5 },
+    { ...mat(129, 1, 40), seed: 6 },
+    { ...mat(70, 6, 33), epilogue: true, seed: 7 },
+    { a: [2, 1, 2, 36], b: [1, 3, 36, 68], epilogue: true, seed: 8 },
+    { a: [2, 2, 9], b: [2, 9, 65], transposedStore: true, seed: 9 },
+    { ...mat(4, 70, 1), seed: 10 },
+    { ...mat(4, 70, 0), epilogue: true, seed: 11 },
+    { ...trans(65, 2, 16, true, false), dtype: 'int32', gen: anyInts, seed: 12 },
+  ];
+  for (const config of CONFIGS) {
+    for (const splitK of [1, 3]) {
+      gpuIt(`gemv ${config ? JSON.stringify(config) : 'default'} split ${splitK}`, async () => {
+        for (const c of cases) {
+          await check({ ...c, options: { variant: 'gemv', gemv: config, splitK }, expectVariant: /^gemv/ }).catch((err: Error) => {
+            err.message = `${dims(c)}: ${err.message}`;
+            throw err;
+          });
+        }
+      });
+    }
+  }
+});
+
+// Split K through lowerGraph and the WebGPU backend: the plan gets a temp slot of partial sums, the product
+// dispatch writing it and the combine that runs the fused epilogue (and keeps the group's kernel name).
+describe('split K through lowerGraph and the WebGPU backend', () => {
+  const fused = ctx ? new WebGpuBackend(ctx) : null;
+  gpuIt('relu(x @ w + b) with a long K: two dispatches, a temp slot, the reference values', async () => {
+    const [m, k, n] = [20, 3000, 24];
+    const x = input('float32', [m, k]);
+    const w = input('float32', [k, n]);
+    const b = input('float32', [n]);
+    const y = makeNode('relu', [makeNode('add', [makeNode('matmul', [x, w], { transA: false, transB: false }), b])]);
+    const graph = makeGraph([y]);
+    const { plan } = compileGraph(graph);
+    const split = chooseMatmul({ batch: [], m, n, k }).splitK;
+    expect(split).toBeGreaterThan(1);
+    expect(plan.dispatches.map((d) => d.kernel)).toEqual([`matmul.float32.splitK${split}`, 'fused.matmul.float32+2']);
+    expect(plan.slots.some((sl) => sl.role === 'temp' && sl.size === split * m * n)).toBe(true);
+    const next = rng(77);
+    const args = [randomArray('float32', m * k, smallFloats, next), randomArray('float32', k * n, smallFloats, next), randomArray('float32', n, smallFloats, next)];
+    const want = executeGraph(graph, args)[0];
+    const storages = graph.inputs.map((node, i) => Storage.fromHost(node.dtype, node.shape, args[i] as TypedArray));
+    const outs = await fused!.run(graph, storages);
+    const got = await fused!.read(outs[0]);
+    [...outs, ...storages].forEach((st) => st.release());
+    // (gamma_k + u) sum |x||w| with |x|, |w| < 1, plus the bias add's rounding: generous and still far below one term.
+    const tol = ((k * U) / (1 - k * U) + 3 * U) * k;
+    const bad = Array.from(want).flatMap((v, i) => (Math.abs(got[i] - v) <= tol ? [] : [`[${i}] ${got[i]} vs ${v}`]));
+    expect(bad.slice(0, 5)).toEqual([]);
   });
 });

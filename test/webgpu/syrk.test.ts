@@ -27,9 +27,11 @@ import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import type { KernelBuffer } from '../../src/shaders/elementwise.js';
 import type { ExprStep } from '../../src/shaders/expr.js';
 import type { MatrixOperand } from '../../src/shaders/matmul.js';
-import { chooseSyrkVariant, generateSyrk, syrkTilesPerMatrix, TRI_ROW_HELPER, type SyrkOptions, type SyrkSpec, type SyrkVariant } from '../../src/shaders/syrk.js';
+import { chooseSyrk, chooseSyrkVariant, generateSyrk, planSyrk, syrkTilesPerMatrix, TRI_ROW_HELPER, type SyrkOptions, type SyrkSpec, type SyrkVariant } from '../../src/shaders/syrk.js';
+import { TILE_LARGE, TILE_MEDIUM, TILE_SPLIT, type TileConfig } from '../../src/shaders/matmul.js';
+import { tileName } from '../../src/shaders/gemm-tiled.js';
 import { testGpu } from './gpu.js';
-import { runKernel, type DeviceArray } from './kernel-harness.js';
+import { runKernel, runProgram, type DeviceArray } from './kernel-harness.js';
 
 const ctx = await testGpu();
 afterAll(() => ctx?.device.destroy());
@@ -78,6 +80,8 @@ interface Case {
   readonly gen?: Gen;
   readonly seed?: number;
   readonly options?: SyrkOptions;
+  /** The program's variant must match this (e.g. /splitK3/). */
+  readonly expectVariant?: RegExp;
 }
 
 /** The epilogue as IR ops on the reference side. */
@@ -210,8 +214,9 @@ function mismatches(actual: ArrayLike<number>, expected: ArrayLike<number>, tole
 
 async function check(c: Case): Promise<void> {
   const { spec, data, expected, tolerance } = build(c);
-  const kernel = generateSyrk(spec, c.options);
-  const result = await runKernel(ctx!.device, kernel, spec.buffers, data);
+  const program = planSyrk(spec, c.options);
+  if (c.expectVariant) expect(program.variant).toMatch(c.expectVariant);
+  const result = await runProgram(ctx!.device, program, spec.buffers, data);
   expect(result.out.length).toBe(expected.length);
   expect(mismatches(result.out, expected, tolerance)).toEqual([]);
 }
@@ -290,8 +295,9 @@ describe('syrk epilogue at each position', () => {
   gpuIt('stores every element exactly once: an epilogue that adds the old value of out', async () => {
     // out starts as 1000 + i; the epilogue stores acc + out[position]. An element stored twice by one thread
     // (a diagonal element also "mirrored") reads its own first store and ends up with acc counted twice.
-    for (const variant of VARIANTS) {
-      for (const c of [{ ...plain(65, 9), dtype: 'int32' as const }, { ...transposed(17, 4), dtype: 'int32' as const }]) {
+    const runs: SyrkOptions[] = [...VARIANTS.map((variant) => ({ variant })), { variant: 'tiled', tile: TILE_MEDIUM, splitK: 3 }];
+    for (const options of runs) {
+      for (const c of [{ ...plain(65, 9), dtype: 'int32' as const }, { ...transposed(17, 40), dtype: 'int32' as const }]) {
         const { spec, data, expected } = build(c);
         const steps: ExprStep[] = [
           { kind: 'value', name: 'acc', dtype: 'int32' },
@@ -299,10 +305,10 @@ describe('syrk epilogue at each position', () => {
           { kind: 'op', op: 'add', args: [0, 1], attrs: {}, dtype: 'int32' },
         ];
         const init = Int32Array.from(expected, (_, i) => 1000 + i);
-        const kernel = generateSyrk({ ...spec, epilogue: { expr: { steps }, step: 2 } }, { variant });
-        const result = await runKernel(ctx!.device, kernel, spec.buffers, { ...data, out: init });
+        const program = planSyrk({ ...spec, epilogue: { expr: { steps }, step: 2 } }, options);
+        const result = await runProgram(ctx!.device, program, spec.buffers, { ...data, out: init });
         const want = Array.from(expected, (v, i) => (v + 1000 + i) | 0);
-        expect(mismatches(result.out, want, new Float64Array(want.length)), `${variant} ${describeCase(c)}`).toEqual([]);
+        expect(mismatches(result.out, want, new Float64Array(want.length)), `${program.variant} ${describeCase(c)}`).toEqual([]);
       }
     }
   });
@@ -310,10 +316,14 @@ describe('syrk epilogue at each position', () => {
 
 describe('syrk launch geometry', () => {
   it('launches only the tiles on and below the diagonal', () => {
-    expect([1, 64, 65, 128, 129, 200].map(syrkTilesPerMatrix)).toEqual([1, 1, 3, 3, 6, 10]);
+    expect([1, 64, 65, 128, 129, 200].map((n) => syrkTilesPerMatrix(n, 64))).toEqual([1, 1, 3, 3, 6, 10]);
+    expect([1, 128, 129, 512].map((n) => syrkTilesPerMatrix(n, 128))).toEqual([1, 1, 3, 10]);
     const spec = (x: Shape, transA = false) => build({ x, transA }).spec;
-    expect(generateSyrk(spec([100, 5]), { variant: 'tiled' }).workgroups).toEqual([3, 1, 1]);
-    expect(generateSyrk(spec([2, 3, 5, 130], true), { variant: 'tiled' }).workgroups).toEqual([6, 1, 6]);
+    expect(generateSyrk(spec([100, 5]), { variant: 'tiled', tile: TILE_MEDIUM }).workgroups).toEqual([3, 1, 1]);
+    expect(generateSyrk(spec([2, 3, 5, 130], true), { variant: 'tiled', tile: TILE_MEDIUM }).workgroups).toEqual([6, 1, 6]);
+    expect(generateSyrk(spec([2, 3, 5, 130], true), { variant: 'tiled', tile: TILE_LARGE }).workgroups).toEqual([3, 1, 6]);
+    // Split K: workgroup z numbers (batch, K range).
+    expect(planSyrk(spec([2, 100, 64]), { variant: 'tiled', tile: TILE_MEDIUM, splitK: 4 }).dispatches.map((d) => d.kernel.workgroups)).toEqual([[3, 1, 8], [79, 1, 1]]);
     // direct: one thread per lower-triangle element, 256 per workgroup: 2 * 3 * (9 * 10 / 2) = 270 threads.
     expect(generateSyrk(spec([2, 3, 9, 4]), { variant: 'direct' }).workgroups).toEqual([2, 1, 1]);
   });
@@ -323,6 +333,10 @@ describe('syrk launch geometry', () => {
     expect(chooseSyrkVariant({ batch: [100], n: 32 })).toBe('direct');
     expect(chooseSyrkVariant({ batch: [], n: 33 })).toBe('tiled');
     expect(chooseSyrkVariant({ batch: [0], n: 100 })).toBe('direct');
+    expect(chooseSyrkVariant({ batch: [], n: 32, k: 1000 })).toBe('tiled');
+    // A covariance of 512 features: few tiles, a long K: split.
+    expect(chooseSyrk({ batch: [], n: 512, k: 80000 })).toMatchObject({ tile: TILE_SPLIT, splitK: 26 });
+    expect(chooseSyrk({ batch: [], n: 4096, k: 4096 })).toMatchObject({ tile: TILE_LARGE, splitK: 1 });
     expect(generateSyrk(build({ x: [33, 4] }).spec).wgsl).toContain('var<workgroup>');
     expect(generateSyrk(build({ x: [32, 4] }).spec).wgsl).not.toContain('var<workgroup>');
     expect(generateSyrk(build({ x: [0, 4] }).spec, { variant: 'tiled' }).wgsl).not.toContain('var<workgroup>');
@@ -330,13 +344,15 @@ describe('syrk launch geometry', () => {
 
   gpuIt('folds the grid when tiles times batches exceed a grid dimension', async () => {
     // 3 tiles per matrix, 5 batches: 15 workgroups on a 4 x 4 x 1 grid (one surplus workgroup leaves).
-    const c: Case = { x: [5, 100, 7], seed: 13, options: { variant: 'tiled', maxWorkgroupsPerDim: 4 } };
+    const c: Case = { x: [5, 100, 7], seed: 13, options: { variant: 'tiled', tile: TILE_MEDIUM, maxWorkgroupsPerDim: 4 } };
     expect(generateSyrk(build(c).spec, c.options).workgroups).toEqual([4, 4, 1]);
     await check(c);
     // direct: 5 * 5050 = 25250 threads, 99 workgroups on a 10 x 10 grid.
     const dc: Case = { ...c, options: { variant: 'direct', maxWorkgroupsPerDim: 10 } };
     expect(generateSyrk(build(dc).spec, dc.options).workgroups).toEqual([10, 10, 1]);
     await check(dc);
+    // Split K folds (batch, range, tile) too: 3 tiles x 5 batches x 3 ranges, 45 workgroups on a 15 x 3 grid.
+    await check({ x: [5, 100, 40], seed: 14, options: { variant: 'tiled', tile: TILE_MEDIUM, splitK: 3, maxWorkgroupsPerDim: 15 }, expectVariant: /splitK3/ });
   });
 
   gpuIt('an empty output compiles and writes nothing', async () => {
@@ -373,6 +389,43 @@ describe('syrk launch geometry', () => {
     });
     const bad = Array.from(result.rows).flatMap((r, i) => (r === want[i] ? [] : [`t=${list[i]}: ${r}, expected ${want[i]}`]));
     expect(bad.slice(0, 5)).toEqual([]);
+  });
+});
+
+describe('syrk tile configurations and split K', () => {
+  const TILES: readonly TileConfig[] = [
+    TILE_LARGE,
+    TILE_SPLIT,
+    TILE_MEDIUM,
+    { bm: 32, bn: 32, bk: 4, tm: 4, tn: 4, db: false, unroll: false, group: 0 },
+    { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8, db: true, unroll: true, group: 0 },
+  ];
+  // Vectors along k (x [n, k], k % 4 = 0) and along n (transA, n % 4 = 0), odd sizes, batches, epilogue.
+  const cases: Case[] = [
+    plain(68, 36),
+    transposed(100, 33),
+    plain(65, 17, { epilogue: true }),
+    { x: [2, 40, 68], transA: true, epilogue: true, seed: 31 },
+    { ...plain(66, 20), dtype: 'int32', gen: anyInts },
+  ];
+  for (const tile of TILES) {
+    for (const splitK of [1, 3]) {
+      gpuIt(`tiled ${tileName(tile)} split ${splitK}`, async () => {
+        for (const c of cases) {
+          await check({ ...c, options: { variant: 'tiled', tile, splitK }, expectVariant: splitK > 1 ? /splitK/ : new RegExp(`^tiled${tile.bm}$`) }).catch((err: Error) => {
+            err.message = `${describeCase(c)}: ${err.message}`;
+            throw err;
+          });
+        }
+      });
+    }
+  }
+  gpuIt('the default choice: split K for a long K, exactly symmetric', async () => {
+    const c: Case = { x: [3000, 36], transA: true, seed: 32, expectVariant: /^tiled128.splitK/ };
+    await check(c);
+    const { spec, data } = build(c);
+    const out = (await runProgram(ctx!.device, planSyrk(spec), spec.buffers, data)).out;
+    for (let i = 0; i < 36; i++) for (let j = 0; j < i; j++) expect(out[i * 36 + j]).toBe(out[j * 36 + i]);
   });
 });
 

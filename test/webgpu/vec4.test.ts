@@ -1,6 +1,7 @@
-// The vec4 variant of elementwise kernels (src/shaders/elementwise.ts): chosen exactly when every load is
-// flat row-major or a broadcast scalar, every store is flat, and the space has a positive multiple of 4
-// elements (the plan's kernel name then ends in `.vec4`); results equal the CPU reference for every
+// The vec4 variant of elementwise kernels (src/shaders/elementwise.ts): chosen exactly when the space has a
+// positive multiple of 4 elements and either its last axis has a multiple of 4 elements (any access: vector,
+// shared along the last axis, or one element per lane) or every load is flat row-major or a broadcast scalar
+// and every store is flat (the plan's kernel name then ends in `.vec4`); results equal the CPU reference for every
 // elementwise op and dtype, fused multi-output kernels, generated leaves (each lane's own index), special
 // values, and the shapes and views that keep the scalar kernel. Programs run on WebGpuBackend with and
 // without fusion, plus IR graphs for the ops the API does not expose (not, and, or).
@@ -78,10 +79,10 @@ function expectVec4(plan: Plan, vec4: boolean, what: string): void {
   const kernels = elementwiseKernels(plan);
   expect(kernels.length, `${what}: elementwise dispatches in ${plan.dispatches.map((d) => d.kernel).join(', ')}`).toBeGreaterThan(0);
   for (const d of kernels) {
-    expect(d.kernel.endsWith('.vec4'), `${what}: ${d.kernel}`).toBe(vec4);
+    expect(d.kernel.replace(/\.inplace$/, '').endsWith('.vec4'), `${what}: ${d.kernel}`).toBe(vec4);
     // The name and the WGSL agree: a vec4 kernel binds vectors and steps 4 elements per thread.
     expect(/array<vec4<(f32|i32|u32)>>/.test(d.wgsl), `${what}: ${d.kernel} binds vectors`).toBe(vec4);
-    expect(/let j = .*\n\s*if \(j >= \d+u\) \{ return; \}/.test(d.wgsl), `${what}: ${d.kernel} steps over groups of 4`).toBe(vec4);
+    expect(/let j = .*\n\s*if \(j >= \d+u\) \{ return; \}|let base = .*\n\s*if \(base \+ \d+u < \d+u\) \{/.test(d.wgsl), `${what}: ${d.kernel} steps over groups of 4`).toBe(vec4);
   }
 }
 
@@ -148,7 +149,7 @@ describe('vec4: chosen exactly when the conditions hold', () => {
     expectVec4(planOf(fused!, [randomF([5, 1, 4]).mul(randomF([5, 1, 4]))]), true, '[5, 1, 4]');
   });
 
-  gpuIt('a load that is neither flat nor a broadcast scalar keeps the scalar kernel', async () => {
+  gpuIt('with a last axis of a multiple of 4, strided loads vectorize too (vector, shared or per lane); otherwise they keep the scalar kernel', async () => {
     const x = randomF([8, 4]);
     const cases: [string, Tensor][] = [
       ['transposed', x.T.add(randomF([4, 8]))],
@@ -157,8 +158,21 @@ describe('vec4: chosen exactly when the conditions hold', () => {
       ['slice with an offset', randomF([12]).slice([4], [8]).add(1)],
       ['slice of rows', randomF([8, 6]).slice([0, 0], [8, 4]).mul(x)],
       ['transposed bool', randomB([4, 8]).T.cast('float32')],
+      ['per-image statistics over [3, 5, 8]', randomF([3, 5, 8]).sub(randomF([3, 1, 1])).mul(randomF([3, 5, 1])).add(randomF([8]))],
     ];
-    for (const [what, t] of cases) await check(t, ARITH, what, false);
+    for (const [what, t] of cases) await check(t, ARITH, what, { fused: true });
+    const wgsl = (t: Tensor) => planOf(fused!, [t]).dispatches[0].wgsl;
+    // A row bias is a vector at the row's coordinate, a column broadcast one shared element, a transposed
+    // operand one element per lane at lane 0's index plus the stride.
+    expect(wgsl(x.add(randomF([4])))).toMatch(/let q\d+ = in1\[\(c1\) \/ 4u\];/);
+    expect(wgsl(x.add(randomF([8, 1])))).toMatch(/let b\d+ = in1\[c0\];/);
+    expect(wgsl(x.T.add(randomF([4, 8])))).toMatch(/in0\[c0 \+ c1 \* 4u \+ 12u\]/);
+    const scalar: [string, Tensor][] = [
+      ['row broadcast, last axis 6', randomF([4, 6]).add(randomF([6]))],
+      ['transposed, last axis 6', randomF([6, 4]).T.add(randomF([4, 6]))],
+      ['slice of rows, last axis 3', randomF([8, 6]).slice([0, 0], [8, 3]).mul(randomF([8, 3]))],
+    ];
+    for (const [what, t] of scalar) await check(t, ARITH, what, false);
   });
 
   gpuIt('broadcast scalars (a one-element tensor, a number, an expanded scalar) keep vec4 and are loaded once', async () => {
@@ -217,8 +231,68 @@ describe('vec4: chosen exactly when the conditions hold', () => {
     expect(generateElementwise({ ...base, vec4: (b) => b === 'out' }).wgsl).toContain('a[i2]');
     expect(generateElementwise({ ...base, space: [6], vec4: () => true }).vec4).toBe(false);
     expect(generateElementwise({ ...base, space: [0], vec4: () => true }).vec4).toBe(false);
-    expect(generateElementwise({ ...base, stores: [{ step: 1, buffer: 'out', access: { offset: 4, strides: [1] } }], vec4: () => true }).vec4).toBe(false);
-    expect(generateElementwise({ ...base, vec4: () => true, expr: { steps: [{ kind: 'load', buffer: 'a', dtype: 'float32', access: { offset: 0, strides: [2] } }, base.expr.steps[1]] } }).vec4).toBe(false);
+    // A store at an aligned offset is a vector; at an unaligned one, one element per lane (out bound as scalars).
+    expect(generateElementwise({ ...base, stores: [{ step: 1, buffer: 'out', access: { offset: 4, strides: [1] } }], vec4: () => true }).wgsl).toContain('out[(4u + c0) / 4u] = vec4<f32>(');
+    const unaligned = generateElementwise({ ...base, stores: [{ step: 1, buffer: 'out', access: { offset: 2, strides: [1] } }], vec4: () => true });
+    expect(unaligned.vec4).toBe(true);
+    expect(unaligned.wgsl).toContain('var<storage, read_write> out: array<f32>;');
+    // A strided load in a space whose last axis is a multiple of 4: one element per lane.
+    const strided = generateElementwise({ ...base, vec4: () => true, expr: { steps: [{ kind: 'load', buffer: 'a', dtype: 'float32', access: { offset: 0, strides: [2] } }, base.expr.steps[1]] } });
+    expect(strided.wgsl).toContain('a[c0 * 2u + 6u]');
+    // Nothing left to vectorize: the scalar kernel.
+    expect(generateElementwise({ ...base, vec4: (b) => b === 'a', stores: [{ step: 1, buffer: 'out', access: { offset: 2, strides: [1] } }], expr: { steps: [{ kind: 'load', buffer: 'a', dtype: 'float32', access: { offset: 0, strides: [2] } }, base.expr.steps[1]] } }).vec4).toBe(false);
+    // Several vectors per thread: a straight-line path for full workgroups and a guarded loop for the tail.
+    const v4 = generateElementwise({ ...base, space: [4096], vec4: () => true }, { vectorsPerThread: 4, workgroupSize: 64, minThreads: 1 });
+    // The default keeps one vector per thread where fewer than 128k threads would be left.
+    expect(generateElementwise({ ...base, space: [4096], vec4: () => true }).wgsl).not.toContain('let base');
+    expect(generateElementwise({ ...base, space: [1 << 22], vec4: () => true }).wgsl).toContain('let j = base + 768u;');
+    expect(v4.workgroups).toEqual([4, 1, 1]);
+    expect(v4.wgsl).toContain('let j = base + 192u;');
+  });
+
+  gpuIt('several vectors per thread: full workgroups, a partial last workgroup, a broadcast and a strided operand', async () => {
+    for (const [n, v, size] of [[4096, 2, 64], [4100, 4, 64], [4 * 1000, 3, 32], [12, 4, 256]] as const) {
+      const space = [n / 4, 4];
+      const flat = { offset: 0, strides: stridesOf(space) };
+      const spec: ElementwiseSpec = {
+        space,
+        expr: {
+          steps: [
+            { kind: 'load', buffer: 'a', dtype: 'float32', access: flat },
+            { kind: 'load', buffer: 'b', dtype: 'float32', access: { offset: 0, strides: [1, 0] } },
+            { kind: 'op', op: 'sub', args: [0, 1], attrs: {}, dtype: 'float32' },
+            { kind: 'op', op: 'exp', args: [2], attrs: {}, dtype: 'float32' },
+          ],
+        },
+        buffers: [
+          { name: 'a', dtype: 'float32', access: 'read' },
+          { name: 'b', dtype: 'float32', access: 'read' },
+          { name: 'out', dtype: 'float32', access: 'read_write' },
+        ],
+        stores: [{ step: 3, buffer: 'out', access: flat }],
+        vec4: () => true,
+      };
+      const kernel = generateElementwise(spec, { vectorsPerThread: v, workgroupSize: size, minThreads: 1 });
+      expect(kernel.vec4).toBe(true);
+      expect(kernel.workgroups[0]).toBe(Math.ceil(n / 4 / (v * size)));
+      const a = Float32Array.from({ length: n }, () => next() * 4 - 2);
+      const b = Float32Array.from({ length: n / 4 }, () => next() * 2 - 1);
+      const out = new Float32Array(n).fill(Number.NaN);
+      const got = await runKernel(ctx!.device, kernel, spec.buffers, { a, b, out });
+      const want = Float32Array.from(a, (x, i) => Math.exp(x - b[Math.floor(i / 4)]));
+      expectClose(got.out as Float32Array, want, TRANSCENDENTAL, `n=${n}, ${v} vectors per thread, workgroups of ${size}`);
+    }
+  });
+
+  gpuIt('several vectors per thread by default on 2^21 elements: fused, unfused and in place', async () => {
+    const x = randomF([1 << 21]);
+    const b = randomF([1 << 9]);
+    // Positive terms only: no cancellation before the sqrt.
+    const y = x.neg().exp().mul(2).add(x.reshape([1 << 12, 1 << 9]).add(b).reshape([1 << 21]).abs()).sqrt().neg();
+    const unfusedPlan = planOf(unfused!, [y]);
+    expect(unfusedPlan.dispatches.some((d) => d.kernel.endsWith('.vec4.inplace') && d.wgsl.includes('let base'))).toBe(true);
+    expect(planOf(fused!, [y]).dispatches.every((d) => d.wgsl.includes('let j = base + 768u;'))).toBe(true);
+    await check(y, TRANSCENDENTAL, 'a chain over 2^21 elements', true);
   });
 
   gpuIt('empty and zero-rank spaces', async () => {

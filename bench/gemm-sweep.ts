@@ -1,0 +1,583 @@
+// The GEMM kernel sweep: every variant and geometry of the GEMM family (src/shaders/matmul.ts, gemm-tiled.ts,
+// gemv.ts, syrk.ts) on the key shapes of issue 5, each checked and timed, in one process. It drives the
+// kernel generators directly (planMatmul / planSyrk with forced options), so each row is one configuration.
+//
+//   ../shared/tools/gpu-prep bench/gemm-sweep.ts=gemm-sweep.mjs        # here: .gpu/gemm-sweep.mjs
+//   source .gpu/env.sh && node .gpu/gemm-sweep.mjs --out $OUT          # on the GPU machine
+//   node gemm-sweep.mjs --smoke                                         # SwiftShader: small shapes, same code
+//
+// Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
+// gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
+// rounds over all configurations in turn: each a short warm-up (about 20 ms of GPU work) and `--reps` runs in
+// one submit, each its own compute pass with timestamps at its start and end (all of the configuration's
+// dispatches: a split-K product and its combine). A row's time is its best round's median; "spread" is the
+// worst round over the best. (On the H100 a first version, with a compile before each configuration and
+// 100 ms of warm-up, measured one kernel anywhere between 3.6 and 7.5 ms.) In the first round the output
+// is poisoned with NaN before the runs and read back after: no NaN anywhere, and 256 sampled elements against
+// a float64 recomputation on the host within the worst-case float32 bound (gamma_k + u) * sum |a||b| (the
+// test suite's tolerance). A failed check marks the row FAIL and the run exits 1.
+//
+// With --torch, a second process times torch.matmul (cuBLAS, TF32 off) on the same shapes with CUDA events
+// (the GEMM limit), and the table shows each row's share of it. --robustness also times the leading
+// configurations on a device created with Dawn's `disable_robustness` toggle (no bounds clamping inserted
+// by Tint) to measure what robust access costs.
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { create, globals } from 'webgpu';
+import type { KernelBuffer } from '../src/shaders/elementwise.js';
+import type { ExprStep } from '../src/shaders/expr.js';
+import { tileName, type TileConfig } from '../src/shaders/gemm-tiled.js';
+import { planMatmul, type GemmProgram, type GemvConfig, type MatmulSpec } from '../src/shaders/matmul.js';
+import { planSyrk, type SyrkSpec } from '../src/shaders/syrk.js';
+
+Object.assign(globalThis, globals);
+
+interface Args {
+  smoke: boolean;
+  only: RegExp | null;
+  reps: number;
+  out: string | null;
+  torch: boolean;
+  robustness: boolean;
+  maxSeconds: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { smoke: false, only: null, reps: 10, out: null, torch: false, robustness: false, maxSeconds: 1e9 };
+  for (let i = 0; i < argv.length; i++) {
+    const x = argv[i];
+    if (x === '--smoke') a.smoke = true;
+    else if (x === '--only') a.only = new RegExp(argv[++i]);
+    else if (x === '--reps') a.reps = Number(argv[++i]);
+    else if (x === '--out') a.out = argv[++i];
+    else if (x === '--torch') a.torch = true;
+    else if (x === '--robustness') a.robustness = true;
+    else if (x === '--max-seconds') a.maxSeconds = Number(argv[++i]);
+    else throw new Error(`gemm-sweep: unknown argument ${x}`);
+  }
+  return a;
+}
+
+/** A product: C[batch, m, n] = op(A) op(B), or syrk x^T x (x stored [k, n]) when `syrk`. */
+interface Shape {
+  readonly id: string;
+  readonly batch: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly transA?: boolean;
+  readonly transB?: boolean;
+  /** gelu(acc + bias[n]) in the store. */
+  readonly biasGelu?: boolean;
+  /** syrk of x [k, n] (transA: x^T x): n x n output, k samples. */
+  readonly syrk?: boolean;
+}
+
+interface Variant {
+  readonly label: string;
+  /** planMatmul / planSyrk options (variant, tile, gemv, splitK, workgroupStorage); null: the default choice. */
+  readonly options: Record<string, unknown> | null;
+}
+
+const t = (bm: number, bn: number, bk: number, tm: number, tn: number, db: boolean, unroll = true, group = 8): TileConfig => ({ bm, bn, bk, tm, tn, db, unroll, group });
+
+const BIG_TILES: readonly { tile: TileConfig; storage?: number }[] = [
+  { tile: t(128, 128, 8, 8, 8, true) },
+  { tile: t(128, 128, 8, 8, 8, true, true, 0) },
+  { tile: t(128, 128, 16, 8, 8, false, false) },
+  { tile: t(128, 128, 16, 8, 8, false, true, 0) },
+  { tile: t(128, 128, 8, 8, 8, true), storage: 32768 },
+  { tile: t(128, 128, 16, 8, 8, true), storage: 32768 },
+  { tile: t(128, 128, 32, 8, 8, false), storage: 32768 },
+  { tile: t(128, 256, 8, 8, 16, true), storage: 32768 },
+  { tile: t(64, 64, 8, 8, 8, true) },
+  { tile: t(128, 64, 8, 8, 8, true) },
+];
+
+const tiled = (tile: TileConfig, storage?: number, splitK?: number): Variant => ({
+  label: `tiled ${tileName(tile)}${storage ? ` smem${storage / 1024}k` : ''}${splitK && splitK > 1 ? ` split${splitK}` : ''}`,
+  options: { variant: 'tiled', tile, ...(storage ? { workgroupStorage: storage } : {}), ...(splitK ? { splitK } : {}) },
+});
+const gemv = (g: GemvConfig, splitK?: number): Variant => ({
+  label: `gemv ${g.wn}x${g.wk}u${g.unroll}${splitK ? ` split${splitK}` : ''}`,
+  options: { variant: 'gemv', gemv: g, ...(splitK ? { splitK } : {}) },
+});
+const DEFAULT: Variant = { label: 'default', options: null };
+
+function variantsFor(s: Shape, smoke: boolean): Variant[] {
+  const big = BIG_TILES.map((x) => tiled(x.tile, x.storage));
+  if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
+    const out: Variant[] = [DEFAULT];
+    const plan: [TileConfig, number[]][] = [
+      [t(128, 128, 16, 8, 8, false), [8, 16, 26, 32, 64]],
+      [t(128, 128, 8, 8, 8, true), [16, 26, 32, 64]],
+      [t(64, 64, 16, 4, 4, true), [8, 16, 32]],
+      [t(64, 64, 8, 8, 8, true), [16, 32, 64]],
+    ];
+    for (const [tile, splits] of plan) for (const split of smoke ? [1, 4] : splits) out.push(tiled(tile, undefined, split));
+    return out;
+  }
+  if (s.m === 1 || s.n === 1) {
+    const out: Variant[] = [DEFAULT];
+    const plan: [GemvConfig, number[]][] = [
+      [{ wn: 16, wk: 16, unroll: 4 }, [4, 8, 16]],
+      [{ wn: 16, wk: 16, unroll: 8 }, [8]],
+      [{ wn: 8, wk: 32, unroll: 4 }, [1, 4]],
+      [{ wn: 4, wk: 64, unroll: 4 }, [1, 2]],
+      [{ wn: 32, wk: 8, unroll: 4 }, [16]],
+      [{ wn: 2, wk: 128, unroll: 2 }, [1]],
+      [{ wn: 2, wk: 128, unroll: 4 }, [1]],
+    ];
+    for (const [g, splits] of plan) for (const split of smoke ? [1, 2] : splits) out.push(gemv(g, split));
+    return out;
+  }
+  if (s.k <= 64) {
+    return [
+      DEFAULT,
+      ...[t(128, 128, 16, 8, 8, false, true, 0), t(128, 128, 8, 8, 8, true, true, 0), t(128, 64, 16, 8, 8, false, true, 0), t(64, 64, 32, 4, 4, false, true, 0), t(64, 128, 16, 4, 8, false, true, 0), t(64, 64, 16, 4, 4, false, true, 8), t(64, 64, 8, 8, 8, false, true, 0)].map((x) => tiled(x)),
+    ];
+  }
+  if (s.batch > 1 || s.m * s.n <= 256 * 256 * 4) {
+    return [DEFAULT, ...[t(128, 128, 8, 8, 8, true), t(128, 128, 16, 8, 8, false, true, 0), t(128, 64, 8, 8, 8, true), t(64, 64, 16, 4, 4, true), t(64, 64, 16, 4, 4, false), t(64, 64, 8, 8, 8, true)].map((x) => tiled(x))];
+  }
+  return [DEFAULT, ...big];
+}
+
+function shapes(smoke: boolean): Shape[] {
+  if (smoke) {
+    return [
+      { id: 'gemm-256x256x256', batch: 1, m: 256, n: 256, k: 256 },
+      { id: 'gemm-256x256x256-tB', batch: 1, m: 256, n: 256, k: 256, transB: true },
+      { id: 'gemm-bias-gelu-256', batch: 1, m: 256, n: 256, k: 256, biasGelu: true },
+      { id: 'gemm-256x256x32', batch: 1, m: 256, n: 256, k: 32 },
+      { id: 'gemm-1x512x512', batch: 1, m: 1, n: 512, k: 512 },
+      { id: 'gemm-1x512x512-tB', batch: 1, m: 1, n: 512, k: 512, transB: true },
+      { id: 'bgemm-4x64x64x64', batch: 4, m: 64, n: 64, k: 64 },
+      { id: 'gemm-64x64x4000-tA', batch: 1, m: 64, n: 64, k: 4000, transA: true },
+      { id: 'syrk-64x4000', batch: 1, m: 64, n: 64, k: 4000, syrk: true },
+    ];
+  }
+  return [
+    { id: 'gemm-4096x4096x4096', batch: 1, m: 4096, n: 4096, k: 4096 },
+    { id: 'gemm-4096x4096x4096-tB', batch: 1, m: 4096, n: 4096, k: 4096, transB: true },
+    { id: 'gemm-bias-gelu-4096', batch: 1, m: 4096, n: 4096, k: 4096, biasGelu: true },
+    { id: 'gemm-4096x4096x1024', batch: 1, m: 4096, n: 4096, k: 1024 },
+    { id: 'gemm-65536x256x256', batch: 1, m: 65536, n: 256, k: 256 },
+    { id: 'gemm-4096x4096x32', batch: 1, m: 4096, n: 4096, k: 32 },
+    { id: 'gemm-1x4096x4096', batch: 1, m: 1, n: 4096, k: 4096 },
+    { id: 'gemm-1x4096x4096-tB', batch: 1, m: 1, n: 4096, k: 4096, transB: true },
+    { id: 'bgemm-64x256x256x256', batch: 64, m: 256, n: 256, k: 256 },
+    { id: 'gemm-512x512x80000-tA', batch: 1, m: 512, n: 512, k: 80000, transA: true },
+    { id: 'syrk-512x80000', batch: 1, m: 512, n: 512, k: 80000, syrk: true },
+  ];
+}
+
+/** mulberry32 values in [-1, 1). */
+function randomFloats(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = s;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    out[i] = (((x ^ (x >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+const F32: KernelBuffer['dtype'] = 'float32';
+
+/** The stored operands and the spec for a shape. A stored [b, m, k] (or [b, k, m] transA), B [b, k, n] (or [b, n, k] transB). */
+function build(s: Shape): { aLen: number; bLen: number; matmul: MatmulSpec | null; syrk: SyrkSpec | null } {
+  const { batch, m, n, k } = s;
+  const buffers: KernelBuffer[] = [
+    { name: 'in0', dtype: F32, access: 'read' },
+    ...(s.syrk ? [] : [{ name: 'in1', dtype: F32, access: 'read' } as const]),
+    ...(s.biasGelu ? [{ name: 'in2', dtype: F32, access: 'read' } as const] : []),
+    { name: 'out', dtype: F32, access: 'read_write' },
+  ];
+  const batchShape = batch > 1 ? [batch] : [];
+  const bs = (x: number) => (batch > 1 ? [x] : []);
+  const store = { buffer: 'out', access: { offset: 0, strides: [...bs(m * n), n, 1] } };
+  if (s.syrk) {
+    // x stored [k, n]; syrk {transA} is X = x^T: rows of X along x's columns.
+    return { aLen: batch * k * n, bLen: 0, matmul: null, syrk: { dtype: 'float32', batch: batchShape, n, k, x: { buffer: 'in0', offset: 0, batchStrides: bs(k * n), rowStride: 1, colStride: n }, buffers, store } };
+  }
+  const a = s.transA ? { rowStride: 1, colStride: m } : { rowStride: k, colStride: 1 };
+  const b = s.transB ? { rowStride: 1, colStride: k } : { rowStride: n, colStride: 1 };
+  const steps: ExprStep[] = [
+    { kind: 'value', name: 'acc', dtype: F32 },
+    { kind: 'load', buffer: 'in2', dtype: F32, access: { offset: 0, strides: [...bs(0), 0, 1] } },
+    { kind: 'op', op: 'add', args: [0, 1], attrs: {}, dtype: F32 },
+    { kind: 'op', op: 'gelu', args: [2], attrs: {}, dtype: F32 },
+  ];
+  return {
+    aLen: batch * m * k,
+    bLen: batch * k * n,
+    syrk: null,
+    matmul: {
+      dtype: 'float32',
+      batch: batchShape,
+      m,
+      n,
+      k,
+      a: { buffer: 'in0', offset: 0, batchStrides: bs(m * k), ...a },
+      b: { buffer: 'in1', offset: 0, batchStrides: bs(k * n), ...b },
+      ...(s.biasGelu ? { epilogue: { expr: { steps }, step: 3 } } : {}),
+      buffers,
+      store,
+    },
+  };
+}
+
+const U = 2 ** -24;
+const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+
+/** 256 sampled outputs recomputed in float64, with the worst-case float32 bound of each. */
+function reference(s: Shape, A: Float32Array, B: Float32Array, bias: Float32Array | null, count: number): { at: number; want: number; tol: number }[] {
+  const { batch, m, n, k } = s;
+  const out: { at: number; want: number; tol: number }[] = [];
+  const rnd = randomFloats(count * 3, 99);
+  const gammaK = (k * U) / (1 - k * U);
+  for (let q = 0; q < count; q++) {
+    const bz = Math.floor(((rnd[3 * q] + 1) / 2) * batch);
+    const row = Math.floor(((rnd[3 * q + 1] + 1) / 2) * m);
+    const col = Math.floor(((rnd[3 * q + 2] + 1) / 2) * n);
+    let acc = 0;
+    let abs = 0;
+    for (let p = 0; p < k; p++) {
+      let x: number;
+      let y: number;
+      if (s.syrk) {
+        x = A[bz * k * n + p * n + row];
+        y = A[bz * k * n + p * n + col];
+      } else {
+        x = s.transA ? A[bz * m * k + p * m + row] : A[bz * m * k + row * k + p];
+        y = s.transB ? B[bz * k * n + col * k + p] : B[bz * k * n + p * n + col];
+      }
+      acc += x * y;
+      abs += Math.abs(x * y);
+    }
+    let tol = (gammaK + U) * abs * 1.001 + 1e-30;
+    let want = acc;
+    if (bias) {
+      const v = acc + bias[col];
+      want = gelu(v);
+      // gelu' <= 1.13; the add, tanh (WGSL: 2^-11 absolute inside tanh) and the products: a generous 1e-5 |v| + 1e-6.
+      tol = 1.2 * tol + 1e-5 * Math.abs(v) + 1e-6;
+    }
+    out.push({ at: bz * m * n + row * n + col, want, tol });
+  }
+  return out;
+}
+
+interface Row {
+  shape: string;
+  variant: string;
+  chosen: string;
+  dispatches: number;
+  ms: number | null;
+  min: number | null;
+  tflops: number | null;
+  /** Worst round's median over the best one. */
+  spread?: number;
+  check: string;
+  device: string;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** The GPU objects stay referenced for the whole run (Dawn's instance must outlive its devices). */
+const instances: GPU[] = [];
+
+async function openDevice(flags: string[]): Promise<{ device: GPUDevice; name: string; info: string }> {
+  const gpu = create(flags);
+  instances.push(gpu);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('gemm-sweep: no WebGPU adapter');
+  const names = ['maxStorageBuffersPerShaderStage', 'maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupsPerDimension'] as const;
+  const requiredLimits: Record<string, number> = {};
+  for (const x of names) requiredLimits[x] = adapter.limits[x];
+  const requiredFeatures = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  device.addEventListener('uncapturederror', (e) => console.error('gemm-sweep: uncaptured', (e as GPUUncapturedErrorEvent).error.message));
+  const i = adapter.info;
+  const name = /[a-z]{3}/i.test(i.device ?? '') ? i.device : i.description || 'unknown';
+  return { device, name, info: `${name} (${i.vendor}, ${i.architecture}, ${i.description}); workgroup storage ${device.limits.maxComputeWorkgroupStorageSize}, features ${[...device.features].sort().join(',')}` };
+}
+
+const BASE_FLAGS = ['enable-dawn-features=disable_workgroup_init', 'disable-dawn-features=timestamp_quantization'];
+
+interface Entry {
+  readonly row: Row;
+  readonly dev: GPUDevice;
+  readonly steps: { pipeline: GPUComputePipeline; group: GPUBindGroup; workgroups: [number, number, number] }[];
+  readonly temps: GPUBuffer[];
+  medians: number[];
+  mins: number[];
+}
+
+/** Encodes `count` runs of an entry, each its own compute pass (timestamped at its start and end with `qs`). */
+function encodeRuns(e: Entry, count: number, qs: GPUQuerySet | null): GPUCommandEncoder {
+  const enc = e.dev.createCommandEncoder();
+  for (let r = 0; r < count; r++) {
+    const pass = enc.beginComputePass(qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * r, endOfPassWriteIndex: 2 * r + 1 } } : {});
+    for (const st of e.steps) {
+      pass.setPipeline(st.pipeline);
+      pass.setBindGroup(0, st.group);
+      pass.dispatchWorkgroups(...st.workgroups);
+    }
+    pass.end();
+  }
+  return enc;
+}
+
+/** Runs an entry `reps` times in one submit; the per-run GPU ms from timestamps. */
+async function timeRuns(e: Entry, reps: number): Promise<number[]> {
+  const dev = e.dev;
+  const qs = dev.createQuerySet({ type: 'timestamp', count: 2 * reps });
+  const resolve = dev.createBuffer({ size: 16 * reps, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = dev.createBuffer({ size: 16 * reps, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = encodeRuns(e, reps, qs);
+  enc.resolveQuerySet(qs, 0, 2 * reps, resolve, 0);
+  enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * reps);
+  dev.queue.submit([enc.finish()]);
+  await read.mapAsync(GPUMapMode.READ);
+  const ts = new BigUint64Array(read.getMappedRange().slice(0));
+  read.unmap();
+  [qs, resolve, read].forEach((x) => x.destroy());
+  return Array.from({ length: reps }, (_, r) => Number(ts[2 * r + 1] - ts[2 * r]) / 1e6);
+}
+
+/** Keeps the GPU busy with `e` for at least `ms` of wall time (clocks leave their idle state). */
+async function spin(e: Entry, ms: number, perRun: number): Promise<void> {
+  const until = performance.now() + ms;
+  const batch = Math.max(1, Math.min(500, Math.ceil(20 / Math.max(perRun, 0.005))));
+  while (performance.now() < until) {
+    e.dev.queue.submit([encodeRuns(e, batch, null).finish()]);
+    await e.dev.queue.onSubmittedWorkDone();
+  }
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const { device, name, info } = await openDevice(BASE_FLAGS);
+  console.log(`gemm-sweep: ${info}`);
+  const unsafe = args.robustness ? await openDevice(['enable-dawn-features=disable_workgroup_init,disable_robustness,allow_unsafe_apis', 'disable-dawn-features=timestamp_quantization']).catch((e) => (console.log(`gemm-sweep: no device without robustness: ${e}`), null)) : null;
+  const rows: Row[] = [];
+  let failed = false;
+  const log = (line: string) => {
+    console.log(line);
+    // What a killed run leaves under --out: every line so far.
+    if (args.out) {
+      mkdirSync(args.out, { recursive: true });
+      appendFileSync(join(args.out, 'gemm-sweep.log'), `${line}\n`);
+    }
+  };
+  for (const s of shapes(args.smoke)) {
+    if (args.only && !args.only.test(s.id)) continue;
+    if ((Date.now() - started) / 1000 > args.maxSeconds) {
+      log(`${s.id}: skipped (time)`);
+      continue;
+    }
+    const flops = (2 * s.batch * s.m * s.n * s.k) / (s.syrk ? 2 : 1);
+    const built = build(s);
+    const A = randomFloats(built.aLen, 1);
+    const B = built.bLen ? randomFloats(built.bLen, 2) : new Float32Array(4);
+    const bias = s.biasGelu ? randomFloats(s.n, 3) : null;
+    const refs = reference(s, A, B, bias, 256);
+    const outLen = s.batch * s.m * s.n;
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    const variants = variantsFor(s, args.smoke);
+    const devices = [{ dev: device, tag: '', list: variants }, ...(unsafe && !args.smoke ? [{ dev: unsafe.device, tag: ' [no robustness]', list: variants.slice(0, 4) }] : [])];
+    const entries: Entry[] = [];
+    const owned: GPUBuffer[] = [];
+    const outs = new Map<GPUDevice, GPUBuffer>();
+    log(`${s.id}: start ${new Date().toISOString()}`);
+    // Compile everything first: no compile gaps (idle GPU, falling clocks) between timed runs.
+    for (const { dev, tag, list } of devices) {
+      const buf = (data: Float32Array | number) => {
+        const b = dev.createBuffer({ size: Math.max(16, (typeof data === 'number' ? data : data.length) * 4), usage });
+        if (typeof data !== 'number') dev.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
+        owned.push(b);
+        return b;
+      };
+      const buffers = new Map<string, GPUBuffer>([['in0', buf(A)], ['out', buf(outLen)]]);
+      outs.set(dev, buffers.get('out')!);
+      if (built.bLen) buffers.set('in1', buf(B));
+      if (bias) buffers.set('in2', buf(bias));
+      for (const v of list) {
+        const row: Row = { shape: s.id, variant: v.label + tag, chosen: '', dispatches: 0, ms: null, min: null, tflops: null, check: '', device: name };
+        rows.push(row);
+        try {
+          const program: GemmProgram = built.syrk ? planSyrk(built.syrk, (v.options ?? {}) as never) : planMatmul(built.matmul!, (v.options ?? {}) as never);
+          row.chosen = `${program.variant}: ${program.dispatches.map((d) => d.label).join(' + ')}`;
+          row.dispatches = program.dispatches.length;
+          const temps = program.temps.map((x) => dev.createBuffer({ size: Math.max(16, x.size * 4), usage }));
+          const named = new Map(buffers);
+          program.temps.forEach((x, i) => named.set(x.name, temps[i]));
+          dev.pushErrorScope('validation');
+          const steps: Entry['steps'] = [];
+          for (const d of program.dispatches) {
+            const module = dev.createShaderModule({ code: d.kernel.wgsl });
+            const msgs = (await module.getCompilationInfo()).messages.filter((x) => x.type === 'error');
+            if (msgs.length) throw new Error(`WGSL: ${msgs.map((x) => `${x.lineNum}: ${x.message}`).join('; ')}`);
+            const pipeline = await dev.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: d.kernel.entryPoint } });
+            const group = dev.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: d.buffers.map((b, i) => ({ binding: i, resource: { buffer: named.get(b.name)! } })) });
+            steps.push({ pipeline, group, workgroups: d.kernel.workgroups });
+          }
+          const err = await dev.popErrorScope();
+          if (err) throw new Error(err.message);
+          entries.push({ row, dev, steps, temps, medians: [], mins: [] });
+        } catch (e) {
+          row.check = `ERROR ${(e as Error).message.split('\n')[0].slice(0, 160)}`;
+          failed = true;
+        }
+      }
+    }
+    if (entries.length === 0) continue;
+    // Per-run estimate, then at least 400 ms of the first entry so the clocks are up.
+    const probe = await timeRuns(entries[0], 3);
+    const perRun = median(probe);
+    await spin(entries[0], args.smoke ? 50 : 400, perRun);
+    const poison = new Float32Array(outLen).fill(NaN);
+    const rounds = args.smoke ? 1 : 3;
+    for (let round = 0; round < rounds; round++) {
+      for (const e of entries) {
+        const check = round === 0;
+        if (check) e.dev.queue.writeBuffer(outs.get(e.dev)!, 0, poison);
+        // A short warm-up of this entry (at least 2 runs, about 20 ms of GPU work), then the timed runs.
+        const warm = Math.max(2, Math.min(400, Math.ceil(20 / Math.max(perRun, 0.005))));
+        e.dev.queue.submit([encodeRuns(e, warm, null).finish()]);
+        const times = await timeRuns(e, args.reps);
+        e.medians.push(median(times));
+        e.mins.push(Math.min(...times));
+        if (check) {
+          const outRead = e.dev.createBuffer({ size: outLen * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+          const enc = e.dev.createCommandEncoder();
+          enc.copyBufferToBuffer(outs.get(e.dev)!, 0, outRead, 0, outLen * 4);
+          e.dev.queue.submit([enc.finish()]);
+          await outRead.mapAsync(GPUMapMode.READ);
+          const got = new Float32Array(outRead.getMappedRange().slice(0));
+          outRead.unmap();
+          outRead.destroy();
+          let nan = 0;
+          for (let i = 0; i < got.length; i++) if (!(got[i] === got[i])) nan++;
+          let bad = 0;
+          let worst = 0;
+          for (const r of refs) {
+            const err = Math.abs(got[r.at] - r.want);
+            worst = Math.max(worst, err / r.tol);
+            if (!(err <= r.tol)) bad++;
+          }
+          e.row.check = nan || bad ? `FAIL (${nan} NaN, ${bad}/${refs.length} off)` : `ok (${(worst * 100).toFixed(1)}% of bound)`;
+          if (nan || bad) failed = true;
+        }
+      }
+    }
+    for (const e of entries) {
+      const row = e.row;
+      row.ms = Math.min(...e.medians);
+      row.min = Math.min(...e.mins);
+      row.tflops = flops / (row.ms * 1e9);
+      row.spread = Math.max(...e.medians) / row.ms;
+      log(`${row.shape.padEnd(24)} ${row.variant.padEnd(46)} ${row.ms.toFixed(4).padStart(9)} ms ${row.tflops.toFixed(2).padStart(6)} TFLOP/s rounds ${e.medians.map((x) => x.toFixed(3)).join('/')} ${row.check}  [${row.chosen}]`);
+      e.temps.forEach((x) => x.destroy());
+    }
+    for (const r of rows.filter((x) => x.shape === s.id && x.check.startsWith('ERROR'))) log(`${r.shape.padEnd(24)} ${r.variant.padEnd(46)} ${r.check}`);
+    owned.forEach((b) => b.destroy());
+    log(`${s.id}: end ${new Date().toISOString()}`);
+  }
+  let torch: Record<string, number> = {};
+  if (args.torch) torch = torchTimes(shapes(args.smoke).filter((s) => !args.only || args.only.test(s.id)));
+  const best = new Map<string, Row>();
+  for (const r of rows) if (r.ms !== null && r.check.startsWith('ok') && !r.variant.includes('[no robustness]') && (!best.has(r.shape) || r.ms < best.get(r.shape)!.ms!)) best.set(r.shape, r);
+  const lines = [
+    `# GEMM sweep: ${name}`,
+    '',
+    `${new Date().toISOString()}; ${info}. GPU ms: per configuration, 3 rounds (all configurations of a shape interleaved, after 400 ms of warm-up), each the median of ${args.reps} timestamped runs; the table gives the best round, "spread" the worst round over it. TFLOP/s counts 2mnk (syrk: mnk).${args.torch ? ' cuBLAS: torch.matmul (TF32 off; the gelu row: addmm + gelu), CUDA events, median of 20, same machine.' : ''}`,
+    '',
+    '| shape | variant | GPU ms | spread | TFLOP/s | of cuBLAS | dispatches | check |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => {
+      const lim = torch[r.shape];
+      const share = lim && r.ms ? `${((lim / r.ms) * 100).toFixed(0)}%` : '-';
+      const mark = best.get(r.shape) === r ? ' **best**' : '';
+      return `| ${r.shape} | ${r.variant}${mark} | ${r.ms?.toFixed(4) ?? '-'} | ${r.spread?.toFixed(2) ?? '-'} | ${r.tflops?.toFixed(2) ?? '-'} | ${share} | ${r.dispatches} | ${r.check} |`;
+    }),
+    '',
+    ...(args.torch ? ['cuBLAS (torch.matmul, TF32 off) ms: ' + Object.entries(torch).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', '), ''] : []),
+    '## Best per shape',
+    '',
+    '| shape | best variant | GPU ms | TFLOP/s | of cuBLAS | default variant | default ms | default of cuBLAS |',
+    '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |',
+    ...[...best.values()].map((r) => {
+      const d = rows.find((x) => x.shape === r.shape && x.variant === 'default');
+      const lim = torch[r.shape];
+      const pct = (ms: number | null | undefined) => (lim && ms ? `${((lim / ms) * 100).toFixed(0)}%` : '-');
+      return `| ${r.shape} | ${r.variant} | ${r.ms!.toFixed(4)} | ${r.tflops!.toFixed(2)} | ${pct(r.ms)} | ${d?.chosen.split(':')[0] ?? '-'} | ${d?.ms?.toFixed(4) ?? '-'} | ${pct(d?.ms)} |`;
+    }),
+  ];
+  const md = lines.join('\n') + '\n';
+  if (args.out) {
+    mkdirSync(args.out, { recursive: true });
+    writeFileSync(join(args.out, 'gemm-sweep.md'), md);
+    writeFileSync(join(args.out, 'gemm-sweep.json'), JSON.stringify({ device: info, torch, rows }, null, 1));
+  }
+  console.log('\n' + lines.slice(lines.indexOf('## Best per shape')).join('\n'));
+  console.log(`gemm-sweep: ${rows.length} rows in ${((Date.now() - started) / 1000).toFixed(0)} s; ${failed ? 'SOME CHECKS FAILED' : 'all checks passed'}`);
+  device.destroy();
+  unsafe?.device.destroy();
+  return failed ? 1 : 0;
+}
+
+/** cuBLAS times (ms) per shape through torch.matmul with TF32 off, CUDA events, median of 20. */
+function torchTimes(list: Shape[]): Record<string, number> {
+  const py = `
+import json, sys, torch
+torch.backends.cuda.matmul.allow_tf32 = False
+out = {}
+for s in json.loads(sys.argv[1]):
+    b, m, n, k = s["batch"], s["m"], s["n"], s["k"]
+    if s.get("syrk"):
+        x = torch.rand(k, n, device="cuda") * 2 - 1
+        f = lambda: x.T @ x
+    else:
+        a = torch.rand(b, k, m, device="cuda").transpose(1, 2) if s.get("transA") else torch.rand(b, m, k, device="cuda")
+        w = torch.rand(b, n, k, device="cuda").transpose(1, 2) if s.get("transB") else torch.rand(b, k, n, device="cuda")
+        if b == 1:
+            a, w = a[0], w[0]
+        if s.get("biasGelu"):
+            bias = torch.rand(n, device="cuda")
+            f = lambda: torch.nn.functional.gelu(torch.addmm(bias, a, w), approximate="tanh")
+        else:
+            f = lambda: a @ w
+    for _ in range(3): f()
+    torch.cuda.synchronize()
+    ts = []
+    for _ in range(20):
+        e0 = torch.cuda.Event(enable_timing=True); e1 = torch.cuda.Event(enable_timing=True)
+        e0.record(); f(); e1.record(); torch.cuda.synchronize()
+        ts.append(e0.elapsed_time(e1))
+    ts.sort()
+    out[s["id"]] = ts[len(ts) // 2]
+print(json.dumps(out))
+`;
+  try {
+    const text = execFileSync('python3', ['-c', py, JSON.stringify(list)], { encoding: 'utf8', maxBuffer: 1 << 20, timeout: 120_000 });
+    const parsed = JSON.parse(text.trim().split('\n').pop()!);
+    console.log(`gemm-sweep: cuBLAS ${JSON.stringify(parsed)}`);
+    return parsed;
+  } catch (e) {
+    console.log(`gemm-sweep: torch timing failed: ${(e as Error).message.split('\n')[0]}`);
+    return {};
+  }
+}
+
+process.exit(await main());

@@ -1,0 +1,221 @@
+// Kernel variants on the GPU machine: GPU time (timestamp queries, median of runs) of wgfuse programs under
+// different generator tunings, to choose the defaults of src/shaders/elementwise.ts (vectors per thread,
+// workgroup size) and src/shaders/row-split.ts (when and how finely long rows split). Bundled like the
+// harness (bench/README.md):
+//   ../shared/tools/gpu-prep bench/main.ts=bench.mjs bench/kernels.ts=kernels.mjs
+//   source .gpu/env.sh && node .gpu/kernels.mjs [--quick] [--only REGEX] [--out FILE.json]
+// Prints one line per (program, variant): GPU ms, GB/s over the program's minimum bytes, per-kernel ms.
+import { writeFileSync } from 'node:fs';
+import * as wg from '../src/index.js';
+import { extractProgram } from '../src/api/program.js';
+import type { Tensor } from '../src/api/tensor.js';
+import { selectNodeGpu } from '../src/runtime/node-gpu.js';
+import { acquireDevice } from '../src/runtime/webgpu/device.js';
+import { WebGpuBackend } from '../src/runtime/webgpu/backend.js';
+import { setElementwiseTuning, type ElementwiseTuning } from '../src/shaders/elementwise.js';
+import { setRowSplitTuning, type RowSplitTuning } from '../src/shaders/row-split.js';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const only = argv.includes('--only') ? new RegExp(argv[argv.indexOf('--only') + 1]) : null;
+const outFile = argv.includes('--out') ? argv[argv.indexOf('--out') + 1] : null;
+const RUNS = quick ? 3 : 15;
+
+function random(n: number, seed: number, lo = 0, hi = 1): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = lo + ((hi - lo) * s) / 4294967296;
+  }
+  return a;
+}
+
+interface Program {
+  readonly name: string;
+  /** Bytes a perfect kernel moves (inputs once, outputs once). */
+  readonly bytes: number;
+  readonly build: () => Tensor[];
+}
+
+// --quick: tiny sizes, for a smoke run on SwiftShader.
+const M = quick ? 1 << 10 : 1 << 20;
+const [H, W] = quick ? [54, 96] : [2160, 3840];
+const N = quick ? 800 : 80000;
+const R = quick ? 64 : 8192;
+const inputs = new Map<string, Tensor>();
+function input(key: string, shape: number[], lo = 0, hi = 1): Tensor {
+  let t = inputs.get(key);
+  if (!t) {
+    t = wg.tensor(random(shape.reduce((a, b) => a * b, 1), inputs.size + 7, lo, hi), shape);
+    inputs.set(key, t);
+  }
+  return t;
+}
+
+const chain = (x: Tensor) => x.mul(0.9).add(0.1).tanh().mul(x).sigmoid().sub(0.5).exp().sqrt();
+const image = (b: number) => {
+  const x = input(`img${b}`, [b, H, W]);
+  const std = x.variance([1, 2], true).sqrt();
+  return [x.sub(x.mean([1, 2], true)).div(std.add(1e-5)).mul(0.25).add(0.5).clamp(0).pow(0.8)];
+};
+
+const ELEMENTWISE: Program[] = [
+  { name: 'add1-64M', bytes: 8 * 64 * M, build: () => [input('x64', [64 * M], -2, 2).add(0.5)] },
+  { name: 'chain8-16M', bytes: 8 * 16 * M, build: () => [chain(input('x16', [16 * M], -2, 2))] },
+  { name: 'chain8-64M', bytes: 8 * 64 * M, build: () => [chain(input('x64', [64 * M], -2, 2))] },
+  { name: 'exp-64M', bytes: 8 * 64 * M, build: () => [input('x64', [64 * M], -2, 2).exp()] },
+  { name: 'tanh-64M', bytes: 8 * 64 * M, build: () => [input('x64', [64 * M], -2, 2).tanh()] },
+  { name: 'sigmoid-64M', bytes: 8 * 64 * M, build: () => [input('x64', [64 * M], -2, 2).sigmoid()] },
+  { name: 'sqrt-64M', bytes: 8 * 64 * M, build: () => [input('x64', [64 * M], -2, 2).abs().sqrt()] },
+  { name: 'pow-64M', bytes: 8 * 64 * M, build: () => [input('x64', [64 * M], -2, 2).pow(0.8)] },
+  { name: 'bias-relu-16Kx4K', bytes: 8 * 64 * M, build: () => [input('m', [16 * M / 1024 * 4, 1024], -1, 1).add(input('b', [1024], -1, 1)).relu()] },
+];
+
+// Variants measured in turns (A B C A B C): a drift of the GPU's clocks during the run then shows as a
+// difference between the turns of one variant, not between variants. 'default' is the shipped tuning.
+const TURNS = quick ? 1 : 2;
+const EW_VARIANTS: [string, Partial<ElementwiseTuning>][] = [
+  ['default', {}],
+  ['v1x256', { vectorsPerThread: 1, workgroupSize: 256, minThreads: 1 }],
+  ['v2x256', { vectorsPerThread: 2, workgroupSize: 256, minThreads: 1 }],
+  ['v8x64', { vectorsPerThread: 8, workgroupSize: 64, minThreads: 1 }],
+];
+
+const ROWS: Program[] = [
+  { name: 'image-4', bytes: 8 * 4 * H * W, build: () => image(4) },
+  { name: 'image-16', bytes: 8 * 16 * H * W, build: () => image(16) },
+  { name: 'sum-64M', bytes: 4 * 64 * M, build: () => [input('x64', [64 * M], -2, 2).sum()] },
+  { name: 'colsum-80000x512', bytes: 4 * N * 512, build: () => [input('c', [N, 512]).sum(0)] },
+  { name: 'centre-80000x512', bytes: 8 * N * 512, build: () => { const x = input('c', [N, 512]); return [x.sub(x.mean(0, true))]; } },
+  { name: 'softmax-4x4M', bytes: 8 * 16 * M, build: () => [input('s', [4, 4 * M], -3, 3).softmax(-1)] },
+  { name: 'argmax-8x2M', bytes: 4 * 16 * M, build: () => [input('a', [8, 2 * M]).argmax(-1)] },
+  { name: 'layernorm-softmax-8192x1024', bytes: 8 * R * 1024, build: () => [wg.layerNorm(input('l', [R, 1024], -3, 3), input('lw', [1024], 0.5, 1.5), input('lb', [1024], -0.5, 0.5), 1e-5).softmax(-1)] },
+  {
+    name: 'monte-carlo-1Mx256',
+    bytes: 4,
+    build: () => {
+      const steps = 256;
+      const z = wg.randn([steps, M], 7);
+      const lr = z.mul(0.2 * Math.sqrt(1 / steps)).add((0.05 - 0.02) / steps).sum(0);
+      return [lr.exp().mul(100).mean()];
+    },
+  },
+];
+
+const ROW_VARIANTS: [string, Partial<RowSplitTuning>][] = [
+  ['default', {}],
+  ['col65k', { targetThreads: 65536 }],
+  ['col262k', { targetThreads: 262144 }],
+];
+/** Which row variants run for a program (all for the column layouts). */
+const rowVariants = (p: Program) => (/colsum|centre/.test(p.name) ? ROW_VARIANTS : ROW_VARIANTS.slice(0, 1));
+
+interface Result {
+  program: string;
+  variant: string;
+  gpuMs: number;
+  spreadMs: [number, number];
+  gbps: number;
+  dispatches: number;
+  kernels: { kernel: string; ms: number }[];
+}
+
+async function main(): Promise<void> {
+  const webgpu = await import('webgpu');
+  for (const [k, v] of Object.entries(webgpu.globals)) if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
+  const selection = await selectNodeGpu({ software: 'fallback' });
+  // Exact timestamps (Dawn otherwise rounds them to 65.5 us), as the harness does.
+  const gpu = selection.path === 'hardware' ? (webgpu.create(['enable-dawn-features=disable_workgroup_init', 'disable-dawn-features=timestamp_quantization']) as GPU) : selection.gpu!;
+  const ctx = await acquireDevice({ gpu, allowSoftware: selection.path === 'swiftshader' });
+  if (!ctx) throw new Error(`no adapter (${selection.reason})`);
+  console.log(`kernels: ${ctx.adapterName}; features ${ctx.features.join(',')}`);
+  const results: Result[] = [];
+
+  const measure = async (p: Program, variant: string): Promise<void> => {
+    const backend = new WebGpuBackend(ctx, { timing: true });
+    try {
+      const outputs = p.build();
+      const { graph, args } = extractProgram(outputs.map((t) => t.node));
+      const once = async () => {
+        backend.resetTelemetry();
+        const res = await backend.run(graph, args);
+        res.forEach((r) => r.release());
+        return backend.telemetry().kernelTimes;
+      };
+      // Warm up for at least 200 ms of back-to-back evaluations, so the GPU is at its working clocks.
+      const warm = performance.now();
+      for (let i = 0; i < 3 || (!quick && performance.now() - warm < 200); i++) await once();
+      const totals: number[] = [];
+      const per = new Map<string, number[]>();
+      for (let i = 0; i < RUNS; i++) {
+        const times = await once();
+        totals.push(times.reduce((a, k) => a + k.gpuNs, 0) / 1e6);
+        for (const k of times) per.set(k.kernel, [...(per.get(k.kernel) ?? []), k.gpuNs / 1e6 / k.count]);
+      }
+      const plan = backend.plan(graph, args);
+      const ms = median(totals);
+      const r: Result = {
+        program: p.name,
+        variant,
+        gpuMs: ms,
+        spreadMs: [Math.min(...totals), Math.max(...totals)],
+        gbps: p.bytes / (ms * 1e6),
+        dispatches: plan.dispatches.length,
+        kernels: [...per].map(([kernel, xs]) => ({ kernel, ms: median(xs) })),
+      };
+      results.push(r);
+      console.log(
+        `${p.name.padEnd(30)} ${variant.padEnd(14)} ${ms.toFixed(4).padStart(9)} ms  ${r.gbps.toFixed(0).padStart(5)} GB/s  [${r.spreadMs.map((x) => x.toFixed(4)).join(', ')}]  ${r.kernels.map((k) => `${k.kernel}=${k.ms.toFixed(4)}`).join(' ')}`,
+      );
+    } catch (err) {
+      console.log(`${p.name.padEnd(30)} ${variant.padEnd(14)} ERROR ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    } finally {
+      backend.pool.trim(0);
+    }
+  };
+
+  const canary = async (when: string) => {
+    setElementwiseTuning({ vectorsPerThread: 1, minThreads: 1 });
+    await measure(ELEMENTWISE[0], `canary-${when}`);
+    setElementwiseTuning(null);
+  };
+  await canary('start');
+  for (const p of ELEMENTWISE) {
+    if (only && !only.test(p.name)) continue;
+    const variants = /chain8-64M|add1/.test(p.name) ? EW_VARIANTS : EW_VARIANTS.filter(([n]) => n === 'default' || n === 'v1x256');
+    for (let turn = 0; turn < (/chain|add1|bias/.test(p.name) ? TURNS : 1); turn++) {
+      for (const [name, t] of variants) {
+        setElementwiseTuning(t);
+        await measure(p, name);
+      }
+    }
+    setElementwiseTuning(null);
+  }
+  await canary('middle');
+  for (const p of ROWS) {
+    if (only && !only.test(p.name)) continue;
+    for (const [name, t] of rowVariants(p)) {
+      setRowSplitTuning(t);
+      await measure(p, name);
+    }
+    setRowSplitTuning(null);
+    for (const t of inputs.keys()) if (!['x64'].includes(t)) inputs.delete(t);
+  }
+  await canary('end');
+  if (outFile) writeFileSync(outFile, JSON.stringify({ adapter: ctx.adapterName, results }, null, 2));
+  ctx.device.destroy();
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
