@@ -54,16 +54,40 @@ function spaceOf(n: Node, row: RowSpace): 'I' | 'O' | null {
   return null;
 }
 
+/**
+ * Whether a per-row value of the dropped shape, broadcast against the input space as NumPy does (aligned
+ * to the right), lands on the kept axes. Only then is it its own row's value wherever a row map reads it;
+ * `sum(x, axis=1)` of x: [2,2] broadcasts along axis 1 of [2,2], one value per column, not per row.
+ */
+function dropAligned(row: RowSpace): boolean {
+  const kept = row.input.map((_, i) => i).filter((i) => !row.axes.includes(i));
+  const offset = row.input.length - row.drop.length;
+  return row.drop.every((d, j) => d === 1 || kept[j] === offset + j);
+}
+
 export function fuseReductions(graph: Graph, maxBuffers?: number): PassResult {
   const c = new Clusters(graph, maxBuffers);
   const fired: string[] = [];
   for (const seed of c.order) {
     if (!isReduce(seed) || c.groupOf.has(seed)) continue;
     const row = rowSpaceOf(seed);
+    if (row.axes.some((a) => row.input[a] === 0)) {
+      // Nothing is read: the result is the identity, which the plain reduction kernel writes.
+      fired.push(`leave ${c.name(seed)} ${seed.op} alone: it reduces an empty extent`);
+      continue;
+    }
     const group = new Set<Node>([seed]);
+    const aligned = dropAligned(row);
+    /** A row map (input space) reading a dropped-shape row value that does not broadcast along the rows. */
+    const misread = (map: Node, value: Node) =>
+      !aligned && shapesEqual(map.shape, row.input) && shapesEqual(value.shape, row.drop) && !shapesEqual(value.shape, row.input);
     const admit = (n: Node, why: string): boolean => {
       if (group.has(n) || c.groupOf.has(n)) return false;
       if (!c.convexWith(n, group)) return false;
+      if (n.inputs.some((x) => group.has(x) && misread(n, x)) || c.users.get(n)!.some((u) => group.has(u) && misread(u, n))) {
+        fired.push(`keep ${c.name(n)} ${n.op} out of the row kernel of ${c.name(seed)}: a value of shape [${row.drop.join(',')}] broadcasts along other axes than its rows`);
+        return false;
+      }
       const grown = new Set(group).add(n);
       if (c.bindings(grown) > c.maxBuffers) {
         fired.push(`stop at ${c.name(n)}: the row kernel of ${c.name(seed)} would bind more than ${c.maxBuffers} buffers`);

@@ -25,6 +25,8 @@ export class Clusters {
   readonly members = new Map<number, Node[]>();
   private readonly names: Map<Node, number>;
   private nextGroup = 0;
+  /** Lowest and highest topological position of each group's members. */
+  private readonly span = new Map<number, { lo: number; hi: number }>();
 
   constructor(
     readonly graph: Graph,
@@ -52,6 +54,9 @@ export class Clusters {
   }
 
   add(group: number, n: Node): void {
+    const at = this.position.get(n)!;
+    const span = this.span.get(group);
+    this.span.set(group, span ? { lo: Math.min(span.lo, at), hi: Math.max(span.hi, at) } : { lo: at, hi: at });
     this.groupOf.set(n, group);
     const list = this.members.get(group);
     if (list) list.push(n);
@@ -63,9 +68,27 @@ export class Clusters {
     return this.users.get(n)!.filter((u) => !group.has(u)).length + (this.outputs.has(n) ? 1 : 0);
   }
 
+  /**
+   * A position below which no node reaches one at `low` or above. Operand edges only go down; a step from a
+   * member of a group to another member can go up, so the bound is lowered past every group spanning it.
+   */
+  private floorFor(low: number): number {
+    let floor = low;
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const { lo, hi } of this.span.values()) {
+        if (lo < floor && hi >= floor) {
+          floor = lo;
+          changed = true;
+        }
+      }
+    }
+    return floor;
+  }
+
   /** True when some node in `from` reaches a member of `group` through operands, leaving the group first. */
   private reachesGroupUpward(from: readonly Node[], group: ReadonlySet<Node>): boolean {
-    const low = Math.min(...[...group].map((m) => this.position.get(m)!));
+    const low = this.floorFor(Math.min(...[...group].map((m) => this.position.get(m)!)));
     const seen = new Set<Node>();
     const stack = [...from];
     while (stack.length > 0) {
@@ -73,9 +96,20 @@ export class Clusters {
       if (seen.has(n) || this.position.get(n)! < low) continue;
       seen.add(n);
       if (group.has(n)) return true;
-      stack.push(...n.inputs);
+      this.pushUpward(n, group, stack);
     }
     return false;
+  }
+
+  /**
+   * The operands of `n`, and when `n` is in another group, that group's members: a group runs as one
+   * kernel, so whatever reaches one member reaches all of them (a path through two groups that are each
+   * convex can still close a cycle).
+   */
+  private pushUpward(n: Node, group: ReadonlySet<Node>, stack: Node[]): void {
+    stack.push(...n.inputs);
+    const g = this.groupOf.get(n);
+    if (g !== undefined && !group.has(n)) stack.push(...this.members.get(g)!);
   }
 
   /**
@@ -88,7 +122,7 @@ export class Clusters {
     const outsideUsers = this.users.get(n)!.filter((u) => !group.has(u));
     if (outsideUsers.length === 0) return true;
     const targets = new Set(outsideUsers);
-    const low = Math.min(...outsideUsers.map((u) => this.position.get(u)!));
+    const low = this.floorFor(Math.min(...outsideUsers.map((u) => this.position.get(u)!)));
     const seen = new Set<Node>();
     const stack = [...group].filter((m) => m !== n);
     while (stack.length > 0) {
@@ -96,7 +130,7 @@ export class Clusters {
       if (seen.has(m) || this.position.get(m)! < low) continue;
       seen.add(m);
       if (targets.has(m)) return false;
-      stack.push(...m.inputs);
+      this.pushUpward(m, group, stack);
     }
     return true;
   }

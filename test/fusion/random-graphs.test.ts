@@ -18,28 +18,33 @@
 // Operands are picked from the pool by index, so values are shared by several consumers and several
 // outputs (the last value plus up to two others).
 //
-// Error model: every tensor the recipe builds (intermediates included) is recorded with a rule giving its
-// absolute error bound E from its operands' bounds and their magnitudes M (the max |value|, measured on
-// the CPU reference). float32 arithmetic adds u*M (u = 2^-23); transcendental functions add
-// TRANS_REL*M + TRANS_ABS (the bounds test/webgpu/ops.test.ts holds SwiftShader to); sums of K terms
-// add K*(K+1)*u*max|term| for the f32 accumulation order of GPU kernels; Lipschitz constants carry the
-// operands' errors (layerNorm uses each row's measured variance). Results are compared with
-// |got - want| <= SAFETY * E + 4u|want|. A program whose bound would exceed 2% of its output's magnitude
-// is discarded (fc.pre), so no check is vacuous.
+// Error model: test/fuzz/error-model.ts (shared with the differential fuzzer). Every tensor the recipe
+// builds is recorded with a rule for its absolute error bound; a program whose bound would exceed 2% of
+// its output's magnitude is discarded (fc.pre), so no check is vacuous.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as wg from '../../src/index.js';
 import type { Plan, Tensor, TypedArray } from '../../src/index.js';
-import { expectClose, reference } from '../webgpu/differential.js';
+import { expectClose } from '../webgpu/differential.js';
+import {
+  layerNormRule,
+  logSoftmaxRule,
+  MAX_RELATIVE_BOUND,
+  matmulRule,
+  measure,
+  mulberry32,
+  Recorder,
+  SAFETY,
+  softmaxRule,
+  sumRule,
+  U,
+  varianceRule,
+} from '../fuzz/error-model.js';
 
 // RANDOM_GRAPHS_SEED and RANDOM_GRAPHS_RUNS override these for a longer local hunt; CI uses the defaults.
 // SHOW_RANDOM=1 prints every program with its error bounds and kernels (run vitest with --silent=false).
 const SEED = Number(process.env.RANDOM_GRAPHS_SEED ?? 20250611);
 const NUM_RUNS = Number(process.env.RANDOM_GRAPHS_RUNS ?? 40);
-const U = 2 ** -23;
-const TRANS_REL = 2e-5;
-const TRANS_ABS = 2e-6;
-const SAFETY = 4;
 
 // ---------------------------------------------------------------------------------------------------------
 // Recipes
@@ -128,29 +133,9 @@ const programArb: fc.Arbitrary<Program> = fc.record({
 // ---------------------------------------------------------------------------------------------------------
 // Building a recipe into tensors, recording every tensor with its error rule
 
-/** What an error rule may ask about a recorded tensor (after the CPU reference has run). */
-interface ErrCtx {
-  M(t: Tensor): number;
-  E(t: Tensor): number;
-  values(t: Tensor): TypedArray;
-}
-type Rule = (ctx: ErrCtx, self: Tensor) => number;
-
 interface Built {
   readonly outputs: Tensor[];
-  readonly records: { t: Tensor; rule: Rule }[];
-  readonly all: Tensor[];
-}
-
-function generator(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  readonly recorder: Recorder;
 }
 
 function shapesEqual(a: readonly number[], b: readonly number[]): boolean {
@@ -165,14 +150,9 @@ function permutations(n: number): number[][] {
 function build(p: Program): Built {
   const B = p.dims.slice(0, p.rank);
   const last = B[B.length - 1];
-  const next = generator(p.dataSeed);
-  const records: { t: Tensor; rule: Rule }[] = [];
-  const all: Tensor[] = [];
-  const rec = (t: Tensor, rule: Rule): Tensor => {
-    records.push({ t, rule });
-    all.push(t);
-    return t;
-  };
+  const next = mulberry32(p.dataSeed);
+  const recorder = new Recorder();
+  const rec = recorder.rec.bind(recorder);
   const input = (shape: number[]): Tensor => {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = Float32Array.from({ length: n }, () => {
@@ -182,16 +162,13 @@ function build(p: Program): Built {
     return rec(wg.tensor(data, shape), () => 0);
   };
 
-  // Primitive error rules (E of the result given the operands).
-  const arith = (t: Tensor, ...ops: Tensor[]) => rec(t, (c, s) => ops.reduce((acc, o) => acc + c.E(o), 0) + U * c.M(s));
-  const mul = (t: Tensor, a: Tensor, b: Tensor) => rec(t, (c, s) => c.E(a) * c.M(b) + c.E(b) * c.M(a) + c.E(a) * c.E(b) + U * c.M(s));
-  const trans = (t: Tensor, a: Tensor, lipschitz: (c: ErrCtx) => number) => rec(t, (c, s) => lipschitz(c) * c.E(a) + TRANS_REL * c.M(s) + TRANS_ABS);
-  const exact = (t: Tensor, a: Tensor) => rec(t, (c) => c.E(a));
-  const sumRule = (K: number, a: Tensor, scale: number) => (c: ErrCtx, s: Tensor) => scale * (K * c.E(a) + K * (K + 1) * U * c.M(a)) + 2 * U * c.M(s);
+  // Primitive error rules (E of the result given the operands), from the shared error model.
+  const arith = recorder.arith.bind(recorder);
+  const mul = recorder.mul.bind(recorder);
+  const trans = recorder.trans.bind(recorder);
+  const exact = recorder.exact.bind(recorder);
 
   const swapLast = (t: Tensor): Tensor => (t.ndim === 2 ? t.T : t.transpose([...Array.from({ length: t.ndim - 2 }, (_, i) => i), t.ndim - 1, t.ndim - 2]));
-  const matmulRule = (K: number, a: Tensor, b: Tensor) => (c: ErrCtx, s: Tensor) =>
-    K * (c.E(a) * c.M(b) + c.E(b) * c.M(a) + c.E(a) * c.E(b)) + K * (K + 1) * U * c.M(a) * c.M(b) + U * c.M(s);
 
   const pool: Tensor[] = [input(B), input(B.map((d, i) => (p.ones[i] ? 1 : d))), input([last])];
   const full = () => pool.filter((t) => shapesEqual(t.shape, B));
@@ -315,12 +292,7 @@ function build(p: Program): Built {
               r = exact(a.min(axes, s.keepdims), a);
               break;
             case 'variance':
-              // var = mean(c^2), c = x - mean(x): |c| <= 2M, E_c <= 2E + mean's accumulation.
-              r = rec(a.variance(axes, s.keepdims), (c) => {
-                const Mc = 2 * c.M(a);
-                const Ec = 2 * c.E(a) + (K + 3) * U * c.M(a);
-                return 2 * Mc * Ec + Ec * Ec + (K + 3) * U * Mc * Mc;
-              });
+              r = rec(a.variance(axes, s.keepdims), varianceRule(K, a));
               break;
           }
           return s.keepdims || leading ? r : exact(r.reshape(keepShape), r);
@@ -332,31 +304,9 @@ function build(p: Program): Built {
         const axis = s.axis % a.ndim;
         const K = a.shape[axis];
         return () => {
-          if (s.op === 'softmax') return rec(a.softmax(axis), (c) => 2 * c.E(a) + 2 * TRANS_REL + 2 * TRANS_ABS + (K + 4) * U);
-          if (s.op === 'logSoftmax') return rec(a.logSoftmax(axis), (c, t) => 2 * c.E(a) + 2 * TRANS_REL + 2 * TRANS_ABS + (K + 4) * U * (1 + c.M(t)));
-          // layerNorm over the last axis: out = c * rsqrt(var + eps), c = x - mean. Per row, with its own
-          // measured spread: |d out| <= r |dc| + |c| r^3 |dvar| / 2, r = 1 / sqrt(var + eps).
-          const n = a.shape[a.ndim - 1];
-          return rec(wg.layerNorm(a), (c, t) => {
-            const x = c.values(a);
-            const Ec = 2 * c.E(a) + (n + 3) * U * c.M(a);
-            let worst = 0;
-            for (let row = 0; row < x.length / n; row++) {
-              let mean = 0;
-              for (let j = 0; j < n; j++) mean += x[row * n + j] / n;
-              let variance = 0;
-              let Mc = 0;
-              for (let j = 0; j < n; j++) {
-                const d = x[row * n + j] - mean;
-                variance += (d * d) / n;
-                Mc = Math.max(Mc, Math.abs(d));
-              }
-              const r = 1 / Math.sqrt(variance + 1e-5);
-              const Ev = 2 * Mc * Ec + Ec * Ec + (n + 3) * U * Mc * Mc;
-              worst = Math.max(worst, r * Ec + 0.5 * Mc * r ** 3 * Ev);
-            }
-            return worst + (n + 8) * U * c.M(t) + TRANS_REL * c.M(t);
-          });
+          if (s.op === 'softmax') return rec(a.softmax(axis), softmaxRule(K, a));
+          if (s.op === 'logSoftmax') return rec(a.logSoftmax(axis), logSoftmaxRule(K, a));
+          return rec(wg.layerNorm(a), layerNormRule(a));
         };
       }
       case 'matmul': {
@@ -398,47 +348,25 @@ function build(p: Program): Built {
     pool.push(body());
   }
   const outputs = [...new Set([pool[pool.length - 1], ...p.outputs.map((k) => pool[k % pool.length])])];
-  return { outputs, records, all };
+  return { outputs, recorder };
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Checking one program on the active backend
-
-function maxAbs(values: TypedArray): number {
-  let m = 0;
-  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]));
-  return m;
-}
 
 interface Outcome {
   readonly plan: Plan;
 }
 
 async function checkProgram(p: Program, mode: string): Promise<Outcome> {
-  const { outputs, records, all } = build(p);
+  const { outputs, recorder } = build(p);
   try {
     // The CPU reference of every recorded tensor (one program, computed before anything is evaluated).
-    const tensors = records.map((r) => r.t);
-    const values = reference(...tensors);
-    const index = new Map(tensors.map((t, i) => [t, i]));
-    const M = new Map<Tensor, number>();
-    const E = new Map<Tensor, number>();
-    const ctx: ErrCtx = {
-      M: (t) => M.get(t)!,
-      E: (t) => {
-        const e = E.get(t);
-        if (e === undefined) throw new Error('internal (test): an error rule read a tensor recorded after it');
-        return e;
-      },
-      values: (t) => values[index.get(t)!],
-    };
-    records.forEach((r, i) => M.set(r.t, maxAbs(values[i])));
-    for (const r of records) E.set(r.t, r.rule(ctx, r.t));
+    const { values, M, E } = measure(recorder.records);
     for (const o of outputs) {
-      const want = values[index.get(o)!];
-      fc.pre(want.every((v) => Number.isFinite(v)));
+      fc.pre(values(o).every((v) => Number.isFinite(v)));
       // A bound above 2% of the output's magnitude would make the comparison meaningless: skip the program.
-      fc.pre(SAFETY * E.get(o)! <= 0.02 * Math.max(M.get(o)!, 1e-3));
+      fc.pre(SAFETY * E(o) <= MAX_RELATIVE_BOUND * Math.max(M(o), 1e-3));
     }
 
     const plan = wg.compile(...outputs);
@@ -447,17 +375,17 @@ async function checkProgram(p: Program, mode: string): Promise<Outcome> {
     await wg.evaluate(...outputs);
     for (const [k, o] of outputs.entries()) {
       const got = await o.data();
-      const want = values[index.get(o)!];
-      const tol = { abs: SAFETY * E.get(o)!, rel: 4 * U };
-      expectClose(got, want, tol, `${mode}: output ${k} (float32[${o.shape.join(',')}], error bound ${tol.abs.toExponential(2)}, magnitude ${M.get(o)!.toPrecision(3)})\nkernels: ${plan.dispatches.map((d) => d.kernel).join(', ')}`);
+      const want = values(o);
+      const tol = { abs: SAFETY * E(o), rel: 4 * U };
+      expectClose(got, want, tol, `${mode}: output ${k} (float32[${o.shape.join(',')}], error bound ${tol.abs.toExponential(2)}, magnitude ${M(o).toPrecision(3)})\nkernels: ${plan.dispatches.map((d) => d.kernel).join(', ')}`);
     }
     if (process.env.SHOW_RANDOM) {
-      const bounds = outputs.map((o) => `${(SAFETY * E.get(o)!).toExponential(1)}/${M.get(o)!.toPrecision(2)}`).join(' ');
+      const bounds = outputs.map((o) => `${(SAFETY * E(o)).toExponential(1)}/${M(o).toPrecision(2)}`).join(' ');
       console.log(`${mode} B=[${p.dims.slice(0, p.rank)}] steps=${p.steps.map((s) => s.kind + ('op' in s ? ':' + s.op : 'form' in s ? ':' + s.form : '')).join(',')} bound/magnitude=${bounds} kernels=${plan.dispatches.map((d) => d.kernel).join(',')}`);
     }
     return { plan };
   } finally {
-    for (const t of all) t.dispose();
+    for (const t of recorder.tensors) t.dispose();
   }
 }
 
@@ -470,7 +398,7 @@ let fusedPassed = false;
 
 describe('random programs on WebGPU vs the CPU reference', () => {
   it(`fused (default pipeline): ${NUM_RUNS} programs`, { timeout: 120_000 }, async () => {
-    await wg.init({ backend: 'webgpu', quiet: true });
+    await wg.init({ backend: 'webgpu', quiet: true, verify: true });
     await fc.assert(
       fc.asyncProperty(programArb, async (p) => {
         const { plan } = await checkProgram(p, 'fused');
