@@ -13,7 +13,8 @@
 // Node load the .js files as ES modules.) Options: `--runs N` (default 20), `--blocks N` (default 18: 1,026 nodes),
 // `--no-gpu` (skip the WebGPU backend part).
 //
-// What it measures, each as the median of N runs after warm-up:
+// What it measures, each as the median of N runs after warm-up (wall time; for compileGraph also the CPU time
+// the process spent on all its threads, garbage collection included):
 //   1. compileGraph(graph): every graph pass of the default pipeline, lowering to a plan (WGSL generation
 //      included) and buffer assignment; not pipeline creation (no device is involved). Per-pass medians
 //      come from the pass manager's log; "lowering + assign-buffers" is the rest.
@@ -23,6 +24,7 @@
 //   3. wg.compile(...) with the WebGPU backend (when an adapter exists): the first call misses the backend's
 //      plan cache (compileGraph runs), a second program of the same structure hits it (extractProgram and
 //      the structural hash of the printed graph only). Telemetry's planCacheHits/Misses confirm which.
+import * as os from 'node:os';
 import * as wg from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { extractProgram } from '../src/api/program.js';
@@ -81,10 +83,17 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function time<T>(f: () => T): { ms: number; value: T } {
+/**
+ * Wall time, and the CPU time the process spent on all its threads (user + system; V8's parallel garbage
+ * collector included, so it can exceed the wall time).
+ */
+function time<T>(f: () => T): { ms: number; cpuMs: number; value: T } {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const value = f();
-  return { ms: performance.now() - t0, value };
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { ms, cpuMs: (c.user + c.system) / 1000, value };
 }
 
 function fmt(ms: number): string {
@@ -107,11 +116,13 @@ async function main(): Promise<void> {
   // 1. compileGraph
   for (let i = 0; i < WARMUP; i++) compileGraph(graph, { inputLayouts: layouts });
   const totals: number[] = [];
+  const cpuTotals: number[] = [];
   const perPass = new Map<string, number[]>();
   let last = compileGraph(graph, { inputLayouts: layouts });
   for (let r = 0; r < RUNS; r++) {
-    const { ms, value } = time(() => compileGraph(graph, { inputLayouts: layouts }));
+    const { ms, cpuMs, value } = time(() => compileGraph(graph, { inputLayouts: layouts }));
     totals.push(ms);
+    cpuTotals.push(cpuMs);
     last = value;
     const seen = new Map<string, number>();
     for (const entry of value.log) {
@@ -125,7 +136,8 @@ async function main(): Promise<void> {
   }
   const plan = last.plan;
   console.log(`\n1. compileGraph (passes + lowering + WGSL + buffer assignment), median of ${RUNS} after ${WARMUP} warm-up runs: ${fmt(median(totals))}`);
-  console.log(`   min ${fmt(Math.min(...totals))}, max ${fmt(Math.max(...totals))}`);
+  console.log(`   min ${fmt(Math.min(...totals))}, max ${fmt(Math.max(...totals))}; CPU time of this process (all threads, the garbage collector's included): median ${fmt(median(cpuTotals))}, min ${fmt(Math.min(...cpuTotals))}`);
+  console.log(`   load average while measuring: ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores`);
   console.log(`   result: ${topoOrder(last.graph.outputs).length} nodes after the passes, ${plan.dispatches.length} dispatches, ${plan.slots.length} slots, peak ${plan.memory?.peakBytes} B (lower bound ${plan.memory?.lowerBound} B)`);
   let passSum = 0;
   for (const [pass, ms] of perPass) {
