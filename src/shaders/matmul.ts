@@ -313,6 +313,19 @@ function header(spec: MatmulSpec, variant: string): string[] {
   ];
 }
 
+/** The entry of a direct kernel: one thread per `index` below `TOTAL`, then the lets the body uses and the body. */
+export function directMain(index: string, lets: readonly string[], body: readonly string[]): string[] {
+  return [
+    `@compute @workgroup_size(${DIRECT_WORKGROUP})`,
+    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
+    `  let ${index} = (${LINEAR_WORKGROUP}) * ${DIRECT_WORKGROUP}u + lid;`,
+    `  if (${index} >= TOTAL) { return; }`,
+    ...indent([...pruneLets(lets, body), ...body], 1),
+    '}',
+    '',
+  ];
+}
+
 export function indent(lines: readonly string[], depth: number): string[] {
   return lines.map((l) => `${'  '.repeat(depth)}${l}`);
 }
@@ -349,13 +362,7 @@ function generateDirect(spec: MatmulSpec, maxPerDim: number): GeneratedKernel {
     `const K = ${spec.k}u;`,
     `const TOTAL = ${total}u;`,
     '',
-    `@compute @workgroup_size(${DIRECT_WORKGROUP})`,
-    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
-    `  let o = (${LINEAR_WORKGROUP}) * ${DIRECT_WORKGROUP}u + lid;`,
-    '  if (o >= TOTAL) { return; }',
-    ...indent([...pruneLets(lets, body), ...body], 1),
-    '}',
-    '',
+    ...directMain('o', lets, body),
   ].join('\n');
   return { wgsl, entryPoint: 'main', workgroups: grid1d(Math.ceil(total / DIRECT_WORKGROUP), maxPerDim) };
 }
@@ -533,13 +540,7 @@ export function generateCombine(
     `const N = ${n}u;`,
     `const TOTAL = ${total}u;`,
     '',
-    `@compute @workgroup_size(${DIRECT_WORKGROUP})`,
-    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
-    `  let o = (${LINEAR_WORKGROUP}) * ${DIRECT_WORKGROUP}u + lid;`,
-    '  if (o >= TOTAL) { return; }',
-    ...indent([...pruneLets(lets, body), ...body], 1),
-    '}',
-    '',
+    ...directMain('o', lets, body),
   ].join('\n');
   return { kernel: { wgsl, entryPoint: 'main', workgroups: grid1d(Math.ceil(total / DIRECT_WORKGROUP), maxPerDim) }, buffers };
 }

@@ -32,7 +32,7 @@ import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import type { GeneratedKernel } from './elementwise.js';
 import { emitExpr, indexOf, type Access, type Coords, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
-import { accumulator, type Accumulator, type RowSpec, type RowStage } from './row.js';
+import { accumulator, workgroupTree, type Accumulator, type RowSpec, type RowStage } from './row.js';
 import { fromStorage, literalHelpers, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 /** When and how finely the lowering splits row programs and plain reductions (tests force small splits). */
@@ -406,21 +406,9 @@ class SplitGenerator {
    * `${out}_i`) in every thread, and a barrier after reading, so the arrays can be reused.
    */
   private tree(d: Dispatch, value: string, acc: Accumulator, isArg: boolean, out: string): string[] {
-    const threads = this.plan.threads;
-    const vals = `wg_${acc.type}`;
-    d.shared.set(vals, `var<workgroup> ${vals}: array<${acc.type}, ${threads}>;`);
-    if (isArg) d.shared.set('wg_idx', `var<workgroup> wg_idx: array<u32, ${threads}>;`);
-    const merge = isArg
-      ? [`if (lid < s && ${acc.better}(${vals}[lid + s], wg_idx[lid + s], ${vals}[lid], wg_idx[lid])) {`, `  ${vals}[lid] = ${vals}[lid + s];`, '  wg_idx[lid] = wg_idx[lid + s];', '}']
-      : ['if (lid < s) {', `  ${vals}[lid] = ${acc.combine(`${vals}[lid]`, `${vals}[lid + s]`)};`, '}'];
+    const { vals, tree } = workgroupTree(d.shared, acc, isArg, this.plan.threads, value);
     return [
-      `${vals}[lid] = ${value};`,
-      ...(isArg ? [`wg_idx[lid] = ${value}_i;`] : []),
-      'workgroupBarrier();',
-      `for (var s = ${threads >> 1}u; s > 0u; s >>= 1u) {`,
-      ...indent(merge),
-      '  workgroupBarrier();',
-      '}',
+      ...tree,
       `let ${out} = ${vals}[0];`,
       ...(isArg ? [`let ${out}_i = wg_idx[0];`] : []),
       'workgroupBarrier();',

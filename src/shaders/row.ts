@@ -94,21 +94,7 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
     let result = `p${k}`;
     let index = `p${k}_i`;
     if (!serial) {
-      const vals = `wg_${acc.type}`;
-      shared.set(vals, `var<workgroup> ${vals}: array<${acc.type}, ${threads}>;`);
-      if (isArg) shared.set('wg_idx', `var<workgroup> wg_idx: array<u32, ${threads}>;`);
-      const merge = isArg
-        ? [`if (lid < s && ${acc.better}(${vals}[lid + s], wg_idx[lid + s], ${vals}[lid], wg_idx[lid])) {`, `  ${vals}[lid] = ${vals}[lid + s];`, '  wg_idx[lid] = wg_idx[lid + s];', '}']
-        : ['if (lid < s) {', `  ${vals}[lid] = ${acc.combine(`${vals}[lid]`, `${vals}[lid + s]`)};`, '}'];
-      const tree = [
-        `${vals}[lid] = p${k};`,
-        ...(isArg ? [`wg_idx[lid] = p${k}_i;`] : []),
-        'workgroupBarrier();',
-        `for (var s = ${threads >> 1}u; s > 0u; s >>= 1u) {`,
-        ...indent(merge),
-        '  workgroupBarrier();',
-        '}',
-      ];
+      const { vals, tree } = workgroupTree(shared, acc, isArg, threads, `p${k}`);
       if (subgroups) {
         // Thread 0 leaves the result in the arrays' entry 0; the barrier makes it visible to every thread.
         const combine = subgroupCombine({
@@ -171,6 +157,29 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
     '',
   ].join('\n');
   return { wgsl, entryPoint: 'main', workgroups: grid1d(serial ? Math.ceil(rows / threads) : rows) };
+}
+
+/**
+ * The workgroup tree over every thread's `value` (and `${value}_i` for arg*), declaring its arrays in
+ * `shared`: the result is left in `${vals}[0]` (and `wg_idx[0]`).
+ */
+export function workgroupTree(shared: Map<string, string>, acc: Accumulator, isArg: boolean, threads: number, value: string): { vals: string; tree: string[] } {
+  const vals = `wg_${acc.type}`;
+  shared.set(vals, `var<workgroup> ${vals}: array<${acc.type}, ${threads}>;`);
+  if (isArg) shared.set('wg_idx', `var<workgroup> wg_idx: array<u32, ${threads}>;`);
+  const merge = isArg
+    ? [`if (lid < s && ${acc.better}(${vals}[lid + s], wg_idx[lid + s], ${vals}[lid], wg_idx[lid])) {`, `  ${vals}[lid] = ${vals}[lid + s];`, '  wg_idx[lid] = wg_idx[lid + s];', '}']
+    : ['if (lid < s) {', `  ${vals}[lid] = ${acc.combine(`${vals}[lid]`, `${vals}[lid + s]`)};`, '}'];
+  const tree = [
+    `${vals}[lid] = ${value};`,
+    ...(isArg ? [`wg_idx[lid] = ${value}_i;`] : []),
+    'workgroupBarrier();',
+    `for (var s = ${threads >> 1}u; s > 0u; s >>= 1u) {`,
+    ...indent(merge),
+    '  workgroupBarrier();',
+    '}',
+  ];
+  return { vals, tree };
 }
 
 export interface Accumulator {

@@ -33,7 +33,7 @@ import { sizeOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, coordsOf, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
 import type { Access, Coords, Expr } from './expr.js';
 import { describeLoads, generateTiledCore, tileConfigError, tileName, type CoreOperand, type TileConfig } from './gemm-tiled.js';
-import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
+import { grid1d, MAX_WORKGROUPS_PER_DIM } from './grid.js';
 import {
   batchTerms,
   checkEpilogue,
@@ -41,6 +41,7 @@ import {
   DIRECT_MAX_K,
   DIRECT_MAX_OUTPUTS,
   DIRECT_WORKGROUP,
+  directMain,
   emitOutput,
   epilogueLoads,
   FILL_WORKGROUPS,
@@ -255,13 +256,7 @@ function generateDirect(spec: SyrkSpec, maxPerDim: number): GeneratedKernel {
     `const TRI = ${Math.max(tri, 1)}u;`,
     `const TOTAL = ${total}u;`,
     '',
-    `@compute @workgroup_size(${DIRECT_WORKGROUP})`,
-    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
-    `  let e = (${LINEAR_WORKGROUP}) * ${DIRECT_WORKGROUP}u + lid;`,
-    '  if (e >= TOTAL) { return; }',
-    ...indent([...pruneLets(lets, body), ...body], 1),
-    '}',
-    '',
+    ...directMain('e', lets, body),
   ].join('\n');
   return { wgsl, entryPoint: 'main', workgroups: grid1d(Math.ceil(total / DIRECT_WORKGROUP), maxPerDim) };
 }

@@ -1,10 +1,11 @@
 // Differential checks: the same lazy program computed by the CPU reference executor (directly, on the
 // program's host arguments) and by the active WebGPU backend, compared element by element.
 import { expect } from 'vitest';
+import { tensor } from '../../src/api/creation.js';
 import { extractProgram } from '../../src/api/program.js';
 import type { Tensor } from '../../src/api/tensor.js';
-import type { TypedArray } from '../../src/ir/dtype.js';
-import { fmtShape } from '../../src/ir/shape.js';
+import type { DType, TypedArray } from '../../src/ir/dtype.js';
+import { fmtShape, sizeOf } from '../../src/ir/shape.js';
 import { executeGraph } from '../../src/runtime/cpu/executor.js';
 
 export interface Tolerance {
@@ -52,3 +53,74 @@ export async function expectMatchesReference(t: Tensor, tol: Tolerance, what = `
   const got = await t.data();
   expectClose(got, want, t.dtype === 'float32' ? tol : EXACT, what);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Seeded data, so that a failing case reproduces.
+
+/** mulberry32: a small seeded generator. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A linear congruential generator (the stream the elementwise tests were written against). */
+export function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+}
+
+/** Random float32 / int32 / bool tensors drawn in order from one seeded stream (`next`). */
+export function seededTensors(seed: number) {
+  const next = seeded(seed);
+  return {
+    next,
+    randomF(shape: number[], lo = -3, hi = 3): Tensor {
+      return tensor(Float32Array.from({ length: sizeOf(shape) }, () => lo + (hi - lo) * next()), shape);
+    },
+    randomI(shape: number[], lo = -50, hi = 50): Tensor {
+      return tensor(Int32Array.from({ length: sizeOf(shape) }, () => lo + Math.floor((hi - lo) * next())), shape, 'int32');
+    },
+    randomB(shape: number[]): Tensor {
+      return tensor(Uint8Array.from({ length: sizeOf(shape) }, () => (next() < 0.5 ? 1 : 0)), shape, 'bool');
+    },
+  };
+}
+
+/** Host form of `n` values: Float32Array / Int32Array / Uint8Array (bool 0/1). */
+export function hostArray(dtype: DType, values: ArrayLike<number>): TypedArray {
+  if (dtype === 'float32') return Float32Array.from(values);
+  if (dtype === 'int32') return Int32Array.from(values);
+  return Uint8Array.from(values, (v) => (v ? 1 : 0));
+}
+
+/** Every unary float32 op, with its tolerance and the input range [lo, hi] it is checked over. */
+export const UNARY_FLOAT_OPS: readonly [string, (t: Tensor) => Tensor, Tolerance, number, number][] = [
+  ['neg', (t) => t.neg(), ARITH, -5, 5],
+  ['abs', (t) => t.abs(), ARITH, -5, 5],
+  ['square', (t) => t.square(), ARITH, -5, 5],
+  ['sign', (t) => t.sign(), ARITH, -5, 5],
+  ['relu', (t) => t.relu(), ARITH, -5, 5],
+  ['floor', (t) => t.floor(), ARITH, -5, 5],
+  ['ceil', (t) => t.ceil(), ARITH, -5, 5],
+  ['round', (t) => t.mul(2).round(), ARITH, -5, 5],
+  ['exp', (t) => t.exp(), TRANSCENDENTAL, -10, 10],
+  ['log', (t) => t.log(), TRANSCENDENTAL, 0.001, 100],
+  ['sqrt', (t) => t.sqrt(), TRANSCENDENTAL, 0, 100],
+  ['rsqrt', (t) => t.rsqrt(), TRANSCENDENTAL, 0.01, 100],
+  ['reciprocal', (t) => t.reciprocal(), TRANSCENDENTAL, 0.01, 10],
+  // WGSL guarantees sin/cos to 2^-11 absolute after range reduction; SwiftShader is near that bound.
+  ['sin', (t) => t.sin(), { rel: 0, abs: 2 ** -11 }, -20, 20],
+  ['cos', (t) => t.cos(), { rel: 0, abs: 2 ** -11 }, -20, 20],
+  ['tanh', (t) => t.tanh(), TRANSCENDENTAL, -20, 20],
+  ['sigmoid', (t) => t.sigmoid(), TRANSCENDENTAL, -30, 30],
+  ['gelu', (t) => t.gelu(), TRANSCENDENTAL, -8, 8],
+];

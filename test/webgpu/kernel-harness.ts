@@ -1,7 +1,9 @@
 // Runs one generated kernel on typed arrays, without the plan runtime: lets kernel generators be tested
 // on their own. Data is given in device form (bool as Uint32Array 0/1).
 import { expect } from 'vitest';
+import { stridesOf, type Shape } from '../../src/ir/shape.js';
 import type { GeneratedKernel, KernelBuffer } from '../../src/shaders/elementwise.js';
+import type { MatrixOperand } from '../../src/shaders/matmul.js';
 import { BufferUsage, MapMode } from '../../src/runtime/webgpu/usage.js';
 
 export type DeviceArray = Float32Array | Int32Array | Uint32Array;
@@ -121,4 +123,32 @@ export async function runProgram(
   }
   gpu.forEach((b) => b.destroy());
   return out;
+}
+
+/**
+ * A stored operand (row-major `shape` from `offset` with `strides`) as the kernel sees it: the logical
+ * matrix's row and column strides (swapped when transposed) and one stride per output batch axis, 0 where
+ * the operand broadcasts (a missing leading axis or an extent of 1).
+ */
+export function operand(buffer: string, shape: Shape, strides: readonly number[], offset: number, trans: boolean, batch: Shape): MatrixOperand {
+  const r = shape.length;
+  const [rowStride, colStride] = trans ? [strides[r - 1], strides[r - 2]] : [strides[r - 2], strides[r - 1]];
+  const lead = batch.length - (r - 2);
+  const batchStrides = batch.map((_, d) => (d < lead || shape[d - lead] === 1 ? 0 : strides[d - lead]));
+  return { buffer, offset, batchStrides, rowStride, colStride };
+}
+
+/**
+ * Sets to NaN every element of `data` (row-major, shape `from`) outside the slice of extents `size` at
+ * `begin`: a kernel that reads outside its view then produces NaN.
+ */
+export function nanOutsideSlice(data: Float32Array | Int32Array, from: Shape, begin: readonly number[], size: Shape): void {
+  const rm = stridesOf(from);
+  for (let i = 0; i < data.length; i++) {
+    const inside = from.every((_, d) => {
+      const x = Math.floor(i / rm[d]) % from[d];
+      return x >= begin[d] && x < begin[d] + size[d];
+    });
+    if (!inside) data[i] = NaN;
+  }
 }

@@ -15,9 +15,10 @@ import { sizeOf, stridesOf, type Shape } from '../../src/ir/shape.js';
 import { executeGraph } from '../../src/runtime/cpu/executor.js';
 import type { KernelBuffer } from '../../src/shaders/elementwise.js';
 import type { ExprStep } from '../../src/shaders/expr.js';
-import { generateMatmul, type MatmulSpec, type MatrixOperand } from '../../src/shaders/matmul.js';
+import { generateMatmul, type MatmulSpec } from '../../src/shaders/matmul.js';
 import { testGpu } from './gpu.js';
-import { runKernel, type DeviceArray } from './kernel-harness.js';
+import { rng } from './differential.js';
+import { nanOutsideSlice, operand, runKernel, type DeviceArray } from './kernel-harness.js';
 
 const ctx = await testGpu();
 afterAll(() => ctx?.device.destroy());
@@ -47,26 +48,7 @@ interface Case {
   readonly seed?: number;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const input = (dtype: MDType, shape: Shape) => makeNode('input', [], {}, { dtype, shape });
-
-function operand(buffer: string, shape: Shape, strides: readonly number[], offset: number, trans: boolean, batch: Shape): MatrixOperand {
-  const r = shape.length;
-  const [rowStride, colStride] = trans ? [strides[r - 1], strides[r - 2]] : [strides[r - 2], strides[r - 1]];
-  const lead = batch.length - (r - 2);
-  const batchStrides = batch.map((_, d) => (d < lead || shape[d - lead] === 1 ? 0 : strides[d - lead]));
-  return { buffer, offset, batchStrides, rowStride, colStride };
-}
 
 function build(c: Case) {
   const dtype = c.dtype ?? 'float32';
@@ -90,15 +72,7 @@ function build(c: Case) {
   };
   const aData = mk(sizeOf(aStored));
   if (c.aSlice && dtype === 'float32') {
-    const { from, begin } = c.aSlice;
-    const rm = stridesOf(from);
-    for (let i = 0; i < aData.length; i++) {
-      const inside = from.every((_, d) => {
-        const x = Math.floor(i / rm[d]) % from[d];
-        return x >= begin[d] && x < begin[d] + c.a[d];
-      });
-      if (!inside) aData[i] = NaN;
-    }
+    nanOutsideSlice(aData, c.aSlice.from, c.aSlice.begin, c.a);
   }
   const bData = c.shared ? aData : mk(sizeOf(c.b));
   const result = c.residual ? makeNode('add', [mm, aIn]) : mm;

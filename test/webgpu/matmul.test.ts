@@ -41,7 +41,6 @@ import {
   type MatmulOptions,
   type MatmulSpec,
   type MatmulVariant,
-  type MatrixOperand,
   type TileConfig,
 } from '../../src/shaders/matmul.js';
 import { tileName } from '../../src/shaders/gemm-tiled.js';
@@ -50,7 +49,8 @@ import { compileGraph } from '../../src/lowering/compile.js';
 import { Storage } from '../../src/runtime/storage.js';
 import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { testGpu } from './gpu.js';
-import { runProgram, type DeviceArray } from './kernel-harness.js';
+import { rng } from './differential.js';
+import { nanOutsideSlice, operand, runProgram, type DeviceArray } from './kernel-harness.js';
 
 const ctx = await testGpu();
 afterAll(() => ctx?.device.destroy());
@@ -90,18 +90,6 @@ interface Case {
   readonly expectVariant?: RegExp;
 }
 
-/** mulberry32: small, seeded, reproducible. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomArray(dtype: MDType, length: number, gen: Gen, next: () => number): Float32Array | Int32Array {
   const xs = Array.from({ length }, () => gen(next));
   return dtype === 'float32' ? Float32Array.from(xs) : Int32Array.from(xs);
@@ -109,19 +97,6 @@ function randomArray(dtype: MDType, length: number, gen: Gen, next: () => number
 
 const input = (dtype: DType, shape: Shape) => makeNode('input', [], {}, { dtype, shape });
 const scalar = (value: number, dtype: DType) => makeNode('const', [], { value }, { dtype, shape: [] });
-
-/**
- * A stored operand (row-major `shape` from `offset` with `strides`) as the kernel sees it: the logical
- * matrix's row and column strides (swapped when transposed) and one stride per output batch axis, 0 where
- * the operand broadcasts (a missing leading axis or an extent of 1).
- */
-function operand(buffer: string, shape: Shape, strides: readonly number[], offset: number, trans: boolean, batch: Shape): MatrixOperand {
-  const r = shape.length;
-  const [rowStride, colStride] = trans ? [strides[r - 1], strides[r - 2]] : [strides[r - 2], strides[r - 1]];
-  const lead = batch.length - (r - 2);
-  const batchStrides = batch.map((_, d) => (d < lead || shape[d - lead] === 1 ? 0 : strides[d - lead]));
-  return { buffer, offset, batchStrides, rowStride, colStride };
-}
 
 interface Built {
   readonly spec: MatmulSpec;
@@ -151,15 +126,7 @@ function build(c: Case): Built {
   if (c.aSlice && dtype === 'float32') {
     // Outside the slice the stored tensor holds NaN: a kernel that reads outside its view (and multiplies
     // what it read by a zero from the other operand's padding) produces NaN.
-    const { from, begin } = c.aSlice;
-    const rm = stridesOf(from);
-    for (let i = 0; i < aData.length; i++) {
-      const inside = from.every((_, d) => {
-        const x = Math.floor(i / rm[d]) % from[d];
-        return x >= begin[d] && x < begin[d] + c.a[d];
-      });
-      if (!inside) aData[i] = NaN;
-    }
+    nanOutsideSlice(aData, c.aSlice.from, c.aSlice.begin, c.a);
   }
   const bData = randomArray(dtype, sizeOf(c.b), gen, next);
   const biasData = randomArray(dtype, n, gen, next);

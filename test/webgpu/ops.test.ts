@@ -3,30 +3,10 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import * as wg from '../../src/index.js';
 import type { Tensor } from '../../src/api/tensor.js';
-import { ARITH, EXACT, expectMatchesReference, TRANSCENDENTAL, type Tolerance } from './differential.js';
+import { ARITH, EXACT, expectMatchesReference, seededTensors, TRANSCENDENTAL, type Tolerance, UNARY_FLOAT_OPS } from './differential.js';
 import { testGpu } from './gpu.js';
 
-let next = seeded(12345);
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-function randomF(shape: number[], lo = -3, hi = 3): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return wg.tensor(Float32Array.from({ length: n }, () => lo + (hi - lo) * next()), shape);
-}
-function randomI(shape: number[], lo = -50, hi = 50): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return wg.tensor(Int32Array.from({ length: n }, () => lo + Math.floor((hi - lo) * next())), shape, 'int32');
-}
-function randomB(shape: number[]): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return wg.tensor(Uint8Array.from({ length: n }, () => (next() < 0.5 ? 1 : 0)), shape, 'bool');
-}
+const { randomF, randomI, randomB } = seededTensors(12345);
 
 const SHAPE_PAIRS: [number[], number[]][] = [
   [[7], [7]],
@@ -86,27 +66,7 @@ describe('webgpu elementwise ops match the CPU reference', () => {
     await check(wg.where(randomB([6]), randomI([6]), 7), EXACT);
     await check(wg.where(randomF([2, 3]).gt(0), 1, 0), EXACT);
   });
-  const unary: [string, (t: Tensor) => Tensor, Tolerance, number, number][] = [
-    ['neg', (t) => t.neg(), ARITH, -5, 5],
-    ['abs', (t) => t.abs(), ARITH, -5, 5],
-    ['square', (t) => t.square(), ARITH, -5, 5],
-    ['sign', (t) => t.sign(), ARITH, -5, 5],
-    ['relu', (t) => t.relu(), ARITH, -5, 5],
-    ['floor', (t) => t.floor(), ARITH, -5, 5],
-    ['ceil', (t) => t.ceil(), ARITH, -5, 5],
-    ['round', (t) => t.mul(2).round(), ARITH, -5, 5],
-    ['exp', (t) => t.exp(), TRANSCENDENTAL, -10, 10],
-    ['log', (t) => t.log(), TRANSCENDENTAL, 0.001, 100],
-    ['sqrt', (t) => t.sqrt(), TRANSCENDENTAL, 0, 100],
-    ['rsqrt', (t) => t.rsqrt(), TRANSCENDENTAL, 0.01, 100],
-    ['reciprocal', (t) => t.reciprocal(), TRANSCENDENTAL, 0.01, 10],
-    // WGSL guarantees sin/cos to 2^-11 absolute after range reduction; SwiftShader is near that bound.
-    ['sin', (t) => t.sin(), { rel: 0, abs: 2 ** -11 }, -20, 20],
-    ['cos', (t) => t.cos(), { rel: 0, abs: 2 ** -11 }, -20, 20],
-    ['tanh', (t) => t.tanh(), TRANSCENDENTAL, -20, 20],
-    ['sigmoid', (t) => t.sigmoid(), TRANSCENDENTAL, -30, 30],
-    ['gelu', (t) => t.gelu(), TRANSCENDENTAL, -8, 8],
-  ];
+  const unary = UNARY_FLOAT_OPS;
   for (const [name, f, tol, lo, hi] of unary) {
     it(`${name}: float32`, async () => {
       for (const shape of [[1], [7], [3, 5], [2, 3, 7], [4099]]) await check(f(randomF(shape, lo, hi)), tol, `${name} [${shape}]`);

@@ -20,6 +20,7 @@ import {
   type ReduceOptions,
   type ReduceSpec,
 } from '../../src/shaders/reduce.js';
+import { hostArray, rng } from './differential.js';
 import { testGpu } from './gpu.js';
 import { runKernel, type DeviceArray } from './kernel-harness.js';
 
@@ -30,18 +31,6 @@ afterAll(() => ctx?.device.destroy());
 
 // ---------------------------------------------------------------------------------------------------------
 // Data
-
-/** mulberry32: a small seeded generator, so a failing case reproduces. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Gen = (rand: () => number, i: number) => number;
 
@@ -68,13 +57,6 @@ const GEN = {
 
 /** Bools with probability `p` of true. */
 const boolGen = (p: number): Gen => (rand) => (rand() < p ? 1 : 0);
-
-/** Host form of `n` values: Float32Array / Int32Array / Uint8Array (bool 0/1). */
-function hostArray(dtype: DType, values: ArrayLike<number>): TypedArray {
-  if (dtype === 'float32') return Float32Array.from(values);
-  if (dtype === 'int32') return Int32Array.from(values);
-  return Uint8Array.from(values, (v) => (v ? 1 : 0));
-}
 
 function generate(dtype: DType, n: number, gen: Gen, seed: number): TypedArray {
   const rand = rng(seed);

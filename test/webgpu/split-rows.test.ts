@@ -14,7 +14,7 @@ import { compileGraph } from '../../src/lowering/compile.js';
 import type { Plan } from '../../src/lowering/plan.js';
 import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { DEFAULT_ROW_SPLIT, planRowSplit, setRowSplitTuning, type RowSplitTuning } from '../../src/shaders/row-split.js';
-import { EXACT, expectClose, reference, type Tolerance } from './differential.js';
+import { EXACT, expectClose, reference, rng, type Tolerance } from './differential.js';
 import { testGpu } from './gpu.js';
 
 const ctx = await testGpu();
@@ -22,17 +22,6 @@ const gpuIt = it.skipIf(!ctx);
 afterAll(() => ctx?.device.destroy());
 afterEach(() => setRowSplitTuning(null));
 
-/** mulberry32: seeded, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 function f32(shape: number[], seed: number, lo = -1, hi = 1): Tensor {
   const rand = rng(seed);

@@ -31,7 +31,7 @@ import {
   type ReduceOptions,
   type ReduceSpec,
 } from '../../src/shaders/reduce.js';
-import { expectClose, reference as cpuReference, type Tolerance } from './differential.js';
+import { expectClose, hostArray, reference as cpuReference, rng, type Tolerance } from './differential.js';
 import { testGpu } from './gpu.js';
 import { runKernel, type DeviceArray } from './kernel-harness.js';
 
@@ -45,17 +45,6 @@ afterAll(() => ctx?.device.destroy());
 
 // ---------------------------------------------------------------------------------------------------------
 // Data
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Gen = (rand: () => number, i: number) => number;
 
@@ -71,12 +60,6 @@ const GEN = {
   zeroTies: ((rand) => [-1, -0, 0, 0.5][Math.floor(rand() * 4)]) as Gen,
   bool: ((rand) => (rand() < 0.5 ? 1 : 0)) as Gen,
 };
-
-function hostArray(dtype: DType, values: ArrayLike<number>): TypedArray {
-  if (dtype === 'float32') return Float32Array.from(values);
-  if (dtype === 'int32') return Int32Array.from(values);
-  return Uint8Array.from(values, (v) => (v ? 1 : 0));
-}
 
 function generate(dtype: DType, n: number, gen: Gen, seed: number): TypedArray {
   const rand = rng(seed);

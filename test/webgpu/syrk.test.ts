@@ -31,7 +31,8 @@ import { chooseSyrk, chooseSyrkVariant, generateSyrk, planSyrk, syrkTilesPerMatr
 import { TILE_LARGE, TILE_MEDIUM, TILE_SPLIT, type TileConfig } from '../../src/shaders/matmul.js';
 import { tileName } from '../../src/shaders/gemm-tiled.js';
 import { testGpu } from './gpu.js';
-import { runKernel, runProgram, type DeviceArray } from './kernel-harness.js';
+import { rng } from './differential.js';
+import { nanOutsideSlice, runKernel, runProgram, type DeviceArray } from './kernel-harness.js';
 
 const ctx = await testGpu();
 afterAll(() => ctx?.device.destroy());
@@ -47,18 +48,6 @@ type Gen = (next: () => number) => number;
 const smallFloats: Gen = (next) => next() * 2 - 1;
 const smallInts: Gen = (next) => Math.floor(next() * 41) - 20;
 const anyInts: Gen = (next) => (next() * 2 ** 32) | 0;
-
-/** mulberry32: small, seeded, reproducible. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomArray(dtype: SDType, length: number, gen: Gen, next: () => number): Float32Array | Int32Array {
   const xs = Array.from({ length }, () => gen(next));
@@ -147,15 +136,7 @@ function build(c: Case): Built {
   const xData = randomArray(dtype, sizeOf(stored), gen, next);
   if (c.slice && dtype === 'float32') {
     // NaN outside the slice: a kernel that reads outside its view produces NaN.
-    const { from, begin } = c.slice;
-    const rm = stridesOf(from);
-    for (let i = 0; i < xData.length; i++) {
-      const inside = from.every((_, dd) => {
-        const at = Math.floor(i / rm[dd]) % from[dd];
-        return at >= begin[dd] && at < begin[dd] + c.x[dd];
-      });
-      if (!inside) xData[i] = NaN;
-    }
+    nanOutsideSlice(xData, c.slice.from, c.slice.begin, c.x);
   }
   const biasData = randomArray(dtype, n, gen, next);
   const biasIn = input(dtype, [n]);

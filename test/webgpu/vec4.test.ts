@@ -12,14 +12,14 @@ import type { Tensor } from '../../src/api/tensor.js';
 import type { DType, TypedArray } from '../../src/ir/dtype.js';
 import { makeGraph, type Graph } from '../../src/ir/graph.js';
 import { makeNode, type Node } from '../../src/ir/node.js';
-import { sizeOf, stridesOf, type Shape } from '../../src/ir/shape.js';
+import { stridesOf, type Shape } from '../../src/ir/shape.js';
 import { lowerGraph } from '../../src/lowering/lower.js';
 import type { Dispatch, Plan } from '../../src/lowering/plan.js';
 import { executeGraph } from '../../src/runtime/cpu/executor.js';
 import { Storage } from '../../src/runtime/storage.js';
 import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { generateElementwise, type ElementwiseSpec } from '../../src/shaders/elementwise.js';
-import { ARITH, EXACT, expectClose, reference, TRANSCENDENTAL, type Tolerance } from './differential.js';
+import { ARITH, EXACT, expectClose, reference, seeded, seededTensors, TRANSCENDENTAL, type Tolerance, UNARY_FLOAT_OPS } from './differential.js';
 import { testGpu } from './gpu.js';
 import { runKernel } from './kernel-harness.js';
 
@@ -36,23 +36,7 @@ afterAll(() => {
 // ---------------------------------------------------------------------------------------------------------
 // Data
 
-let next = seeded(4242);
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-function randomF(shape: number[], lo = -3, hi = 3): Tensor {
-  return wg.tensor(Float32Array.from({ length: sizeOf(shape) }, () => lo + (hi - lo) * next()), shape);
-}
-function randomI(shape: number[], lo = -50, hi = 50): Tensor {
-  return wg.tensor(Int32Array.from({ length: sizeOf(shape) }, () => lo + Math.floor((hi - lo) * next())), shape, 'int32');
-}
-function randomB(shape: number[]): Tensor {
-  return wg.tensor(Uint8Array.from({ length: sizeOf(shape) }, () => (next() < 0.5 ? 1 : 0)), shape, 'bool');
-}
+const { next, randomF, randomI, randomB } = seededTensors(4242);
 /** Floats with NaN, infinities, signed zeros and huge values mixed in (a multiple of 4 long when n is). */
 function specialF(n: number): Tensor {
   // (No subnormals: WGSL lets implementations flush them, and SwiftShader's max/min do, in any kernel.)
@@ -302,26 +286,7 @@ describe('vec4: chosen exactly when the conditions hold', () => {
 });
 
 describe('vec4: results equal the CPU reference', () => {
-  const unary: [string, (t: Tensor) => Tensor, Tolerance, number, number][] = [
-    ['neg', (t) => t.neg(), ARITH, -5, 5],
-    ['abs', (t) => t.abs(), ARITH, -5, 5],
-    ['square', (t) => t.square(), ARITH, -5, 5],
-    ['sign', (t) => t.sign(), ARITH, -5, 5],
-    ['relu', (t) => t.relu(), ARITH, -5, 5],
-    ['floor', (t) => t.floor(), ARITH, -5, 5],
-    ['ceil', (t) => t.ceil(), ARITH, -5, 5],
-    ['round', (t) => t.mul(2).round(), ARITH, -5, 5],
-    ['exp', (t) => t.exp(), TRANSCENDENTAL, -10, 10],
-    ['log', (t) => t.log(), TRANSCENDENTAL, 0.001, 100],
-    ['sqrt', (t) => t.sqrt(), TRANSCENDENTAL, 0, 100],
-    ['rsqrt', (t) => t.rsqrt(), TRANSCENDENTAL, 0.01, 100],
-    ['reciprocal', (t) => t.reciprocal(), TRANSCENDENTAL, 0.01, 10],
-    ['sin', (t) => t.sin(), { rel: 0, abs: 2 ** -11 }, -20, 20],
-    ['cos', (t) => t.cos(), { rel: 0, abs: 2 ** -11 }, -20, 20],
-    ['tanh', (t) => t.tanh(), TRANSCENDENTAL, -20, 20],
-    ['sigmoid', (t) => t.sigmoid(), TRANSCENDENTAL, -30, 30],
-    ['gelu', (t) => t.gelu(), TRANSCENDENTAL, -8, 8],
-  ];
+  const unary = UNARY_FLOAT_OPS;
   gpuIt('every unary float32 op, at 4, 8, 4096 and 4100 elements', async () => {
     for (const [name, f, tol, lo, hi] of unary) {
       for (const n of SIZES) await check(f(randomF([n], lo, hi)), tol, `${name} [${n}]`, true);

@@ -82,8 +82,10 @@ export class WebGpuBackend implements Backend {
   private lostReasonText: string | null = null;
   /** Plans that ran here without an error: see attempt's deferred scope checks. */
   private readonly trusted = new WeakSet<Plan>();
+  /** Plans whose non-argument buffers were checked against the device's limits. */
+  private readonly withinLimits = new WeakSet<Plan>();
   /** Scope checks not yet settled, and the first error they found. */
-  private unchecked: Promise<void> = Promise.resolve();
+  private unchecked: Promise<void> | null = null;
   private deferredError: Error | null = null;
   /** GPU waits in flight: each fails its promise with DeviceLostError when the device is lost. */
   private readonly waiters = new Set<() => void>();
@@ -153,7 +155,10 @@ export class WebGpuBackend implements Backend {
     this.checkAlive('before the evaluation');
     this.throwDeferred();
     const plan = this.plan(graph, args);
-    checkPlanLimits(plan, args, this.device.limits);
+    // What the plan's own slots need depends on the plan alone: checked on its first evaluation. The
+    // arguments' buffers (a view may bind a larger base) are checked every time.
+    checkPlanLimits(plan, args, this.device.limits, this.withinLimits.has(plan));
+    this.withinLimits.add(plan);
     for (const a of args) this.checkBindable(a.root, 'evaluate');
     // The evaluation holds its arguments until it is done with them: a tensor disposed meanwhile (by code
     // running while this one waits for its kernels) stays valid for it.
@@ -174,13 +179,7 @@ export class WebGpuBackend implements Backend {
       this.checkAlive(`before reading back a ${root.description} tensor, whose value lived only on that device and is gone`);
       root.retain();
       try {
-        try {
-          await this.settle(this.unchecked, 'checking earlier evaluations');
-        } catch (err) {
-          // Reported once: a check that never settles must not hold every later readback.
-          this.unchecked = Promise.resolve();
-          throw err;
-        }
+        await this.waitForChecks();
         this.throwDeferred();
         data = await this.download(root);
       } finally {
@@ -576,7 +575,23 @@ export class WebGpuBackend implements Backend {
       },
       () => undefined, // a lost device is reported by checkAlive
     );
-    this.unchecked = Promise.all([this.unchecked, check]).then(() => undefined);
+    const all: Promise<void> = Promise.all([this.unchecked, check]).then(() => {
+      if (this.unchecked === all) this.unchecked = null;
+    });
+    this.unchecked = all;
+  }
+
+  /** Waits for the deferred checks still pending (none: no wait at all). */
+  private async waitForChecks(): Promise<void> {
+    const pending = this.unchecked;
+    if (!pending) return;
+    try {
+      await this.settle(pending, 'checking earlier evaluations');
+    } catch (err) {
+      // Reported once: a check that never settles must not hold every later readback.
+      if (this.unchecked === pending) this.unchecked = null;
+      throw err;
+    }
   }
 
   /** Throws (once) the error a deferred scope check found. */
@@ -638,8 +653,9 @@ export class WebGpuBackend implements Backend {
  * Throws DeviceLimitError where a buffer of the plan would exceed the device's limits: an argument that
  * must be uploaded over `maxBufferSize`, or any value a kernel binds over `maxStorageBufferBindingSize`
  * (a buffer over `maxBufferSize` cannot be created at all). Nothing has been allocated or run yet.
+ * `inputsOnly`: check only the arguments, for a plan whose other buffers passed before.
  */
-export function checkPlanLimits(plan: Plan, args: readonly Storage[], limits: BufferLimits): void {
+export function checkPlanLimits(plan: Plan, args: readonly Storage[], limits: BufferLimits, inputsOnly = false): void {
   const inputOf = new Map(plan.inputSlots.map((slot, i) => [slot, i]));
   const bytesOf = (slot: number): number => {
     const i = inputOf.get(slot);
@@ -670,6 +686,7 @@ export function checkPlanLimits(plan: Plan, args: readonly Storage[], limits: Bu
   });
   for (const d of plan.dispatches) {
     for (const b of d.bindings) {
+      if (inputsOnly && !inputOf.has(b.slot)) continue;
       const bytes = bytesOf(b.slot);
       if (bytes <= limits.maxStorageBufferBindingSize && bytes <= limits.maxBufferSize) continue;
       const limit = bytes > limits.maxBufferSize ? 'maxBufferSize' : 'maxStorageBufferBindingSize';
@@ -677,6 +694,7 @@ export function checkPlanLimits(plan: Plan, args: readonly Storage[], limits: Bu
       fail(b.slot, limit, `kernel ${d.kernel} ${b.access === 'read' ? 'reads' : 'writes'} it, computing:\n${ir}`);
     }
   }
+  if (inputsOnly) return;
   for (const s of plan.slots) {
     if (s.role !== 'input' && bytesOf(s.index) > limits.maxBufferSize) fail(s.index, 'maxBufferSize', 'it cannot be allocated');
   }
