@@ -28,6 +28,7 @@ import { extractProgram } from '../api/program.js';
 import { Tensor } from '../api/tensor.js';
 import { ParseError, WgfuseError } from '../ir/errors.js';
 import { orderOf, type Graph } from '../ir/graph.js';
+import { structuralHash } from '../ir/hash.js';
 import { parseGraph } from '../ir/parser.js';
 import { printGraph } from '../ir/printer.js';
 import { describe, fmtShape } from '../ir/shape.js';
@@ -406,7 +407,7 @@ async function dump(file: string, options: DumpIrOptions, io: Io): Promise<void>
       io.out(printGraph(graph));
       break;
     case 'plan':
-      io.out(formatPlan(plan!));
+      io.out(formatPlan(plan!, structuralHash(graph)));
       break;
     case 'wgsl':
       io.out(formatWgsl(plan!));
@@ -462,11 +463,14 @@ function bytes(n: number): string {
   return `${n} B (${(n / KiB / KiB).toFixed(2)} MiB)`;
 }
 
-/** Every dispatch (index, kernel, workgroups, bindings, bytes, the IR it computes), the slots, the outputs, memory. */
-export function formatPlan(plan: Plan): string {
+/**
+ * Every dispatch (index, kernel, workgroups, bindings, bytes, the IR it computes), the slots, the outputs,
+ * memory; `key` (the structural hash of the graph it computes) names the plan in the header.
+ */
+export function formatPlan(plan: Plan, key: string): string {
   const lines: string[] = [];
   const n = plan.dispatches.length;
-  lines.push(`// ----- plan ${plan.key}: ${n} dispatch${n === 1 ? '' : 'es'}, ${plan.slots.length} slot${plan.slots.length === 1 ? '' : 's'} -----`);
+  lines.push(`// ----- plan ${key}: ${n} dispatch${n === 1 ? '' : 'es'}, ${plan.slots.length} slot${plan.slots.length === 1 ? '' : 's'} -----`);
   plan.dispatches.forEach((d, i) => {
     lines.push(`dispatch ${i}: ${d.kernel}`);
     lines.push(`  workgroups  ${d.workgroups.join(' x ')}`);

@@ -60,9 +60,10 @@ export function makeNode(op: OpName, inputs: readonly Node[], attrs: Record<stri
  * keeps its dtype and shape and `typeNeutral` says the attributes changed nowhere that inference reads
  * (only `group`, fusion's kernel annotation), the old type stands and is not inferred again: this is what
  * keeps a fusion pass, which rebuilds everything downstream of its first group, linear and cheap.
- * Otherwise it is makeNode.
+ * Otherwise it is makeNode. `canonical` says `attrs` are already checked, sorted and frozen (a node's own
+ * attributes with only `group` changed), so they are taken as they are.
  */
-export function remakeNode(node: Node, inputs: readonly Node[], attrs: Attrs, typeNeutral: boolean): Node {
+export function remakeNode(node: Node, inputs: readonly Node[], attrs: Attrs, typeNeutral: boolean, canonical = false): Node {
   const sameTypes =
     typeNeutral &&
     inputs.length === node.inputs.length &&
@@ -71,10 +72,10 @@ export function remakeNode(node: Node, inputs: readonly Node[], attrs: Attrs, ty
   return Object.freeze({
     id: nextId++,
     op: node.op,
-    inputs: Object.freeze([...inputs]),
+    inputs: inputs === node.inputs ? inputs : Object.freeze([...inputs]),
     dtype: node.dtype,
     shape: node.shape,
-    attrs: attrs === node.attrs ? attrs : canonicalAttrs(node.op, attrs),
+    attrs: attrs === node.attrs || canonical ? attrs : canonicalAttrs(node.op, attrs),
   });
 }
 

@@ -17,7 +17,9 @@ export function printGraph(graph: Graph): string {
 
 /** The value number of each node, by position in `order` (the numbering printGraph uses for topoOrder). */
 export function numberValues(order: readonly Node[]): Map<Node, number> {
-  return new Map(order.map((node, i) => [node, i]));
+  const names = new Map<Node, number>();
+  for (let i = 0; i < order.length; i++) names.set(order[i], i);
+  return names;
 }
 
 /** One definition line; `%?` stands for an operand `names` does not number. */

@@ -1,6 +1,6 @@
 // The compiler: graph passes, lowering to a plan, then buffer assignment. Backends and `wg.compile` call
 // this one function, so what dump-ir prints is what runs.
-import type { Graph } from '../ir/graph.js';
+import { orderOf, type Graph } from '../ir/graph.js';
 import { assignBuffers } from '../passes/assign-buffers.js';
 import { runPasses, type PassLog } from '../passes/manager.js';
 import type { Pass } from '../passes/pass.js';
@@ -43,6 +43,8 @@ export function compileGraph(graph: Graph, options: CompileOptions = {}): Compil
 
 /** The graph without `group` attributes (the same graph when it has none). */
 export function ungrouped(graph: Graph): Graph {
+  // Graphs from the API carry no groups: a scan is much cheaper than rebuilding the map of a rewrite.
+  if (!orderOf(graph).some((n) => n.attrs.group !== undefined)) return graph;
   return rewrite(graph, (node, inputs) => {
     if (node.attrs.group === undefined && inputs.every((x, i) => x === node.inputs[i])) return node;
     return withGroup(node, inputs, undefined);

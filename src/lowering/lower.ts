@@ -4,21 +4,21 @@
 import type { DType } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import { orderOf, usersOf } from '../ir/graph.js';
-import { structuralHash } from '../ir/hash.js';
 import type { Node } from '../ir/node.js';
 import { isElementwise, OPS } from '../ir/ops.js';
 import { printNode, numberValues } from '../ir/printer.js';
 import { broadcastsTo, shapesEqual, sizeOf, stridesOf, type Shape } from '../ir/shape.js';
-import { generateElementwise, type ElementwiseSpec, type GeneratedKernel, type KernelBuffer } from '../shaders/elementwise.js';
+import { generateElementwise, type ElementwiseKernel, type ElementwiseSpec, type GeneratedKernel, type KernelBuffer } from '../shaders/elementwise.js';
 import { isFlatAccess, type Access, type Expr, type ExprStep } from '../shaders/expr.js';
 import { planMatmul, type GemmProgram } from '../shaders/matmul.js';
-import { generateReduce } from '../shaders/reduce.js';
+import { generateReduce, type ReduceSpec } from '../shaders/reduce.js';
 import { generateRow, type RowReduceOp, type RowSpec, type RowStage } from '../shaders/row.js';
 import { generateRowSplit, planRowSplit, rowFastAxis, rowSplitTuning, type RowSplitTuning } from '../shaders/row-split.js';
 import { DEFAULT_MAX_BUFFERS } from '../passes/fusion.js';
 import { planSyrk } from '../shaders/syrk.js';
 import { DEVICE_BYTES } from '../shaders/wgsl.js';
 import type { Binding, Dispatch, InPlaceVariant, Plan, Slot } from './plan.js';
+import { KernelCache, kernelAttrs } from './kernel-cache.js';
 import { accessIn, layoutView, rowMajorView, type View } from './view.js';
 
 /** How an argument lies in its buffer, when it is a view rather than a plain row-major tensor. */
@@ -34,6 +34,8 @@ export interface LowerOptions {
   readonly features?: { readonly subgroups?: boolean };
   /** When row programs and reductions split long rows over several workgroups (default: rowSplitTuning()). */
   readonly rowSplit?: RowSplitTuning;
+  /** Generate each distinct kernel once per lowering (default true; tests turn it off to compare). */
+  readonly reuseKernels?: boolean;
 }
 
 export function lowerGraph(graph: Graph, options: LowerOptions = {}): Plan {
@@ -50,7 +52,8 @@ class Lowering {
   private readonly slots: Slot[] = [];
   private readonly dispatches: Dispatch[] = [];
   private readonly views = new Map<Node, View>();
-  private readonly names: Map<Node, number>;
+  /** A node's IR line, numbered as the graph prints (numbered on first use: dumps and errors only). */
+  private readonly line: (node: Node) => string;
   private readonly order: readonly Node[];
   private readonly users: Map<Node, Node[]>;
   private readonly outputs: Set<Node>;
@@ -58,13 +61,16 @@ class Lowering {
   private readonly groups = new Map<number, Node[]>();
   private readonly lowered = new Set<number>();
   private readonly inProgress = new Set<number>();
+  /** Kernels generated so far, by spec: repeated blocks of a program share their WGSL. */
+  private readonly kernels: KernelCache;
 
   constructor(
     private readonly graph: Graph,
     private readonly options: LowerOptions,
   ) {
     this.order = orderOf(graph);
-    this.names = numberValues(this.order);
+    this.line = lineNamer(this.order);
+    this.kernels = new KernelCache(options.reuseKernels !== false);
     this.users = usersOf(this.order);
     this.outputs = new Set(graph.outputs);
     for (const n of this.order) {
@@ -96,7 +102,7 @@ class Lowering {
       if (slot.role === 'temp') this.slots[v.slot] = { ...slot, role: 'output' };
       return { slot: v.slot, shape: v.shape, offset: v.offset, strides: v.strides };
     });
-    return { key: structuralHash(this.graph), slots: this.slots, inputSlots, outputs, dispatches: this.dispatches };
+    return { slots: this.slots, inputSlots, outputs, dispatches: this.dispatches };
   }
 
   private newSlot(dtype: DType, shape: Shape, role: Slot['role'], size = sizeOf(shape)): number {
@@ -134,8 +140,11 @@ class Lowering {
     throw new Error(`internal: no lowering for ${node.op}`);
   }
 
-  private line(node: Node): string {
-    return printNode(node, this.names);
+  /** The IR text of `nodes` for a dispatch, printed when first read (dump-ir, error messages). */
+  private irOf(nodes: readonly Node[], prefix = ''): IrText {
+    const line = this.line;
+    let text: string | undefined;
+    return () => (text ??= prefix + nodes.map(line).join('\n'));
   }
 
   /** True when a value is read outside `group` (or is a graph output): the group must store it. */
@@ -183,7 +192,7 @@ class Lowering {
     };
     for (const n of nodes) {
       const args = n.inputs.map(operand);
-      steps.push({ kind: 'op', op: n.op, args, attrs: n.attrs, dtype: n.dtype });
+      steps.push({ kind: 'op', op: n.op, args, attrs: kernelAttrs(n.attrs), dtype: n.dtype });
       index.set(n, steps.length - 1);
     }
     return { expr: { steps } as Expr, index, operand };
@@ -213,9 +222,9 @@ class Lowering {
       stores: stored.map((n, k) => ({ step: index.get(n)!, buffer: nameOf(writes[k].slot), access: own })),
       vec4: this.vec4Allowed(buffers, bindings),
     };
-    const generated = generateElementwise(spec);
+    const generated = this.elementwiseKernel(spec);
     // A value read by several members is loaded once per element: count its bytes once.
-    this.emit(`fused.elementwise.${members.length}ops${vec4Suffix(generated)}`, generated, bindings, members.map((n) => this.line(n)).join('\n'), distinctViews(reads), sizeOf(space) * stored.length, sizeOf(space), this.inPlaceVariant(spec, bindings));
+    this.emit(`fused.elementwise.${members.length}ops${vec4Suffix(generated)}`, generated, bindings, this.irOf(members), distinctViews(reads), sizeOf(space) * stored.length, sizeOf(space), this.inPlaceVariant(spec, bindings));
     stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
   }
 
@@ -299,11 +308,11 @@ class Lowering {
     const rowSpec: RowSpec = { inShape, axes, stages, rowStores, map, buffers };
     const ops = members.filter(isReduction).map((r) => r.op).join('+');
     const kernel = `fused.row.${ops}+${members.length - stages.filter((st) => st.kind === 'reduce').length}`;
-    const ir = members.map((n) => this.line(n)).join('\n');
+    const ir = this.irOf(members);
     // Skipped only when nothing is stored: a sum or prod over an empty axis still writes its identities.
     const written = stored.reduce((a, n) => a + sizeOf(n.shape), 0);
     if (!this.splitRows(kernel, rowSpec, bindings, reads, ir, written)) {
-      this.emit(kernel, generateRow(rowSpec, { subgroups: this.subgroups }), bindings, ir, reads, written, written);
+      this.emit(kernel, this.kernels.get('row', { rowSpec, subgroups: this.subgroups }, (k) => generateRow(k.rowSpec, { subgroups: k.subgroups })), bindings, ir, reads, written, written);
     }
     stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
   }
@@ -320,7 +329,7 @@ class Lowering {
     const { buffers, bindings, nameOf } = this.bind(reads, [{ slot, dtype: out.dtype }]);
     const { expr, index } = this.exprFor(epilogue, anchor.shape, new Map([[anchor, 'acc']]), nameOf);
     const kernel = this.gemm(anchor, buffers, nameOf, slot, { expr, step: index.get(out)! });
-    this.emitProduct(`fused.${kernel.name}+${epilogue.length}`, kernel, buffers, bindings, members.map((n) => this.line(n)).join('\n'), reads, anchor.inputs.length, sizeOf(out.shape));
+    this.emitProduct(`fused.${kernel.name}+${epilogue.length}`, kernel, buffers, bindings, this.irOf(members), reads, anchor.inputs.length, sizeOf(out.shape));
     this.views.set(out, rowMajorView(slot, out.dtype, out.shape));
   }
 
@@ -329,10 +338,12 @@ class Lowering {
    * several workgroups per row) when its rows are long and few; false when it stays one kernel (the rows
    * already fill the device, or a split dispatch would bind more than DEFAULT_MAX_BUFFERS buffers).
    */
-  private splitRows(kernel: string, spec: RowSpec, bindings: readonly Binding[], reads: readonly View[], ir: string, written: number): boolean {
+  private splitRows(kernel: string, spec: RowSpec, bindings: readonly Binding[], reads: readonly View[], ir: IrText, written: number): boolean {
     const plan = planRowSplit(spec.inShape, spec.axes, this.options.rowSplit ?? rowSplitTuning(), rowFastAxis(spec));
     if (!plan || written === 0) return false;
-    const { dispatches, scratchSize } = generateRowSplit(spec, plan, { scratch: 'scratch', vec4: this.vec4Allowed(spec.buffers, bindings) });
+    const vec4 = this.vec4Allowed(spec.buffers, bindings);
+    const key = { spec, plan, vec4: spec.buffers.map((b) => vec4(b.name)) };
+    const { dispatches, scratchSize } = this.kernels.get('row-split', key, (k) => generateRowSplit(k.spec, k.plan, { scratch: 'scratch', vec4 }));
     if (dispatches.some((d) => d.buffers.length > DEFAULT_MAX_BUFFERS)) return false;
     const scratch = this.newSlot('int32', [scratchSize], 'temp');
     const partials = plan.rows * plan.chunks;
@@ -350,7 +361,10 @@ class Lowering {
         entryPoint: d.entryPoint,
         bindings: bound,
         workgroups: d.workgroups,
-        ir: `${isFinal ? '' : `// ${d.label}: ${isCombine ? 'row values from the partial results' : 'partial results'} over ${plan.chunks} chunks per row\n`}${ir}`,
+        // A getter: the IR is printed only when read (see irOf).
+        get ir() {
+          return `${isFinal ? '' : `// ${d.label}: ${isCombine ? 'row values from the partial results' : 'partial results'} over ${plan.chunks} chunks per row\n`}${ir()}`;
+        },
         bytesRead: isCombine ? partials * 4 : readViews.reduce((acc, v) => acc + sizeOf(v.shape) * DEVICE_BYTES[v.dtype], 0) + (d.label === 'partial0' ? 0 : partials * 4),
         bytesWritten: isFinal ? written * 4 : isCombine ? plan.rows * 4 : partials * 4,
       });
@@ -377,6 +391,16 @@ class Lowering {
 
 
 
+  /** generateElementwise through the kernel cache (the vec4 predicate keyed as which buffers it allows). */
+  private elementwiseKernel(spec: ElementwiseSpec): ElementwiseKernel {
+    const key = { ...spec, vec4: spec.vec4 ? spec.buffers.map((b) => spec.vec4!(b.name)) : undefined };
+    return this.kernels.get('elementwise', key, () => generateElementwise(spec));
+  }
+
+  private reduceKernel(spec: ReduceSpec): GeneratedKernel {
+    return this.kernels.get('reduce', { spec, subgroups: this.subgroups }, (k) => generateReduce(k.spec, { subgroups: k.subgroups }));
+  }
+
   /** Whether reductions may combine through subgroup operations (the device has the feature). */
   private get subgroups(): boolean {
     return this.options.features?.subgroups === true;
@@ -397,7 +421,7 @@ class Lowering {
     };
   }
 
-  private emit(kernel: string, generated: GeneratedKernel, bindings: Binding[], ir: string, reads: readonly View[], writtenElems: number, space: number, inPlace?: InPlaceVariant): void {
+  private emit(kernel: string, generated: GeneratedKernel, bindings: Binding[], ir: IrText, reads: readonly View[], writtenElems: number, space: number, inPlace?: InPlaceVariant): void {
     if (space === 0) return; // nothing to compute: the result is empty
     this.dispatches.push({
       kernel,
@@ -405,7 +429,10 @@ class Lowering {
       entryPoint: generated.entryPoint,
       bindings,
       workgroups: generated.workgroups,
-      ir,
+      // A getter: the IR is printed only when read (see irOf).
+      get ir() {
+        return ir();
+      },
       bytesRead: reads.reduce((acc, v) => acc + sizeOf(v.shape) * DEVICE_BYTES[v.dtype], 0),
       bytesWritten: writtenElems * 4,
       ...(inPlace ? { inPlace } : {}),
@@ -433,7 +460,7 @@ class Lowering {
         if (mine.length === 0 || !mine.every((st) => isFlatAccess(st.access, spec.space))) continue;
         const buffers = spec.buffers.map((b, k) => (k === r ? { ...b, access: 'read_write' as const } : b)).filter((_, k) => k !== w);
         const stores = spec.stores.map((st) => (st === store ? { ...st, buffer: operand.name } : st));
-        const variant = generateElementwise({ ...spec, buffers, stores });
+        const variant = this.elementwiseKernel({ ...spec, buffers, stores });
         return {
           operandSlot: bindings[r].slot,
           resultSlot: bindings[w].slot,
@@ -453,7 +480,7 @@ class Lowering {
       GENERATED.has(i.op) ? leafStep(i, node.shape) : { kind: 'load', buffer: nameOf(this.viewOf(i).slot), dtype: i.dtype, access: accessIn(this.viewOf(i), node.shape) },
     );
     const own: Access = { offset: 0, strides: stridesOf(node.shape) };
-    steps.push(GENERATED.has(node.op) ? leafStep(node, node.shape) : { kind: 'op', op: node.op, args: node.inputs.map((_, i) => i), attrs: node.attrs, dtype: node.dtype });
+    steps.push(GENERATED.has(node.op) ? leafStep(node, node.shape) : { kind: 'op', op: node.op, args: node.inputs.map((_, i) => i), attrs: kernelAttrs(node.attrs), dtype: node.dtype });
     const spec: ElementwiseSpec = {
       space: node.shape,
       expr: { steps },
@@ -461,8 +488,8 @@ class Lowering {
       stores: [{ step: steps.length - 1, buffer: 'out', access: own }],
       vec4: this.vec4Allowed(buffers, bindings),
     };
-    const generated = generateElementwise(spec);
-    this.emit(`elementwise.${node.op}.${node.dtype}${vec4Suffix(generated)}`, generated, bindings, this.line(node), loaded, sizeOf(node.shape), sizeOf(node.shape), this.inPlaceVariant(spec, bindings));
+    const generated = this.elementwiseKernel(spec);
+    this.emit(`elementwise.${node.op}.${node.dtype}${vec4Suffix(generated)}`, generated, bindings, this.irOf([node]), loaded, sizeOf(node.shape), sizeOf(node.shape), this.inPlaceVariant(spec, bindings));
     return rowMajorView(slot, node.dtype, node.shape);
   }
 
@@ -471,14 +498,14 @@ class Lowering {
     const slot = this.newSlot(v.dtype, v.shape, 'temp');
     const { buffers, bindings } = this.bind([v], [{ slot, dtype: v.dtype }]);
     const own: Access = { offset: 0, strides: stridesOf(v.shape) };
-    const generated = generateElementwise({
+    const generated = this.elementwiseKernel({
       space: v.shape,
       expr: { steps: [{ kind: 'load', buffer: 'in0', dtype: v.dtype, access: accessIn(v, v.shape) }] },
       buffers,
       stores: [{ step: 0, buffer: 'out', access: own }],
       vec4: this.vec4Allowed(buffers, bindings),
     });
-    this.emit(`copy.${v.dtype}${vec4Suffix(generated)}`, generated, bindings, `copy of ${this.line(node)}`, [v], sizeOf(v.shape), sizeOf(v.shape));
+    this.emit(`copy.${v.dtype}${vec4Suffix(generated)}`, generated, bindings, this.irOf([node], 'copy of '), [v], sizeOf(v.shape), sizeOf(v.shape));
     return rowMajorView(slot, v.dtype, v.shape);
   }
 
@@ -490,14 +517,14 @@ class Lowering {
     for (const input of node.inputs) {
       const v = this.viewOf(input);
       const { buffers, bindings } = this.bind([v], [{ slot, dtype: node.dtype }]);
-      const generated = generateElementwise({
+      const generated = this.elementwiseKernel({
         space: v.shape,
         expr: { steps: [{ kind: 'load', buffer: 'in0', dtype: v.dtype, access: accessIn(v, v.shape) }] },
         buffers,
         stores: [{ step: 0, buffer: 'out', access: { offset: start * outStrides[axis], strides: outStrides } }],
         vec4: this.vec4Allowed(buffers, bindings),
       });
-      this.emit(`concat.part.${node.dtype}${vec4Suffix(generated)}`, generated, bindings, this.line(node), [v], sizeOf(v.shape), sizeOf(v.shape));
+      this.emit(`concat.part.${node.dtype}${vec4Suffix(generated)}`, generated, bindings, this.irOf([node]), [v], sizeOf(v.shape), sizeOf(v.shape));
       start += input.shape[axis];
     }
     return rowMajorView(slot, node.dtype, node.shape);
@@ -520,8 +547,8 @@ class Lowering {
       map: null,
       buffers,
     };
-    if (this.splitRows(`reduce.${node.op}.${x.dtype}`, split, bindings, [v], this.line(node), sizeOf(node.shape))) return rowMajorView(slot, node.dtype, node.shape);
-    const generated = generateReduce({
+    if (this.splitRows(`reduce.${node.op}.${x.dtype}`, split, bindings, [v], this.irOf([node]), sizeOf(node.shape))) return rowMajorView(slot, node.dtype, node.shape);
+    const generated = this.reduceKernel({
       op: node.op as 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin',
       inShape: x.shape,
       axes,
@@ -529,8 +556,8 @@ class Lowering {
       inputStep: 0,
       buffers,
       store: { buffer: 'out', access: { offset: 0, strides: stridesOf(kept) } },
-    }, { subgroups: this.subgroups });
-    this.emit(`reduce.${node.op}.${x.dtype}`, generated, bindings, this.line(node), [v], sizeOf(node.shape), sizeOf(node.shape));
+    });
+    this.emit(`reduce.${node.op}.${x.dtype}`, generated, bindings, this.irOf([node]), [v], sizeOf(node.shape), sizeOf(node.shape));
     return rowMajorView(slot, node.dtype, node.shape);
   }
 
@@ -540,7 +567,7 @@ class Lowering {
     const slot = this.newSlot(node.dtype, node.shape, 'temp');
     const { buffers, bindings, nameOf } = this.bind(reads, [{ slot, dtype: node.dtype }]);
     const kernel = this.gemm(node, buffers, nameOf, slot);
-    this.emitProduct(kernel.name, kernel, buffers, bindings, this.line(node), reads, reads.length, sizeOf(node.shape));
+    this.emitProduct(kernel.name, kernel, buffers, bindings, this.irOf([node]), reads, reads.length, sizeOf(node.shape));
     return rowMajorView(slot, node.dtype, node.shape);
   }
 
@@ -550,7 +577,7 @@ class Lowering {
    * kernel, `.splitK<S>`) and the combine that adds the sums, runs the epilogue and stores the result,
    * which keeps `name`. `reads` are the operands' views (the first `operands`), then the epilogue's.
    */
-  private emitProduct(name: string, kernel: { name: string; program: GemmProgram }, buffers: readonly KernelBuffer[], bindings: readonly Binding[], ir: string, reads: readonly View[], operands: number, outElems: number): void {
+  private emitProduct(name: string, kernel: { name: string; program: GemmProgram }, buffers: readonly KernelBuffer[], bindings: readonly Binding[], ir: IrText, reads: readonly View[], operands: number, outElems: number): void {
     const { program } = kernel;
     const temps = new Map(program.temps.map((t) => [t.name, rowMajorView(this.newSlot(t.dtype, [t.size], 'temp'), t.dtype, [t.size])]));
     program.dispatches.forEach((d, i) => {
@@ -581,11 +608,11 @@ class Lowering {
     const dtype = node.dtype as 'float32' | 'int32';
     if (node.op === 'syrk') {
       const x = this.viewOf(node.inputs[0]);
-      const program = planSyrk({ dtype, batch, n, k, x: operand(x, node.attrs.transA === true), epilogue, buffers, store });
+      const program = this.kernels.get('syrk', { dtype, batch, n, k, x: operand(x, node.attrs.transA === true), epilogue, buffers, store }, (spec) => planSyrk(spec));
       return { name: `syrk.${node.dtype}${node.attrs.transA ? '.tA' : ''}`, program };
     }
     const [a, b] = node.inputs.map((i) => this.viewOf(i));
-    const program = planMatmul({
+    const program = this.kernels.get('matmul', {
       dtype: node.dtype as 'float32' | 'int32',
       batch,
       m,
@@ -596,11 +623,23 @@ class Lowering {
       epilogue,
       buffers,
       store,
-    });
+    }, (spec) => planMatmul(spec));
     const flags = `${node.attrs.transA ? '.tA' : ''}${node.attrs.transB ? '.tB' : ''}`;
     return { name: `matmul.${node.dtype}${flags}`, program };
   }
 
+}
+
+/**
+ * A dispatch's IR text, made when first asked for: most plans run without anyone reading their IR, and
+ * printing every member of every kernel was a tenth of compiling a 1,000-node program.
+ */
+type IrText = () => string;
+
+/** Prints nodes as lines of `order`'s graph, numbering the graph only when the first line is asked for. */
+function lineNamer(order: readonly Node[]): (node: Node) => string {
+  let names: Map<Node, number> | undefined;
+  return (node) => printNode(node, (names ??= numberValues(order)));
 }
 
 /** The views without repeats (one value read by several members of a kernel). */
@@ -625,7 +664,7 @@ const GENERATED = new Set(['const', 'iota', 'rand']);
 /** A generated leaf as an expression step over the index space `space` it is broadcast into. */
 function leafStep(leaf: Node, space: Shape): ExprStep {
   const access = accessIn(rowMajorView(-1, leaf.dtype, leaf.shape), space);
-  return { kind: 'op', op: leaf.op, args: [], attrs: leaf.attrs, dtype: leaf.dtype, leaf: { shape: leaf.shape, access } };
+  return { kind: 'op', op: leaf.op, args: [], attrs: kernelAttrs(leaf.attrs), dtype: leaf.dtype, leaf: { shape: leaf.shape, access } };
 }
 
 function isReduction(n: Node): boolean {

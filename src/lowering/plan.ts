@@ -79,8 +79,6 @@ export interface MemoryPlan {
 }
 
 export interface Plan {
-  /** structuralHash of the graph this plan computes. */
-  readonly key: string;
   readonly slots: readonly Slot[];
   /** The slot bound to each graph input, in order. */
   readonly inputSlots: readonly number[];

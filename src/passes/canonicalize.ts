@@ -75,10 +75,10 @@ export const canonicalize: Pass = {
 
 /** One bottom-up round; refusals are noted only when `noteRefusals` (later rounds would repeat them). */
 function canonicalizeOnce(graph: Graph, notes: string[], noteRefusals: boolean): Graph {
-  const names = numberValues(orderOf(graph));
-  const name = namer(names);
+  // The graph is numbered for notes only when a rule fires.
+  let names: Map<Node, number> | undefined;
+  const name = namer(() => (names ??= numberValues(orderOf(graph))));
   return rewrite(graph, (node, inputs) => {
-    const at = `at ${name(node)}`;
     let cur = node;
     let ins = inputs;
     // Operands arrive canonical, so a replacement taken from them is final; one built here (one transpose
@@ -87,7 +87,7 @@ function canonicalizeOnce(graph: Graph, notes: string[], noteRefusals: boolean):
       const fold = simplify(cur, ins, name);
       if (!fold) break;
       const refused = fold.to === cur;
-      if (!refused || noteRefusals) notes.push(fold.note(at));
+      if (!refused || noteRefusals) notes.push(fold.note(`at ${name(node)}`));
       if (refused) break;
       cur = fold.to;
       ins = cur.inputs;
@@ -97,9 +97,9 @@ function canonicalizeOnce(graph: Graph, notes: string[], noteRefusals: boolean):
 }
 
 /** `%n` for a node of the input graph; a node built by this pass is shown as its definition. */
-function namer(names: ReadonlyMap<Node, number>): Namer {
+function namer(names: () => ReadonlyMap<Node, number>): Namer {
   const name = (n: Node, depth = 0): string => {
-    const k = names.get(n);
+    const k = names().get(n);
     if (k !== undefined) return `%${k}`;
     if (depth >= 2) return `(${n.op} ...)`;
     return `(${define(n, (i) => name(i, depth + 1))})`;

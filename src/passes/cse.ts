@@ -2,7 +2,7 @@
 // so the value is computed once and later passes see one producer with several users.
 //
 // A node's structural key is (op, the identities of its already deduplicated operands, its attributes
-// without `group`, its type). Walking bottom-up, the first node with a key survives and every later node
+// without `group`); its type need not be in it, since type inference is a function of exactly those. Walking bottom-up, the first node with a key survives and every later node
 // with that key is replaced by it; since operands are deduplicated first, whole duplicate subtrees collapse.
 // Leaves merge by (op, attributes, type):
 //   const   equal value (as printed: -0 and 0 differ, NaN equals NaN), dtype and shape;
@@ -27,11 +27,12 @@ export const cse: Pass = {
   description: 'merge nodes with the same op, operands, attributes (ignoring group) and type; consts, iotas and rands with equal attributes; never inputs',
   run(graph: Graph): PassResult {
     const order = orderOf(graph);
-    const names = numberValues(order);
+    // Numbered only when a note needs a name (the second run of cse usually merges nothing).
+    let names: Map<Node, number> | undefined;
     const fired: string[] = [];
     // The rewritten node -> the original it stands for, to name it in notes after its operands changed.
     const original = new Map<Node, Node>();
-    const nameOf = (n: Node) => `%${names.get(original.get(n) ?? n) ?? '?'}`;
+    const nameOf = (n: Node) => `%${(names ??= numberValues(order)).get(original.get(n) ?? n) ?? '?'}`;
     const identity = new Map<Node, number>();
     const idOf = (n: Node) => {
       let id = identity.get(n);
@@ -57,8 +58,10 @@ export const cse: Pass = {
 
     const result = rewrite(graph, (node, inputs) => {
       const operands = inputs.map(canonical);
-      const attrs = withoutGroup(node.attrs);
-      const key = `${node.op}(${operands.map(idOf).join(',')})${printAttrs(attrs)}:${printType(node)}`;
+      const attrs = node.attrs.group === undefined ? node.attrs : withoutGroup(node.attrs);
+      let key = `${node.op}(`;
+      for (const x of operands) key += `${idOf(x)},`;
+      key += `)${attrsPart(attrs)}`;
       const first = survivors.get(key);
       if (first) {
         const described = `${node.op} ${node.inputs.map(nameOf).join(', ')}${attrsPart(attrs)}`;

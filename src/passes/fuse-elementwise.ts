@@ -32,8 +32,7 @@ export function fuseElementwiseGroups(graph: Graph, maxBuffers?: number): PassRe
     };
     const admit = (n: Node): boolean => {
       if (!fits(n) || !c.convexWith(n, group)) return false;
-      const grown = new Set(group).add(n);
-      if (c.bindings(grown) > c.maxBuffers) {
+      if (c.bindings(group, n) > c.maxBuffers) {
         fired.push(`split at ${c.name(n)}: the kernel of ${c.name(seed)} would bind more than ${c.maxBuffers} buffers`);
         return false;
       }

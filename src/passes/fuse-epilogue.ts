@@ -25,9 +25,8 @@ export function fuseEpilogues(graph: Graph, maxBuffers?: number): PassResult {
       if (!isElementwiseOp(next) || c.groupOf.has(next) || !shapesEqual(next.shape, m.shape)) break;
       // An operand that only appears on one side of the link (next uses `last` twice) is fine; a repeated use
       // of `last` makes users.length 2 and stops above.
-      const grown = new Set(chain).add(next);
       if (!c.convexWith(next, chain)) break;
-      if (c.bindings(grown) > c.maxBuffers) {
+      if (c.bindings(chain, next) > c.maxBuffers) {
         fired.push(`stop ${c.name(m)} at ${c.name(next)}: the kernel would bind more than ${c.maxBuffers} buffers`);
         break;
       }

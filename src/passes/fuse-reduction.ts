@@ -81,15 +81,24 @@ export function fuseReductions(graph: Graph, maxBuffers?: number): PassResult {
     /** A row map (input space) reading a dropped-shape row value that does not broadcast along the rows. */
     const misread = (map: Node, value: Node) =>
       !aligned && shapesEqual(map.shape, row.input) && shapesEqual(value.shape, row.drop) && !shapesEqual(value.shape, row.input);
+    // Whether n may join depends only on n and the group, which only grows: a candidate refused at the
+    // group's current size is not tried again until the group has grown (each round revisits them all).
+    const refusedAt = new Map<Node, number>();
     const admit = (n: Node, why: string): boolean => {
-      if (group.has(n) || c.groupOf.has(n)) return false;
+      if (group.has(n) || c.groupOf.has(n) || refusedAt.get(n) === group.size) return false;
+      if (!tryAdmit(n, why)) {
+        refusedAt.set(n, group.size);
+        return false;
+      }
+      return true;
+    };
+    const tryAdmit = (n: Node, why: string): boolean => {
       if (!c.convexWith(n, group)) return false;
       if (n.inputs.some((x) => group.has(x) && misread(n, x)) || c.users.get(n)!.some((u) => group.has(u) && misread(u, n))) {
         fired.push(`keep ${c.name(n)} ${n.op} out of the row kernel of ${c.name(seed)}: a value of shape [${row.drop.join(',')}] broadcasts along other axes than its rows`);
         return false;
       }
-      const grown = new Set(group).add(n);
-      if (c.bindings(grown) > c.maxBuffers) {
+      if (c.bindings(group, n) > c.maxBuffers) {
         fired.push(`stop at ${c.name(n)}: the row kernel of ${c.name(seed)} would bind more than ${c.maxBuffers} buffers`);
         return false;
       }

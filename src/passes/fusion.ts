@@ -18,25 +18,29 @@ export const GENERATED_LEAVES = new Set(['const', 'iota', 'rand']);
 
 export class Clusters {
   readonly order: readonly Node[];
-  readonly position = new Map<Node, number>();
+  readonly position: Map<Node, number>;
   readonly users: Map<Node, Node[]>;
   readonly outputs: Set<Node>;
   readonly groupOf = new Map<Node, number>();
   readonly members = new Map<number, Node[]>();
-  private readonly names: Map<Node, number>;
   private nextGroup = 0;
   /** Lowest and highest topological position of each group's members. */
   private readonly span = new Map<number, { lo: number; hi: number }>();
+  /** floorFor of every position, rebuilt when a group's span changes (null: stale). */
+  private floors: Int32Array | null = null;
+  /** Walk marks by position (see walkFinds): a node is visited in the current walk when it holds `stamp`. */
+  private readonly visited: Int32Array;
+  private stamp = 0;
 
   constructor(
     readonly graph: Graph,
     readonly maxBuffers = DEFAULT_MAX_BUFFERS,
   ) {
     this.order = orderOf(graph);
-    this.order.forEach((n, i) => this.position.set(n, i));
+    this.position = numberValues(this.order);
+    this.visited = new Int32Array(this.order.length);
     this.users = usersOf(this.order);
     this.outputs = new Set(graph.outputs);
-    this.names = numberValues(this.order);
     for (const n of this.order) {
       const g = n.attrs.group;
       if (typeof g === 'number') this.add(g, n);
@@ -45,7 +49,7 @@ export class Clusters {
 
   /** `%N` as the printed input graph names the node (for `fired` notes). */
   name(n: Node): string {
-    return `%${this.names.get(n)}`;
+    return `%${this.position.get(n)}`; // the printer numbers values by topological position too
   }
 
   newGroup(): number {
@@ -57,6 +61,7 @@ export class Clusters {
     const at = this.position.get(n)!;
     const span = this.span.get(group);
     this.span.set(group, span ? { lo: Math.min(span.lo, at), hi: Math.max(span.hi, at) } : { lo: at, hi: at });
+    this.floors = null;
     this.groupOf.set(n, group);
     const list = this.members.get(group);
     if (list) list.push(n);
@@ -70,32 +75,52 @@ export class Clusters {
 
   /**
    * A position below which no node reaches one at `low` or above. Operand edges only go down; a step from a
-   * member of a group to another member can go up, so the bound is lowered past every group spanning it.
+   * member of a group to another member can go up, so the bound is lowered past every group spanning it:
+   * it is the highest position at or below `low` that no group's span crosses (lo < p <= hi). One sweep
+   * over the positions gives it for every `low` at once; convexity asks for it hundreds of times between
+   * two changes of the groups.
    */
   private floorFor(low: number): number {
-    let floor = low;
-    for (let changed = true; changed; ) {
-      changed = false;
+    if (!this.floors) {
+      const n = this.order.length;
+      const crossing = new Int32Array(n + 1);
       for (const { lo, hi } of this.span.values()) {
-        if (lo < floor && hi >= floor) {
-          floor = lo;
-          changed = true;
+        if (hi > lo) {
+          crossing[lo + 1]++;
+          crossing[hi + 1]--;
         }
       }
+      const floors = new Int32Array(n);
+      let open = 0;
+      for (let p = 0; p < n; p++) {
+        open += crossing[p];
+        floors[p] = open > 0 && p > 0 ? floors[p - 1] : p;
+      }
+      this.floors = floors;
     }
-    return floor;
+    return this.floors[low];
   }
 
-  /** True when some node in `from` reaches a member of `group` through operands, leaving the group first. */
-  private reachesGroupUpward(from: readonly Node[], group: ReadonlySet<Node>): boolean {
-    const low = this.floorFor(Math.min(...[...group].map((m) => this.position.get(m)!)));
-    const seen = new Set<Node>();
-    const stack = [...from];
+  /** Lowest topological position of the nodes. */
+  private lowest(nodes: Iterable<Node>): number {
+    let low = Infinity;
+    for (const m of nodes) low = Math.min(low, this.position.get(m)!);
+    return low;
+  }
+
+  /**
+   * A depth-first walk down operand edges (and across other groups, see pushUpward) from the nodes on
+   * `stack`, never below position `low`, stopping when `hit` says so. Visited nodes are stamped in an array
+   * by position rather than kept in a Set: convexity runs hundreds of these walks per pass.
+   */
+  private walkFinds(stack: Node[], low: number, group: ReadonlySet<Node>, hit: (n: Node) => boolean): boolean {
+    const stamp = ++this.stamp;
     while (stack.length > 0) {
       const n = stack.pop()!;
-      if (seen.has(n) || this.position.get(n)! < low) continue;
-      seen.add(n);
-      if (group.has(n)) return true;
+      const at = this.position.get(n)!;
+      if (at < low || this.visited[at] === stamp) continue;
+      this.visited[at] = stamp;
+      if (hit(n)) return true;
       this.pushUpward(n, group, stack);
     }
     return false;
@@ -107,9 +132,9 @@ export class Clusters {
    * convex can still close a cycle).
    */
   private pushUpward(n: Node, group: ReadonlySet<Node>, stack: Node[]): void {
-    stack.push(...n.inputs);
+    for (const i of n.inputs) stack.push(i);
     const g = this.groupOf.get(n);
-    if (g !== undefined && !group.has(n)) stack.push(...this.members.get(g)!);
+    if (g !== undefined && !group.has(n)) for (const m of this.members.get(g)!) stack.push(m);
   }
 
   /**
@@ -117,32 +142,28 @@ export class Clusters {
    * and no member of the group depends on a consumer of n outside the group.
    */
   convexWith(n: Node, group: ReadonlySet<Node>): boolean {
-    const outsideOperands = n.inputs.filter((i) => !group.has(i));
-    if (this.reachesGroupUpward(outsideOperands, group)) return false;
-    const outsideUsers = this.users.get(n)!.filter((u) => !group.has(u));
+    const outsideOperands: Node[] = [];
+    for (const i of n.inputs) if (!group.has(i)) outsideOperands.push(i);
+    if (outsideOperands.length > 0 && this.walkFinds(outsideOperands, this.floorFor(this.lowest(group)), group, (m) => group.has(m))) return false;
+    const outsideUsers: Node[] = [];
+    for (const u of this.users.get(n)!) if (!group.has(u)) outsideUsers.push(u);
     if (outsideUsers.length === 0) return true;
-    const targets = new Set(outsideUsers);
-    const low = this.floorFor(Math.min(...outsideUsers.map((u) => this.position.get(u)!)));
-    const seen = new Set<Node>();
-    const stack = [...group].filter((m) => m !== n);
-    while (stack.length > 0) {
-      const m = stack.pop()!;
-      if (seen.has(m) || this.position.get(m)! < low) continue;
-      seen.add(m);
-      if (targets.has(m)) return false;
-      this.pushUpward(m, group, stack);
-    }
-    return true;
+    const members: Node[] = [];
+    for (const m of group) if (m !== n) members.push(m);
+    return !this.walkFinds(members, this.floorFor(this.lowest(outsideUsers)), group, (m) => outsideUsers.includes(m));
   }
 
-  /** Buffers a kernel for `group` binds: distinct external values read plus values stored. */
-  bindings(group: ReadonlySet<Node>): number {
+  /** Buffers a kernel for `group` (and `extra`, when given) binds: distinct external values read plus values stored. */
+  bindings(group: ReadonlySet<Node>, extra?: Node): number {
+    const inside = (x: Node) => x === extra || group.has(x);
     const external = new Set<Node>();
     let stored = 0;
-    for (const m of group) {
-      for (const i of m.inputs) if (!group.has(i) && !GENERATED_LEAVES.has(i.op)) external.add(i);
-      if (this.outsideUses(m, group) > 0) stored++;
-    }
+    const count = (m: Node) => {
+      for (const i of m.inputs) if (!inside(i) && !GENERATED_LEAVES.has(i.op)) external.add(i);
+      if (this.outputs.has(m) || this.users.get(m)!.some((u) => !inside(u))) stored++;
+    };
+    for (const m of group) count(m);
+    if (extra !== undefined && !group.has(extra)) count(extra);
     return external.size + stored;
   }
 

@@ -12,6 +12,7 @@ import { graphToDot } from '../../src/cli/dot.js';
 import { formatPlan, loadProgram, runDumpIr, runPipeline } from '../../src/cli/dump-ir.js';
 import { main } from '../../src/cli/main.js';
 import { makeGraph, topoOrder } from '../../src/ir/graph.js';
+import { structuralHash } from '../../src/ir/hash.js';
 import { makeNode } from '../../src/ir/node.js';
 import { parseGraph } from '../../src/ir/parser.js';
 import { printGraph } from '../../src/ir/printer.js';
@@ -127,8 +128,8 @@ describe('dump-ir --emit=plan, wgsl, dot, json', () => {
   it('--emit=plan lists each dispatch with kernel, workgroups, bindings, bytes and IR, then the slots', async () => {
     const r = await runDumpIr([MLP, '--passes=fold-transposes', '--emit=plan']);
     expect(r.stderr).toBe('');
-    const plan = compileGraph(parseFixture('mlp.ir'), { passes: [PASSES['fold-transposes']] }).plan;
-    expect(r.stdout.split('\n')[0]).toBe(`// ----- plan ${plan.key}: ${plan.dispatches.length} dispatches, ${plan.slots.length} slots -----`);
+    const { plan, graph } = compileGraph(parseFixture('mlp.ir'), { passes: [PASSES['fold-transposes']] });
+    expect(r.stdout.split('\n')[0]).toBe(`// ----- plan ${structuralHash(graph)}: ${plan.dispatches.length} dispatches, ${plan.slots.length} slots -----`);
     plan.dispatches.forEach((d, i) => {
       expect(r.stdout).toContain(`dispatch ${i}: ${d.kernel}\n  workgroups  ${d.workgroups.join(' x ')}\n`);
       // `>sN`: the binding also holds slot N, written in place over it.
@@ -144,7 +145,6 @@ describe('dump-ir --emit=plan, wgsl, dot, json', () => {
   });
   it('prints the memory report when the plan has one', () => {
     const plan: Plan = {
-      key: 'k',
       slots: [
         { index: 0, dtype: 'float32', size: 4, role: 'input' },
         { index: 1, dtype: 'float32', size: 4, role: 'temp' },
@@ -155,10 +155,10 @@ describe('dump-ir --emit=plan, wgsl, dot, json', () => {
       dispatches: [],
       memory: { buffers: [16, 16], slotBuffer: [-1, 0, 1], peakBytes: 32, bytesWithoutReuse: 512, lowerBound: 32 },
     };
-    const text = formatPlan(plan);
+    const text = formatPlan(plan, 'k');
     expect(text).toContain('memory\n  peak bytes          32 B in 2 buffers\n  bytes without reuse 512 B\n  lower bound         32 B\n');
     expect(text).toMatch(/^ {2}s1 {2}temp .* buffer 0$/m);
-    expect(formatPlan({ ...plan, memory: undefined })).not.toContain('memory');
+    expect(formatPlan({ ...plan, memory: undefined }, 'k')).not.toContain('memory');
   });
   it('--emit=wgsl prints every kernel after a header naming it', async () => {
     const r = await runDumpIr([TWO, '--passes=', '--emit=wgsl']);

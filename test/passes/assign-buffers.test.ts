@@ -24,7 +24,6 @@ function makePlan(slots: readonly (readonly [number, Role])[], steps: readonly (
     return { kernel: `k${i}`, wgsl: '', entryPoint: 'main', bindings, workgroups: [1, 1, 1], ir: '', bytesRead: 0, bytesWritten: 0 };
   });
   return {
-    key: 'hand',
     slots: planSlots,
     inputSlots: planSlots.filter((s) => s.role === 'input').map((s) => s.index),
     outputs: planSlots.filter((s) => s.role === 'output').map((s) => ({ slot: s.index, shape: [s.size], offset: 0, strides: [1] })),
