@@ -6,6 +6,9 @@
 //   source .gpu/env.sh && node .gpu/gemm-sweep.mjs --out $OUT          # on the GPU machine
 //   node gemm-sweep.mjs --smoke                                         # SwiftShader: small shapes, same code
 //
+// `--set final` (the default) times the defaults against the first round's and the runners-up; `--set
+// explore` every option of the second round (see SETS); `--only REGEX` picks shapes.
+//
 // Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
 // gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
 // rounds over all configurations in turn: each a short warm-up (about 20 ms of GPU work) and `--reps` runs in
@@ -41,10 +44,12 @@ interface Args {
   torch: boolean;
   robustness: boolean;
   maxSeconds: number;
+  /** Which list of tile configurations (SETS). */
+  set: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { smoke: false, only: null, reps: 10, out: null, torch: false, robustness: false, maxSeconds: 1e9 };
+  const a: Args = { smoke: false, only: null, reps: 10, out: null, torch: false, robustness: false, maxSeconds: 1e9, set: 'final' };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i];
     if (x === '--smoke') a.smoke = true;
@@ -54,6 +59,7 @@ function parseArgs(argv: string[]): Args {
     else if (x === '--torch') a.torch = true;
     else if (x === '--robustness') a.robustness = true;
     else if (x === '--max-seconds') a.maxSeconds = Number(argv[++i]);
+    else if (x === '--set') a.set = argv[++i];
     else throw new Error(`gemm-sweep: unknown argument ${x}`);
   }
   return a;
@@ -80,20 +86,80 @@ interface Variant {
   readonly options: Record<string, unknown> | null;
 }
 
-const t = (bm: number, bn: number, bk: number, tm: number, tn: number, db: boolean, unroll = true, group = 8): TileConfig => ({ bm, bn, bk, tm, tn, db, unroll, group });
+const t = (bm: number, bn: number, bk: number, tm: number, tn: number, db: boolean, unroll = true, group = 8, more: Partial<TileConfig> = {}): TileConfig => ({ bm, bn, bk, tm, tn, db, unroll, group, ...more });
+/** Two stages, two K steps per loop iteration, double-buffered register fragments (the options of 2026-11-24 run 2). */
+const K2F = { pairs: true, frag: true } as const;
+/** One stage with register prefetch and double-buffered fragments. */
+const PF = { prefetch: true, frag: true } as const;
 
-const BIG_TILES: readonly { tile: TileConfig; storage?: number }[] = [
-  { tile: t(128, 128, 8, 8, 8, true) },
-  { tile: t(128, 128, 8, 8, 8, true, true, 0) },
-  { tile: t(128, 128, 16, 8, 8, false, false) },
-  { tile: t(128, 128, 16, 8, 8, false, true, 0) },
-  { tile: t(128, 128, 8, 8, 8, true), storage: 32768 },
-  { tile: t(128, 128, 16, 8, 8, true), storage: 32768 },
-  { tile: t(128, 128, 32, 8, 8, false), storage: 32768 },
-  { tile: t(128, 256, 8, 8, 16, true), storage: 32768 },
-  { tile: t(64, 64, 8, 8, 8, true) },
-  { tile: t(128, 64, 8, 8, 8, true) },
-];
+/** 128x128 tiles of 16x8 on 128 threads, one stage of K 16 with prefetch, double-buffered fragments (TILE_LARGE_VEC4). */
+const V16 = t(128, 128, 16, 16, 8, false, true, 0, PF);
+/** The first round's large default (TILE_LARGE_R1) and the second round's (TILE_LARGE). */
+const R1 = t(128, 128, 8, 8, 8, true, true, 0);
+const R2 = t(128, 128, 8, 8, 8, true, true, 0, K2F);
+
+type Listed = { tile: TileConfig; storage?: number; split?: number };
+/**
+ * Tile configurations per shape class. `--set explore` was the first call of 2026-11-24's second round (the
+ * first round's default and every new option on it: two K steps per loop iteration, double-buffered
+ * fragments, one stage with prefetch, 16x8 and 8x16 micro tiles on 128 threads, larger tiles where 32 KiB is
+ * granted, grouped launch orders). `--set final` (the default) was its second call: the new defaults against
+ * the first round's, with the runners-up, and the shapes the fallbacks cover (unaligned, SYRK 4096).
+ */
+const SETS: Record<string, Record<'big' | 'core' | 'batched' | 'unaligned' | 'syrk' | 'split', readonly Listed[]>> = {
+  explore: {
+    big: [
+      { tile: R1 },
+      { tile: t(128, 128, 8, 8, 8, true, true, 0, { pairs: true }) },
+      { tile: t(128, 128, 8, 8, 8, true, true, 0, { frag: true }) },
+      { tile: R2 },
+      { tile: t(128, 128, 8, 8, 8, true, true, 8, K2F) },
+      { tile: t(128, 128, 8, 8, 8, true, true, 16, K2F) },
+      { tile: t(128, 128, 16, 8, 8, false, true, 0, { prefetch: true }) },
+      { tile: t(128, 128, 16, 8, 8, false, true, 0, PF) },
+      { tile: t(128, 128, 8, 16, 8, true, true, 0, K2F) },
+      { tile: V16 },
+      { tile: t(128, 128, 8, 8, 16, true, true, 0, K2F) },
+      { tile: t(128, 128, 16, 8, 16, false, true, 0, PF) },
+      { tile: t(128, 128, 16, 8, 8, true, true, 0, K2F), storage: 32768 },
+      { tile: t(128, 256, 8, 8, 16, true, true, 0, K2F), storage: 32768 },
+      { tile: t(256, 128, 8, 16, 8, true, true, 0, K2F), storage: 32768 },
+    ],
+    core: [
+      { tile: t(128, 128, 8, 8, 8, true, true, 0, { pairs: true }) },
+      { tile: t(128, 128, 8, 8, 8, true, true, 0, { frag: true }) },
+      { tile: R2 },
+      { tile: t(128, 128, 8, 8, 8, true, true, 8, K2F) },
+      { tile: t(128, 128, 16, 8, 8, false, true, 0, PF) },
+      { tile: t(128, 128, 8, 16, 8, true, true, 0, K2F) },
+      { tile: V16 },
+      { tile: t(128, 128, 8, 8, 16, true, true, 0, K2F) },
+      { tile: t(256, 128, 8, 16, 8, true, true, 0, K2F), storage: 32768 },
+    ],
+    batched: [R1, R2, t(128, 128, 8, 8, 8, true, true, 8, K2F), t(128, 128, 8, 16, 8, true, true, 0, K2F), t(128, 128, 8, 8, 16, true, true, 0, K2F), t(64, 64, 16, 4, 4, true, true, 8, K2F)].map((tile) => ({ tile })),
+    unaligned: [{ tile: R1 }, { tile: R2 }],
+    syrk: [{ tile: R1 }, { tile: R2 }],
+    split: [
+      { tile: t(128, 128, 16, 8, 8, false), split: 16 },
+      { tile: t(128, 128, 16, 8, 8, false), split: 26 },
+      { tile: t(128, 128, 16, 8, 8, false, true, 8, PF), split: 16 },
+      { tile: t(128, 128, 16, 8, 8, false, true, 8, PF), split: 26 },
+      { tile: t(128, 128, 8, 8, 8, true, true, 8, K2F), split: 16 },
+      { tile: t(128, 128, 8, 8, 8, true, true, 8, K2F), split: 26 },
+    ],
+  },
+  final: {
+    big: [R1, R2, V16, { ...V16, frag: false }, { ...V16, group: 8 }, t(128, 128, 16, 8, 16, false, true, 0, PF)].map((tile) => ({ tile })),
+    core: [R1, R2, t(128, 128, 8, 8, 8, true, true, 0, { frag: true }), { ...V16, group: 8 }].map((tile) => ({ tile })),
+    batched: [R1, R2, V16, { ...V16, group: 8 }].map((tile) => ({ tile })),
+    unaligned: [R1, R2, V16].map((tile) => ({ tile })),
+    syrk: [R1, R2, V16].map((tile) => ({ tile })),
+    split: [
+      { tile: V16, split: 16 },
+      { tile: V16, split: 26 },
+    ],
+  },
+};
 
 const tiled = (tile: TileConfig, storage?: number, splitK?: number): Variant => ({
   label: `tiled ${tileName(tile)}${storage ? ` smem${storage / 1024}k` : ''}${splitK && splitK > 1 ? ` split${splitK}` : ''}`,
@@ -105,18 +171,14 @@ const gemv = (g: GemvConfig, splitK?: number): Variant => ({
 });
 const DEFAULT: Variant = { label: 'default', options: null };
 
-function variantsFor(s: Shape, smoke: boolean): Variant[] {
-  const big = BIG_TILES.map((x) => tiled(x.tile, x.storage));
+function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
+  const sel = SETS[set];
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${Object.keys(SETS).join(', ')})`);
+  const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
+  if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
-    const out: Variant[] = [DEFAULT];
-    const plan: [TileConfig, number[]][] = [
-      [t(128, 128, 16, 8, 8, false), [8, 16, 26, 32, 64]],
-      [t(128, 128, 8, 8, 8, true), [16, 26, 32, 64]],
-      [t(64, 64, 16, 4, 4, true), [8, 16, 32]],
-      [t(64, 64, 8, 8, 8, true), [16, 32, 64]],
-    ];
-    for (const [tile, splits] of plan) for (const split of smoke ? [1, 4] : splits) out.push(tiled(tile, undefined, split));
-    return out;
+    if (smoke) return [DEFAULT, ...sel.split.map((x) => tiled(x.tile, undefined, 4))];
+    return list(sel.split);
   }
   if (s.m === 1 || s.n === 1) {
     const out: Variant[] = [DEFAULT];
@@ -135,13 +197,13 @@ function variantsFor(s: Shape, smoke: boolean): Variant[] {
   if (s.k <= 64) {
     return [
       DEFAULT,
-      ...[t(128, 128, 16, 8, 8, false, true, 0), t(128, 128, 8, 8, 8, true, true, 0), t(128, 64, 16, 8, 8, false, true, 0), t(64, 64, 32, 4, 4, false, true, 0), t(64, 128, 16, 4, 8, false, true, 0), t(64, 64, 16, 4, 4, false, true, 8), t(64, 64, 8, 8, 8, false, true, 0)].map((x) => tiled(x)),
+      ...[t(128, 128, 16, 8, 8, false, true, 0), t(128, 128, 8, 8, 8, true, true, 0), t(64, 64, 16, 4, 4, false, true, 0, { frag: true }), t(64, 64, 16, 4, 4, false, true, 0, { prefetch: true }), t(128, 128, 8, 8, 8, true, true, 0, K2F)].map((x) => tiled(x)),
     ];
   }
-  if (s.batch > 1 || s.m * s.n <= 256 * 256 * 4) {
-    return [DEFAULT, ...[t(128, 128, 8, 8, 8, true), t(128, 128, 16, 8, 8, false, true, 0), t(128, 64, 8, 8, 8, true), t(64, 64, 16, 4, 4, true), t(64, 64, 16, 4, 4, false), t(64, 64, 8, 8, 8, true)].map((x) => tiled(x))];
-  }
-  return [DEFAULT, ...big];
+  if (s.batch > 1 || s.m * s.n <= 256 * 256 * 4) return list(sel.batched);
+  if (s.m % 4 !== 0 && s.k % 4 !== 0) return list(sel.unaligned);
+  // The first shape of the large family gets the whole list, the others the core list.
+  return list(s.id === 'gemm-4096x4096x4096' ? sel.big : sel.core);
 }
 
 function shapes(smoke: boolean): Shape[] {
@@ -170,6 +232,9 @@ function shapes(smoke: boolean): Shape[] {
     { id: 'bgemm-64x256x256x256', batch: 64, m: 256, n: 256, k: 256 },
     { id: 'gemm-512x512x80000-tA', batch: 1, m: 512, n: 512, k: 80000, transA: true },
     { id: 'syrk-512x80000', batch: 1, m: 512, n: 512, k: 80000, syrk: true },
+    // Scalar tile loads (no axis aligned to 4), and a large SYRK (no split): the shapes of the fallbacks.
+    { id: 'gemm-4095x4095x4095', batch: 1, m: 4095, n: 4095, k: 4095 },
+    { id: 'syrk-4096x4096', batch: 1, m: 4096, n: 4096, k: 4096, syrk: true },
   ];
 }
 
@@ -394,7 +459,7 @@ async function main(): Promise<number> {
     const refs = reference(s, A, B, bias, 256);
     const outLen = s.batch * s.m * s.n;
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-    const variants = variantsFor(s, args.smoke);
+    const variants = variantsFor(s, args.smoke, args.set);
     const devices = [{ dev: device, tag: '', list: variants }, ...(unsafe && !args.smoke ? [{ dev: unsafe.device, tag: ' [no robustness]', list: variants.slice(0, 4) }] : [])];
     const entries: Entry[] = [];
     const owned: GPUBuffer[] = [];

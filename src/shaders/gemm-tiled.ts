@@ -17,7 +17,20 @@
 //
 // With `db` the next K step's tile loads are issued into registers before the current step's product and
 // stored to the second of two workgroup-memory stages after it: one barrier per step, and the global
-// loads' latency hides behind the product. Without it, one stage: load, barrier, product, barrier.
+// loads' latency hides behind the product. Without it, one stage: load, barrier, product, barrier; with
+// `prefetch` (one stage) the next step's loads are issued into registers before the product as with `db`,
+// then barrier, store, barrier.
+//
+// `pairs` (with `db`): the loop body covers two K steps, the first on stage 0 and the second on stage 1, so
+// every workgroup-memory index has a constant stage (no stage variable).
+//
+// `frag` (register fragments double-buffered, needs `unroll`): two sets of the A and B vectors a thread
+// multiplies; the vectors of kk + 1 are read from workgroup memory before the multiply-adds of kk, and the
+// step's boundary (the store of the prefetched tiles and the barrier) is moved before the multiply-adds of
+// the last kk, whose vectors are already in registers: right after the barrier the next step's first
+// vectors are read, so their latency hides behind those multiply-adds instead of stalling after the barrier
+// (the ordering of the classic Maxwell-era SGEMM main loops). Every read of a stage still happens before the
+// barrier that precedes the next store into it.
 //
 // Bounds: every extent is a compile-time constant, so a check is emitted only along an axis whose extent is
 // not a multiple of its tile (loads outside read nothing and stage zeros; stores outside are skipped). The
@@ -42,6 +55,12 @@ export interface TileConfig {
   readonly unroll: boolean;
   /** Launch order: this many row tiles per group, column tiles inside a group (L2 reuse); 0: row by row. */
   readonly group: number;
+  /** One stage (db false): the next step's global loads prefetched into registers before the product. */
+  readonly prefetch?: boolean;
+  /** With db: two K steps per loop iteration, so the stage of every workgroup-memory index is a constant. */
+  readonly pairs?: boolean;
+  /** Register fragments double-buffered, the step boundary before the last kk's multiply-adds (needs unroll). */
+  readonly frag?: boolean;
 }
 
 /** The storage a WebGPU device grants by default (maxComputeWorkgroupStorageSize); every default config fits. */
@@ -51,9 +70,14 @@ const MAX_THREADS = 256;
 
 export const tileThreads = (c: TileConfig) => (c.bm / c.tm) * (c.bn / c.tn);
 
-/** A config's short name, e.g. `128x128x8/8x8.db.u`. */
+/**
+ * A config's short name, e.g. `128x128x8/8x8.db.u`: `.db` two stages, `.p` one stage with register prefetch,
+ * `.k2` two K steps per loop iteration, `.u` unrolled K step, `.f` double-buffered register fragments, `.gN`
+ * grouped launch order.
+ */
 export function tileName(c: TileConfig): string {
-  return `${c.bm}x${c.bn}x${c.bk}/${c.tm}x${c.tn}${c.db ? '.db' : ''}${c.unroll ? '.u' : ''}${c.group > 1 ? `.g${c.group}` : ''}`;
+  const flags = [c.db ? '.db' : '', c.prefetch ? '.p' : '', c.pairs ? '.k2' : '', c.unroll ? '.u' : '', c.frag ? '.f' : '', c.group > 1 ? `.g${c.group}` : ''];
+  return `${c.bm}x${c.bn}x${c.bk}/${c.tm}x${c.tn}${flags.join('')}`;
 }
 
 /** Why a config cannot be generated, or null. */
@@ -64,6 +88,9 @@ export function tileConfigError(c: TileConfig): string | null {
   if (c.bm % c.tm !== 0 || c.bn % c.tn !== 0) return 'bm and bn must be multiples of tm and tn';
   if (c.bk % 4 !== 0) return 'bk must be a multiple of 4';
   if (tileThreads(c) > MAX_THREADS) return `more than ${MAX_THREADS} threads`;
+  if (c.prefetch && c.db) return 'prefetch is implied by db';
+  if (c.pairs && !c.db) return 'pairs needs db';
+  if (c.frag && !c.unroll) return 'frag needs unroll';
   return null;
 }
 
@@ -236,37 +263,70 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
 
   // The product of one staged step: per kk, tm/4 vec4 of A, tn/4 vec4 of B, tm * tn / 4 vec4 multiply-adds.
   const accName = (i: number, j: number) => `c${i}_${j}`;
-  const product = (stage: string | null): string[] => {
-    const step = (kk: string): string[] => {
-      const lines: string[] = [];
-      for (let q = 0; q < c.tm / 4; q++) lines.push(`let a${q} = ${ref(pa, stage, kk, `ty${q === 0 ? '' : ` + ${q * TY}u`}`)};`);
-      for (let q = 0; q < c.tn / 4; q++) lines.push(`let b${q} = ${ref(pb, stage, kk, `tx${q === 0 ? '' : ` + ${q * TX}u`}`)};`);
-      for (let i = 0; i < c.tm; i++) {
-        const a = `a${i >> 2}.${'xyzw'[i & 3]}`;
-        for (let j = 0; j < c.tn / 4; j++) {
-          const acc = accName(i, j);
-          lines.push(dtype === 'float32' ? `${acc} = fma(${v4}(${a}), b${j}, ${acc});` : `${acc} += ${a} * b${j};`);
-        }
+  const fmas = (a: (q: number) => string, b: (q: number) => string): string[] => {
+    const lines: string[] = [];
+    for (let i = 0; i < c.tm; i++) {
+      const ai = `${a(i >> 2)}.${'xyzw'[i & 3]}`;
+      for (let j = 0; j < c.tn / 4; j++) {
+        const acc = accName(i, j);
+        lines.push(dtype === 'float32' ? `${acc} = fma(${v4}(${ai}), ${b(j)}, ${acc});` : `${acc} += ${ai} * ${b(j)};`);
       }
-      return lines;
-    };
+    }
+    return lines;
+  };
+  const aAt = (stage: string | null, kk: string, q: number) => ref(pa, stage, kk, `ty${q === 0 ? '' : ` + ${q * TY}u`}`);
+  const bAt = (stage: string | null, kk: string, q: number) => ref(pb, stage, kk, `tx${q === 0 ? '' : ` + ${q * TX}u`}`);
+  const product = (stage: string | null): string[] => {
+    const step = (kk: string): string[] => [
+      ...Array.from({ length: c.tm / 4 }, (_, q) => `let a${q} = ${aAt(stage, kk, q)};`),
+      ...Array.from({ length: c.tn / 4 }, (_, q) => `let b${q} = ${bAt(stage, kk, q)};`),
+      ...fmas((q) => `a${q}`, (q) => `b${q}`),
+    ];
     if (c.unroll) return Array.from({ length: c.bk }, (_, kk) => ['{', ...step(`${kk}u`).map((l) => `  ${l}`), '}']).flat();
     return [`for (var kk = 0u; kk < ${c.bk}u; kk++) {`, ...step('kk').map((l) => `  ${l}`), '}'];
+  };
+  // frag: fragment set s holds A vectors a{s}{q} and B vectors b{s}{q}; kk uses set kk % 2 (bk is even).
+  const fragLoads = (set: number, stage: string | null, kk: number): string[] => [
+    ...Array.from({ length: c.tm / 4 }, (_, q) => `a${set}${q} = ${aAt(stage, `${kk}u`, q)};`),
+    ...Array.from({ length: c.tn / 4 }, (_, q) => `b${set}${q} = ${bAt(stage, `${kk}u`, q)};`),
+  ];
+  const fragFmas = (set: number) => fmas((q) => `a${set}${q}`, (q) => `b${set}${q}`);
+  /**
+   * One step's product with double-buffered fragments (set 0 of kk = 0 already loaded): `boundary` (the
+   * store of the next step's tiles and its barrier) runs before the last kk's multiply-adds, then set 0 is
+   * loaded from `next` (the stage the next step reads), then the last kk's multiply-adds.
+   */
+  const fragProduct = (stage: string | null, boundary: string[], next: { stage: string | null } | null): string[] => {
+    const out: string[] = [];
+    for (let kk = 0; kk < c.bk - 1; kk++) out.push('{', ...indent([...fragLoads((kk + 1) % 2, stage, kk + 1), ...fragFmas(kk % 2)]), '}');
+    out.push(...boundary);
+    if (next !== null) out.push(...fragLoads(0, next.stage, 0));
+    out.push('{', ...indent(fragFmas((c.bk - 1) % 2)), '}');
+    return out;
   };
 
   const regs = [
     ...Array.from({ length: pa.perThread }, (_, i) => `var fa${i}: ${regType(pa)};`),
     ...Array.from({ length: pb.perThread }, (_, i) => `var fb${i}: ${regType(pb)};`),
   ];
+  if (c.frag) {
+    for (const set of [0, 1]) {
+      for (let q = 0; q < c.tm / 4; q++) regs.push(`var a${set}${q}: ${v4};`);
+      for (let q = 0; q < c.tn / 4; q++) regs.push(`var b${set}${q}: ${v4};`);
+    }
+  }
   const accs: string[] = [];
   for (let i = 0; i < c.tm; i++) for (let j = 0; j < c.tn / 4; j++) accs.push(`var ${accName(i, j)} = ${v4}();`);
   const kRange =
     spec.splits > 1
       ? [`let kbeg = ks * ${kChunk}u;`, `let kend = min(kbeg + ${kChunk}u, ${spec.k}u);`]
       : ['let kbeg = 0u;', `let kend = ${spec.k}u;`];
-  const indent = (lines: string[], d = 1) => lines.map((l) => `${'  '.repeat(d)}${l}`);
+  function indent(lines: string[], d = 1): string[] {
+    return lines.map((l) => `${'  '.repeat(d)}${l}`);
+  }
+  const ifNext = (lines: string[]) => ['if (k1 < kend) {', ...indent(lines), '}'];
   let loop: string[];
-  if (c.db) {
+  if (c.db && !c.pairs && !c.frag) {
     loop = [
       '// Stage the first K step; then each step prefetches the next one into registers, multiplies the',
       '// staged one, and stores the prefetched tiles into the other stage: one barrier per step.',
@@ -288,12 +348,63 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
       '  stage = stage ^ 1u;',
       '}',
     ];
+  } else if (c.db) {
+    // One step on stage `cur` starting at K `kc`: prefetch the next step, multiply, store the prefetched
+    // tiles into stage `nxt`, barrier (with frag, the store and the barrier come before the last kk).
+    const step = (kc: string, cur: string, nxt: string): string[] => {
+      const boundary = [...ifNext([...stash(pa, nxt), ...stash(pb, nxt)]), 'workgroupBarrier();'];
+      return [
+        `let k1 = ${kc} + ${c.bk}u;`,
+        ...ifNext([...fetch(pa, 'k1'), ...fetch(pb, 'k1')]),
+        ...(c.frag ? fragProduct(cur, boundary, { stage: nxt }) : [...product(cur), ...boundary]),
+      ];
+    };
+    const head = [
+      `// Stage the first K step; then each step prefetches the next one into registers, multiplies the staged one and`,
+      `// stores the prefetched tiles into the other stage: one barrier per step${c.frag ? ', before the last kk (frag)' : ''}.`,
+      'if (kbeg < kend) {',
+      ...indent([...fetch(pa, 'kbeg'), ...fetch(pb, 'kbeg'), ...stash(pa, '0u'), ...stash(pb, '0u')]),
+      '}',
+      'workgroupBarrier();',
+      ...(c.frag ? fragLoads(0, '0u', 0) : []),
+    ];
+    loop = c.pairs
+      ? [
+          ...head,
+          '// Two steps per iteration: stage 0, then stage 1 (every stage index a constant).',
+          `for (var k0 = kbeg; k0 < kend; k0 += ${2 * c.bk}u) {`,
+          '  {',
+          ...indent(step('k0', '0u', '1u'), 2),
+          '  }',
+          `  if (k0 + ${c.bk}u < kend) {`,
+          ...indent(step(`k0 + ${c.bk}u`, '1u', '0u'), 2),
+          '  }',
+          '}',
+        ]
+      : [...head, 'var stage = 0u;', `for (var k0 = kbeg; k0 < kend; k0 += ${c.bk}u) {`, ...indent(step('k0', 'stage', 'stage ^ 1u')), '  stage = stage ^ 1u;', '}'];
+  } else if (c.prefetch) {
+    // One stage; the next step's loads are issued before the product and stored between two barriers.
+    const boundary = ['workgroupBarrier();', ...ifNext([...stash(pa, '0u'), ...stash(pb, '0u')]), 'workgroupBarrier();'];
+    loop = [
+      '// Stage the first K step; then each step prefetches the next one into registers, multiplies the staged one,',
+      `// and stores the prefetched tiles between two barriers${c.frag ? ' (frag: before the last kk)' : ''}.`,
+      'if (kbeg < kend) {',
+      ...indent([...fetch(pa, 'kbeg'), ...fetch(pb, 'kbeg'), ...stash(pa, '0u'), ...stash(pb, '0u')]),
+      '}',
+      'workgroupBarrier();',
+      ...(c.frag ? fragLoads(0, null, 0) : []),
+      `for (var k0 = kbeg; k0 < kend; k0 += ${c.bk}u) {`,
+      `  let k1 = k0 + ${c.bk}u;`,
+      ...indent(ifNext([...fetch(pa, 'k1'), ...fetch(pb, 'k1')])),
+      ...indent(c.frag ? fragProduct(null, boundary, { stage: null }) : [...product(null), ...boundary]),
+      '}',
+    ];
   } else {
     loop = [
       `for (var k0 = kbeg; k0 < kend; k0 += ${c.bk}u) {`,
       ...indent([...fetch(pa, 'k0'), ...fetch(pb, 'k0'), ...stash(pa, '0u'), ...stash(pb, '0u')]),
       '  workgroupBarrier();',
-      ...indent(product(null)),
+      ...indent(c.frag ? [...fragLoads(0, null, 0), ...fragProduct(null, [], null)] : product(null)),
       '  workgroupBarrier();',
       '}',
     ];

@@ -111,18 +111,28 @@ export const GEMV_MAX_ROWS = 8;
 export const PARTIAL_BUFFER = 'wg_part';
 
 /**
- * The default geometries, from the H100 sweep (bench/gemm-sweep.ts; the table is in
- * bench/results/nvidia-h100-80gb-hbm3/gemm-sweep-2026-11-24.md, the summary in docs/performance.md). Every
- * one fits WebGPU's default 16 KiB of workgroup memory and 256 threads.
- * - LARGE: 128x128 tiles, K steps of 8 double-buffered, 8x8 outputs per thread, row-major launch order: the
- *   best or within 2% of the best on every large shape (4096^3 plain and transposed, K = 1024, 65536 x 256,
- *   batched 64 x 256^3, with a fused epilogue).
- * - SPLIT: the same tile with K steps of 16 in one stage, for split K (fewer barriers over a long K range:
- *   the best on 512 x 512 x 80000 and the covariance SYRK).
+ * The default geometries, from the H100 sweeps (bench/gemm-sweep.ts; the tables are in
+ * bench/results/nvidia-h100-80gb-hbm3/gemm-sweep-2026-11-24.md and gemm-sweep-2026-11-24-run2.md, the summary
+ * in docs/performance.md). Every one fits WebGPU's default 16 KiB of workgroup memory and 256 threads.
+ * - LARGE_VEC4: outputs of at least two waves of 128x128 tiles whose operands both load as vec4 (the usual
+ *   aligned layouts), and split K on such operands: 128x128 tiles on 128 threads of 16x8 outputs, K steps of
+ *   16 in one stage with the next step prefetched into registers, double-buffered register fragments,
+ *   grouped launch order. Against LARGE: 4096^3 2.87 vs 3.39 ms, x @ w.T 3.01 vs 3.44, 4096 x 4096 x 1024
+ *   0.743 vs 0.858, 65536 x 256 x 256 0.217 vs 0.235, 512 x 512 x 80000 split 16 0.895 vs 1.038 (SPLIT).
+ * - LARGE_PAIRS: aligned outputs of fewer tiles (batched 64 x 256^3, one wave): LARGE with two K steps per
+ *   loop iteration and double-buffered fragments (0.0670 vs 0.0690 ms for LARGE, 0.0714 for LARGE_VEC4).
+ * - LARGE: 128x128 tiles on 256 threads of 8x8, K steps of 8 double-buffered: large outputs with an operand
+ *   that loads as scalars (4095^3: 3.83 ms; LARGE_PAIRS took 5.49 there, and LARGE_VEC4 would keep 32 scalar
+ *   prefetch registers per thread, which SwiftShader takes minutes to compile), SYRK (syrk.ts; 1.51 ms on
+ *   4096 x 4096, LARGE_PAIRS 1.61) and the tile of a forced tiled variant.
+ * - SPLIT: 8x8 on 256 threads with K steps of 16 in one stage, for split K with an operand loaded as scalars
+ *   and for SYRK (syrk.ts).
  * - SMALL_K (k <= 64): 64x64 tiles, 4x4 per thread: four times the workgroups, the output store dominates.
  * - MEDIUM: 64x64 tiles for outputs too small for LARGE when K is too short to split.
  * - GEMV_N / GEMV_K: the gemv layouts (the long operand's stride-1 axis along n or k).
  */
+export const TILE_LARGE_VEC4: TileConfig = { bm: 128, bn: 128, bk: 16, tm: 16, tn: 8, db: false, unroll: true, group: 8, prefetch: true, frag: true };
+export const TILE_LARGE_PAIRS: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, db: true, unroll: true, group: 0, pairs: true, frag: true };
 export const TILE_LARGE: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, db: true, unroll: true, group: 0 };
 export const TILE_SPLIT: TileConfig = { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 8 };
 export const TILE_MEDIUM: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: true, unroll: true, group: 8 };
@@ -185,10 +195,13 @@ export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'>):
   if (Math.min(m, n) <= GEMV_MAX_ROWS) return { ...base, variant: 'gemv' };
   if (k <= 64) return { ...base, variant: 'tiled', tile: TILE_SMALL_K };
   const tiles = (t: TileConfig) => batches * Math.ceil(m / t.bm) * Math.ceil(n / t.bn);
-  if (tiles(TILE_LARGE) >= FILL_WORKGROUPS / 2) return { ...base, variant: 'tiled', tile: TILE_LARGE };
+  // Large outputs: LARGE_VEC4 from two waves of tiles, LARGE_PAIRS below (planMatmul takes LARGE, and SPLIT
+  // for split K, where an operand cannot load as vec4).
+  if (tiles(TILE_LARGE) >= 2 * FILL_WORKGROUPS) return { ...base, variant: 'tiled', tile: TILE_LARGE_VEC4 };
+  if (tiles(TILE_LARGE) >= FILL_WORKGROUPS / 2) return { ...base, variant: 'tiled', tile: TILE_LARGE_PAIRS };
   // Too few large tiles: split a long K over them; with a short K, smaller tiles (and split K if it helps).
   const large = splitsFor(tiles(TILE_SPLIT), k, TILE_SPLIT.bk);
-  if (large > 1) return { ...base, variant: 'tiled', tile: TILE_SPLIT, splitK: large };
+  if (large > 1) return { ...base, variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: large };
   return { ...base, variant: 'tiled', tile: TILE_MEDIUM, splitK: splitsFor(tiles(TILE_MEDIUM), k, TILE_MEDIUM.bk) };
 }
 
@@ -210,7 +223,14 @@ export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmP
   }
   const splitsWanted = options.splitK ?? (options.variant && options.variant !== chosen.variant ? 1 : chosen.splitK);
   if (variant === 'gemv') return planGemv(spec, options.gemv, options.splitK, maxPerDim);
-  const tile = options.tile ?? (options.variant && options.variant !== chosen.variant ? TILE_LARGE : chosen.tile);
+  let tile = options.tile ?? (options.variant && options.variant !== chosen.variant ? TILE_LARGE : chosen.tile);
+  // LARGE_VEC4 and LARGE_PAIRS were measured on operands that load as vec4; LARGE_VEC4 keeps a step's tile
+  // loads in registers, 4 vectors per operand and thread but 16 scalars otherwise. Scalar loads take LARGE,
+  // or SPLIT for split K.
+  if (!options.tile && (tile === TILE_LARGE_VEC4 || tile === TILE_LARGE_PAIRS)) {
+    const loads = tiledLoads(spec, tile, splitsWanted > 1);
+    if (!loads.a || !loads.b || !loads.vectors.has(spec.a.buffer) || !loads.vectors.has(spec.b.buffer)) tile = splitsWanted > 1 ? TILE_SPLIT : TILE_LARGE;
+  }
   return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);
 }
 
@@ -550,6 +570,20 @@ function partialBuffers(spec: Pick<MatmulSpec, 'buffers' | 'dtype'>, operands: r
   return [...spec.buffers.filter((x) => operands.includes(x.name)).map((x) => ({ ...x, access: 'read' as const })), { name: PARTIAL_BUFFER, dtype: spec.dtype, access: 'read_write' }];
 }
 
+/** How the tiled kernel loads each operand (vec4 axis or null) and which buffers it binds as vec4. */
+function tiledLoads(spec: MatmulSpec, tile: TileConfig, partial: boolean): { a: 'major' | 'k' | null; b: 'major' | 'k' | null; vectors: Set<string> } {
+  const { batch, m, n, k, a, b } = spec;
+  const loadsA = vec4LoadAxis({ ...a, majorStride: a.rowStride, kStride: a.colStride }, batch, { extent: m, tile: tile.bm }, { extent: k, tile: tile.bk });
+  const loadsB = vec4LoadAxis({ ...b, majorStride: b.colStride, kStride: b.rowStride }, batch, { extent: n, tile: tile.bn }, { extent: k, tile: tile.bk });
+  const storeVec = !partial && vec4Store(spec.store.access, batch, n);
+  const wants = [
+    { buffer: a.buffer, vec4: loadsA !== null },
+    { buffer: b.buffer, vec4: loadsB !== null },
+    ...(partial ? [] : [{ buffer: spec.store.buffer, vec4: storeVec }, ...epilogueLoads(spec.epilogue).map((x) => ({ buffer: x, vec4: false }))]),
+  ];
+  return { a: loadsA, b: loadsB, vectors: vec4Bindings(wants) };
+}
+
 function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, maxPerDim: number, workgroupStorage?: number): GemmProgram {
   const err = tileConfigError(tile);
   if (err) throw new Error(`internal: matmul tile config ${tileName(tile)}: ${err}`);
@@ -557,17 +591,9 @@ function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, max
   const batches = sizeOf(batch);
   const split = splitK(k, splitsWanted, tile.bk);
   const { code: batchLets, coords: batchCoords } = coordsOf(batch, 'bz', 'b');
-  const loadsA = vec4LoadAxis({ ...a, majorStride: a.rowStride, kStride: a.colStride }, batch, { extent: m, tile: tile.bm }, { extent: k, tile: tile.bk });
-  const loadsB = vec4LoadAxis({ ...b, majorStride: b.colStride, kStride: b.rowStride }, batch, { extent: n, tile: tile.bn }, { extent: k, tile: tile.bk });
   const partial = split.splits > 1;
-  const storeVec = !partial && vec4Store(spec.store.access, batch, n);
   const partVec = partial && n % 4 === 0;
-  const wants = [
-    { buffer: a.buffer, vec4: loadsA !== null },
-    { buffer: b.buffer, vec4: loadsB !== null },
-    ...(partial ? [] : [{ buffer: spec.store.buffer, vec4: storeVec }, ...epilogueLoads(spec.epilogue).map((x) => ({ buffer: x, vec4: false }))]),
-  ];
-  const vectors = vec4Bindings(wants);
+  const { a: loadsA, b: loadsB, vectors } = tiledLoads(spec, tile, partial);
   const opA: CoreOperand = {
     buffer: a.buffer,
     base: 'base_a',

@@ -34,6 +34,8 @@ import {
   GEMV_N,
   planMatmul,
   TILE_LARGE,
+  TILE_LARGE_PAIRS,
+  TILE_LARGE_VEC4,
   TILE_MEDIUM,
   TILE_SMALL_K,
   TILE_SPLIT,
@@ -369,12 +371,59 @@ describe('variant choice', () => {
     // A long K: even a small output is split over threads.
     expect(chooseMatmulVariant({ batch: [], m: 32, n: 32, k: DIRECT_MAX_K + 1 })).toBe('tiled');
     // Tiles per shape class: large outputs take the large tile, small K its own, few tiles split K.
-    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 4096 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 4096 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 1 });
     expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 32 })).toMatchObject({ variant: 'tiled', tile: TILE_SMALL_K, splitK: 1 });
-    expect(chooseMatmul({ batch: [], m: 512, n: 512, k: 80000 })).toMatchObject({ variant: 'tiled', tile: TILE_SPLIT, splitK: 16 });
+    expect(chooseMatmul({ batch: [], m: 512, n: 512, k: 80000 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 16 });
+    expect(chooseMatmul({ batch: [64], m: 256, n: 256, k: 256 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_PAIRS, splitK: 1 });
     // The choice shows in the generated code.
     expect(generateMatmul(build(mat(33, 33, 7)).spec).wgsl).toContain('var<workgroup>');
     expect(generateMatmul(build(mat(32, 32, 7)).spec).wgsl).not.toContain('var<workgroup>');
+  });
+
+  it('large outputs take LARGE_VEC4 where both operands load as vec4, LARGE where one loads scalars', () => {
+    // Specs by hand: these shapes are too large for the CPU reference that build() runs.
+    const big = (m: number, n: number, k: number, o: { transB?: boolean; aOffset?: number; epilogueReadsA?: boolean } = {}): MatmulSpec => ({
+      dtype: 'float32',
+      batch: [],
+      m,
+      n,
+      k,
+      a: { buffer: 'in0', offset: o.aOffset ?? 0, batchStrides: [], rowStride: k, colStride: 1 },
+      b: { buffer: 'in1', offset: 0, batchStrides: [], ...(o.transB ? { rowStride: 1, colStride: k } : { rowStride: n, colStride: 1 }) },
+      ...(o.epilogueReadsA
+        ? { epilogue: { expr: { steps: [{ kind: 'value', name: 'acc', dtype: 'float32' }, { kind: 'load', buffer: 'in0', dtype: 'float32', access: { offset: 0, strides: [0, 1] } }, { kind: 'op', op: 'add', args: [0, 1], attrs: {}, dtype: 'float32' }] }, step: 2 } }
+        : {}),
+      buffers: [
+        { name: 'in0', dtype: 'float32', access: 'read' },
+        { name: 'in1', dtype: 'float32', access: 'read' },
+        { name: 'out', dtype: 'float32', access: 'read_write' },
+      ],
+      store: { buffer: 'out', access: { offset: 0, strides: [n, 1] } },
+    });
+    const label = (spec: MatmulSpec) => planMatmul(spec).dispatches.map((d) => d.label);
+    const vec4 = [`tiled ${tileName(TILE_LARGE_VEC4)}`];
+    const large = [`tiled ${tileName(TILE_LARGE)}`];
+    expect(label(big(4096, 4096, 4096))).toEqual(vec4);
+    expect(label(big(4096, 4096, 4096, { transB: true }))).toEqual(vec4);
+    expect(label(big(4097, 4096, 1024))).toEqual(vec4); // m odd: A still loads vec4 along k
+    expect(label(big(4096, 4093, 1024))).toEqual(large); // n odd: B [k, n] has no aligned axis
+    expect(label(big(4096, 4096, 4095))).toEqual(large); // k odd: A's rows are not 16-byte aligned
+    expect(label(big(4095, 4095, 4095))).toEqual(large);
+    expect(label(big(4096, 4096, 4096, { aOffset: 1 }))).toEqual(large);
+    expect(label(big(4096, 4096, 4096, { epilogueReadsA: true }))).toEqual(large); // A also read per element: bound as scalars
+    // A forced tile is kept whatever the loads.
+    expect(planMatmul(big(4095, 4095, 4095), { tile: TILE_LARGE_VEC4 }).dispatches[0].label).toBe(vec4[0]);
+    expect(planMatmul(big(4096, 4096, 4096), { tile: TILE_LARGE }).dispatches[0].label).toBe('tiled 128x128x8/8x8.db.u');
+    // Fewer tiles (here 8 x 8 = 64 per matrix, 4 matrices: one wave): LARGE_PAIRS, LARGE for scalar loads.
+    const batched = (k: number): MatmulSpec => {
+      const s = big(1024, 1024, k);
+      return { ...s, batch: [4], a: { ...s.a, batchStrides: [1024 * k] }, b: { ...s.b, batchStrides: [1024 * k] }, store: { buffer: 'out', access: { offset: 0, strides: [1024 * 1024, 1024, 1] } } };
+    };
+    expect(label(batched(512))).toEqual([`tiled ${tileName(TILE_LARGE_PAIRS)}`]);
+    expect(label(batched(511))).toEqual(large);
+    // Split K: LARGE_VEC4's ranges, SPLIT's where an operand loads scalars.
+    expect(label(big(512, 512, 80000))).toEqual([`tiled ${tileName(TILE_LARGE_VEC4)} split 16`, 'combine 16']);
+    expect(label(big(512, 512, 80000, { aOffset: 2 }))).toEqual([`tiled ${tileName(TILE_SPLIT)} split 16`, 'combine 16']);
   });
 
   gpuIt('the default choice runs on both sides of the threshold', async () => {
@@ -416,6 +465,7 @@ describe('spec checks', () => {
  */
 const TILES: readonly { readonly tile: TileConfig; readonly storage?: number }[] = [
   { tile: TILE_LARGE },
+  { tile: TILE_LARGE_PAIRS },
   { tile: TILE_SPLIT },
   { tile: TILE_MEDIUM },
   { tile: TILE_SMALL_K },
@@ -425,6 +475,15 @@ const TILES: readonly { readonly tile: TileConfig; readonly storage?: number }[]
   { tile: { bm: 32, bn: 64, bk: 4, tm: 4, tn: 8, db: true, unroll: true, group: 0 } },
   // 32 KiB of workgroup memory: the transposing loads get padded k rows.
   { tile: { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, db: true, unroll: true, group: 0 }, storage: 32768 },
+  // The options of the second H100 round: two K steps per iteration (pairs), double-buffered register
+  // fragments with the step boundary before the last kk (frag), one stage with register prefetch.
+  { tile: { bm: 128, bn: 128, bk: 8, tm: 16, tn: 8, db: true, unroll: true, group: 2, pairs: true, frag: true } },
+  { tile: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: true, unroll: true, group: 3, frag: true } },
+  { tile: { bm: 32, bn: 64, bk: 4, tm: 4, tn: 8, db: true, unroll: false, group: 0, pairs: true } },
+  { tile: { bm: 64, bn: 128, bk: 8, tm: 8, tn: 8, db: false, unroll: true, group: 0, prefetch: true, frag: true } },
+  { tile: { bm: 64, bn: 32, bk: 8, tm: 4, tn: 4, db: false, unroll: false, group: 0, prefetch: true } },
+  { tile: { bm: 32, bn: 32, bk: 4, tm: 4, tn: 4, db: false, unroll: true, group: 0, frag: true } },
+  { tile: { bm: 256, bn: 128, bk: 8, tm: 16, tn: 8, db: true, unroll: true, group: 0, pairs: true, frag: true }, storage: 32768 },
 ];
 
 const TILE_CASES: readonly Case[] = [
@@ -436,6 +495,9 @@ const TILE_CASES: readonly Case[] = [
   { ...mat(67, 9, 1), seed: 6 },
   { a: [2, 33, 17], b: [2, 17, 65], transposedStore: true, epilogue: true, seed: 7 },
   { ...mat(65, 70, 33), dtype: 'int32', gen: anyInts, seed: 8 },
+  // A single row, and k = 0 (no K step at all: the epilogue of 0).
+  { ...trans(1, 70, 24, false, true), seed: 9 },
+  { ...mat(5, 66, 0), epilogue: true, seed: 10 },
 ];
 
 describe('matmul tile configurations', () => {
@@ -447,6 +509,29 @@ describe('matmul tile configurations', () => {
           throw err;
         });
       }
+    });
+  }
+});
+
+/**
+ * The large default for operands that load as vec4 (TILE_LARGE_VEC4: 16x8 per thread, one stage with
+ * prefetch, double-buffered fragments) on the layouts that choose it: every operand aligned to 4 along its
+ * stride-1 axis, bounds checks along m, n and k, both transposes, broadcast batches, m = 1, an epilogue with
+ * a transposed store, int32. One test per case: SwiftShader takes about 10 s to compile each kernel.
+ */
+describe('matmul TILE_LARGE_VEC4', () => {
+  const cases: readonly Case[] = [
+    mat(128, 68, 36),
+    { ...mat(65, 72, 36), seed: 2 },
+    { ...trans(100, 64, 36, true, true), seed: 3 },
+    { a: [2, 1, 72, 16], b: [1, 3, 16, 68], seed: 4 },
+    { ...trans(1, 132, 24, false, true), seed: 5 },
+    { a: [2, 36, 20], b: [2, 20, 68], transposedStore: true, epilogue: true, seed: 6 },
+    { ...mat(68, 72, 36), dtype: 'int32', gen: anyInts, seed: 7 },
+  ];
+  for (const c of cases) {
+    gpuIt(`${dims(c)}${c.epilogue ? ' with an epilogue' : ''}${c.dtype === 'int32' ? ' int32' : ''}`, async () => {
+      await check({ ...c, options: { variant: 'tiled', tile: TILE_LARGE_VEC4 }, expectVariant: /^tiled128x128$/ });
     });
   }
 });
@@ -464,6 +549,12 @@ describe('matmul split K', () => {
     { ...mat(17, 9, 20), options: { splitK: 10, tile: TILE_MEDIUM }, expectVariant: /splitK2$/, seed: 7 },
     { ...mat(17, 9, 1), options: { splitK: 4 }, expectVariant: /^tiled128x128$/, seed: 8 },
     { ...mat(17, 9, 0), epilogue: true, options: { splitK: 4 }, expectVariant: /^tiled128x128$/, seed: 9 },
+    // The new options over K ranges of 5 steps (an odd count: the second step of a pair is skipped) and a
+    // partial last range; one stage with prefetch and fragments under an epilogue and a transposed store.
+    { ...mat(65, 70, 100), options: { splitK: 3, tile: { ...TILE_LARGE, pairs: true, frag: true } }, expectVariant: /splitK3$/, seed: 10 },
+    { ...trans(40, 36, 100, true, false), options: { splitK: 3, tile: { ...TILE_LARGE, pairs: true } }, expectVariant: /splitK3$/, seed: 11 },
+    { a: [2, 9, 50], b: [2, 50, 65], transposedStore: true, epilogue: true, options: { splitK: 2, tile: { ...TILE_MEDIUM, db: false, prefetch: true, frag: true } }, expectVariant: /splitK2$/, seed: 12 },
+    { ...mat(36, 68, 200), epilogue: true, options: { splitK: 3, tile: TILE_LARGE_VEC4 }, expectVariant: /splitK3$/, seed: 13 },
   ];
   gpuIt('partial sums then a combine with the epilogue', async () => {
     for (const c of cases) {

@@ -380,6 +380,9 @@ describe('syrk tile configurations and split K', () => {
     TILE_MEDIUM,
     { bm: 32, bn: 32, bk: 4, tm: 4, tn: 4, db: false, unroll: false, group: 0 },
     { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8, db: true, unroll: true, group: 0 },
+    // Two K steps per iteration with double-buffered fragments; one stage with prefetch and fragments.
+    { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, db: true, unroll: true, group: 0, pairs: true, frag: true },
+    { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: false, unroll: true, group: 0, prefetch: true, frag: true },
   ];
   // Vectors along k (x [n, k], k % 4 = 0) and along n (transA, n % 4 = 0), odd sizes, batches, epilogue.
   const cases: Case[] = [
