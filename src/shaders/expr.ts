@@ -101,7 +101,36 @@ function isZeroLiteral(s: ExprStep): boolean {
   return s.kind === 'op' && s.op === 'const' && s.dtype === 'float32' && s.attrs.value === 0;
 }
 
-function emitOp(step: Extract<ExprStep, { kind: 'op' }>, expr: Expr, coords: Coords, name: (i: number) => string, helpers: Set<string>): string {
+/** Whether steps i and j are one value to the shader compiler: the same step, or loads of one element (it may merge them). */
+function sameValue(expr: Expr, i: number, j: number): boolean {
+  if (i === j) return true;
+  const s = expr.steps[i];
+  const t = expr.steps[j];
+  if (s.kind === 'value' && t.kind === 'value') return s.name === t.name;
+  return s.kind === 'load' && t.kind === 'load' && s.buffer === t.buffer && s.access.offset === t.access.offset && s.access.strides.every((v, d) => v === t.access.strides[d]);
+}
+
+type OpStep = Extract<ExprStep, { kind: 'op' }>;
+
+/**
+ * SwiftShader folds `(a - b) + b`, `(a * b) / b` and `(a / b) * b` (operands in either order where they
+ * commute) to `a`, as WGSL lets implementations reassociate; IEEE gives NaN where b is NaN or infinite (or 0,
+ * for the last two), so a NaN in b was lost. The step of that b when `step` (an add, mul or div) cancels it.
+ */
+function cancelledOperand(expr: Expr, step: OpStep): number | undefined {
+  const inner = ({ add: 'sub', mul: 'div', div: 'mul' } as Partial<Record<OpName, OpName>>)[step.op];
+  if (inner === undefined) return undefined;
+  for (let k = 0; k < (step.op === 'div' ? 1 : 2); k++) {
+    const s = expr.steps[step.args[k]];
+    if (s.kind !== 'op' || s.op !== inner || s.dtype !== 'float32') continue;
+    const b = step.args[1 - k];
+    // sub and div cancel their second operand, mul either one.
+    if ((inner === 'mul' ? s.args : [s.args[1]]).some((c) => sameValue(expr, c, b))) return b;
+  }
+  return undefined;
+}
+
+function emitOp(step: OpStep, expr: Expr, coords: Coords, name: (i: number) => string, helpers: Set<string>): string {
   const a = step.args.map(name);
   const argType = (k: number): DType => expr.steps[step.args[k]].dtype;
   const isFloat = step.args.length > 0 && argType(0) === 'float32';
@@ -173,22 +202,37 @@ function emitOp(step: Extract<ExprStep, { kind: 'op' }>, expr: Expr, coords: Coo
       return `!(${a[0]})`;
     case 'cast':
       return emitCast(a[0], argType(0), step.dtype, use);
-    case 'add':
-      return `${a[0]} + ${a[1]}`;
+    case 'add': {
+      const b = isFloat ? cancelledOperand(expr, step) : undefined;
+      if (b === undefined) return `${a[0]} + ${a[1]}`;
+      use('wg_nan_unless_finite');
+      return `wg_nan_unless_finite(${a[0]} + ${a[1]}, ${name(b)})`;
+    }
     case 'sub':
       return `${a[0]} - ${a[1]}`;
     case 'mul': {
       // SPIR-V optimizers fold x * 0.0 to 0.0 when the zero is a literal, losing NaN * 0 = inf * 0 = NaN.
       const zero = isFloat ? [0, 1].find((k) => isZeroLiteral(expr.steps[step.args[k]])) : undefined;
-      if (zero === undefined) return `${a[0]} * ${a[1]}`;
-      use('wg_mul_zero');
-      return `wg_mul_zero(${a[1 - zero]}, ${a[zero]})`;
+      if (zero !== undefined) {
+        use('wg_mul_zero');
+        return `wg_mul_zero(${a[1 - zero]}, ${a[zero]})`;
+      }
+      const b = isFloat ? cancelledOperand(expr, step) : undefined;
+      if (b === undefined) return `${a[0]} * ${a[1]}`;
+      use('wg_nan_unless_finite_nonzero');
+      return `wg_nan_unless_finite_nonzero(${a[0]} * ${a[1]}, ${name(b)})`;
     }
-    case 'div':
+    case 'div': {
       // Likewise 0.0 / x is folded to 0.0, losing 0 / 0 = 0 / NaN = NaN.
-      if (!isFloat || !isZeroLiteral(expr.steps[step.args[0]])) return `${a[0]} / ${a[1]}`;
-      use('wg_zero_div');
-      return `wg_zero_div(${a[0]}, ${a[1]})`;
+      if (isFloat && isZeroLiteral(expr.steps[step.args[0]])) {
+        use('wg_zero_div');
+        return `wg_zero_div(${a[0]}, ${a[1]})`;
+      }
+      const b = isFloat ? cancelledOperand(expr, step) : undefined;
+      if (b === undefined) return `${a[0]} / ${a[1]}`;
+      use('wg_nan_unless_finite_nonzero');
+      return `wg_nan_unless_finite_nonzero(${a[0]} / ${a[1]}, ${name(b)})`;
+    }
     case 'pow':
       use('wg_pow');
       return `wg_pow(${a[0]}, ${a[1]})`;
@@ -243,13 +287,26 @@ function emitCast(x: string, from: DType, to: DType, use: (h: keyof typeof HELPE
 /** NaN from the bits: WGSL compilers may assume x == x. Every generator uses this one text, so helper sets dedupe. */
 export const WGSL_ISNAN = 'fn wg_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }';
 
+/**
+ * max or min of two f32 with NaN propagated (needs wg_isnan). The NaN operand itself is returned: a NaN made
+ * by arithmetic on the operands (`a + b`) can be rewritten away, as WGSL lets implementations reassociate
+ * and assume no NaN; SwiftShader turned `(m - x) + x` into `m`, so `maximum(m - x, x)` lost a NaN in x.
+ */
+export function wgslNanExtreme(name: string, fn: 'max' | 'min'): string {
+  return `fn ${name}(a: f32, b: f32) -> f32 { return select(select(${fn}(a, b), b, wg_isnan(b)), a, wg_isnan(a)); }`;
+}
+
 const HELPERS = {
   wg_f32_bits: SPECIAL_FLOAT_HELPER,
   wg_isnan: WGSL_ISNAN,
-  wg_max: `fn wg_max(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, wg_isnan(a) || wg_isnan(b)); }`,
-  wg_min: `fn wg_min(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, wg_isnan(a) || wg_isnan(b)); }`,
+  wg_max: wgslNanExtreme('wg_max', 'max'),
+  wg_min: wgslNanExtreme('wg_min', 'min'),
   wg_sign: `fn wg_sign(x: f32) -> f32 { return select(sign(x), x, wg_isnan(x)); }`,
   wg_relu: `fn wg_relu(x: f32) -> f32 { return select(max(x, 0.0), x, wg_isnan(x)); }`,
+  // NaN where b is NaN or infinite (or 0): v is (a - b) + b, (a * b) / b or (a / b) * b, which compilers may
+  // fold to a (see cancelledOperand).
+  wg_nan_unless_finite: `fn wg_nan_unless_finite(v: f32, b: f32) -> f32 { return select(v, wg_f32_bits(0x7fc00000u), (bitcast<u32>(b) & 0x7f800000u) == 0x7f800000u); }`,
+  wg_nan_unless_finite_nonzero: `fn wg_nan_unless_finite_nonzero(v: f32, b: f32) -> f32 { return select(v, wg_f32_bits(0x7fc00000u), (bitcast<u32>(b) & 0x7f800000u) == 0x7f800000u || b == 0.0); }`,
   // tanh saturates to +-1 in f32 beyond |x| = 9; clamping keeps exp() inside implementations from overflowing.
   // SwiftShader gives exp(NaN) = +inf and log(NaN) = 89.13 (WGSL leaves NaN inputs to builtins to the
   // implementation): NaN is passed through, as the CPU reference does.
@@ -265,7 +322,9 @@ const HELPERS = {
   // WGSL's pow is undefined for x < 0; Math.pow's rules: integral exponents keep the sign of odd powers.
   wg_pow: `fn wg_pow(x: f32, y: f32) -> f32 {
   if (y == 0.0) { return 1.0; }
-  if (wg_isnan(x) || wg_isnan(y)) { return x + y; }
+  // The NaN operand itself, not x + y: a driver may rewrite arithmetic on it (see wgslNanExtreme).
+  if (wg_isnan(x)) { return x; }
+  if (wg_isnan(y)) { return y; }
   if (x == 0.0) {
     // +-0 to an odd integral power keeps the sign of the zero: pow(-0, -1) = -inf, pow(-0, 3) = -0.
     let r = select(wg_f32_bits(0x7f800000u), 0.0, y > 0.0);
@@ -315,6 +374,8 @@ const HELPER_DEPS: Partial<Record<keyof typeof HELPERS, (keyof typeof HELPERS)[]
   wg_relu: ['wg_isnan'],
   wg_mul_zero: ['wg_f32_bits'],
   wg_zero_div: ['wg_isnan', 'wg_f32_bits'],
+  wg_nan_unless_finite: ['wg_f32_bits'],
+  wg_nan_unless_finite_nonzero: ['wg_f32_bits'],
   wg_exp: ['wg_isnan'],
   wg_log: ['wg_isnan'],
   wg_tanh: ['wg_isnan'],

@@ -26,7 +26,7 @@
 import type { DType } from '../ir/dtype.js';
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
-import { emitExpr, WGSL_ISNAN, indexOf, type Access, type Coords, type Expr } from './expr.js';
+import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords, type Expr } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
 import { literal, literalHelpers, toStorage, VALUE_TYPE } from './wgsl.js';
 
@@ -432,8 +432,7 @@ function accumulator(op: ReduceOp, dtype: DType): Accumulator {
       }
       // No identity: +-infinity has no WGSL literal (a bitcast is a const-expression, and infinities are
       // rejected in those), so threads start from their first element.
-      const helper = `fn rd_${fn}(a: f32, b: f32) -> f32 { return select(${fn}(a, b), a + b, wg_isnan(a) || wg_isnan(b)); }`;
-      return { type, combine: (a, b) => `rd_${fn}(${a}, ${b})`, helpers: [ISNAN, [`rd_${fn}`, helper]] };
+      return { type, combine: (a, b) => `rd_${fn}(${a}, ${b})`, helpers: [ISNAN, [`rd_${fn}`, wgslNanExtreme(`rd_${fn}`, fn)]] };
     }
     case 'argmax':
     case 'argmin': {

@@ -12,7 +12,7 @@
 import type { DType } from '../ir/dtype.js';
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
-import { emitExpr, WGSL_ISNAN, indexOf, type Access, type Coords, type Expr } from './expr.js';
+import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords, type Expr } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './reduce.js';
 import { literal, literalHelpers, toStorage, VALUE_TYPE } from './wgsl.js';
@@ -208,8 +208,7 @@ export function accumulator(op: RowReduceOp, dtype: DType): Accumulator {
       const fn = isMax ? 'max' : 'min';
       if (dtype === 'bool') return plain(isMax ? '0u' : '1u', (a, b) => `${fn}(${a}, ${b})`);
       if (!isFloat) return plain(lit(isMax ? -2147483648 : 2147483647), (a, b) => `${fn}(${a}, ${b})`);
-      const helper = `fn row_${fn}(a: f32, b: f32) -> f32 { return select(${fn}(a, b), a + b, wg_isnan(a) || wg_isnan(b)); }`;
-      return plain(literal(isMax ? -Infinity : Infinity, 'float32'), (a, b) => `row_${fn}(${a}, ${b})`, [WGSL_ISNAN, helper]);
+      return plain(literal(isMax ? -Infinity : Infinity, 'float32'), (a, b) => `row_${fn}(${a}, ${b})`, [WGSL_ISNAN, wgslNanExtreme(`row_${fn}`, fn)]);
     }
     case 'argmax':
     case 'argmin': {

@@ -188,6 +188,74 @@ return %2, %4, %5, %7, %9
     ]);
   });
 
+  // Seed 401: maximum(m - x, x) at x = NaN gave m in a fused kernel (the fuzzer's program: a matmul of a
+  // cast(eq(...)) mask, minus x, then maximum with x). wg_max returned `a + b` for a NaN operand, here
+  // (m - x) + x, which SwiftShader folds to m (WGSL lets implementations reassociate). The max/min helpers and
+  // wg_pow now return the NaN operand itself. The same fold took earlier the blame for maximum(x - x, x) at
+  // x = -inf giving -inf.
+  it('maximum, minimum and pow of (m - x) and x keep a NaN of x when fused', async () => {
+    const fuzzer = `
+%0 = input : f32[1,7]
+%1 = const {value=2} : f32[]
+%2 = eq %0, %1 : bool[1,7]
+%3 = cast %2 {to="float32"} : f32[1,7]
+%4 = input : f32[7,1]
+%5 = matmul %3, %4 : f32[1,1]
+%6 = reshape %5 {shape=[1]} : f32[1]
+%7 = sub %6, %0 : f32[1,7]
+%8 = maximum %7, %0 : f32[1,7]
+return %8
+`;
+    const x = Float32Array.from([NaN, NaN, 0.75, -1.25, 2, NaN, 0.25]);
+    const w = Float32Array.from([1.25, 1.5, 1.5, -0.25, 1.75, -1.5, -1.5]);
+    await expectThreeWays(fuzzer, [x, w], [[NaN, NaN, 1, 3, 2, NaN, 1.5]]);
+    const text = `
+%0 = input : f32[1]
+%1 = input : f32[5]
+%2 = sub %0, %1 : f32[5]
+%3 = maximum %2, %1 : f32[5]
+%4 = minimum %2, %1 : f32[5]
+%5 = sub %1, %1 : f32[5]
+%6 = maximum %5, %1 : f32[5]
+return %3, %4, %6
+`;
+    const m = Float32Array.from([1.5]);
+    const x2 = Float32Array.from([NaN, 0.5, -2, 1, -Infinity]);
+    await expectThreeWays(text, [m, x2], [
+      [NaN, 1, 3.5, 1, Infinity],
+      [NaN, 0.5, -2, 0.5, -Infinity],
+      [NaN, 0.5, 0, 1, NaN],
+    ]);
+    const pow = '%0 = input : f32[1]\n%1 = input : f32[5]\n%2 = sub %0, %1 : f32[5]\n%3 = pow %2, %1 : f32[5]\nreturn %3\n';
+    await expectThreeWays(pow, [m, x2], [[NaN, 1, 3.5 ** -2, 0.5, 0]], 1e-5);
+  });
+
+  // Found probing seed 401: SwiftShader folds (a - b) + b, (a * b) / b and (a / b) * b to a inside one kernel,
+  // so a NaN or infinite b (or 0, in the last two) gave a where IEEE gives NaN. The kernel generator keeps
+  // the NaN where it sees such a cancellation (cancelledOperand in src/shaders/expr.ts).
+  it('(a - b) + b, (a * b) / b and (a / b) * b keep NaN for a NaN or infinite b when fused', async () => {
+    const text = `
+%0 = input : f32[6]
+%1 = input : f32[6]
+%2 = sub %0, %1 : f32[6]
+%3 = add %2, %1 : f32[6]
+%4 = add %1, %2 : f32[6]
+%5 = mul %0, %1 : f32[6]
+%6 = div %5, %1 : f32[6]
+%7 = mul %1, %0 : f32[6]
+%8 = div %7, %1 : f32[6]
+%9 = div %0, %1 : f32[6]
+%10 = mul %9, %1 : f32[6]
+%11 = mul %1, %9 : f32[6]
+%12 = sum %3 {axes=[0]} : f32[]
+return %3, %4, %6, %8, %10, %11, %12
+`;
+    const a = Float32Array.from([1.5, 1.5, 1.5, -Infinity, NaN, 1.5]);
+    const b = Float32Array.from([NaN, Infinity, -Infinity, 4, 2, 0.5]);
+    const want = [NaN, NaN, NaN, -Infinity, NaN, 1.5];
+    await expectThreeWays(text, [a, b], [want, want, want, want, want, want, [NaN]]);
+  });
+
   // Seed 118: pow(-0, -1) was +inf on WebGPU (wg_pow's zero branch ignored the sign of the zero); Math.pow,
   // the reference, gives -inf: +-0 to an odd integral power keeps the zero's sign.
   it('pow of a signed zero to an odd power keeps the sign', async () => {

@@ -9,11 +9,12 @@
 //     (E = Infinity) otherwise, so outputs depending on it are not compared;
 //   - NaN and infinities that come in with the data follow IEEE rules exactly, as docs/semantics.md
 //     promises: an element that is NaN because an operand is NaN is compared as NaN, and an element with an
-//     infinite or NaN operand, all operands exact, must be what the reference gives. A NaN or infinity made
-//     from finite operands (0 / 0, overflow), or a NaN made from infinities (inf - inf, 0 * inf), is unknown
-//     (Infinity): WGSL lets implementations assume no NaN or infinity arises in a shader; SwiftShader turned
-//     max(x - x, x) at x = -inf into -inf inside one fused kernel (seed 401), so it does not preserve them
-//     (Vulkan drivers may assume there are none, and fold `NaN * 0` to 0), and neither can wgfuse.
+//     infinite or NaN operand, all operands exact, must be what the reference gives (a NaN made from data
+//     infinities, inf - inf or 0 * inf, included: wgfuse guards the folds SwiftShader applies to them). A NaN
+//     or infinity made from finite operands (0 / 0, overflow) is unknown (Infinity): WGSL does not promise to
+//     preserve them (Vulkan drivers may assume there are none, and fold `x * 1e30 / 1e30` to x), and neither
+//     can wgfuse. (Seed 401 once made a NaN from infinities unknown too, blaming the driver for
+//     maximum(x - x, x) at x = -inf giving -inf; the fault was wg_max's, see docs/reliability.md.)
 // int32 and bool tensors are either exact (E = 0) or unknown (E = Infinity).
 import type { Tensor } from '../../src/index.js';
 import { roundHalfEven } from '../../src/runtime/cpu/elementwise.js';
@@ -61,8 +62,6 @@ export function pointwise(operands: readonly Operand[], elem: Elem): Rule {
       for (let k = 0; k < xs.length; k++) at[k] = xs[k][i];
       const y = ys[i];
       if (!Number.isFinite(y) || at.some((v) => !Number.isFinite(v))) {
-        // A NaN made here from infinities (inf - inf, 0 * inf) is made inside a kernel: unknown, like 0 / 0.
-        if (Number.isNaN(y) && !at.some(Number.isNaN)) return Infinity;
         const fromData = at.some((v) => !Number.isFinite(v));
         if ((Number.isNaN(y) && at.some(Number.isNaN)) || (fromData && es.every((e) => e === 0))) continue;
         return Infinity;
@@ -264,6 +263,7 @@ export function sumRule(a: Tensor, axes: readonly number[], mean: boolean): Rule
       }
       if (!Number.isFinite(c.values(self)[r])) return Infinity; // overflow of finite terms
       const abs = row.reduce((s, v) => s + Math.abs(v), 0);
+      if (abs > 3e38) return Infinity; // a partial sum may overflow in some order
       let bound = K * e + (e === 0 && exactSum(row) ? 0 : (K + 1) * U * abs);
       if (mean) bound = bound / K + 3 * U * (abs / K);
       worst = Math.max(worst, bound);
@@ -275,6 +275,23 @@ export function sumRule(a: Tensor, axes: readonly number[], mean: boolean): Rule
 /** The odd part of a finite non-zero float's significand (x = m * 2^k, m odd). */
 function oddPart(x: number): number {
   return Math.abs(x) / lowBit(x);
+}
+
+/**
+ * Whether multiplying `row` in some order (GPU kernels multiply in any order) leaves the f32 range on the way
+ * although the product may not: the factors above 1 overflow to infinity (which a 0 then makes NaN: seed 403,
+ * 496 factors, two of them 0, gave NaN, want 0), or those below 1 underflow to 0. Either is made from finite
+ * values inside a kernel, which WGSL does not preserve: unknown.
+ */
+export function partialProductLeavesRange(row: readonly number[], e: number): boolean {
+  let above = 1;
+  let below = 1;
+  for (const v of row) {
+    const a = Math.abs(v);
+    if (a + e > 1) above *= a + e;
+    else if (a > 0) below *= a;
+  }
+  return above > 3e38 || (!row.includes(0) && below < 1e-30);
 }
 
 /** prod over `axes`: per row, the other factors' product carries each factor's error; f32 rounds each step. */
@@ -290,6 +307,7 @@ export function prodRule(a: Tensor, axes: readonly number[]): Rule {
       if (row.some(Number.isNaN) || (e === 0 && row.some((v) => !Number.isFinite(v)))) continue;
       const y = row.reduce((p, v) => p * v, 1);
       if (!Number.isFinite(y) || Math.abs(y) > 3e38 || (y !== 0 && Math.abs(y) < 1e-30)) return Infinity; // over- or underflow
+      if (partialProductLeavesRange(row, e)) return Infinity;
       // Exact in any order: every odd part multiplies into fewer than 24 bits (or a factor is an exact zero).
       const exact = e === 0 && (row.includes(0) || row.reduce((p, v) => p * oddPart(v), 1) < 2 ** 24);
       let carried = 0;
@@ -362,7 +380,7 @@ export function matmulRule(a: Tensor, b: Tensor): Rule {
             carried += Math.abs(z) * ea + Math.abs(x) * eb + ea * eb;
           }
           if (nan || (infinite && ea === 0 && eb === 0)) continue;
-          if (!Number.isFinite(ys[o]) || !Number.isFinite(abs)) return Infinity;
+          if (!Number.isFinite(ys[o]) || !(abs <= 3e38)) return Infinity; // a partial sum may overflow in some order
           const exact = ea === 0 && eb === 0 && representable && exactSum(products);
           worst = Math.max(worst, carried + (exact ? 0 : (K + 1) * U * abs));
         }
