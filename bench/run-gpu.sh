@@ -12,6 +12,11 @@ TORCH_SECONDS=${TORCH_SECONDS:-150}
 start=$(date +%s)
 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv > "$OUT/nvidia-smi.csv" 2>&1 || true
+# The SM clock every 500 ms for the whole call (the H100 drops to 345 MHz when idle between short runs): a
+# row measured at a low clock shows up against this log by its time.
+nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,clocks_event_reasons.active --format=csv -lms 500 > "$OUT/clocks.csv" 2>&1 &
+sampler=$!
+trap 'kill $sampler 2>/dev/null' EXIT
 
 node .gpu/bench.mjs --out "$OUT" --max-seconds "$BENCH_SECONDS" "$@" > "$OUT/bench.log" 2>&1
 bench=$?

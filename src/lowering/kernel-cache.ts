@@ -64,10 +64,18 @@ const EXACT_JSON = {
 
 /**
  * An op's attributes as a kernel spec holds them: the same fields, minus `group` (which only says which
- * kernel a node is in, so equal members of two groups make equal specs), keyed exactly (EXACT_JSON).
+ * kernel a node is in, so equal members of two groups make equal specs), keyed exactly. Only attributes
+ * holding an inexact number get the EXACT_JSON prototype: an object with toJSON takes JSON.stringify off
+ * its fast path, and almost no attribute needs it.
  */
 export function kernelAttrs(attrs: Attrs): Attrs {
-  const out = Object.create(EXACT_JSON) as Record<string, AttrValue>;
+  let special = false;
+  for (const k of Object.keys(attrs)) {
+    const v = attrs[k];
+    if (inexact(v) || (Array.isArray(v) && v.some(inexact))) special = true;
+  }
+  if (!special && attrs.group === undefined) return attrs;
+  const out = (special ? Object.create(EXACT_JSON) : {}) as Record<string, AttrValue>;
   for (const k of Object.keys(attrs)) if (k !== 'group') out[k] = attrs[k];
   return out as Attrs;
 }
