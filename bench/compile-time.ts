@@ -23,7 +23,7 @@
 //      costs as much as the first.
 //   3. wg.compile(...) with the WebGPU backend (when an adapter exists): the first call misses the backend's
 //      plan cache (compileGraph runs), a second program of the same structure hits it (extractProgram and
-//      the structural hash of the printed graph only). Telemetry's planCacheHits/Misses confirm which.
+//      the graph's structural code only). Telemetry's planCacheHits/Misses confirm which.
 import * as os from 'node:os';
 import * as wg from '../src/index.js';
 import type { Tensor } from '../src/index.js';
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
     missMs.push(miss);
     hitMs.push(hit);
   }
-  console.log(`\n3. wg.compile through the WebGPU backend (plan cache keyed by the structural hash; ${BLOCKS + 1}..${BLOCKS + missMs.length} blocks)`);
+  console.log(`\n3. wg.compile through the WebGPU backend (plan cache keyed by the structural code; ${BLOCKS + 1}..${BLOCKS + missMs.length} blocks)`);
   console.log(`   first (cache miss: compileGraph runs) ${fmt(median(missMs))}, second of the same structure (cache hit) ${fmt(median(hitMs))}`);
   console.log(`   of which extractProgram alone ${fmt(median(extractMs))}; telemetry: 1 miss and 1 hit per round, every round`);
 }

@@ -2,7 +2,7 @@
 // every value that already has storage (user data and results of earlier evaluations), plus the storages
 // bound to those leaves. Realized values enter as leaves, so evaluating twice never recomputes them.
 import { WgfuseError } from '../ir/errors.js';
-import { makeGraph, type Graph } from '../ir/graph.js';
+import { graphWithOrder, type Graph } from '../ir/graph.js';
 import { makeNode, type Node } from '../ir/node.js';
 import { DeviceLostError } from '../runtime/errors.js';
 import type { Storage } from '../runtime/storage.js';
@@ -92,7 +92,13 @@ export interface Program {
 export function extractProgram(outputs: readonly Node[], what = 'evaluate'): Program {
   const rebuilt = new Map<Node, Node>();
   const leafFor = new Map<Storage, Node>();
-  const bound = new Map<Node, Storage>();
+  const args: Storage[] = [];
+  // The rebuilt graph's nodes in the order topoOrder(graph.outputs) gives (see graphWithOrder): the walk below
+  // is that depth-first post-order, over the user's nodes instead of the rebuilt ones. The two walks agree
+  // node for node because only leaves merge (two nodes realized by one storage become one leaf, emitted
+  // where the first is met; the second, met later, has nothing below it to visit); every other rebuilt node
+  // stands for exactly one node walked.
+  const order: Node[] = [];
 
   const leafOf = (node: Node, storage: Storage): Node => {
     if (storage.released) {
@@ -105,41 +111,54 @@ export function extractProgram(outputs: readonly Node[], what = 'evaluate'): Pro
     if (!leaf) {
       leaf = node.op === 'input' ? node : makeNode('input', [], {}, { dtype: node.dtype, shape: node.shape });
       leafFor.set(storage, leaf);
-      bound.set(leaf, storage);
+      order.push(leaf);
+      args.push(storage);
     }
     return leaf;
   };
 
-  // Iterative post-order so very deep lazy chains do not overflow the stack.
-  const stack: { node: Node; next: number }[] = outputs.map((node) => ({ node, next: 0 })).reverse();
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1];
-    const { node } = top;
-    if (rebuilt.has(node)) {
-      stack.pop();
-      continue;
-    }
+  // Iterative post-order so very deep lazy chains do not overflow the stack. A node is looked at once, when
+  // it is first met: a value with storage becomes a leaf at once, anything else is walked.
+  const stack: Node[] = [];
+  const next: number[] = [];
+  const enter = (node: Node): void => {
     const storage = realized.get(node)?.storage;
     if (storage) {
       rebuilt.set(node, leafOf(node, storage));
-      stack.pop();
-      continue;
+      return;
     }
     if (node.op === 'input') {
       throw new WgfuseError(`${what}: an input ${node.dtype}[${node.shape.join(',')}] has no data (its tensor was disposed)`);
     }
-    if (top.next < node.inputs.length) {
-      stack.push({ node: node.inputs[top.next++], next: 0 });
-      continue;
+    stack.push(node);
+    next.push(0);
+  };
+  for (const root of outputs) {
+    if (!rebuilt.has(root)) enter(root);
+    while (stack.length > 0) {
+      const top = stack.length - 1;
+      const node = stack[top];
+      const inputs = node.inputs;
+      if (next[top] < inputs.length) {
+        const child = inputs[next[top]++];
+        if (!rebuilt.has(child)) enter(child);
+        continue;
+      }
+      stack.pop();
+      next.pop();
+      let same = true;
+      for (let i = 0; i < inputs.length && same; i++) same = rebuilt.get(inputs[i]) === inputs[i];
+      const out = same ? node : makeNode(node.op, inputs.map((i) => rebuilt.get(i)!), { ...node.attrs }, typeOf(node));
+      rebuilt.set(node, out);
+      order.push(out);
     }
-    stack.pop();
-    const inputs = node.inputs.map((i) => rebuilt.get(i)!);
-    const same = inputs.every((n, i) => n === node.inputs[i]);
-    rebuilt.set(node, same ? node : makeNode(node.op, inputs, { ...node.attrs }, typeOf(node)));
   }
 
-  const graph = makeGraph(outputs.map((o) => rebuilt.get(o)!));
-  return { graph, args: graph.inputs.map((leaf) => bound.get(leaf)!) };
+  const graph = graphWithOrder(
+    outputs.map((o) => rebuilt.get(o)!),
+    order,
+  );
+  return { graph, args };
 }
 
 function typeOf(node: Node) {

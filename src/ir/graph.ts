@@ -8,12 +8,23 @@ export interface Graph {
   readonly outputs: readonly Node[];
 }
 
+const orders = new WeakMap<Graph, readonly Node[]>();
+
 export function makeGraph(outputs: readonly Node[]): Graph {
-  const order = topoOrder(outputs);
-  return { inputs: order.filter((n) => n.op === 'input'), outputs: [...outputs] };
+  return graphWithOrder(outputs, topoOrder(outputs));
 }
 
-const orders = new WeakMap<Graph, readonly Node[]>();
+/**
+ * The graph of `outputs` when the caller has its topological order already: `order` must be exactly
+ * topoOrder(outputs) (extractProgram builds it during its own walk; a test checks the two agree). The order
+ * is kept for orderOf: the plan-cache key, the passes and the printer all need it next.
+ */
+export function graphWithOrder(outputs: readonly Node[], order: readonly Node[]): Graph {
+  const frozen = Object.isFrozen(order) ? order : Object.freeze(order);
+  const graph: Graph = { inputs: frozen.filter((n) => n.op === 'input'), outputs: [...outputs] };
+  orders.set(graph, frozen);
+  return graph;
+}
 
 /**
  * topoOrder(graph.outputs), computed once per graph object: graphs are immutable, and the passes, the

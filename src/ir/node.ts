@@ -91,17 +91,39 @@ function checkLeaf(op: OpName, attrs: Attrs, type: TypeInfo): void {
   }
 }
 
+/** One attribute of an op's schema, parsed once (canonicalAttrs runs for every node made). */
+interface AttrEntry {
+  readonly key: string;
+  readonly base: AttrType;
+  readonly optional: boolean;
+}
+
+const parsedSchemas = new Map<OpName, readonly AttrEntry[]>();
+
+/** The op's attributes in sorted key order, with their types parsed. */
+function schemaEntries(op: OpName): readonly AttrEntry[] {
+  let entries = parsedSchemas.get(op);
+  if (!entries) {
+    const schema: Readonly<Record<string, string>> = attrSchema(op);
+    entries = Object.keys(schema)
+      .sort()
+      .map((key) => {
+        const t = schema[key];
+        return { key, base: t.replace('?', '') as AttrType, optional: t.endsWith('?') || t === 'flag' };
+      });
+    parsedSchemas.set(op, entries);
+  }
+  return entries;
+}
+
 /** Checks attribute names and types; drops false flags (a flag is stored only when set) and sorts keys. */
 function canonicalAttrs(op: OpName, attrs: Record<string, AttrValue>): Attrs {
   const schema: Readonly<Record<string, string>> = attrSchema(op);
   const out: Record<string, AttrValue> = {};
-  for (const key of Object.keys(attrs)) {
-    if (!Object.hasOwn(schema, key)) throw new VerifyError(`${op}: unknown attribute '${key}'`);
+  for (const key in attrs) {
+    if (Object.hasOwn(attrs, key) && !Object.hasOwn(schema, key)) throw new VerifyError(`${op}: unknown attribute '${key}'`);
   }
-  for (const key of Object.keys(schema).sort()) {
-    const t = schema[key];
-    const optional = t.endsWith('?') || t === 'flag';
-    const base = t.replace('?', '') as AttrType;
+  for (const { key, base, optional } of schemaEntries(op)) {
     const v = attrs[key];
     if (v === undefined) {
       if (!optional) throw new VerifyError(`${op}: missing attribute '${key}'`);

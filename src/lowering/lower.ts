@@ -42,12 +42,6 @@ export function lowerGraph(graph: Graph, options: LowerOptions = {}): Plan {
   return new Lowering(graph, options).run();
 }
 
-/** The part of a plan's cache key that depends on how arguments are laid out (empty when all are plain). */
-export function layoutKey(layouts: readonly (InputLayout | null)[]): string {
-  if (layouts.every((l) => !l)) return '';
-  return layouts.map((l) => (l ? `${l.offset}:${l.strides.join(',')}` : '-')).join('|');
-}
-
 class Lowering {
   private readonly slots: Slot[] = [];
   private readonly dispatches: Dispatch[] = [];

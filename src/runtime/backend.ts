@@ -1,5 +1,5 @@
 // What the API layer needs from a backend: run a data-free graph on storages, and read a storage back.
-// Backends own their plan caches; the graph's printed text (structuralHash) is the cache key.
+// Backends own their plan caches, keyed by the graph's structure (src/ir/hash.ts).
 import type { TypedArray } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import type { Storage } from './storage.js';

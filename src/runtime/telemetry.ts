@@ -19,6 +19,9 @@ export interface Telemetry {
   pipelinesCompiled: number;
   pipelinesReused: number;
   compileMs: number;
+  /** Bind groups created, and reused from an earlier evaluation of the same plan on the same buffers. */
+  bindGroupsCreated: number;
+  bindGroupsReused: number;
   /** Per-kernel GPU time, present when timing was enabled and the adapter has 'timestamp-query'. */
   kernelTimes: KernelTime[];
   /** Allocations that hit out-of-memory, after which the pool was emptied and the allocation retried. */
@@ -47,6 +50,8 @@ export function emptyTelemetry(pool: PoolStats = NO_POOL): Telemetry {
     pipelinesCompiled: 0,
     pipelinesReused: 0,
     compileMs: 0,
+    bindGroupsCreated: 0,
+    bindGroupsReused: 0,
     kernelTimes: [],
     outOfMemoryRetries: 0,
     outOfMemoryErrors: 0,

@@ -322,8 +322,13 @@ describe('deferred error checks', () => {
     const y = x.mul(3);
     await wg.evaluate(y); // returns before the check settles
     await expect(y.data()).rejects.toThrow(/^webgpu: the device rejected an earlier evaluation, whose results are not valid: injected: rejected/);
-    // Reported once; the library goes on.
+    y.dispose(); // its buffer is free again: the next run binds exactly what the rejected one did
+    // Reported once; the library goes on, and reuses no bind group made before the error.
+    const created = wg.telemetry().bindGroupsCreated;
+    const reused = wg.telemetry().bindGroupsReused;
     expect(Array.from(await x.mul(3).data())).toEqual(range(32, (i) => 3 * i));
+    expect(wg.telemetry().bindGroupsCreated).toBe(created + 1);
+    expect(wg.telemetry().bindGroupsReused).toBe(reused);
     expect(faults.outOfMemory).toBe(before);
   });
 

@@ -50,6 +50,24 @@ describe('buffer pool', () => {
     pool.trim(0);
     expect(pool.stats).toMatchObject({ bytesPooled: 0, bytesAllocated: 0, buffersPooled: 0, buffersInUse: 0 });
   });
+  it('hands out the preferred buffer when it is free and of the class asked for, else the most recently freed', () => {
+    const pool = new BufferPool(gpu.device);
+    const [a, b, c] = [pool.acquire(1000, STORAGE), pool.acquire(1000, STORAGE), pool.acquire(5000, STORAGE)];
+    pool.release(a);
+    pool.release(b);
+    pool.release(c);
+    expect(pool.acquire(1000, STORAGE, undefined, a)).toBe(a); // b was freed last, a is asked for
+    expect(pool.acquire(1000, STORAGE, undefined, a)).toBe(b); // a is in use: the class's most recent free one
+    expect(pool.acquire(1000, STORAGE, undefined, c)).not.toBe(c); // another class: not handed out
+    expect(pool.stats).toMatchObject({ hits: 2, misses: 4, buffersInUse: 3, buffersPooled: 1 });
+    expect(pool.acquire(5000, STORAGE, undefined, c)).toBe(c);
+    expect(pool.destroyedCount).toBe(0);
+    pool.discard(a);
+    expect(pool.destroyedCount).toBe(1);
+    pool.release(b);
+    pool.trim(0);
+    expect(pool.destroyedCount).toBe(2);
+  });
   it('refuses a buffer over maxBufferSize, naming the limit', () => {
     const pool = new BufferPool(gpu.device);
     const max = gpu.device.limits.maxBufferSize;
@@ -134,6 +152,104 @@ describe('zero-copy views and reference counts', () => {
     expect(again.buffer).toBe(xBuffer);
     gpu.pool.release(again);
     expect(() => x.add(1)).toThrow(/disposed/);
+  });
+});
+
+// A plan evaluated again reuses the bind groups of its last evaluation where every binding is the same buffer
+// of the same size (the pool hands a plan back the buffers it had last time where they are free); never after
+// a buffer changed, or after the pool destroyed any buffer.
+describe('bind groups of a cached plan', () => {
+  const groups = () => {
+    const t = wg.telemetry();
+    return { created: t.bindGroupsCreated, reused: t.bindGroupsReused };
+  };
+  // Two dispatches: the matmul (with its epilogue) and the row reduction.
+  const program = (x: wg.Tensor, w: wg.Tensor) => x.matmul(w).add(1).sum(-1);
+  const expected = (x: number[], w: number[]) =>
+    [0, 1].map((r) => [0, 1, 2].reduce((acc, c) => acc + Math.fround(x[2 * r] * w[c] + x[2 * r + 1] * w[3 + c]) + 1, 0));
+  const xs = [[1, 2, 3, 4], [5, 6, 7, 8], [-1, 0, 2, 9]];
+  const w = [1, 0, 2, 0, 1, 3];
+
+  it('are reused when a plan runs again on the same arguments, and the results stay right', async () => {
+    const x = wg.tensor(xs[0], [2, 2]);
+    const wt = wg.tensor(w, [2, 3]);
+    const dispatches = wg.compile(program(x, wt)).dispatches.length;
+    expect(dispatches).toBe(2);
+    const first = program(x, wt);
+    expect(Array.from(await first.data())).toEqual(expected(xs[0], w));
+    first.dispose();
+    wg.resetTelemetry();
+    const misses = gpu.pool.stats.misses; // the pool's counters are not reset with the telemetry
+    for (let i = 0; i < 3; i++) {
+      const y = program(x, wt);
+      expect(Array.from(await y.data())).toEqual(expected(xs[0], w));
+      y.dispose();
+    }
+    expect(groups()).toEqual({ created: 0, reused: 3 * dispatches });
+    expect(gpu.pool.stats.misses).toBe(misses);
+  });
+
+  it('are made anew for bindings whose buffer changed: another argument, or a result still held', async () => {
+    const wt = wg.tensor(w, [2, 3]);
+    const x0 = wg.tensor(xs[0], [2, 2]);
+    const y0 = program(x0, wt);
+    expect(Array.from(await y0.data())).toEqual(expected(xs[0], w));
+    y0.dispose();
+    wg.resetTelemetry();
+    // Another argument: the matmul's group binds it, the reduction's does not.
+    const x1 = wg.tensor(xs[1], [2, 2]);
+    const y1 = program(x1, wt);
+    expect(Array.from(await y1.data())).toEqual(expected(xs[1], w));
+    expect(groups()).toEqual({ created: 1, reused: 1 });
+    // y1 is still held: its result buffer is not free, so the next run writes another one (the reduction's
+    // group is new), and y1's values must survive it.
+    const y2 = program(x0, wt);
+    expect(Array.from(await y2.data())).toEqual(expected(xs[0], w));
+    expect(Array.from(await y1.data())).toEqual(expected(xs[1], w));
+    expect(groups().created).toBe(3);
+    const y3 = program(wg.tensor(xs[2], [2, 2]), wt);
+    expect(Array.from(await y3.data())).toEqual(expected(xs[2], w));
+    expect(Array.from(await y2.data())).toEqual(expected(xs[0], w));
+    expect(Array.from(await y1.data())).toEqual(expected(xs[1], w));
+    [y1, y2, y3].forEach((y) => y.dispose());
+    // Disposed: the buffers of the last run are free again, and a run on its arguments reuses its groups.
+    wg.resetTelemetry();
+    const y4 = program(x0, wt);
+    expect(Array.from(await y4.data())).toEqual(expected(xs[0], w));
+    y4.dispose();
+    expect(groups().created).toBe(1); // x0, not the argument of the last run: the matmul's group
+    wg.resetTelemetry();
+    const again = program(x0, wt);
+    expect(Array.from(await again.data())).toEqual(expected(xs[0], w));
+    again.dispose();
+    expect(groups()).toEqual({ created: 0, reused: 2 });
+  });
+
+  it('are not reused once the pool destroyed a buffer, even where every binding is the same again', async () => {
+    const x = wg.tensor(xs[2], [2, 2]);
+    const wt = wg.tensor(w, [2, 3]);
+    for (let i = 0; i < 2; i++) {
+      const y = program(x, wt);
+      expect(Array.from(await y.data())).toEqual(expected(xs[2], w));
+      y.dispose();
+    }
+    // Destroying any buffer (here one of its own, unrelated to the plan) invalidates every cached group.
+    gpu.pool.discard(gpu.pool.acquire(1 << 12, STORAGE));
+    wg.resetTelemetry();
+    const misses = gpu.pool.stats.misses;
+    const y = program(x, wt);
+    expect(Array.from(await y.data())).toEqual(expected(xs[2], w));
+    y.dispose();
+    expect(groups()).toEqual({ created: 2, reused: 0 });
+    expect(gpu.pool.stats.misses).toBe(misses); // the same buffers as before
+    // And once the pool trims its idle buffers (the plan's own among them), they are new buffers anyway.
+    gpu.pool.trim(0);
+    wg.resetTelemetry();
+    const z = program(x, wt);
+    expect(Array.from(await z.data())).toEqual(expected(xs[2], w));
+    z.dispose();
+    expect(groups()).toEqual({ created: 2, reused: 0 });
+    expect(gpu.pool.stats.misses).toBeGreaterThan(misses);
   });
 });
 

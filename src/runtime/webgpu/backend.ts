@@ -9,15 +9,15 @@
 import type { DType, TypedArray } from '../../ir/dtype.js';
 import { WgfuseError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
-import { structuralHash } from '../../ir/hash.js';
+import { hashCode, structuralCode } from '../../ir/hash.js';
 import { isRowMajorStrides, sizeOf } from '../../ir/shape.js';
 import { gather } from '../cpu/strided.js';
 import { compileGraph } from '../../lowering/compile.js';
-import { layoutKey } from '../../lowering/lower.js';
 import type { Plan } from '../../lowering/plan.js';
 import type { Backend, BackendInfo } from '../backend.js';
 import { DeviceLimitError, DeviceLostError, GpuTimeoutError, OutOfMemoryError } from '../errors.js';
 import { Storage, type DeviceMemory } from '../storage.js';
+import { StructureCache } from '../structure-cache.js';
 import { BufferPool, type PooledBuffer } from './buffer-pool.js';
 import { formatBytes, type GpuContext } from './device.js';
 import { PipelineCache, type CachedPipeline } from './pipelines.js';
@@ -68,6 +68,45 @@ interface Timer {
   readonly count: number;
 }
 
+/** A dispatch's last bind group and what it bound: reused while the same buffers are bound again. */
+interface CachedGroup {
+  readonly group: GPUBindGroup;
+  readonly layout: GPUBindGroupLayout;
+  /** Per binding: the buffer and the bound size. */
+  readonly buffers: readonly GPUBuffer[];
+  readonly sizes: readonly number[];
+  /** The backend's bindEpoch() when it was made. */
+  readonly epoch: number;
+}
+
+/**
+ * What the backend keeps per plan so that evaluating it again costs little host time (docs/runtime.md,
+ * "Host overhead"). Everything here is derived from the plan, or a cache that is checked before each use.
+ */
+interface PlanState {
+  /** Bytes each slot binds: its size (4 at least); input slots are overwritten per evaluation (a view binds its base). */
+  readonly slotBytes: readonly number[];
+  /** Per physical buffer (the memory plan's, else one per non-input slot): whether an output lives in it. */
+  readonly keeps: readonly boolean[];
+  /** Per slot: its physical buffer, or -1 for inputs. */
+  readonly physicalOf: readonly number[];
+  /** Bytes of each physical buffer. */
+  readonly physicalBytes: readonly number[];
+  /**
+   * Per argument, the most bytes its buffer may take (maxBufferSize, and maxStorageBufferBindingSize where a
+   * kernel binds it); set once the plan's own buffers passed checkPlanLimits.
+   */
+  argLimits: readonly number[] | null;
+  /** The pipelines, once compiled (no await on later evaluations). */
+  compiled: readonly CachedPipeline[] | null;
+  /** The buffers the last evaluation used, per physical buffer: asked of the pool first, so bind groups match. */
+  readonly last: (PooledBuffer | null)[];
+  /** Per dispatch, the slot of each binding. */
+  readonly bindings: readonly (readonly number[])[];
+  /** Per dispatch, its last bind group. */
+  readonly groups: (CachedGroup | null)[];
+}
+
 type Attempt = { readonly results: Storage[]; readonly timer: Timer | null } | { readonly outOfMemory: string; readonly bytes: number; readonly buffers: number; readonly largest: number };
 
 export class WebGpuBackend implements Backend {
@@ -75,15 +114,17 @@ export class WebGpuBackend implements Backend {
   readonly device: GPUDevice;
   readonly pool: BufferPool;
   private readonly pipelines: PipelineCache;
-  private readonly plans = new Map<string, Plan>();
+  private readonly plans = new StructureCache<Plan>(DEFAULT_PLAN_CACHE);
   private readonly resolved = new WeakMap<Plan, Promise<CachedPipeline[]>>();
   private stats: Telemetry;
   /** Why the device is gone ('destroyed: ...'), or null while it works. */
   private lostReasonText: string | null = null;
   /** Plans that ran here without an error: see attempt's deferred scope checks. */
   private readonly trusted = new WeakSet<Plan>();
-  /** Plans whose non-argument buffers were checked against the device's limits. */
-  private readonly withinLimits = new WeakSet<Plan>();
+  /** Per plan, what makes its next evaluation cheap (see PlanState). */
+  private readonly states = new WeakMap<Plan, PlanState>();
+  /** Bumped when an evaluation fails or a deferred check reports an error: every cached bind group is dropped. */
+  private invalidations = 0;
   /** Scope checks not yet settled, and the first error they found. */
   private unchecked: Promise<void> | null = null;
   private deferredError: Error | null = null;
@@ -135,19 +176,18 @@ export class WebGpuBackend implements Backend {
 
   /** The plan for a graph with these argument storages (cached). */
   plan(graph: Graph, args: readonly Storage[]): Plan {
-    const layouts = args.map((a) => a.layout);
-    const key = structuralHash(graph) + layoutKey(layouts);
-    let plan = this.plans.get(key);
+    // The key is written into a reused array; a miss copies it before compiling, which could reach plan() again.
+    const length = writePlanKey(graph, args, scratchKey);
+    const hash = hashCode(scratchKey, length);
+    let plan = this.plans.get(scratchKey, length, hash);
     if (plan) {
       this.stats.planCacheHits++;
-      this.plans.delete(key);
-      this.plans.set(key, plan);
       return plan;
     }
     this.stats.planCacheMisses++;
-    plan = compileGraph(graph, { fusion: this.fusion, inputLayouts: layouts, features: this.features, verify: this.verify }).plan;
-    this.plans.set(key, plan);
-    if (this.plans.size > DEFAULT_PLAN_CACHE) this.plans.delete(this.plans.keys().next().value!);
+    const key = scratchKey.slice(0, length);
+    plan = compileGraph(graph, { fusion: this.fusion, inputLayouts: args.map((a) => a.layout), features: this.features, verify: this.verify }).plan;
+    this.plans.set(key, length, hash, plan);
     return plan;
   }
 
@@ -155,16 +195,21 @@ export class WebGpuBackend implements Backend {
     this.checkAlive('before the evaluation');
     this.throwDeferred();
     const plan = this.plan(graph, args);
+    const state = this.stateOf(plan);
     // What the plan's own slots need depends on the plan alone: checked on its first evaluation. The
-    // arguments' buffers (a view may bind a larger base) are checked every time.
-    checkPlanLimits(plan, args, this.device.limits, this.withinLimits.has(plan));
-    this.withinLimits.add(plan);
+    // arguments' buffers (a view may bind a larger base) are checked every time: against the limits worked
+    // out then, and where one is over, by checkPlanLimits, which says what and where.
+    const limits = state.argLimits;
+    if (!limits) {
+      checkPlanLimits(plan, args, this.device.limits);
+      state.argLimits = argumentLimits(plan, this.device.limits);
+    } else if (args.some((a, i) => Math.max(4, a.root.size * 4) > limits[i])) checkPlanLimits(plan, args, this.device.limits, true);
     for (const a of args) this.checkBindable(a.root, 'evaluate');
     // The evaluation holds its arguments until it is done with them: a tensor disposed meanwhile (by code
     // running while this one waits for its kernels) stays valid for it.
     const held = args.map((a) => a.retain());
     try {
-      return await this.execute(graph, plan, args);
+      return await this.execute(graph, plan, state, args);
     } finally {
       held.forEach((a) => a.release());
     }
@@ -208,11 +253,50 @@ export class WebGpuBackend implements Backend {
     return pipelines;
   }
 
-  private async execute(graph: Graph, plan: Plan, args: readonly Storage[]): Promise<Storage[]> {
-    const compiled = await this.pipelinesOf(plan);
-    this.checkAlive('while the kernels of an evaluation compiled');
+  private stateOf(plan: Plan): PlanState {
+    let state = this.states.get(plan);
+    if (!state) {
+      const memory = plan.memory;
+      const physicalOf: number[] = [];
+      const physicalBytes: number[] = memory ? [...memory.buffers] : [];
+      for (const slot of plan.slots) {
+        if (slot.role === 'input') physicalOf.push(-1);
+        else if (memory) physicalOf.push(memory.slotBuffer[slot.index]);
+        else physicalOf.push(physicalBytes.push(slot.size * 4) - 1);
+      }
+      // Outputs never share a buffer (assign-buffers), so a buffer with no output slot is a temporary one.
+      const keeps = physicalBytes.map(() => false);
+      for (const slot of plan.slots) if (slot.role === 'output') keeps[physicalOf[slot.index]] = true;
+      state = {
+        slotBytes: plan.slots.map((s) => Math.max(4, s.size * 4)),
+        keeps,
+        physicalOf,
+        physicalBytes,
+        argLimits: null,
+        compiled: null,
+        last: physicalBytes.map(() => null),
+        bindings: plan.dispatches.map((d) => d.bindings.map((b) => b.slot)),
+        groups: plan.dispatches.map(() => null),
+      };
+      this.states.set(plan, state);
+    }
+    return state;
+  }
+
+  /** Changes whenever a cached bind group may refer to a destroyed buffer or come from a failed evaluation. */
+  private bindEpoch(): number {
+    return this.pool.destroyedCount + this.invalidations;
+  }
+
+  private async execute(graph: Graph, plan: Plan, state: PlanState, args: readonly Storage[]): Promise<Storage[]> {
+    let compiled = state.compiled;
+    if (!compiled) {
+      compiled = await this.pipelinesOf(plan);
+      this.checkAlive('while the kernels of an evaluation compiled');
+      state.compiled = compiled;
+    }
     for (let retried = false; ; retried = true) {
-      const attempt = await this.attempt(graph, plan, args, compiled);
+      const attempt = await this.attempt(graph, plan, state, args, compiled);
       if ('results' in attempt) {
         if (attempt.timer) {
           const times = await this.readTimestamps(attempt.timer);
@@ -243,18 +327,12 @@ export class WebGpuBackend implements Backend {
    * An out-of-memory error is only known once the scopes are popped, after the submit: the submitted
    * work then failed validation and did nothing, and every buffer this attempt created is destroyed.
    */
-  private async attempt(graph: Graph, plan: Plan, args: readonly Storage[], compiled: readonly CachedPipeline[]): Promise<Attempt> {
+  private async attempt(graph: Graph, plan: Plan, state: PlanState, args: readonly Storage[], compiled: readonly CachedPipeline[]): Promise<Attempt> {
     const created: PooledBuffer[] = [];
     const acquired: PooledBuffer[] = [];
-    const take = (bytes: number): PooledBuffer => {
-      const b = this.pool.acquire(Math.max(4, bytes), STORAGE_USAGE, created);
-      acquired.push(b);
-      return b;
-    };
     // Arguments not yet on this device are uploaded; the device copy is kept with the storage on success.
-    const roots = [...new Set(args.map((a) => a.root))];
-    const uploads = new Map<Storage, PooledBuffer>();
-    let owned: (PooledBuffer | null)[] = [];
+    let uploads: Map<Storage, PooledBuffer> | null = null;
+    let physical: PooledBuffer[] = [];
     let timer: Timer | null = null;
 
     this.device.pushErrorScope('out-of-memory');
@@ -262,31 +340,33 @@ export class WebGpuBackend implements Backend {
     let failure: unknown = null;
     try {
       // Bind every slot: arguments to their buffers, the rest to pooled buffers, one per buffer of the memory
-      // plan (slots with disjoint lifetimes share one).
-      const memory = plan.memory;
-      const physical = memory ? memory.buffers.map((bytes) => take(bytes)) : [];
-      owned = plan.slots.map((slot) => {
-        if (slot.role === 'input') return null;
-        return memory ? physical[memory.slotBuffer[slot.index]] : take(slot.size * 4);
+      // plan (slots with disjoint lifetimes share one), each the one the last evaluation had where it is free.
+      physical = state.physicalBytes.map((bytes, k) => {
+        const b = this.pool.acquire(Math.max(4, bytes), STORAGE_USAGE, created, state.last[k]);
+        acquired.push(b);
+        return b;
       });
-      for (const root of roots) {
-        if (root.device?.device === this.device) continue;
-        const b = take(root.size * 4);
-        const data = root.dtype === 'bool' ? Uint32Array.from(root.host!) : root.host!;
-        this.device.queue.writeBuffer(b.buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
-        this.stats.bytesUploaded += data.byteLength;
-        uploads.set(root, b);
-      }
-      const buffers = owned.map((b) => b?.buffer ?? null);
-      const bytes = plan.slots.map((s) => Math.max(4, s.size * 4));
-      plan.inputSlots.forEach((slot, i) => {
+      const buffers = state.physicalOf.map((k) => (k < 0 ? null : physical[k].buffer));
+      const bytes = state.slotBytes.slice();
+      for (let i = 0; i < args.length; i++) {
         const root = args[i].root;
-        buffers[slot] = uploads.get(root)?.buffer ?? root.device!.buffer;
+        let buffer = root.device?.device === this.device ? root.device.buffer : uploads?.get(root)?.buffer;
+        if (!buffer) {
+          const b = this.pool.acquire(Math.max(4, root.size * 4), STORAGE_USAGE, created);
+          acquired.push(b);
+          const data = root.dtype === 'bool' ? Uint32Array.from(root.host!) : root.host!;
+          this.device.queue.writeBuffer(b.buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+          this.stats.bytesUploaded += data.byteLength;
+          (uploads ??= new Map()).set(root, b);
+          buffer = b.buffer;
+        }
+        const slot = plan.inputSlots[i];
+        buffers[slot] = buffer;
         // A view's kernel indexes its whole base.
         bytes[slot] = Math.max(4, root.size * 4);
-      });
+      }
       timer = this.timing && plan.dispatches.length > 0 ? this.createTimer(plan.dispatches.length) : null;
-      this.device.queue.submit([this.encode(plan, compiled, buffers, bytes, timer)]);
+      this.device.queue.submit([this.encode(plan, state, compiled, buffers, bytes, timer)]);
       this.stats.submits++;
     } catch (err) {
       failure = err;
@@ -298,6 +378,8 @@ export class WebGpuBackend implements Backend {
         else this.pool.release(b);
       }
       if (timer) [timer.resolve, timer.staging, timer.set].forEach((x) => x.destroy());
+      // The bind groups this attempt made may be invalid: none is reused.
+      this.invalidations++;
     };
     // Waiting for the scopes costs a round trip through the device's event loop on every evaluation. A plan
     // that already ran without error here, on buffers that all came from the pool, allocates nothing and
@@ -335,35 +417,43 @@ export class WebGpuBackend implements Backend {
     this.stats.dispatches += plan.dispatches.length;
     this.trusted.add(plan);
 
-    for (const [root, b] of uploads) {
-      // A concurrent evaluation may have uploaded the same data first: keep its copy.
-      if (root.device?.device === this.device) this.pool.release(b);
-      else {
-        root.device?.free();
-        root.device = this.memory(b);
+    if (uploads) {
+      for (const [root, b] of uploads) {
+        // A concurrent evaluation may have uploaded the same data first: keep its copy.
+        if (root.device?.device === this.device) this.pool.release(b);
+        else {
+          root.device?.free();
+          root.device = this.memory(b);
+        }
       }
     }
-    return { results: this.adoptOutputs(graph, plan, args, owned), timer };
+    for (let k = 0; k < physical.length; k++) state.last[k] = physical[k];
+    return { results: this.adoptOutputs(graph, plan, state, args, physical), timer };
   }
 
-  private encode(plan: Plan, compiled: readonly CachedPipeline[], buffers: readonly (GPUBuffer | null)[], bytes: readonly number[], timer: Timer | null): GPUCommandBuffer {
+  private encode(
+    plan: Plan,
+    state: PlanState,
+    compiled: readonly CachedPipeline[],
+    buffers: readonly (GPUBuffer | null)[],
+    bytes: readonly number[],
+    timer: Timer | null,
+  ): GPUCommandBuffer {
     const encoder = this.device.createCommandEncoder();
     let pass: GPUComputePassEncoder | null = null;
-    plan.dispatches.forEach((d, i) => {
+    const epoch = this.bindEpoch();
+    const dispatches = plan.dispatches;
+    for (let i = 0; i < dispatches.length; i++) {
+      const d = dispatches[i];
       if (!pass || timer) {
         pass?.end();
         pass = encoder.beginComputePass(timer ? { timestampWrites: { querySet: timer.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : {});
       }
-      const bindGroup = this.device.createBindGroup({
-        layout: compiled[i].layout,
-        // Bound with the size the slot needs, not the pool's rounded-up size class, which may exceed
-        // maxStorageBufferBindingSize where that limit is not a power of two.
-        entries: d.bindings.map((b, binding) => ({ binding, resource: { buffer: buffers[b.slot]!, size: bytes[b.slot] } })),
-      });
       pass.setPipeline(compiled[i].pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(...d.workgroups);
-    });
+      pass.setBindGroup(0, this.bindGroup(state, i, compiled[i].layout, buffers, bytes, epoch));
+      const [x, y, z] = d.workgroups;
+      pass.dispatchWorkgroups(x, y, z);
+    }
     (pass as GPUComputePassEncoder | null)?.end();
     if (timer) {
       encoder.resolveQuerySet(timer.set, 0, 2 * timer.count, timer.resolve, 0);
@@ -372,27 +462,62 @@ export class WebGpuBackend implements Backend {
     return encoder.finish();
   }
 
+  /**
+   * Dispatch i's bind group: the one its last evaluation made when every binding has the same buffer (the
+   * same object) and size again and no buffer was destroyed nor any evaluation failed since (bindEpoch);
+   * otherwise a new one, which is kept for next time. The pool hands a plan the buffers it had last time
+   * where they are free, so a plan evaluated again on the same arguments usually creates none.
+   */
+  private bindGroup(state: PlanState, i: number, layout: GPUBindGroupLayout, buffers: readonly (GPUBuffer | null)[], bytes: readonly number[], epoch: number): GPUBindGroup {
+    const bindings = state.bindings[i];
+    const cached = state.groups[i];
+    if (cached && cached.epoch === epoch && cached.layout === layout) {
+      let same = true;
+      for (let j = 0; j < bindings.length; j++) {
+        const slot = bindings[j];
+        if (cached.buffers[j] !== buffers[slot] || cached.sizes[j] !== bytes[slot]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.stats.bindGroupsReused++;
+        return cached.group;
+      }
+    }
+    const bound = bindings.map((slot) => buffers[slot]!);
+    const sizes = bindings.map((slot) => bytes[slot]);
+    const group = this.device.createBindGroup({
+      layout,
+      // Bound with the size the slot needs, not the pool's rounded-up size class, which may exceed
+      // maxStorageBufferBindingSize where that limit is not a power of two.
+      entries: bound.map((buffer, binding) => ({ binding, resource: { buffer, size: sizes[binding] } })),
+    });
+    this.stats.bindGroupsCreated++;
+    state.groups[i] = { group, layout, buffers: bound, sizes, epoch };
+    return group;
+  }
+
   /** Temporaries go back to the pool; outputs become storages the caller owns. */
-  private adoptOutputs(graph: Graph, plan: Plan, args: readonly Storage[], owned: readonly (PooledBuffer | null)[]): Storage[] {
+  private adoptOutputs(graph: Graph, plan: Plan, state: PlanState, args: readonly Storage[], physical: readonly PooledBuffer[]): Storage[] {
     // An output that is a plain tensor owns its slot's memory; any other output is a view that keeps its base alive.
-    const bases = new Map<number, Storage>(plan.inputSlots.map((slot, i) => [slot, args[i].root]));
+    const bases: (Storage | undefined)[] = new Array(plan.slots.length);
+    plan.inputSlots.forEach((slot, i) => (bases[slot] = args[i].root));
     const created: Storage[] = [];
-    // Outputs never share a buffer (assign-buffers), so a buffer with no output slot is a temporary one.
-    const kept = new Set(plan.slots.filter((s) => s.role === 'output').map((s) => owned[s.index]));
-    for (const b of new Set(owned)) if (b && !kept.has(b)) this.pool.release(b);
+    for (let k = 0; k < physical.length; k++) if (!state.keeps[k]) this.pool.release(physical[k]);
     const results = plan.outputs.map((out, i) => {
       const slot = plan.slots[out.slot];
-      let base = bases.get(out.slot);
+      let base = bases[out.slot];
       if (!base) {
         const plain = out.offset === 0 && sizeOf(out.shape) === slot.size && isRowMajorStrides(out.shape, out.strides);
-        const memory = this.memory(owned[out.slot]!);
+        const memory = this.memory(physical[state.physicalOf[out.slot]]);
         if (plain) {
           const own = Storage.fromDevice(graph.outputs[i].dtype, out.shape, memory);
-          bases.set(out.slot, own);
+          bases[out.slot] = own;
           return own;
         }
         base = Storage.fromDevice(slot.dtype, [slot.size], memory);
-        bases.set(out.slot, base);
+        bases[out.slot] = base;
         created.push(base);
       }
       return Storage.viewOf(base, out.shape, out.offset, out.strides);
@@ -571,7 +696,9 @@ export class WebGpuBackend implements Backend {
     const check = scopes.then(
       ([validation, oom]) => {
         const e = validation ?? oom;
-        if (e) this.deferredError ??= new WgfuseError(`webgpu: the device rejected an earlier evaluation, whose results are not valid: ${e.message}`);
+        if (!e) return;
+        this.deferredError ??= new WgfuseError(`webgpu: the device rejected an earlier evaluation, whose results are not valid: ${e.message}`);
+        this.invalidations++; // no bind group of before is reused
       },
       () => undefined, // a lost device is reported by checkAlive
     );
@@ -647,6 +774,43 @@ export class WebGpuBackend implements Backend {
       lost: () => this.lostReasonText,
     };
   }
+}
+
+/**
+ * The plan-cache key of a graph run on these arguments: the graph's structural code and
+ * the arguments' layouts (numbers, compared in full by the cache; see structuralCode).
+ */
+export function planKey(graph: Graph, args: readonly Storage[]): number[] {
+  const out: number[] = [];
+  out.length = writePlanKey(graph, args, out);
+  return out;
+}
+
+/** planKey, written into `out` from its start; returns its length (numbers past it are stale). */
+function writePlanKey(graph: Graph, args: readonly Storage[], out: number[]): number {
+  let n = structuralCode(graph, out, 0);
+  // The graph fixes how many layouts follow: per argument 0 (plain), or 1, offset, rank and strides.
+  for (const a of args) {
+    const layout = a.layout;
+    if (!layout) out[n++] = 0;
+    else {
+      out[n++] = 1;
+      out[n++] = layout.offset;
+      out[n++] = layout.strides.length;
+      for (const s of layout.strides) out[n++] = s;
+    }
+  }
+  return n;
+}
+
+const scratchKey: number[] = [];
+
+/** Per argument of the plan, the most bytes its buffer may take (see checkPlanLimits). */
+function argumentLimits(plan: Plan, limits: BufferLimits): number[] {
+  const bound = new Set<number>();
+  for (const d of plan.dispatches) for (const b of d.bindings) bound.add(b.slot);
+  const binding = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+  return plan.inputSlots.map((slot) => (bound.has(slot) ? binding : limits.maxBufferSize));
 }
 
 /**

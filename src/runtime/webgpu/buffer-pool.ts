@@ -54,6 +54,11 @@ export class BufferPool {
   /** Free buffers in release order, oldest first, for trimming (a Set: taking one out is O(1) however many wait). */
   private readonly idle = new Set<PooledBuffer>();
   readonly stats: PoolStats = emptyPoolStats();
+  /**
+   * How many buffers the pool has destroyed (discarded or trimmed). Whoever caches objects that refer to
+   * buffers (the backend's bind groups) keeps the count it saw and drops them once it changes.
+   */
+  destroyedCount = 0;
 
   constructor(
     private readonly device: GPUDevice,
@@ -64,9 +69,11 @@ export class BufferPool {
   /**
    * A buffer of at least `bytes`. A buffer the pool had to create is also pushed to `created`, so a caller
    * whose allocation failed (out-of-memory is only reported later, through an error scope) can tell the
-   * buffers that may be invalid from the reused ones and discard them.
+   * buffers that may be invalid from the reused ones and discard them. `prefer`: a buffer to hand out if it
+   * is free and of the class and usage asked for (the one this caller had last time: handing out the same
+   * buffers again lets the backend reuse its bind groups); otherwise the most recently freed of the class.
    */
-  acquire(bytes: number, usage: number, created?: PooledBuffer[]): PooledBuffer {
+  acquire(bytes: number, usage: number, created?: PooledBuffer[], prefer?: PooledBuffer | null): PooledBuffer {
     const maxSize = this.device.limits.maxBufferSize;
     if (bytes > maxSize) {
       throw new WgfuseError(`a buffer of ${bytes} bytes exceeds this device's maxBufferSize (${maxSize} bytes)`);
@@ -75,7 +82,12 @@ export class BufferPool {
     let size = sizeClass(bytes);
     if (size > maxSize) size = Math.ceil(bytes / 4) * 4;
     const list = this.free.get(key(size, usage));
-    const hit = list?.pop();
+    let hit: PooledBuffer | undefined;
+    if (prefer && prefer.bytes === size && prefer.usage === usage && list && this.idle.has(prefer)) {
+      const at = list.lastIndexOf(prefer);
+      hit = list[at];
+      list.splice(at, 1);
+    } else hit = list?.pop();
     this.stats.buffersInUse++;
     this.stats.peakBuffersInUse = Math.max(this.stats.peakBuffersInUse, this.stats.buffersInUse);
     if (hit) {
@@ -99,6 +111,7 @@ export class BufferPool {
     this.stats.buffersInUse--;
     this.stats.bytesAllocated -= b.bytes;
     this.stats.discarded++;
+    this.destroyedCount++;
     b.buffer.destroy();
   }
 
@@ -126,6 +139,7 @@ export class BufferPool {
       // Everything goes (out-of-memory, device loss): no need to find each buffer in its class's list.
       for (const b of this.idle) b.buffer.destroy();
       this.stats.trimmed += this.idle.size;
+      this.destroyedCount += this.idle.size;
       this.stats.bytesAllocated -= this.stats.bytesPooled;
       this.stats.bytesPooled = 0;
       this.stats.buffersPooled = 0;
@@ -139,6 +153,7 @@ export class BufferPool {
       const list = this.free.get(key(b.bytes, b.usage))!;
       list.splice(list.indexOf(b), 1);
       b.buffer.destroy();
+      this.destroyedCount++;
       this.stats.bytesPooled -= b.bytes;
       this.stats.bytesAllocated -= b.bytes;
       this.stats.buffersPooled--;

@@ -1,0 +1,163 @@
+// Host-overhead benchmark: the JS (and Dawn-call) time one evaluation of a cached plan costs, split into its
+// parts. SwiftShader's GPU time is irrelevant here; what is measured is the work on the host thread.
+//
+// Run (from the repository root; see bench/compile-time.ts for why it is built this way):
+//
+//   npx tsc -p tsconfig.json --outDir /tmp/wghost; \
+//     ln -sfn "$PWD/node_modules" /tmp/wghost/node_modules; \
+//     echo '{"type":"module"}' > /tmp/wghost/package.json; \
+//     node /tmp/wghost/bench/host-overhead.js [--runs N] [--only NAME]
+//
+// (add `--cpu-prof --cpu-prof-dir /tmp/prof` to node for a profile.)
+//
+// Workloads: layerNorm + softmax, a 2-layer MLP, GEMV and a batched GEMM, on small shapes (SwiftShader runs
+// their kernels quickly). After an evaluation that compiles, each is measured in three loops of N rounds; the
+// wall times are per round (performance.now()), reported as median (10th percentile) in microseconds. On a
+// shared machine a round is now and then preempted: per-round medians are robust to that, totals are not.
+// Compare two builds by alternating their runs.
+//   1. Phases, waiting for the GPU only every 32 rounds (outside the timed parts):
+//        build     building the lazy expression through the public API
+//        extract   extractProgram on it (the data-free graph and its arguments)
+//        key       planKey on that (the plan-cache key)
+//        evaluate  `wg.evaluate` of the tensor, then its dispose: the host's cost of one evaluation after
+//                  the build (extract and key were separate calls; evaluate does them again inside)
+//        submit    the part of evaluate before its queue.submit returns (a hook on submit stamps the time)
+//      build + evaluate is what one evaluation costs the host thread.
+//   2. cpu: the main thread's CPU time per round of build + evaluate + dispose, over one window of N rounds
+//      that never wait for the GPU (Linux: /proc/thread-self/schedstat, read before and after; it advances at
+//      the scheduler's tick, so only a long window is precise; '-' elsewhere). Unlike wall time it leaves out
+//      time the thread waited for a CPU on a busy machine.
+//   3. As the benchmark harness runs (src/cli/bench.ts): build, `wg.evaluate`, then
+//      `device.queue.onSubmittedWorkDone()` every round: total is the round's wall time, wait the last part
+//      (here mostly SwiftShader running the kernels, plus Dawn's event polling).
+import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as wg from '../src/index.js';
+import type { Tensor } from '../src/index.js';
+import { currentBackend } from '../src/api/context.js';
+import { extractProgram } from '../src/api/program.js';
+import { planKey, WebGpuBackend } from '../src/runtime/webgpu/backend.js';
+
+const argv = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const RUNS = Number(option('--runs', '2000'));
+const ONLY = option('--only', '');
+
+interface Workload {
+  name: string;
+  inputs: number[][];
+  build(x: Tensor[]): Tensor;
+}
+
+const WORKLOADS: Workload[] = [
+  {
+    name: 'layernorm-softmax 8x64',
+    inputs: [[8, 64], [64], [64]],
+    build: (x) => wg.layerNorm(x[0], x[1], x[2], 1e-5).softmax(-1),
+  },
+  {
+    name: 'mlp 8x32->64->32',
+    inputs: [[8, 32], [64, 32], [64], [32, 64], [32]],
+    build: (x) => x[0].matmul(x[1].T).add(x[2]).gelu().matmul(x[3].T).add(x[4]),
+  },
+  { name: 'gemv 1x64x64', inputs: [[1, 64], [64, 64]], build: (x) => x[0].matmul(x[1]) },
+  { name: 'bgemm 4x16^3', inputs: [[4, 16, 16], [4, 16, 16]], build: (x) => x[0].matmul(x[1]) },
+];
+
+/** CPU time of the calling (main) thread in ms; null where /proc has no schedstat. */
+function threadCpuMs(): number | null {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return null;
+  }
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length * q)];
+}
+
+const us = (ms: number) => (ms * 1000).toFixed(1);
+
+async function main(): Promise<void> {
+  await wg.init({ backend: 'webgpu', quiet: true });
+  const backend = currentBackend();
+  if (!(backend instanceof WebGpuBackend)) throw new Error('no WebGPU backend');
+  const device = backend.device;
+  let submittedAt = 0;
+  const queue = device.queue;
+  const submit = queue.submit.bind(queue);
+  queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
+    submit(buffers);
+    submittedAt = performance.now();
+  };
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`host cost per evaluation of a cached plan, us, median (p10) of ${RUNS} rounds; ${os.cpus().length} x ${os.cpus()[0].model}; load ${load}`);
+  const columns = ['build', 'extract', 'key', 'evaluate', 'submit', 'cpu', 'total', 'wait'];
+  console.log(`${'workload'.padEnd(24)}${columns.map((c) => c.padStart(15)).join('')}`);
+  for (const w of WORKLOADS) {
+    if (ONLY && !w.name.includes(ONLY)) continue;
+    const inputs = w.inputs.map((shape, i) => wg.randn(shape, i + 1));
+    await wg.evaluate(...inputs);
+    const first = w.build(inputs);
+    await wg.evaluate(first);
+    await device.queue.onSubmittedWorkDone();
+    first.dispose();
+    const t: Record<string, number[]> = Object.fromEntries(columns.map((c) => [c, []]));
+    for (let i = 0; i < RUNS + 50; i++) {
+      const t0 = performance.now();
+      const y = w.build(inputs);
+      const t1 = performance.now();
+      const p = extractProgram([y.node]);
+      const t2 = performance.now();
+      planKey(p.graph, p.args);
+      const t3 = performance.now();
+      await wg.evaluate(y);
+      y.dispose();
+      const t4 = performance.now();
+      if (i % 32 === 31) await device.queue.onSubmittedWorkDone();
+      if (i < 50) continue;
+      t.build.push(t1 - t0);
+      t.extract.push(t2 - t1);
+      t.key.push(t3 - t2);
+      t.evaluate.push(t4 - t3);
+      t.submit.push(submittedAt - t3);
+    }
+    await device.queue.onSubmittedWorkDone();
+    const c0 = threadCpuMs();
+    for (let i = 0; i < RUNS; i++) {
+      const y = w.build(inputs);
+      await wg.evaluate(y);
+      y.dispose();
+    }
+    const c1 = threadCpuMs();
+    await device.queue.onSubmittedWorkDone();
+    if (c0 !== null && c1 !== null) t.cpu.push((c1 - c0) / RUNS);
+    for (let i = 0; i < RUNS + 50; i++) {
+      const t0 = performance.now();
+      const y = w.build(inputs);
+      await wg.evaluate(y);
+      const t1 = performance.now();
+      await device.queue.onSubmittedWorkDone();
+      const t2 = performance.now();
+      y.dispose();
+      if (i < 50) continue;
+      t.total.push(t2 - t0);
+      t.wait.push(t2 - t1);
+    }
+    const cell = (xs: number[]) => (xs.length === 0 ? '-' : xs.length === 1 ? us(xs[0]) : `${us(quantile(xs, 0.5))} (${us(quantile(xs, 0.1))})`).padStart(15);
+    console.log(`${w.name.padEnd(24)}${columns.map((c) => cell(t[c])).join('')}`);
+    inputs.forEach((x) => x.dispose());
+  }
+  const tel = wg.telemetry() as ReturnType<typeof wg.telemetry> & { bindGroupsCreated?: number; bindGroupsReused?: number };
+  const groups = tel.bindGroupsCreated === undefined ? '' : `; bind groups: ${tel.bindGroupsCreated} created, ${tel.bindGroupsReused} reused`;
+  console.log(`plan cache: ${tel.planCacheHits} hits, ${tel.planCacheMisses} misses; pool: ${tel.pool.hits} hits, ${tel.pool.misses} misses${groups}`);
+  console.log(`load after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+}
+
+await main();
+process.exit(0);
