@@ -38,7 +38,7 @@ export interface BenchOptions {
   smoke?: boolean;
   /** Timed runs per workload and engine (median reported); default 10, or 3 with smoke. */
   runs?: number;
-  /** Warm-up runs after the first (compiling) run; default 2, or 0 with smoke. With any, they go on for at least 300 ms. */
+  /** Warm-up runs after the first (compiling) run; default 2, or 0 with smoke. With any, they go on for at least WARMUP_MS (2 s) at full sizes. */
   warmup?: number;
   /** Engines to run; default all. */
   engines?: readonly string[];
@@ -64,7 +64,7 @@ export function benchCli(onExit: (code: number) => void, log: Log = console.log)
     .description('benchmark wgfuse (fused and unfused) against TensorFlow.js and jax-js on WebGPU, with checked results')
     .option('--smoke', 'tiny sizes: runs on a software adapter in seconds (what the tests run)')
     .option('--runs <n>', 'timed runs per workload and engine; the median is reported (default 10, smoke 3)')
-    .option('--warmup <n>', 'warm-up runs after the first, compiling one; with any, at least 300 ms of them (default 2, smoke 0)')
+    .option('--warmup <n>', 'warm-up runs after the first, compiling one; with any, at least 2 s of them at full sizes (default 2, smoke 0)')
     .option('--engines <list>', `comma-separated engines (default all: ${ENGINE_NAMES.join(',')})`)
     .option('--only <regex>', 'only workloads whose id matches')
     .option('--out <dir>', 'root folder of the reports, written to <dir>/<device-slug>/', 'bench/results')
@@ -1314,10 +1314,17 @@ export interface EngineResult {
   check?: CheckResult;
   /** Engine counters over the timed runs (wgfuse's telemetry): where wall time beyond GPU time went. */
   diagnostics?: Record<string, number>;
+  /** When the timed runs started (ISO 8601). */
+  timedAt?: string;
 }
 
-/** Least warm-up time per measurement when warm-up runs are asked for (full sizes). */
-const WARMUP_MS = 300;
+/**
+ * Least warm-up time per measurement when warm-up runs are asked for (full sizes). An H100 left idle while
+ * the host checks a result (seconds, for the float64 recomputations) drops to 345 MHz and takes 1-2 s of
+ * work to climb back to 1980 MHz (bench/run-gpu.sh's clocks.csv, 2026-11-24): with 300 ms, rows measured
+ * right after such a pause ran at 600-1200 MHz, 1.5-3.5x slow.
+ */
+const WARMUP_MS = 2000;
 
 async function measure(engine: Engine, w: Workload, host: HostData, checker: Checker, o: Required<Pick<BenchOptions, 'runs' | 'warmup' | 'gpuTiming'>>): Promise<EngineResult> {
   let prepared: Prepared | string;
@@ -1340,6 +1347,8 @@ async function measure(engine: Engine, w: Workload, host: HostData, checker: Che
     const warmStart = performance.now();
     for (let i = 0; i < o.warmup || (o.warmup > 0 && performance.now() - warmStart < WARMUP_MS && i < 1000); i++) await p.run();
     stage = 'timed runs';
+    // When, to the millisecond, so that the row can be read against a clock log (bench/run-gpu.sh).
+    result.timedAt = new Date().toISOString();
     const times: number[] = [];
     p.diagnostics?.reset();
     for (let i = 0; i < o.runs; i++) {
@@ -1673,7 +1682,7 @@ function renderMarkdown(report: BenchReport): string {
   const d = report.device;
   L.push(`# wgfuse bench: ${d.adapter}`);
   L.push('');
-  L.push(`${report.mode === 'smoke' ? '**Smoke sizes** (tiny: these numbers only show the harness works). ' : ''}${report.created}, median of ${report.runs} runs after a first (compiling) run${report.warmup ? ` and ${report.warmup} warm-up runs (at least 300 ms of them)` : ''}. Node ${report.host.node}, ${report.host.cpuModel} (${report.host.cpus} CPUs).${d.software ? ' **Software adapter: timings mean nothing.**' : ''}`);
+  L.push(`${report.mode === 'smoke' ? '**Smoke sizes** (tiny: these numbers only show the harness works). ' : ''}${report.created}, median of ${report.runs} runs after a first (compiling) run${report.warmup ? ` and ${report.warmup} warm-up runs (at least ${WARMUP_MS} ms of them)` : ''}. Node ${report.host.node}, ${report.host.cpuModel} (${report.host.cpus} CPUs).${d.software ? ' **Software adapter: timings mean nothing.**' : ''}`);
   L.push('');
   L.push(
     `- **wall ms**: building the computation, submitting it and waiting for the GPU to finish (no read-back). **GPU ms**: sum of kernel times from timestamp queries (wgfuse, tfjs${d.exactTimestamps ? '' : '; Dawn rounded each to a multiple of 65.5 us'}); PyTorch rows: CUDA events.`,
