@@ -346,6 +346,21 @@ export function directMain(index: string, lets: readonly string[], body: readonl
   ];
 }
 
+/**
+ * The WGSL module of a product kernel (GEMV, tiled GEMM, tiled SYRK): bindings, the store's helpers (and any
+ * `extra` helper), the header comment, the core's declarations, the store function, then the core's entry
+ * point around its body.
+ */
+export function productModule(
+  bindings: readonly string[],
+  store: { readonly helpers: Iterable<string>; readonly text: readonly string[] },
+  header: readonly string[],
+  core: { readonly decls: readonly string[]; readonly entry: readonly string[]; readonly body: readonly string[] },
+  extra: readonly string[] = [],
+): string {
+  return [...bindings, ...store.helpers, ...extra, '', ...header, ...core.decls, '', ...store.text, '', ...core.entry, ...indent(core.body, 1), '}', ''].join('\n');
+}
+
 export function indent(lines: readonly string[], depth: number): string[] {
   return lines.map((l) => `${'  '.repeat(depth)}${l}`);
 }
@@ -639,20 +654,12 @@ function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, max
   });
   const buffers = partial ? partialBuffers(spec, [a.buffer, b.buffer]) : spec.buffers;
   const splitText = partial ? `, split K ${split.splits} x ${split.chunk} (partial sums)` : '';
-  const wgsl = [
-    ...bufferDecls(buffers, new Set([...vectors, ...store.vec4])),
-    ...store.helpers,
-    '',
-    ...header(spec, `tiled${opA.vec4 || opB.vec4 ? '.vec4' : ''} ${tileName(tile)}: ${tile.bm}x${tile.bn} output tiles, K in steps of ${tile.bk}, ${tile.tm}x${tile.tn} outputs per thread${tile.db ? ', double-buffered' : ''}${splitText}; ${describeLoads(opA, opB)}${vectors.has(spec.store.buffer) ? ', vec4 stores' : ''}`),
-    ...core.decls,
-    '',
-    ...store.text,
-    '',
-    ...core.entry,
-    ...indent(core.body, 1),
-    '}',
-    '',
-  ].join('\n');
+  const wgsl = productModule(
+    bufferDecls(buffers, new Set([...vectors, ...store.vec4])),
+    store,
+    header(spec, `tiled${opA.vec4 || opB.vec4 ? '.vec4' : ''} ${tileName(tile)}: ${tile.bm}x${tile.bn} output tiles, K in steps of ${tile.bk}, ${tile.tm}x${tile.tn} outputs per thread${tile.db ? ', double-buffered' : ''}${splitText}; ${describeLoads(opA, opB)}${vectors.has(spec.store.buffer) ? ', vec4 stores' : ''}`),
+    core,
+  );
   const name = `tiled${tile.bm}x${tile.bn}`;
   const product: GemmDispatch = { kernel: { wgsl, entryPoint: 'main', workgroups: core.workgroups }, buffers, label: `tiled ${tileName(tile)}${partial ? ` split ${split.splits}` : ''}` };
   if (!partial) return { temps: [], dispatches: [product], variant: name };
@@ -733,20 +740,12 @@ function planGemv(spec: MatmulSpec, given: GemvConfig | undefined, splitsGiven: 
     storeArgs: partial ? 'bz, ks' : 'bz',
   });
   const buffers = partial ? partialBuffers(spec, [small.buffer, big.buffer]) : spec.buffers;
-  const wgsl = [
-    ...bufferDecls(buffers, new Set([...vectors, ...store.vec4])),
-    ...store.helpers,
-    '',
-    ...header(spec, `gemv${swapped ? ' (transposed: C^T = B^T A^T)' : ''}: ${core.describe}${partial ? `, split K ${split.splits} x ${split.chunk} (partial sums)` : ''}`),
-    ...core.decls,
-    '',
-    ...store.text,
-    '',
-    ...core.entry,
-    ...indent(core.body, 1),
-    '}',
-    '',
-  ].join('\n');
+  const wgsl = productModule(
+    bufferDecls(buffers, new Set([...vectors, ...store.vec4])),
+    store,
+    header(spec, `gemv${swapped ? ' (transposed: C^T = B^T A^T)' : ''}: ${core.describe}${partial ? `, split K ${split.splits} x ${split.chunk} (partial sums)` : ''}`),
+    core,
+  );
   const product: GemmDispatch = { kernel: { wgsl, entryPoint: 'main', workgroups: core.workgroups }, buffers, label: `gemv ${core.describe}${partial ? ` split ${split.splits}` : ''}` };
   if (!partial) return { temps: [], dispatches: [product], variant: 'gemv' };
   const rowCol = swapped ? `col * ${m}u + row` : `row * ${n}u + col`;

@@ -47,6 +47,7 @@ import {
   FILL_WORKGROUPS,
   generateCombine,
   indent,
+  productModule,
   PARTIAL_BUFFER,
   plus,
   pruneLets,
@@ -326,21 +327,13 @@ function planTiled(spec: SyrkSpec, tile: TileConfig, splitsWanted: number, maxPe
     ? [...spec.buffers.filter((b) => b.name === x.buffer).map((b) => ({ ...b, access: 'read' as const })), { name: PARTIAL_BUFFER, dtype, access: 'read_write' }]
     : [...spec.buffers];
   const splitText = partial ? `, split K ${split.splits} x ${split.chunk} (partial sums)` : '';
-  const wgsl = [
-    ...bufferDecls(buffers, new Set([...vectors, ...store.vec4])),
-    ...store.helpers,
-    TRI_ROW_HELPER,
-    '',
-    ...header(spec, `tiled${vectors.size > 0 ? '.vec4' : ''} ${tileName(tile)}: the ${tile.bm}x${tile.bm} tiles on and below the diagonal, K in steps of ${tile.bk}, ${tile.tm}x${tile.tn} outputs per thread${tile.db ? ', double-buffered' : ''}${splitText}; ${describeLoads(op('base'), op('base'))}`),
-    ...core.decls,
-    '',
-    ...store.text,
-    '',
-    ...core.entry,
-    ...indent(core.body, 1),
-    '}',
-    '',
-  ].join('\n');
+  const wgsl = productModule(
+    bufferDecls(buffers, new Set([...vectors, ...store.vec4])),
+    store,
+    header(spec, `tiled${vectors.size > 0 ? '.vec4' : ''} ${tileName(tile)}: the ${tile.bm}x${tile.bm} tiles on and below the diagonal, K in steps of ${tile.bk}, ${tile.tm}x${tile.tn} outputs per thread${tile.db ? ', double-buffered' : ''}${splitText}; ${describeLoads(op('base'), op('base'))}`),
+    core,
+    [TRI_ROW_HELPER],
+  );
   const name = `tiled${tile.bm}`;
   const product = { kernel: { wgsl, entryPoint: 'main', workgroups: core.workgroups }, buffers, label: `tiled ${tileName(tile)}${partial ? ` split ${split.splits}` : ''}` };
   if (!partial) return { temps: [], dispatches: [product], variant: name };
