@@ -6,17 +6,7 @@ import { expect } from 'vitest';
 export type Shape = readonly number[];
 export type Nested = number | boolean | Nested[];
 
-/** mulberry32: small seeded generator, so a failing case reproduces. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng } from '../seeded.js';
 
 export const f32 = Math.fround;
 

@@ -48,17 +48,7 @@ export function expectClose(actual: ArrayLike<number>, expected: readonly number
   }
 }
 
-/** mulberry32: a tiny seeded generator so failing property cases reproduce. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng } from '../seeded.js';
 
 export function size(shape: Shape): number {
   return shape.reduce((a, d) => a * d, 1);

@@ -16,17 +16,7 @@ export const TRANS_ABS = 2e-6;
 export const SAFETY = 4;
 export const MAX_RELATIVE_BOUND = 0.02;
 
-/** mulberry32: a small seeded generator, so a program's data is a function of its recipe. */
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../seeded.js';
 
 /** What an error rule may ask about a recorded tensor (after the CPU reference has run). */
 export interface ErrCtx {

@@ -32,6 +32,7 @@ import { Storage } from '../../src/runtime/storage.js';
 import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { expectClose, type Tolerance } from '../webgpu/differential.js';
 import { testGpu } from '../webgpu/gpu.js';
+import { mulberry32 as generator } from '../seeded.js';
 
 const GOLDEN_DIR = dirname(fileURLToPath(import.meta.url));
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -94,17 +95,6 @@ function sameGraph(text: string, printed: string): boolean {
   }
 }
 
-/** A small seeded generator (mulberry32), so every run of a case sees the same arguments. */
-function generator(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** float32 in [-2, 2] without exact zeros, int32 in [-5, 5], bool 0/1; one array per graph input. */
 function randomArguments(graph: Graph, seed: number): TypedArray[] {

@@ -15,6 +15,7 @@ import { sizeOf } from '../../src/ir/shape.js';
 import { foldTransposes, swapsLastTwo } from '../../src/passes/fold-transposes.js';
 import { runPasses } from '../../src/passes/manager.js';
 import { executeGraph } from '../../src/runtime/cpu/executor.js';
+import { mulberry32 as rng } from '../seeded.js';
 
 const DIR = fileURLToPath(new URL('../golden/fold-transposes/', import.meta.url));
 const CASES = readdirSync(DIR)
@@ -25,17 +26,6 @@ const CASES = readdirSync(DIR)
 const isNegative = (name: string) => name.startsWith('no-');
 const read = (name: string, ext: 'in' | 'out') => readFileSync(`${DIR}${name}.${ext}.ir`, 'utf8');
 
-/** mulberry32, seeded: failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random arguments for the graph's inputs: f32 of mixed sign over 2^-20..2^20, full-range i32, 0/1 bools. */
 function randomArgs(graph: Graph, seed: number): TypedArray[] {

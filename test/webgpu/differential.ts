@@ -57,17 +57,7 @@ export async function expectMatchesReference(t: Tensor, tol: Tolerance, what = `
 // ---------------------------------------------------------------------------------------------------------
 // Seeded data, so that a failing case reproduces.
 
-/** mulberry32: a small seeded generator. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng } from '../seeded.js';
 
 /** A linear congruential generator (the stream the elementwise tests were written against). */
 export function seeded(seed: number): () => number {
