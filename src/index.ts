@@ -2,6 +2,7 @@
 // and src/cli and is reached only through dynamic imports.
 export { init, backend, type InitOptions } from './api/context.js';
 export { evaluate } from './api/evaluate.js';
+export { jit, type Jitted, type JitOptions, type JitArg, type JitResult } from './api/jit.js';
 export { compile, telemetry, resetTelemetry } from './api/inspect.js';
 export type { Plan, Dispatch, Slot, Binding, SlotView } from './lowering/plan.js';
 export type { Telemetry } from './runtime/telemetry.js';

@@ -3,7 +3,7 @@
 // recently used entries go first when the cache is full.
 import { hashCode, sameCode } from '../ir/hash.js';
 
-interface Entry<V> {
+export interface Entry<V> {
   readonly code: readonly number[];
   readonly value: V;
 }
@@ -21,24 +21,30 @@ export class StructureCache<V> {
 
   /** The value stored for the first `length` numbers of `code` (hash: hashCode of them), or undefined. */
   get(code: readonly number[], length: number, hash: number): V | undefined {
+    return this.entry(code, length, hash)?.value;
+  }
+
+  /** `get`, returning the entry (its own copy of the code, which stays valid while it is stored). */
+  entry(code: readonly number[], length: number, hash: number): Entry<V> | undefined {
     const bucket = this.buckets.get(hash);
     if (!bucket) return undefined;
     for (const e of bucket) {
       if (e.code.length === length && sameCode(e.code, code, length)) {
         this.buckets.delete(hash);
         this.buckets.set(hash, bucket);
-        return e.value;
+        return e;
       }
     }
     return undefined;
   }
 
-  /** Stores `value` for a copy of the first `length` numbers of `code` (not already present). */
-  set(code: readonly number[], length: number, hash: number, value: V): void {
+  /** Stores `value` for a copy of the first `length` numbers of `code` (not already present); returns the entry. */
+  set(code: readonly number[], length: number, hash: number, value: V): Entry<V> {
     let bucket = this.buckets.get(hash);
     if (bucket) this.buckets.delete(hash);
     else bucket = [];
-    bucket.push({ code: code.slice(0, length), value });
+    const entry = { code: code.slice(0, length), value };
+    bucket.push(entry);
     this.buckets.set(hash, bucket);
     this.count++;
     while (this.count > this.capacity) {
@@ -47,6 +53,7 @@ export class StructureCache<V> {
       if (entries.length === 0) this.buckets.delete(oldest);
       this.count--;
     }
+    return entry;
   }
 
   clear(): void {

@@ -1,5 +1,8 @@
 // Shared by the WebGPU tests: one device per test file (SwiftShader in CI, where a missing adapter fails).
+import * as wg from '../../src/index.js';
+import { currentBackend } from '../../src/api/context.js';
 import { selectNodeGpu } from '../../src/runtime/node-gpu.js';
+import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { acquireDevice, type GpuContext } from '../../src/runtime/webgpu/device.js';
 
 export const inCI = process.env.CI === 'true';
@@ -9,4 +12,15 @@ export async function testGpu(): Promise<GpuContext | null> {
   const ctx = selection.gpu ? await acquireDevice({ gpu: selection.gpu, allowSoftware: true }) : null;
   if (!ctx && inCI) throw new Error(`CI=true but no WebGPU adapter was found: ${selection.reason}`);
   return ctx;
+}
+
+/** Makes wgfuse's backend a WebGPU one (failing where there is no adapter) and returns it. */
+export async function initWebGpu(): Promise<WebGpuBackend> {
+  const probe = await testGpu();
+  if (!probe) throw new Error('no WebGPU adapter');
+  probe.device.destroy();
+  await wg.init({ backend: 'webgpu', quiet: true });
+  const backend = currentBackend();
+  if (!(backend instanceof WebGpuBackend)) throw new Error('wg.init did not give a WebGPU backend');
+  return backend;
 }

@@ -116,6 +116,8 @@ export class WebGpuBackend implements Backend {
   private readonly pipelines: PipelineCache;
   private readonly plans = new StructureCache<Plan>(DEFAULT_PLAN_CACHE);
   private readonly resolved = new WeakMap<Plan, Promise<CachedPipeline[]>>();
+  /** The plan each graph object last got, and the argument layouts it was for (wg.jit re-runs one graph). */
+  private readonly graphPlans = new WeakMap<Graph, { readonly key: readonly number[]; readonly hash: number; readonly layouts: readonly (Layout | null)[] }>();
   private stats: Telemetry;
   /** Why the device is gone ('destroyed: ...'), or null while it works. */
   private lostReasonText: string | null = null;
@@ -176,19 +178,29 @@ export class WebGpuBackend implements Backend {
 
   /** The plan for a graph with these argument storages (cached). */
   plan(graph: Graph, args: readonly Storage[]): Plan {
+    // A graph object run again (a jitted function's program, see api/jit.ts) looks its plan up by the key it
+    // had last time, without walking the graph to write it, when the arguments are laid out as before.
+    const known = this.graphPlans.get(graph);
+    if (known && sameLayouts(known.layouts, args)) {
+      const plan = this.plans.get(known.key, known.key.length, known.hash);
+      if (plan) {
+        this.stats.planCacheHits++;
+        return plan;
+      }
+    }
     // The key is written into a reused array; a miss copies it before compiling, which could reach plan() again.
     const length = writePlanKey(graph, args, scratchKey);
     const hash = hashCode(scratchKey, length);
-    let plan = this.plans.get(scratchKey, length, hash);
-    if (plan) {
-      this.stats.planCacheHits++;
-      return plan;
+    let entry = this.plans.entry(scratchKey, length, hash);
+    if (entry) this.stats.planCacheHits++;
+    else {
+      this.stats.planCacheMisses++;
+      const key = scratchKey.slice(0, length);
+      const plan = compileGraph(graph, { fusion: this.fusion, inputLayouts: args.map((a) => a.layout), features: this.features, verify: this.verify }).plan;
+      entry = this.plans.set(key, length, hash, plan);
     }
-    this.stats.planCacheMisses++;
-    const key = scratchKey.slice(0, length);
-    plan = compileGraph(graph, { fusion: this.fusion, inputLayouts: args.map((a) => a.layout), features: this.features, verify: this.verify }).plan;
-    this.plans.set(key, length, hash, plan);
-    return plan;
+    this.graphPlans.set(graph, { key: entry.code, hash, layouts: args.map((a) => a.layout) });
+    return entry.value;
   }
 
   async run(graph: Graph, args: readonly Storage[]): Promise<Storage[]> {
@@ -804,6 +816,22 @@ function writePlanKey(graph: Graph, args: readonly Storage[], out: number[]): nu
 }
 
 const scratchKey: number[] = [];
+
+type Layout = NonNullable<Storage['layout']>;
+
+function sameLayouts(layouts: readonly (Layout | null)[], args: readonly Storage[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const a = layouts[i];
+    const b = args[i].layout;
+    if (a === null || b === null) {
+      if (a !== b) return false;
+      continue;
+    }
+    if (a.offset !== b.offset || a.strides.length !== b.strides.length) return false;
+    for (let d = 0; d < a.strides.length; d++) if (a.strides[d] !== b.strides[d]) return false;
+  }
+  return true;
+}
 
 /** Per argument of the plan, the most bytes its buffer may take (see checkPlanLimits). */
 function argumentLimits(plan: Plan, limits: BufferLimits): number[] {
