@@ -6,12 +6,14 @@
 //   npx tsc -p tsconfig.json --outDir /tmp/wghost; \
 //     ln -sfn "$PWD/node_modules" /tmp/wghost/node_modules; \
 //     echo '{"type":"module"}' > /tmp/wghost/package.json; \
-//     node /tmp/wghost/bench/host-overhead.js [--runs N] [--only NAME]
+//     node /tmp/wghost/bench/host-overhead.js [--runs N] [--only NAME] [--floor] [--large]
 //
 // (add `--cpu-prof --cpu-prof-dir /tmp/prof` to node for a profile.)
 //
 // Workloads: layerNorm + softmax, a 2-layer MLP, GEMV and a batched GEMM, on small shapes (SwiftShader runs
-// their kernels quickly). After an evaluation that compiles, each is measured in three loops of N rounds; the
+// their kernels quickly); with --large, the harness's layerNorm + softmax, elementwise chain, covariance and
+// MLP at full size (on a real GPU: where the wall time of the harness's small rows goes). --floor first
+// measures what any evaluation costs at least: submit and wait with no work, one tiny dispatch, a read-back. After an evaluation that compiles, each is measured in three loops of N rounds; the
 // wall times are per round (performance.now()), reported as median (10th percentile) in microseconds. On a
 // shared machine a round is now and then preempted: per-round medians are robust to that, totals are not.
 // Compare two builds by alternating their runs.
@@ -30,6 +32,8 @@
 //   3. As the benchmark harness runs (src/cli/bench.ts): build, `wg.evaluate`, then
 //      `device.queue.onSubmittedWorkDone()` every round: total is the round's wall time, wait the last part
 //      (here mostly SwiftShader running the kernels, plus Dawn's event polling).
+//   4. jit: the same expression as a `wg.jit` function, called on the same tensors (traced once before):
+//      the call and the dispose of its result; jit total adds the wait, as in 3.
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as wg from '../src/index.js';
@@ -37,6 +41,8 @@ import type { Tensor } from '../src/index.js';
 import { currentBackend } from '../src/api/context.js';
 import { extractProgram } from '../src/api/program.js';
 import { planKey, WebGpuBackend } from '../src/runtime/webgpu/backend.js';
+import { BufferUsage, MapMode } from '../src/runtime/webgpu/usage.js';
+import { selectNodeGpu } from '../src/runtime/node-gpu.js';
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -45,6 +51,8 @@ const option = (name: string, fallback: string) => {
 };
 const RUNS = Number(option('--runs', '2000'));
 const ONLY = option('--only', '');
+/** --large: the harness's shapes (src/cli/bench.ts), where the wait is the GPU's work plus the latency. */
+const LARGE = argv.includes('--large');
 
 interface Workload {
   name: string;
@@ -67,6 +75,73 @@ const WORKLOADS: Workload[] = [
   { name: 'bgemm 4x16^3', inputs: [[4, 16, 16], [4, 16, 16]], build: (x) => x[0].matmul(x[1]) },
 ];
 
+const LARGE_WORKLOADS: Workload[] = [
+  {
+    name: 'layernorm-softmax 8192x1024',
+    inputs: [[8192, 1024], [1024], [1024]],
+    build: (x) => wg.layerNorm(x[0], x[1], x[2], 1e-5).softmax(-1),
+  },
+  {
+    name: 'elementwise8 64M',
+    inputs: [[64 * 1024 * 1024]],
+    build: (x) => x[0].mul(0.9).add(0.1).tanh().mul(x[0]).sigmoid().sub(0.5).exp().sqrt(),
+  },
+  {
+    name: 'covariance 20000x512',
+    inputs: [[20000, 512]],
+    build: (x) => {
+      const c = x[0].sub(x[0].mean(0, true));
+      return c.T.matmul(c).div(19999);
+    },
+  },
+  {
+    name: 'mlp 4096x1024x4096',
+    inputs: [[4096, 1024], [4096, 1024], [4096], [1024, 4096], [1024]],
+    build: (x) => x[0].matmul(x[1].T).add(x[2]).gelu().matmul(x[3].T).add(x[4]),
+  },
+];
+
+/**
+ * The floor under any evaluation: submit-and-wait with no work, with one 1-workgroup dispatch, and the
+ * same followed by a 4-byte mapAsync read-back (median and p10 of `runs` rounds, us).
+ */
+async function floor(device: GPUDevice, runs: number): Promise<void> {
+  const module = device.createShaderModule({ code: '@group(0) @binding(0) var<storage, read_write> b: array<u32>;\n@compute @workgroup_size(1) fn main() { b[0] = b[0] + 1u; }' });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const buffer = device.createBuffer({ size: 256, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC });
+  const staging = device.createBuffer({ size: 256, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+  const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer } }] });
+  const dispatch = (copy: boolean) => {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    if (copy) encoder.copyBufferToBuffer(buffer, 0, staging, 0, 4);
+    device.queue.submit([encoder.finish()]);
+  };
+  const cases: [string, () => Promise<void>][] = [
+    ['empty submit + onSubmittedWorkDone', async () => { device.queue.submit([]); await device.queue.onSubmittedWorkDone(); }],
+    ['1 dispatch: encode + submit', async () => dispatch(false)],
+    ['1 dispatch + onSubmittedWorkDone', async () => { dispatch(false); await device.queue.onSubmittedWorkDone(); }],
+    ['1 dispatch + copy + mapAsync 4 B', async () => { dispatch(true); await staging.mapAsync(MapMode.READ, 0, 4); staging.unmap(); }],
+    ['setImmediate round trip', () => new Promise<void>((r) => setImmediate(r))],
+  ];
+  for (const [name, run] of cases) {
+    const t: number[] = [];
+    for (let i = 0; i < runs + 50; i++) {
+      const t0 = performance.now();
+      await run();
+      const t1 = performance.now();
+      if (i >= 50) t.push(t1 - t0);
+    }
+    await device.queue.onSubmittedWorkDone();
+    console.log(`${name.padEnd(40)}${us(quantile(t, 0.5)).padStart(10)} (${us(quantile(t, 0.1))})`);
+  }
+  [buffer, staging].forEach((b) => b.destroy());
+}
+
 /** CPU time of the calling (main) thread in ms; null where /proc has no schedstat. */
 function threadCpuMs(): number | null {
   try {
@@ -84,6 +159,11 @@ function quantile(xs: number[], q: number): number {
 const us = (ms: number) => (ms * 1000).toFixed(1);
 
 async function main(): Promise<void> {
+  // navigator.gpu, as the harness does: wgfuse's own dynamic import of the Node GPU module cannot be followed
+  // by a bundle (this file travels to the GPU machine as one).
+  const selection = await selectNodeGpu({ software: 'fallback' });
+  if (!selection.gpu) throw new Error(`no WebGPU adapter: ${selection.reason}`);
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu: selection.gpu }, configurable: true });
   await wg.init({ backend: 'webgpu', quiet: true });
   const backend = currentBackend();
   if (!(backend instanceof WebGpuBackend)) throw new Error('no WebGPU backend');
@@ -97,9 +177,13 @@ async function main(): Promise<void> {
   };
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
   console.log(`host cost per evaluation of a cached plan, us, median (p10) of ${RUNS} rounds; ${os.cpus().length} x ${os.cpus()[0].model}; load ${load}`);
-  const columns = ['build', 'extract', 'key', 'evaluate', 'submit', 'cpu', 'total', 'wait'];
+  if (argv.includes('--floor')) {
+    console.log(`floor: us, median (p10) of ${RUNS} rounds`);
+    await floor(device, RUNS);
+  }
+  const columns = ['build', 'extract', 'key', 'evaluate', 'submit', 'cpu', 'total', 'wait', 'jit', 'jit total'];
   console.log(`${'workload'.padEnd(24)}${columns.map((c) => c.padStart(15)).join('')}`);
-  for (const w of WORKLOADS) {
+  for (const w of LARGE ? LARGE_WORKLOADS : WORKLOADS) {
     if (ONLY && !w.name.includes(ONLY)) continue;
     const inputs = w.inputs.map((shape, i) => wg.randn(shape, i + 1));
     await wg.evaluate(...inputs);
@@ -148,6 +232,26 @@ async function main(): Promise<void> {
       if (i < 50) continue;
       t.total.push(t2 - t0);
       t.wait.push(t2 - t1);
+    }
+    // 4. The same function through wg.jit: the call (trace once, then bind the arguments and run the cached
+    //    plan) and dispose, alone and followed by the wait.
+    const f = wg.jit((...x: Tensor[]) => w.build(x));
+    (await f(...inputs)).dispose();
+    for (let i = 0; i < RUNS + 50; i++) {
+      const t0 = performance.now();
+      const y = await f(...inputs);
+      y.dispose();
+      const t1 = performance.now();
+      if (i % 32 === 31) await device.queue.onSubmittedWorkDone();
+      if (i >= 50) t.jit.push(t1 - t0);
+    }
+    for (let i = 0; i < RUNS + 50; i++) {
+      const t0 = performance.now();
+      const y = await f(...inputs);
+      await device.queue.onSubmittedWorkDone();
+      const t1 = performance.now();
+      y.dispose();
+      if (i >= 50) t['jit total'].push(t1 - t0);
     }
     const cell = (xs: number[]) => (xs.length === 0 ? '-' : xs.length === 1 ? us(xs[0]) : `${us(quantile(xs, 0.5))} (${us(quantile(xs, 0.1))})`).padStart(15);
     console.log(`${w.name.padEnd(24)}${columns.map((c) => cell(t[c])).join('')}`);

@@ -235,7 +235,7 @@ export function makeWorkloads(smoke: boolean): Workload[] {
     inputs: [],
   });
 
-  for (const n of smoke ? [4096, 16384] : [1 << 24, 1 << 26]) {
+  for (const n of smoke ? [4096, 16384] : [1 << 20, 1 << 24, 1 << 26, 1 << 28]) {
     list.push({
       id: `elementwise8-${n}`,
       kind: 'elementwise',
@@ -643,6 +643,8 @@ class Checker {
 interface Prepared {
   /** One execution, from building the computation to the GPU having finished it. */
   run(): Promise<void>;
+  /** wgfuse: `run` without wg.jit (the expression rebuilt, walked and looked up in the plan cache each time). */
+  runLazy?(): Promise<void>;
   /** One execution timed with timestamp queries: GPU milliseconds, or null where the engine has none. */
   gpuMs(): Promise<number | null>;
   /** Dispatches, bytes its kernels move, peak memory of one run, where the engine tells. */
@@ -736,10 +738,18 @@ class WgfuseEngine implements Engine {
     const device = backend.device;
     const inputs = w.inputs.map((spec, i) => wg.tensor(host.get(w)[i], spec.shape));
     const build = () => buildWgfuse(w, inputs);
+    // What a program calling the same computation again and again writes: a jitted function (traced on the
+    // first run, then replayed on the same tensors), as jax-js runs through its jit.
+    const jitted = wg.jit((...x: Tensor[]) => buildWgfuse(w, x));
     const canTime = backend.context.features.includes('timestamp-query');
     let poolAtReset = { ...backend.pool.stats };
     return {
       async run() {
+        const t = await jitted(...inputs);
+        await device.queue.onSubmittedWorkDone();
+        t.dispose();
+      },
+      async runLazy() {
         const t = build();
         await wg.evaluate(t);
         await device.queue.onSubmittedWorkDone();
@@ -751,8 +761,7 @@ class WgfuseEngine implements Engine {
         backend.timing = true;
         try {
           wg.resetTelemetry();
-          const t = build();
-          await wg.evaluate(t);
+          const t = await jitted(...inputs);
           t.dispose();
           const times = wg.telemetry().kernelTimes;
           return times.reduce((acc, k) => acc + k.gpuNs, 0) / 1e6;
@@ -761,10 +770,9 @@ class WgfuseEngine implements Engine {
         }
       },
       async stats() {
-        const t = build();
-        const plan = wg.compile(t);
+        const plan = wg.compile(build());
         wg.resetTelemetry();
-        await wg.evaluate(t);
+        const t = await jitted(...inputs);
         await device.queue.onSubmittedWorkDone();
         const dispatches = wg.telemetry().dispatches;
         t.dispose();
@@ -775,12 +783,13 @@ class WgfuseEngine implements Engine {
         };
       },
       async output() {
-        const t = build();
+        const t = await jitted(...inputs);
         const data = await t.data();
         t.dispose();
         return Float32Array.from(data);
       },
       dispose() {
+        jitted.clear();
         inputs.forEach((t) => t.dispose());
       },
       diagnostics: {
@@ -1304,6 +1313,8 @@ export interface EngineResult {
   /** Median wall-clock ms of a run: building the computation, submitting it and waiting for the GPU. */
   wallMs?: number;
   wallMsAll?: number[];
+  /** wgfuse: the median wall ms of a run through the lazy API without wg.jit (runs as many as the timed ones). */
+  lazyWallMs?: number;
   /** The first (compiling) run. */
   firstMs?: number;
   /** Median GPU ms from timestamp queries (kernels only), where the engine exposes them. */
@@ -1359,6 +1370,18 @@ async function measure(engine: Engine, w: Workload, host: HostData, checker: Che
     if (p.diagnostics) result.diagnostics = p.diagnostics.read();
     result.wallMs = median(times);
     result.wallMsAll = times.map((t) => Number(t.toFixed(4)));
+    if (p.runLazy) {
+      stage = 'lazy runs';
+      // Right after the timed runs, the GPU still at its clock: two warm-up runs, then as many timed.
+      for (let i = 0; i < Math.min(2, o.warmup); i++) await p.runLazy();
+      const lazy: number[] = [];
+      for (let i = 0; i < o.runs; i++) {
+        t0 = performance.now();
+        await p.runLazy();
+        lazy.push(performance.now() - t0);
+      }
+      result.lazyWallMs = median(lazy);
+    }
     stage = 'GPU-timed runs';
     if (o.gpuTiming) {
       const gpu: number[] = [];
@@ -1685,7 +1708,7 @@ function renderMarkdown(report: BenchReport): string {
   L.push(`${report.mode === 'smoke' ? '**Smoke sizes** (tiny: these numbers only show the harness works). ' : ''}${report.created}, median of ${report.runs} runs after a first (compiling) run${report.warmup ? ` and ${report.warmup} warm-up runs (at least ${WARMUP_MS} ms of them)` : ''}. Node ${report.host.node}, ${report.host.cpuModel} (${report.host.cpus} CPUs).${d.software ? ' **Software adapter: timings mean nothing.**' : ''}`);
   L.push('');
   L.push(
-    `- **wall ms**: building the computation, submitting it and waiting for the GPU to finish (no read-back). **GPU ms**: sum of kernel times from timestamp queries (wgfuse, tfjs${d.exactTimestamps ? '' : '; Dawn rounded each to a multiple of 65.5 us'}); PyTorch rows: CUDA events.`,
+    `- **wall ms**: one run: building the computation (wgfuse: calling a \`wg.jit\` function, traced in the first run; jax-js: its jit; the others eagerly), submitting it and waiting for the GPU to finish (no read-back). wgfuse without jit is in the notes under each table. **GPU ms**: sum of kernel times from timestamp queries (wgfuse, tfjs${d.exactTimestamps ? '' : '; Dawn rounded each to a multiple of 65.5 us'}); PyTorch rows: CUDA events.`,
   );
   L.push('- **x ENGINE**: that engine\'s wall time / this row\'s (above 1: this row is faster). **of limit**: limit / wall time.');
   const c = report.limits.copy;
@@ -1743,6 +1766,9 @@ function renderMarkdown(report: BenchReport): string {
       );
     }
     const notes = rows.filter((r) => r.note && (r.status === 'ok' || r.status === 'mismatch')).map((r) => `- ${r.engine}: ${r.note}`);
+    for (const r of rows) {
+      if (r.lazyWallMs !== undefined && r.wallMs) notes.push(`- ${r.engine} without \`wg.jit\` (the expression rebuilt and looked up on each run): ${fmtMs(r.lazyWallMs)} ms wall, ${(r.lazyWallMs / r.wallMs).toFixed(2)}x the jitted run`);
+    }
     for (const r of rows) {
       const d = r.diagnostics;
       if (!d || !(d.planCacheMisses || d.pipelinesCompiled || d.poolMisses || d.poolTrimmed)) continue;

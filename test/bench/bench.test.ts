@@ -58,6 +58,11 @@ describe.skipIf(!gpu)('wgfuse bench --smoke', () => {
       expect(fused.bytesMoved).toBeGreaterThan(0);
       // At smoke sizes wgfuse is checked against the CPU reference executor over the whole output.
       expect(fused.check!.kind).toBe('cpu-reference');
+      // wgfuse runs through wg.jit, and its lazy path is timed beside it; the peers have no lazy time.
+      expect(fused.lazyWallMs).toBeGreaterThan(0);
+      expect(w.results.find((x) => x.engine === 'tfjs')!.lazyWallMs).toBeUndefined();
+      // Timed runs replay the cached plan: no compile, no new buffers.
+      expect(fused.diagnostics?.planCacheMisses).toBe(0);
     }
   });
 
@@ -66,6 +71,7 @@ describe.skipIf(!gpu)('wgfuse bench --smoke', () => {
     for (const w of report.workloads) expect(md).toContain(`\`${w.id}\``);
     expect(md).toContain('**All checks passed.**');
     expect(md).toContain('x tfjs');
+    expect(md).toContain('wgfuse without `wg.jit`');
     const svg = readFileSync(join(dir, 'chart.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('vs wgfuse-unfused');
