@@ -5,8 +5,11 @@
 #   3. the merge of the PyTorch results into results.json / results.md / chart.svg
 # Budget: BENCH_SECONDS and TORCH_SECONDS stop each part from starting new measurements (default 330 + 150 s,
 # which with start-up and checks keeps the call under 10 minutes on an H100). Extra arguments go to step 1.
+# In two calls (each under the device's 10 minutes), PART=bench runs step 1 only; PART=torch SPEC=FILE runs
+# steps 2 and 3 on a copy of the results.json that call wrote (FILE, carried back in the working tree).
 set -uo pipefail
 OUT=${OUT:?set OUT to the output folder}
+PART=${PART:-all}
 BENCH_SECONDS=${BENCH_SECONDS:-330}
 TORCH_SECONDS=${TORCH_SECONDS:-150}
 start=$(date +%s)
@@ -18,12 +21,23 @@ nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,clocks_event_re
 sampler=$!
 trap 'kill $sampler 2>/dev/null' EXIT
 
-node .gpu/bench.mjs --out "$OUT" --max-seconds "$BENCH_SECONDS" "$@" > "$OUT/bench.log" 2>&1
-bench=$?
-echo "wgfuse harness: exit $bench after $(( $(date +%s) - start )) s"
-grep -E '^  (copy limit|[a-z.-]+ +[a-z0-9x-]+ +.*(MISMATCH|ERROR|unavailable))' "$OUT/bench.log" | head -40
+bench=0
+if [ "$PART" = torch ]; then
+  dir="$OUT/$(basename "$(dirname "${SPEC:?PART=torch needs SPEC=results.json}")")"
+  mkdir -p "$dir" && cp "$SPEC" "$dir/results.json"
+else
+  node .gpu/bench.mjs --out "$OUT" --max-seconds "$BENCH_SECONDS" "$@" > "$OUT/bench.log" 2>&1
+  bench=$?
+  echo "wgfuse harness: exit $bench after $(( $(date +%s) - start )) s"
+  grep -E '^  (copy limit|[a-z.-]+ +[a-z0-9x-]+ +.*(MISMATCH|ERROR|unavailable))' "$OUT/bench.log" | head -40
+fi
 
 spec=$(ls "$OUT"/*/results.json 2>/dev/null | head -n 1)
+if [ "$PART" = bench ]; then
+  [ -n "$spec" ] && sed -n '/^## Summary/,/^!\[speedups\]/p' "$(dirname "$spec")/results.md"
+  echo "exit code: bench $bench; $(( $(date +%s) - start )) s in all"
+  exit "$bench"
+fi
 torch=1
 if [ -n "$spec" ]; then
   python3 bench/peers/torch_peer.py --spec "$spec" --out "$OUT/torch.json" --max-seconds "$TORCH_SECONDS" > "$OUT/torch.log" 2>&1

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer of `wgfuse bench`: the same workloads on CUDA, eager and torch.compile, checked and timed.
 
-    python3 bench/peers/torch_peer.py --spec RESULTS.json --out torch.json [--runs 10] [--warmup 3]
+    python3 bench/peers/torch_peer.py --spec RESULTS.json --out torch.json [--runs 10] [--warmup 3] [--burn-ms MS]
                                       [--only REGEX] [--no-compile] [--compile-gemm] [--max-seconds S]
 
 --spec is the results.json that the wgfuse harness writes (it reads workloads[].id/kind/params/inputs, so
@@ -12,8 +12,10 @@ Engines: `torch` (eager; for the GEMM workloads that is cuBLAS with TF32 off, th
 `torch.compile` (Inductor, default mode; failures are recorded, not hidden). Limits: a device-to-device copy
 (bandwidth, bytes read plus written) and an 8192^3 float32 cuBLAS GEMM with TF32 off (rate).
 
-Timing: after warm-up, each run is bracketed by CUDA events (GPU ms) and by a host clock with a
-synchronize (wall ms: launch overhead included, as the WebGPU engines' wall time); medians of --runs.
+Timing: after warm-up and --burn-ms of saturating GPU work (the harness's clockBurnMs by default, so every
+engine starts its timed runs at full clock), each run is bracketed by CUDA events (GPU ms) and by a host
+clock with a synchronize (wall ms: launch overhead included, as the WebGPU engines' wall time); medians of
+--runs.
 Checks: every engine's output against the same function on float64 copies of the inputs (relative L2
 error, the harness's tolerances); Monte Carlo against E[S_T] = s0 exp(mu) within 6 standard errors.
 Exit status: 0 when every check passed (or CUDA is absent: results say why), 1 on a mismatch, 2 when torch
@@ -122,7 +124,25 @@ def check(w, out, inputs):
             "detail": f"all {out.numel()} elements against float64 on the GPU"}
 
 
-def measure(engine, fn, w, inputs, runs, warmup):
+_burn_matrix = None
+
+
+def burn(seconds):
+    """Saturating GPU work (4096^3 products) for about `seconds`: the timed runs then start at full clock, as
+    the wgfuse harness does for every WebGPU engine (src/cli/gpu-burn.ts)."""
+    global _burn_matrix
+    if seconds <= 0:
+        return
+    if _burn_matrix is None:
+        _burn_matrix = torch.empty(4096, 4096, device="cuda").uniform_(-1, 1) / 64
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        for _ in range(4):
+            _burn_matrix @ _burn_matrix
+        torch.cuda.synchronize()
+
+
+def measure(engine, fn, w, inputs, runs, warmup, burn_seconds=0.0):
     res = {"engine": engine, "status": "ok", "dispatches": None, "bytesMoved": None}
     torch.cuda.synchronize()
     t0 = time.perf_counter()
@@ -133,6 +153,7 @@ def measure(engine, fn, w, inputs, runs, warmup):
     for _ in range(warmup):
         fn(*inputs)
     torch.cuda.synchronize()
+    burn(burn_seconds)
     walls, gpus = [], []
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     for _ in range(runs):
@@ -203,6 +224,8 @@ def main():
     ap.add_argument("--out", required=True, help="where to write the torch results (JSON)")
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--burn-ms", type=float, default=None,
+                    help="saturating GPU work before each timed loop (default: the harness's clockBurnMs from --spec)")
     ap.add_argument("--only", help="only workloads whose id matches this regular expression")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     ap.add_argument("--compile-gemm", action="store_true", help="also torch.compile the plain GEMMs (Inductor calls cuBLAS for them)")
@@ -212,6 +235,7 @@ def main():
     with open(args.spec) as f:
         spec = json.load(f)
     workloads = spec["workloads"]
+    burn_seconds = (args.burn_ms if args.burn_ms is not None else spec.get("clockBurnMs", 0)) / 1000
     if args.only:
         workloads = [w for w in workloads if re.search(args.only, w["id"])]
     result = {"schema": "wgfuse-bench-torch/1", "torch": torch.__version__, "cuda": torch.version.cuda,
@@ -260,7 +284,7 @@ def main():
                 engines.append(("torch.compile", torch.compile(fn, dynamic=False)))
         for name, f in engines:
             try:
-                r = measure(name, f, w, inputs, args.runs, args.warmup)
+                r = measure(name, f, w, inputs, args.runs, args.warmup, burn_seconds)
                 if name == "torch" and w["kind"] == "gemm":
                     r["note"] = "cuBLAS, TF32 off"
             except Exception as err:  # noqa: BLE001 - a failing engine is a result, not a crash

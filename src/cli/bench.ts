@@ -23,6 +23,7 @@ import { selectNodeGpu, SWIFTSHADER_ICD } from '../runtime/node-gpu.js';
 import { adapterName } from '../runtime/webgpu/device.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import { BufferUsage } from '../runtime/webgpu/usage.js';
+import { makeGpuBurner, type GpuBurner } from './gpu-burn.js';
 
 type Log = (line: string) => void;
 
@@ -1330,14 +1331,26 @@ export interface EngineResult {
 }
 
 /**
- * Least warm-up time per measurement when warm-up runs are asked for (full sizes). An H100 left idle while
- * the host checks a result (seconds, for the float64 recomputations) drops to 345 MHz and takes 1-2 s of
- * work to climb back to 1980 MHz (bench/run-gpu.sh's clocks.csv, 2026-11-24): with 300 ms, rows measured
- * right after such a pause ran at 600-1200 MHz, 1.5-3.5x slow.
+ * Least warm-up time per measurement when warm-up runs are asked for (full sizes): compiled code, caches and
+ * pools settle. The clock is the burn's job: an H100 left idle while the host checks a result drops to
+ * 345 MHz, and a small workload's own runs leave it at 600-1000 MHz (clocks.csv of run 4, 2026-11-24).
  */
-const WARMUP_MS = 2000;
+const WARMUP_MS = 1000;
 
-async function measure(engine: Engine, w: Workload, host: HostData, checker: Checker, o: Required<Pick<BenchOptions, 'runs' | 'warmup' | 'gpuTiming'>>): Promise<EngineResult> {
+/**
+ * Saturating GPU work right before each engine's timed runs (gpu-burn.ts), on hardware adapters: every engine
+ * starts its timed runs at full clock (the GPU needs 1-2 s of load to climb from 345 MHz).
+ */
+const BURN_MS = 1500;
+
+async function measure(
+  engine: Engine,
+  w: Workload,
+  host: HostData,
+  checker: Checker,
+  o: Required<Pick<BenchOptions, 'runs' | 'warmup' | 'gpuTiming'>>,
+  burner: GpuBurner | null,
+): Promise<EngineResult> {
   let prepared: Prepared | string;
   try {
     prepared = await engine.prepare(w, host);
@@ -1357,6 +1370,10 @@ async function measure(engine: Engine, w: Workload, host: HostData, checker: Che
     // checked the previous result runs at low clocks for a while (seen on an H100: the first runs 3x slower).
     const warmStart = performance.now();
     for (let i = 0; i < o.warmup || (o.warmup > 0 && performance.now() - warmStart < WARMUP_MS && i < 1000); i++) await p.run();
+    if (burner) {
+      stage = 'clock burn';
+      await burner.burn(BURN_MS);
+    }
     stage = 'timed runs';
     // When, to the millisecond, so that the row can be read against a clock log (bench/run-gpu.sh).
     result.timedAt = new Date().toISOString();
@@ -1436,6 +1453,8 @@ export interface BenchReport {
     torch?: TorchLimits;
   };
   workloads: WorkloadReport[];
+  /** Milliseconds of saturating GPU work before each engine's timed runs (0: none; see gpu-burn.ts). */
+  clockBurnMs?: number;
   /** Results that failed a check or, for wgfuse, failed to run. */
   failures: string[];
   torch?: { device: string; torch: string; cuda: string | null; file: string };
@@ -1501,6 +1520,8 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
     log(`  copy limit: failed: ${errorText(err)}`);
   }
 
+  const burner = smoke || device.software ? null : await makeGpuBurner(gpu);
+  report.clockBurnMs = burner ? BURN_MS : 0;
   const host = new HostData();
   const checker = new Checker(host, smoke);
   for (const name of names as EngineName[]) {
@@ -1525,7 +1546,7 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
         wr.results.push({ engine: name, status: 'skipped', note: `time budget (--max-seconds ${options.maxSeconds}) spent` });
         continue;
       }
-      const r = await measure(engine, w, host, checker, o);
+      const r = await measure(engine, w, host, checker, o, burner);
       wr.results.push(r);
       const failed = r.status === 'mismatch' || (r.status === 'error' && name.startsWith('wgfuse'));
       if (failed) report.failures.push(`${name} ${w.id}: ${r.status}${r.note ? `: ${r.note}` : ''}${r.check && !r.check.ok ? `: ${r.check.detail}, error ${r.check.error}` : ''}`);
@@ -1534,6 +1555,7 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
     await engine.stop();
     save();
   }
+  burner?.destroy();
   save();
   log('');
   summaryTable(report).forEach((l) => log(l));
@@ -1705,7 +1727,7 @@ function renderMarkdown(report: BenchReport): string {
   const d = report.device;
   L.push(`# wgfuse bench: ${d.adapter}`);
   L.push('');
-  L.push(`${report.mode === 'smoke' ? '**Smoke sizes** (tiny: these numbers only show the harness works). ' : ''}${report.created}, median of ${report.runs} runs after a first (compiling) run${report.warmup ? ` and ${report.warmup} warm-up runs (at least ${WARMUP_MS} ms of them)` : ''}. Node ${report.host.node}, ${report.host.cpuModel} (${report.host.cpus} CPUs).${d.software ? ' **Software adapter: timings mean nothing.**' : ''}`);
+  L.push(`${report.mode === 'smoke' ? '**Smoke sizes** (tiny: these numbers only show the harness works). ' : ''}${report.created}, median of ${report.runs} runs after a first (compiling) run${report.warmup ? ` and ${report.warmup} warm-up runs (at least ${WARMUP_MS} ms of them)` : ''}${report.clockBurnMs ? `, then ${report.clockBurnMs} ms of saturating GPU arithmetic right before the timed runs (every engine, PyTorch too), so that each starts them at full clock` : ''}. Node ${report.host.node}, ${report.host.cpuModel} (${report.host.cpus} CPUs).${d.software ? ' **Software adapter: timings mean nothing.**' : ''}`);
   L.push('');
   L.push(
     `- **wall ms**: one run: building the computation (wgfuse: calling a \`wg.jit\` function, traced in the first run; jax-js: its jit; the others eagerly), submitting it and waiting for the GPU to finish (no read-back). wgfuse without jit is in the notes under each table. **GPU ms**: sum of kernel times from timestamp queries (wgfuse, tfjs${d.exactTimestamps ? '' : '; Dawn rounded each to a multiple of 65.5 us'}); PyTorch rows: CUDA events.`,
