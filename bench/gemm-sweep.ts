@@ -97,6 +97,8 @@ const V16 = t(128, 128, 16, 16, 8, false, true, 0, PF);
 /** The first round's large default (TILE_LARGE_R1) and the second round's (TILE_LARGE). */
 const R1 = t(128, 128, 8, 8, 8, true, true, 0);
 const R2 = t(128, 128, 8, 8, 8, true, true, 0, K2F);
+/** 8x8 on 256 threads, one stage of K 16 (TILE_SPLIT): the previous split-K default of GEMM and SYRK, now their fallback for scalar loads. */
+const SPLIT = t(128, 128, 16, 8, 8, false);
 
 type Listed = { tile: TileConfig; storage?: number; split?: number };
 /**
@@ -154,9 +156,14 @@ const SETS: Record<string, Record<'big' | 'core' | 'batched' | 'unaligned' | 'sy
     batched: [R1, R2, V16, { ...V16, group: 8 }].map((tile) => ({ tile })),
     unaligned: [R1, R2, V16].map((tile) => ({ tile })),
     syrk: [R1, R2, V16].map((tile) => ({ tile })),
+    // The default row of syrk-512x80000 is LARGE_VEC4 with 26 ranges (the V16 split26 kernel: the launch
+    // order does not apply to SYRK's triangle of tiles); SPLIT's rows are the previous defaults (SYRK's with
+    // 26 ranges, the GEMM's with 16).
     split: [
       { tile: V16, split: 16 },
       { tile: V16, split: 26 },
+      { tile: SPLIT, split: 16 },
+      { tile: SPLIT, split: 26 },
     ],
   },
 };
@@ -177,7 +184,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
-    if (smoke) return [DEFAULT, ...sel.split.map((x) => tiled(x.tile, undefined, 4))];
+    if (smoke) return [DEFAULT, ...[...new Set(sel.split.map((x) => x.tile))].map((x) => tiled(x, undefined, 4))];
     return list(sel.split);
   }
   if (s.m === 1 || s.n === 1) {

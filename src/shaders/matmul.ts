@@ -115,18 +115,20 @@ export const PARTIAL_BUFFER = 'wg_part';
  * bench/results/nvidia-h100-80gb-hbm3/gemm-sweep-2026-11-24.md and gemm-sweep-2026-11-24-run2.md, the summary
  * in docs/performance.md). Every one fits WebGPU's default 16 KiB of workgroup memory and 256 threads.
  * - LARGE_VEC4: outputs of at least two waves of 128x128 tiles whose operands both load as vec4 (the usual
- *   aligned layouts), and split K on such operands: 128x128 tiles on 128 threads of 16x8 outputs, K steps of
- *   16 in one stage with the next step prefetched into registers, double-buffered register fragments,
- *   grouped launch order. Against LARGE: 4096^3 2.87 vs 3.39 ms, x @ w.T 3.01 vs 3.44, 4096 x 4096 x 1024
- *   0.743 vs 0.858, 65536 x 256 x 256 0.217 vs 0.235, 512 x 512 x 80000 split 16 0.895 vs 1.038 (SPLIT).
+ *   aligned layouts), and split K on such operands, SYRK's too (syrk.ts): 128x128 tiles on 128 threads of
+ *   16x8 outputs, K steps of 16 in one stage with the next step prefetched into registers, double-buffered
+ *   register fragments, grouped launch order. Against LARGE: 4096^3 2.87 vs 3.39 ms, x @ w.T 3.01 vs 3.44,
+ *   4096 x 4096 x 1024 0.743 vs 0.858, 65536 x 256 x 256 0.217 vs 0.235, 512 x 512 x 80000 split 16 0.895
+ *   vs 1.038 (SPLIT); SYRK 512 x 80000 split 26 0.615 vs 0.670 (SPLIT).
  * - LARGE_PAIRS: aligned outputs of fewer tiles (batched 64 x 256^3, one wave): LARGE with two K steps per
  *   loop iteration and double-buffered fragments (0.0670 vs 0.0690 ms for LARGE, 0.0714 for LARGE_VEC4).
  * - LARGE: 128x128 tiles on 256 threads of 8x8, K steps of 8 double-buffered: large outputs with an operand
  *   that loads as scalars (4095^3: 3.83 ms; LARGE_PAIRS took 5.49 there, and LARGE_VEC4 would keep 32 scalar
- *   prefetch registers per thread, which SwiftShader takes minutes to compile), SYRK (syrk.ts; 1.51 ms on
- *   4096 x 4096, LARGE_PAIRS 1.61) and the tile of a forced tiled variant.
- * - SPLIT: 8x8 on 256 threads with K steps of 16 in one stage, for split K with an operand loaded as scalars
- *   and for SYRK (syrk.ts).
+ *   prefetch registers per thread, which SwiftShader takes minutes to compile), SYRK without split K
+ *   (syrk.ts; 1.51 ms on 4096 x 4096, LARGE_VEC4 1.53, LARGE_PAIRS 1.61) and the tile of a forced tiled
+ *   variant.
+ * - SPLIT: 8x8 on 256 threads with K steps of 16 in one stage, for split K (GEMM and SYRK) with an operand
+ *   loaded as scalars.
  * - SMALL_K (k <= 64): 64x64 tiles, 4x4 per thread: four times the workgroups, the output store dominates.
  * - MEDIUM: 64x64 tiles for outputs too small for LARGE when K is too short to split.
  * - GEMV_N / GEMV_K: the gemv layouts (the long operand's stride-1 axis along n or k).
@@ -224,14 +226,26 @@ export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmP
   const splitsWanted = options.splitK ?? (options.variant && options.variant !== chosen.variant ? 1 : chosen.splitK);
   if (variant === 'gemv') return planGemv(spec, options.gemv, options.splitK, maxPerDim);
   let tile = options.tile ?? (options.variant && options.variant !== chosen.variant ? TILE_LARGE : chosen.tile);
-  // LARGE_VEC4 and LARGE_PAIRS were measured on operands that load as vec4; LARGE_VEC4 keeps a step's tile
-  // loads in registers, 4 vectors per operand and thread but 16 scalars otherwise. Scalar loads take LARGE,
-  // or SPLIT for split K.
-  if (!options.tile && (tile === TILE_LARGE_VEC4 || tile === TILE_LARGE_PAIRS)) {
-    const loads = tiledLoads(spec, tile, splitsWanted > 1);
-    if (!loads.a || !loads.b || !loads.vectors.has(spec.a.buffer) || !loads.vectors.has(spec.b.buffer)) tile = splitsWanted > 1 ? TILE_SPLIT : TILE_LARGE;
+  if (!options.tile) {
+    tile = tileForLoads(tile, splitsWanted > 1, (t) => {
+      const loads = tiledLoads(spec, t, splitsWanted > 1);
+      return loads.a !== null && loads.b !== null && loads.vectors.has(spec.a.buffer) && loads.vectors.has(spec.b.buffer);
+    });
   }
   return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);
+}
+
+/**
+ * The tile a default choice keeps, given how its operands would load (planMatmul and planSyrk; a forced tile
+ * is kept as it is). LARGE_VEC4 and LARGE_PAIRS were measured on operands that load as vec4, and LARGE_VEC4
+ * keeps a step's tile loads in registers, 4 vectors per operand and thread but 16 scalars otherwise (which
+ * SwiftShader takes minutes to compile). `vec4Loads(tile)` says whether every operand of the kernel loads
+ * (and is bound) as vec4 with that tile; where one would not, LARGE takes the product, or SPLIT for split K.
+ * Every other tile is returned unchanged.
+ */
+export function tileForLoads(chosen: TileConfig, split: boolean, vec4Loads: (tile: TileConfig) => boolean): TileConfig {
+  if (chosen !== TILE_LARGE_VEC4 && chosen !== TILE_LARGE_PAIRS) return chosen;
+  return vec4Loads(chosen) ? chosen : split ? TILE_SPLIT : TILE_LARGE;
 }
 
 function checkSpec(spec: MatmulSpec): void {

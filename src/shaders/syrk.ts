@@ -20,7 +20,8 @@
 // - split K (planSyrk): for few tiles and a long K (a covariance of d = 512 features over 80,000 samples
 //   has 10 tiles of 128), each of `splits` K ranges writes its tiles' partial sums to a temporary; a combine
 //   dispatch adds them per output (reading the lower-triangle sum for both (i, j) and (j, i), so the result
-//   is exactly symmetric), runs the epilogue and stores every element once, coalesced.
+//   is exactly symmetric), runs the epilogue and stores every element once, coalesced. The tile is GEMM's
+//   LARGE_VEC4 where X loads as vec4, SPLIT otherwise (the fallback planMatmul uses: tileForLoads).
 // - direct: one thread per element of the lower triangle, n (n + 1) / 2 per matrix, numbered the same way,
 //   a plain dot product from global memory; for small matrices with a short K, and empty outputs.
 // The triangle index is inverted with a float square root and then corrected by exact integer steps
@@ -56,8 +57,10 @@ import {
   storeFunction,
   sum,
   TILE_LARGE,
+  TILE_LARGE_VEC4,
   TILE_MEDIUM,
   TILE_SPLIT,
+  tileForLoads,
   vec4Bindings,
   vec4LoadAxis,
   zero,
@@ -124,16 +127,23 @@ export interface SyrkChoice {
   readonly splitK: number;
 }
 
-/** The default kernel and geometry for a shape: direct for small matrices with a short K, else tiled (split K where tiles are few). */
+/**
+ * The default kernel and geometry for a shape: direct for small matrices with a short K, else tiled (split K
+ * where tiles are few). From the layout alone: planSyrk replaces LARGE_VEC4 by SPLIT where X does not load as
+ * vec4 (tileForLoads in matmul.ts).
+ */
 export function chooseSyrk(spec: Pick<SyrkSpec, 'batch' | 'n' | 'k'>): SyrkChoice {
   const { n, k } = spec;
   const batches = sizeOf(spec.batch);
   if (batches * n === 0 || (n * n <= DIRECT_MAX_OUTPUTS && k <= DIRECT_MAX_K)) return { variant: 'direct', tile: TILE_LARGE, splitK: 1 };
-  // As matmul's choice (chooseMatmul), counting only the tiles on and below the diagonal.
+  // As matmul's choice (chooseMatmul), counting only the tiles on and below the diagonal. Without split K the
+  // first-round kernel (LARGE) is the best measured on SYRK (4096 x 4096: 1.509 ms, LARGE_VEC4 1.532,
+  // LARGE_PAIRS 1.605); with split K, LARGE_VEC4 (512 x 80000, 26 ranges: 0.615 ms, SPLIT 0.670, LARGE_PAIRS
+  // 0.683; bench/results/nvidia-h100-80gb-hbm3/gemm-sweep-2026-11-24-run2.md).
   const large = batches * syrkTilesPerMatrix(n, TILE_LARGE.bm);
   if (large >= FILL_WORKGROUPS / 2) return { variant: 'tiled', tile: TILE_LARGE, splitK: 1 };
-  const split = splitsFor(large, k, TILE_SPLIT.bk);
-  if (split > 1) return { variant: 'tiled', tile: TILE_SPLIT, splitK: split };
+  const split = splitsFor(large, k, TILE_LARGE_VEC4.bk);
+  if (split > 1) return { variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: split };
   const medium = batches * syrkTilesPerMatrix(n, TILE_MEDIUM.bm);
   return { variant: 'tiled', tile: TILE_MEDIUM, splitK: splitsFor(medium, k, TILE_MEDIUM.bk) };
 }
@@ -155,8 +165,17 @@ export function planSyrk(spec: SyrkSpec, options: SyrkOptions = {}): GemmProgram
   const maxPerDim = options.maxWorkgroupsPerDim ?? MAX_WORKGROUPS_PER_DIM;
   if (variant === 'direct') return { temps: [], variant: 'direct', dispatches: [{ kernel: generateDirect(spec, maxPerDim), buffers: spec.buffers, label: 'direct' }] };
   const forced = options.variant !== undefined && options.variant !== chosen.variant;
-  const tile = options.tile ?? (forced ? TILE_LARGE : chosen.tile);
-  return planTiled(spec, tile, options.splitK ?? (forced ? 1 : chosen.splitK), maxPerDim, options.workgroupStorage);
+  const splitsWanted = options.splitK ?? (forced ? 1 : chosen.splitK);
+  let tile = options.tile ?? (forced ? TILE_LARGE : chosen.tile);
+  // As planMatmul: a chosen LARGE_VEC4 (or LARGE_PAIRS) only where X loads as vec4 with it, else SPLIT (LARGE
+  // with one K range).
+  if (!options.tile) {
+    tile = tileForLoads(tile, splitsWanted > 1, (t) => {
+      const loads = tiledLoads(spec, t, splitK(spec.k, splitsWanted, t.bk).splits > 1);
+      return loads.axis !== null && loads.vectors.has(spec.x.buffer);
+    });
+  }
+  return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);
 }
 
 /** Workgroups the tiled variant launches per matrix with tiles of `edge`: the tiles on and below the diagonal. */
@@ -284,6 +303,20 @@ function mirrorStoreFunction(spec: SyrkSpec, checkRow: boolean): { text: string[
   };
 }
 
+/**
+ * How the tiled kernel loads X (vec4 axis or null) and which buffers it binds as vec4: X where it loads as
+ * vec4 and no epilogue in the same dispatch loads it by element (with split K the epilogue is the combine's).
+ */
+function tiledLoads(spec: SyrkSpec, tile: TileConfig, partial: boolean): { axis: 'major' | 'k' | null; vectors: Set<string> } {
+  const { batch, n, k, x } = spec;
+  const axis = vec4LoadAxis({ ...x, majorStride: x.rowStride, kStride: x.colStride }, batch, { extent: n, tile: tile.bm }, { extent: k, tile: tile.bk });
+  const vectors = vec4Bindings([
+    { buffer: x.buffer, vec4: axis !== null },
+    ...(partial ? [] : epilogueLoads(spec.epilogue).map((b) => ({ buffer: b, vec4: false }))),
+  ]);
+  return { axis, vectors };
+}
+
 function planTiled(spec: SyrkSpec, tile: TileConfig, splitsWanted: number, maxPerDim: number, workgroupStorage?: number): GemmProgram {
   const err = tileConfigError(tile) ?? (tile.bm !== tile.bn ? 'syrk needs square tiles' : null);
   if (err) throw new Error(`internal: syrk tile config ${tileName(tile)}: ${err}`);
@@ -292,11 +325,7 @@ function planTiled(spec: SyrkSpec, tile: TileConfig, splitsWanted: number, maxPe
   const split = splitK(k, splitsWanted, tile.bk);
   const partial = split.splits > 1;
   const { code: batchLets, coords: batchCoords } = coordsOf(batch, 'bz', 'b');
-  const axis = vec4LoadAxis({ ...x, majorStride: x.rowStride, kStride: x.colStride }, batch, { extent: n, tile: tile.bm }, { extent: k, tile: tile.bk });
-  const vectors = vec4Bindings([
-    { buffer: x.buffer, vec4: axis !== null },
-    ...(partial ? [] : epilogueLoads(spec.epilogue).map((b) => ({ buffer: b, vec4: false }))),
-  ]);
+  const { axis, vectors } = tiledLoads(spec, tile, partial);
   const op = (base: string): CoreOperand => ({ buffer: x.buffer, base, majorStride: x.rowStride, kStride: x.colStride, majorExtent: n, vec4: vectors.has(x.buffer) ? axis : null });
   const store = partial
     ? storeFunction(

@@ -2,7 +2,9 @@
 // sliced operand, an epilogue of IR ops) runs on the CPU executor, and the kernel runs on typed arrays
 // through the kernel harness, its operand strides mapped by hand. Both variants run every size (forced):
 // n in 1, 3, 17, 33, 64, 65, 100 (one tile, the tile edge, several tiles), with k odd, 0 and large.
-// Then whole graphs with syrk nodes go through lowerGraph and the WebGPU backend.
+// Then whole graphs with syrk nodes go through lowerGraph and the WebGPU backend. At the end, the default
+// tiles (LARGE_VEC4 for split K where X loads as vec4, SPLIT where it does not; the covariance shapes'
+// choice is asserted) and LARGE_VEC4 forced on every layout that chooses it.
 //
 // Outputs are pre-filled with a sentinel (NaN, or an unlikely int), so an element the kernel fails to
 // write (above the diagonal: the mirror) is a failure even where the expected value is 0.
@@ -28,7 +30,7 @@ import type { KernelBuffer } from '../../src/shaders/elementwise.js';
 import type { ExprStep } from '../../src/shaders/expr.js';
 import type { MatrixOperand } from '../../src/shaders/matmul.js';
 import { chooseSyrk, chooseSyrkVariant, generateSyrk, planSyrk, syrkTilesPerMatrix, TRI_ROW_HELPER, type SyrkOptions, type SyrkSpec, type SyrkVariant } from '../../src/shaders/syrk.js';
-import { TILE_LARGE, TILE_MEDIUM, TILE_SPLIT, type TileConfig } from '../../src/shaders/matmul.js';
+import { TILE_LARGE, TILE_LARGE_PAIRS, TILE_LARGE_VEC4, TILE_MEDIUM, TILE_SPLIT, type TileConfig } from '../../src/shaders/matmul.js';
 import { tileName } from '../../src/shaders/gemm-tiled.js';
 import { testGpu } from './gpu.js';
 import { rng } from './differential.js';
@@ -315,8 +317,8 @@ describe('syrk launch geometry', () => {
     expect(chooseSyrkVariant({ batch: [], n: 33 })).toBe('tiled');
     expect(chooseSyrkVariant({ batch: [0], n: 100 })).toBe('direct');
     expect(chooseSyrkVariant({ batch: [], n: 32, k: 1000 })).toBe('tiled');
-    // A covariance of 512 features: few tiles, a long K: split.
-    expect(chooseSyrk({ batch: [], n: 512, k: 80000 })).toMatchObject({ tile: TILE_SPLIT, splitK: 26 });
+    // A covariance of 512 features: few tiles, a long K: split (the tile: 'syrk default tiles' below).
+    expect(chooseSyrk({ batch: [], n: 512, k: 80000 })).toMatchObject({ tile: TILE_LARGE_VEC4, splitK: 26 });
     expect(chooseSyrk({ batch: [], n: 4096, k: 4096 })).toMatchObject({ tile: TILE_LARGE, splitK: 1 });
     expect(generateSyrk(build({ x: [33, 4] }).spec).wgsl).toContain('var<workgroup>');
     expect(generateSyrk(build({ x: [32, 4] }).spec).wgsl).not.toContain('var<workgroup>');
@@ -496,4 +498,127 @@ describe('syrk through lowerGraph and the WebGPU backend', () => {
     // Exactly symmetric: the mirror is a copy of the same accumulator.
     for (let i = 0; i < 65; i++) for (let j = 0; j < i; j++) expect(got[i * 65 + j]).toBe(got[j * 65 + i]);
   });
+});
+
+/**
+ * The default tiles (chooseSyrk, planSyrk): split K on GEMM's LARGE_VEC4 where X loads as vec4, SPLIT where
+ * it does not (the fallback planMatmul uses, tileForLoads); without split K, LARGE. The covariance rows of
+ * the bench harness (d = 512 features, n = 20000 and 80000 samples: c.T @ c / (n - 1)) are x^T x of a
+ * contiguous x [n, 512] with the division as the combine's epilogue.
+ */
+describe('syrk default tiles', () => {
+  /** x^T x (transA) of x [k, n] with row stride `ld` (n + padding), or x x^T of x [n, k]; specs by hand (too large for the CPU reference). */
+  const big = (n: number, k: number, o: { plain?: boolean; ld?: number; offset?: number; batch?: number; batchStride?: number; divide?: boolean; epilogueReadsX?: boolean } = {}): SyrkSpec => {
+    const ld = o.ld ?? (o.plain ? k : n);
+    const batch = o.batch ? [o.batch] : [];
+    const steps: ExprStep[] = o.epilogueReadsX
+      ? [
+          { kind: 'value', name: 'acc', dtype: 'float32' },
+          { kind: 'load', buffer: 'in0', dtype: 'float32', access: { offset: 0, strides: [...batch.map(() => 0), 0, 1] } },
+          { kind: 'op', op: 'add', args: [0, 1], attrs: {}, dtype: 'float32' },
+        ]
+      : [
+          { kind: 'value', name: 'acc', dtype: 'float32' },
+          { kind: 'op', op: 'const', args: [], attrs: { value: k - 1 }, dtype: 'float32' },
+          { kind: 'op', op: 'div', args: [0, 1], attrs: {}, dtype: 'float32' },
+        ];
+    return {
+      dtype: 'float32',
+      batch,
+      n,
+      k,
+      x: { buffer: 'in0', offset: o.offset ?? 0, batchStrides: batch.map(() => o.batchStride ?? k * ld), ...(o.plain ? { rowStride: ld, colStride: 1 } : { rowStride: 1, colStride: ld }) },
+      ...(o.divide || o.epilogueReadsX ? { epilogue: { expr: { steps }, step: 2 } } : {}),
+      buffers: [
+        { name: 'in0', dtype: 'float32', access: 'read' },
+        { name: 'out', dtype: 'float32', access: 'read_write' },
+      ],
+      store: { buffer: 'out', access: { offset: 0, strides: [...batch.map(() => n * n), n, 1] } },
+    };
+  };
+  const labels = (spec: SyrkSpec, options?: SyrkOptions) => planSyrk(spec, options).dispatches.map((d) => d.label);
+  const split = (tile: TileConfig, s: number) => [`tiled ${tileName(tile)} split ${s}`, `combine ${s}`];
+
+  it('the covariance shapes (d = 512, n = 20000 and 80000) split K on LARGE_VEC4', () => {
+    expect(chooseSyrk({ batch: [], n: 512, k: 80000 })).toEqual({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 26 });
+    expect(chooseSyrk({ batch: [], n: 512, k: 20000 })).toEqual({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 25 });
+    expect(labels(big(512, 80000, { divide: true }))).toEqual(split(TILE_LARGE_VEC4, 26));
+    expect(labels(big(512, 20000, { divide: true }))).toEqual(split(TILE_LARGE_VEC4, 25));
+    // X loads vec4 along its rows (x's columns), and the epilogue runs in the combine.
+    const [product, combine] = planSyrk(big(512, 80000, { divide: true })).dispatches;
+    expect(product.kernel.wgsl).toContain('in0: array<vec4<f32>>');
+    expect(product.kernel.wgsl).not.toContain('/ 79999');
+    expect(combine.kernel.wgsl).toMatch(/79999/);
+    // X x^T of x [512, 80000] loads vec4 along k; a batch of 4 (aligned strides) splits fewer ways.
+    expect(labels(big(512, 80000, { plain: true }))).toEqual(split(TILE_LARGE_VEC4, 26));
+    expect(chooseSyrk({ batch: [4], n: 512, k: 80000 })).toEqual({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 13 });
+    expect(labels(big(512, 80000, { batch: 4 }))).toEqual(split(TILE_LARGE_VEC4, 13));
+    // Enough tiles for no split: LARGE, the best measured there (4096 x 4096).
+    expect(chooseSyrk({ batch: [], n: 4096, k: 4096 })).toEqual({ variant: 'tiled', tile: TILE_LARGE, splitK: 1 });
+    expect(labels(big(4096, 4096))).toEqual([`tiled ${tileName(TILE_LARGE)}`]);
+  });
+
+  it('falls back to SPLIT where X does not load as vec4, and keeps a forced tile', () => {
+    const splitTile = split(TILE_SPLIT, 26);
+    expect(labels(big(511, 80000))).toEqual(splitTile); // n odd: the rows of X are not aligned
+    expect(labels(big(512, 80000, { ld: 513 }))).toEqual(splitTile); // a column slice of a wider x
+    expect(labels(big(512, 80000, { offset: 1 }))).toEqual(splitTile);
+    expect(labels(big(512, 80000, { offset: 4 }))).toEqual(split(TILE_LARGE_VEC4, 26));
+    expect(labels(big(512, 80001, { plain: true }))).toEqual(splitTile); // k odd along x's rows
+    expect(labels(big(512, 80000, { batch: 4, batchStride: 512 * 80000 + 2 }))).toEqual(split(TILE_SPLIT, 13));
+    // One K range (generateSyrk): an epilogue that reads X by element binds it as scalars: LARGE. With split K
+    // the epilogue is the combine's, and the product still loads vec4.
+    expect(labels(big(512, 80000, { epilogueReadsX: true }), { splitK: 1 })).toEqual([`tiled ${tileName(TILE_LARGE)}`]);
+    expect(labels(big(512, 80000), { splitK: 1 })).toEqual([`tiled ${tileName(TILE_LARGE_VEC4)}`]);
+    expect(labels(big(512, 80000, { epilogueReadsX: true }))).toEqual(split(TILE_LARGE_VEC4, 26));
+    // Forced tiles are kept, whatever the loads.
+    expect(labels(big(511, 80000), { tile: TILE_LARGE_VEC4 })).toEqual(split(TILE_LARGE_VEC4, 26));
+    expect(labels(big(512, 80000), { tile: TILE_SPLIT })).toEqual(split(TILE_SPLIT, 26));
+    expect(labels(big(512, 80000), { tile: TILE_LARGE_PAIRS, splitK: 8 })).toEqual(split(TILE_LARGE_PAIRS, 8));
+  });
+
+  gpuIt('the default on small covariance-like shapes: LARGE_VEC4 split, SPLIT where unaligned', async () => {
+    for (const [c, tile] of [
+      [{ x: [2000, 68], transA: true, epilogue: true, seed: 41 }, TILE_LARGE_VEC4],
+      [{ x: [2000, 67], transA: true, epilogue: true, seed: 42 }, TILE_SPLIT],
+      [{ x: [1500, 64], slice: { from: [1502, 66], begin: [1, 1] }, transA: true, seed: 43 }, TILE_SPLIT],
+    ] as const) {
+      const { spec } = build(c);
+      const program = planSyrk(spec);
+      expect(program.dispatches[0].label.split(' ')[1]).toBe(tileName(tile));
+      expect(program.variant).toMatch(/^tiled128\.splitK\d+$/);
+      await check(c);
+    }
+  });
+});
+
+/**
+ * LARGE_VEC4 (the split-K default) forced on layouts where X loads as vec4 (along k for x [n, k], along n
+ * for x^T x): n not a multiple of 4 or of the tile where the layout allows, n = 1, k = 1, k short of a K step,
+ * batches, a sliced view with an aligned offset, one and several K ranges, the epilogue in the product and
+ * in the combine, int32 wrap-around. One test per case: SwiftShader takes seconds to compile each kernel.
+ */
+describe('syrk TILE_LARGE_VEC4', () => {
+  const cases: readonly (Case & { readonly splitK: number })[] = [
+    { ...transposed(100, 36), splitK: 3 },
+    { ...transposed(132, 40, { epilogue: true }), splitK: 1 },
+    { ...plain(65, 40), splitK: 3 }, // n odd: vectors along k, bounds along n and within the K step
+    { ...plain(130, 36, { epilogue: true }), splitK: 2 },
+    { ...plain(1, 72), splitK: 3 },
+    { ...transposed(132, 1), splitK: 1 },
+    { ...plain(36, 4), splitK: 1 },
+    { x: [2, 3, 40, 68], transA: true, seed: 44, splitK: 3 },
+    { x: [65, 36], slice: { from: [70, 48], begin: [2, 8] }, seed: 45, splitK: 3 },
+    { x: [2, 36, 68], slice: { from: [3, 40, 72], begin: [1, 4, 4] }, transA: true, epilogue: true, seed: 46, splitK: 1 },
+    { ...plain(68, 36), dtype: 'int32', gen: anyInts, splitK: 3 },
+  ];
+  for (const c of cases) {
+    gpuIt(`${describeCase(c)} split ${c.splitK}`, async () => {
+      const { spec } = build(c);
+      const options: SyrkOptions = { variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: c.splitK };
+      // X is bound and loaded as vec4 (the layouts LARGE_VEC4 is chosen for).
+      expect(planSyrk(spec, options).dispatches[0].kernel.wgsl).toMatch(/in0: array<vec4<(f32|i32)>>/);
+      await check({ ...c, options, expectVariant: c.splitK > 1 ? new RegExp(`^tiled128\\.splitK${c.splitK}$`) : /^tiled128$/ });
+    });
+  }
 });
