@@ -1,6 +1,7 @@
 // Kernel variants on the GPU machine: GPU time (timestamp queries, median of runs) of wgfuse programs under
 // different generator tunings, to choose the defaults of src/shaders/elementwise.ts (vectors per thread,
-// workgroup size) and src/shaders/row-split.ts (when and how finely long rows split). Bundled like the
+// workgroup size), src/shaders/row-split.ts (when and how finely long rows split) and src/shaders/row.ts
+// (the unsplit row kernel's row cache: threads per row, vec4 steps, unrolling, one thread per row). Bundled like the
 // harness (bench/README.md):
 //   ../shared/tools/gpu-prep bench/main.ts=bench.mjs bench/kernels.ts=kernels.mjs
 //   source .gpu/env.sh && node .gpu/kernels.mjs [--quick] [--only REGEX] [--out FILE.json]
@@ -14,6 +15,7 @@ import { acquireDevice } from '../src/runtime/webgpu/device.js';
 import { WebGpuBackend } from '../src/runtime/webgpu/backend.js';
 import { setElementwiseTuning, type ElementwiseTuning } from '../src/shaders/elementwise.js';
 import { setRowSplitTuning, type RowSplitTuning } from '../src/shaders/row-split.js';
+import { setRowTuning, type RowTuning } from '../src/shaders/row.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -43,6 +45,7 @@ const M = quick ? 1 << 10 : 1 << 20;
 const [H, W] = quick ? [54, 96] : [2160, 3840];
 const N = quick ? 800 : 80000;
 const R = quick ? 64 : 8192;
+const S = quick ? 256 : 65536;
 const inputs = new Map<string, Tensor>();
 function input(key: string, shape: number[], lo = 0, hi = 1): Tensor {
   let t = inputs.get(key);
@@ -91,6 +94,7 @@ const ROWS: Program[] = [
   { name: 'softmax-4x4M', bytes: 8 * 16 * M, build: () => [input('s', [4, 4 * M], -3, 3).softmax(-1)] },
   { name: 'argmax-8x2M', bytes: 4 * 16 * M, build: () => [input('a', [8, 2 * M]).argmax(-1)] },
   { name: 'layernorm-softmax-8192x1024', bytes: 8 * R * 1024, build: () => [wg.layerNorm(input('l', [R, 1024], -3, 3), input('lw', [1024], 0.5, 1.5), input('lb', [1024], -0.5, 0.5), 1e-5).softmax(-1)] },
+  { name: 'softmax-65536x512', bytes: 8 * S * 512, build: () => [input('sm', [S, 512], -3, 3).softmax(-1)] },
   {
     name: 'monte-carlo-1Mx256',
     bytes: 4,
@@ -110,6 +114,24 @@ const ROW_VARIANTS: [string, Partial<RowSplitTuning>][] = [
 ];
 /** Which row variants run for a program (all for the column layouts). */
 const rowVariants = (p: Program) => (/colsum|centre/.test(p.name) ? ROW_VARIANTS : ROW_VARIANTS.slice(0, 1));
+
+// The unsplit row kernel (src/shaders/row.ts): 'default' caches rows of 1024 in 128 threads x 2 vec4 steps.
+const ROW_CACHE_VARIANTS: [string, Partial<RowTuning>][] = [
+  ['default', {}],
+  ['no-cache', { cache: false }],
+  ['cache-t64', { valuesPerThread: 16 }],
+  ['cache-t256', { valuesPerThread: 4 }],
+  ['cache-scalar', { vec4: false }],
+  ['cache-loop', { maxUnroll: 0 }],
+];
+// softmax 65536x512 is one thread per row by default (rows >= 16 x extent): a workgroup per row instead.
+const SERIAL_VARIANTS: [string, Partial<RowTuning>][] = [
+  ['wg-rows', { serialFactor: Number.POSITIVE_INFINITY }],
+  ['wg-rows-t128', { serialFactor: Number.POSITIVE_INFINITY, valuesPerThread: 4 }],
+  ['wg-rows-no-cache', { serialFactor: Number.POSITIVE_INFINITY, cache: false }],
+];
+/** Which row-cache variants run for a program (none: only the row-split variants). */
+const rowCacheVariants = (p: Program) => (/layernorm-softmax/.test(p.name) ? ROW_CACHE_VARIANTS : /softmax-65536/.test(p.name) ? [...ROW_CACHE_VARIANTS.slice(0, 1), ...SERIAL_VARIANTS] : []);
 
 interface Result {
   program: string;
@@ -195,11 +217,22 @@ async function main(): Promise<void> {
   await canary('middle');
   for (const p of ROWS) {
     if (only && !only.test(p.name)) continue;
-    for (const [name, t] of rowVariants(p)) {
-      setRowSplitTuning(t);
-      await measure(p, name);
+    const cacheVariants = rowCacheVariants(p);
+    if (cacheVariants.length > 0) {
+      for (let turn = 0; turn < TURNS; turn++) {
+        for (const [name, t] of cacheVariants) {
+          setRowTuning(t);
+          await measure(p, name);
+        }
+      }
+      setRowTuning(null);
+    } else {
+      for (const [name, t] of rowVariants(p)) {
+        setRowSplitTuning(t);
+        await measure(p, name);
+      }
+      setRowSplitTuning(null);
     }
-    setRowSplitTuning(null);
     for (const t of inputs.keys()) if (!['x64'].includes(t)) inputs.delete(t);
   }
   await canary('end');

@@ -306,7 +306,10 @@ class Lowering {
     // Skipped only when nothing is stored: a sum or prod over an empty axis still writes its identities.
     const written = stored.reduce((a, n) => a + sizeOf(n.shape), 0);
     if (!this.splitRows(kernel, rowSpec, bindings, reads, ir, written)) {
-      this.emit(kernel, this.kernels.get('row', { rowSpec, subgroups: this.subgroups }, (k) => generateRow(k.rowSpec, { subgroups: k.subgroups })), bindings, ir, reads, written, written);
+      const vec4 = this.vec4Allowed(rowSpec.buffers, bindings);
+      const key = { rowSpec, subgroups: this.subgroups, vec4: rowSpec.buffers.map((b) => vec4(b.name)) };
+      const row = this.kernels.get('row', key, (k) => generateRow(k.rowSpec, { subgroups: k.subgroups, vec4: (name) => k.vec4[k.rowSpec.buffers.findIndex((b) => b.name === name)] === true }));
+      this.emit(kernel, row, bindings, ir, reads, written, written);
     }
     stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
   }

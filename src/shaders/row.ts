@@ -6,16 +6,20 @@
 // then stores row values, and finally maps the row once more to store per-element results that use the
 // row values (softmax's exp(x - max) / sum). Expressions read row values as `value` steps, so a later
 // reduction can depend on an earlier one (variance after the mean) inside one kernel.
+// Where a workgroup owns the row and each thread's share is small (planRowCache), each thread keeps what it
+// reads of the row in private arrays, filled by the first stage that reads them; later stages and the map
+// read the arrays, so the row is read from memory once, 4 consecutive elements per step (vec4) where the
+// row's buffers are aligned. Otherwise every stage loops over the row in memory again.
 // With options.subgroups (the device has the feature), a workgroup merges its threads' partial results
 // through subgroup operations instead of the tree (reduce.ts, subgroupCombine: exact for max/min with NaN
 // and for argmax/argmin), keeping the tree for workgroups whose subgroups are not laid out as blocks.
 import type { DType } from '../ir/dtype.js';
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
-import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords, type Expr } from './expr.js';
+import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords, type EmittedExpr, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './reduce.js';
-import { literal, literalHelpers, toStorage, VALUE_TYPE } from './wgsl.js';
+import { fromStorage, literal, literalHelpers, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export type RowReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
 
@@ -49,24 +53,79 @@ export interface RowSpec {
 export const SERIAL_ROW = 64;
 const SERIAL_THREADS = 64;
 
+/** How the unsplit row kernel spreads a row over a workgroup, and when it keeps the row in registers. */
+export interface RowTuning {
+  /** Keep each thread's values of a row in registers (the row cache; false: every stage re-reads the row). */
+  readonly cache: boolean;
+  /** Row cache: the fewest threads (a power of two, minThreads to maxThreads) holding at most this many elements each. */
+  readonly valuesPerThread: number;
+  readonly minThreads: number;
+  readonly maxThreads: number;
+  /** Row cache: no input holds more than this many values per thread... */
+  readonly maxValuesPerThread: number;
+  /** ...and all inputs together at most this many; above either, every stage re-reads the row. */
+  readonly maxCachedValues: number;
+  /** Row cache: rows of a multiple of 4 elements go 4 consecutive elements per step, vec4 where aligned. */
+  readonly vec4: boolean;
+  /** Row cache: up to this many steps per thread are written out as straight-line code, more are a loop. */
+  readonly maxUnroll: number;
+  /** One thread per row when rows >= serialFactor * extent and the innermost axis is kept (and always for rows of at most SERIAL_ROW). */
+  readonly serialFactor: number;
+}
+
+export const DEFAULT_ROW_TUNING: RowTuning = {
+  cache: true,
+  valuesPerThread: 8,
+  minThreads: 64,
+  maxThreads: 256,
+  maxValuesPerThread: 16,
+  maxCachedValues: 64,
+  vec4: true,
+  maxUnroll: 4,
+  serialFactor: 16,
+};
+
+let tuning: RowTuning = DEFAULT_ROW_TUNING;
+
+/** The tuning generateRow uses when its options name none. */
+export function rowTuning(): RowTuning {
+  return tuning;
+}
+
+/** Replaces the process-wide tuning (fields not given keep their defaults); null restores the defaults. */
+export function setRowTuning(t: Partial<RowTuning> | null): void {
+  tuning = t ? { ...DEFAULT_ROW_TUNING, ...t } : DEFAULT_ROW_TUNING;
+}
+
 export interface RowOptions {
   /** Merge a workgroup's partial results through subgroup operations (the device must have 'subgroups'). */
   readonly subgroups?: boolean;
+  /** Which of spec.buffers may be bound as array<vec4<T>> (whole 16-byte groups over what is read). */
+  readonly vec4?: (buffer: string) => boolean;
+  /** Default: rowTuning(). */
+  readonly tuning?: RowTuning;
 }
 
 export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedKernel {
   const { inShape, axes } = spec;
+  const t = options.tuning ?? tuning;
   const kept = inShape.map((_, d) => d).filter((d) => !axes.includes(d));
   const rows = sizeOf(kept.map((d) => inShape[d]));
   const extent = sizeOf(axes.map((d) => inShape[d]));
-  const serial = extent <= SERIAL_ROW || rows >= 16 * extent;
-  const threads = serial ? SERIAL_THREADS : extent > 4096 ? 256 : 64;
+  // A thread per row walks its row while its neighbours walk theirs a row away: coalesced when the rows run
+  // along an outer axis (neighbouring threads read neighbouring elements), not when the innermost axis is
+  // reduced (softmax over [65536, 512] on the H100: 3.18 ms one thread per row, 0.21-0.24 ms a workgroup).
+  const innermostReduced = axes.includes(inShape.length - 1);
+  const serial = extent <= SERIAL_ROW || (!innermostReduced && rows >= t.serialFactor * extent);
+  const cache = serial ? null : planRowCache(spec, extent, t, options.vec4 ?? (() => false));
+  const threads = serial ? SERIAL_THREADS : cache ? cache.threads : extent > 4096 ? 256 : 64;
   const subgroups = !serial && options.subgroups === true && spec.stages.some((st) => st.kind === 'reduce');
   const inCoords: Coords = { names: inShape.map((_, d) => `c${d}`) };
   const keepCoords: Coords = { names: inShape.map((_, d) => (axes.includes(d) ? '0u' : `c${d}`)) };
   const helpers = new Set<string>();
   const shared = new Map<string, string>();
   const body: string[] = [];
+  const cached = cache ? new CachedRow(spec, cache, keepCoords) : null;
   const loop = (inner: string[]) => [
     `for (var r = ${serial ? '0u' : 'lid'}; r < ${extent}u; r += ${serial ? '1u' : `${threads}u`}) {`,
     ...indent([...decompose('r', axes, inShape), ...inner]),
@@ -82,15 +141,26 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
     }
     const acc = accumulator(stage.op, stage.dtype);
     acc.helpers.forEach((h) => helpers.add(h));
-    const e = emitExpr(stage.expr, inCoords, `s${k}_`);
-    e.helpers.forEach((h) => helpers.add(h));
-    const item = stage.dtype === 'bool' ? `select(0u, 1u, ${e.value(stage.step)})` : e.value(stage.step);
     const isArg = stage.op === 'argmax' || stage.op === 'argmin';
-    body.push(`var p${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var p${k}_i: u32 = 0xffffffffu;`] : []));
-    const update = isArg
-      ? [`let it${k} = ${item};`, `if (${acc.better}(it${k}, r, p${k}, p${k}_i)) {`, `  p${k} = it${k};`, `  p${k}_i = r;`, '}']
-      : [`p${k} = ${acc.combine(`p${k}`, item)};`];
-    body.push(...loop([...e.code, ...update]));
+    const updateOf = (e: EmittedExpr, r: string, it: string) => {
+      const item = stage.dtype === 'bool' ? `select(0u, 1u, ${e.value(stage.step)})` : e.value(stage.step);
+      return isArg
+        ? [`let ${it} = ${item};`, `if (${acc.better}(${it}, ${r}, p${k}, p${k}_i)) {`, `  p${k} = ${it};`, `  p${k}_i = ${r};`, '}']
+        : [`p${k} = ${acc.combine(`p${k}`, item)};`];
+    };
+    if (cached) {
+      body.push(...cached.loads(k), `var p${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var p${k}_i: u32 = 0xffffffffu;`] : []));
+      body.push(...cached.steps((lane, coords, r) => {
+        const e = cached.expr(stage.expr, coords, `s${k}_${lane === null ? '' : `l${lane}_`}`, lane);
+        e.helpers.forEach((h) => helpers.add(h));
+        return [...e.code, ...updateOf(e, r, lane === null ? `it${k}` : `it${k}_${lane}`)];
+      }));
+    } else {
+      const e = emitExpr(stage.expr, inCoords, `s${k}_`);
+      e.helpers.forEach((h) => helpers.add(h));
+      body.push(`var p${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var p${k}_i: u32 = 0xffffffffu;`] : []));
+      body.push(...loop([...e.code, ...updateOf(e, 'r', `it${k}`)]));
+    }
     let result = `p${k}`;
     let index = `p${k}_i`;
     if (!serial) {
@@ -126,19 +196,36 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
 
   const rowStores = spec.rowStores.map((s) => `${s.buffer}[${indexOf(s.access, keepCoords)}] = ${toStorage(s.dtype, s.name)};`);
   if (rowStores.length > 0) body.push(...(serial ? rowStores : ['if (lid == 0u) {', ...indent(rowStores), '}']));
-  if (spec.map) {
+  if (spec.map && cached) {
+    const map = spec.map;
+    body.push(...cached.loads(spec.stages.length));
+    const lanes: EmittedExpr[] = [];
+    body.push(...cached.steps((lane, coords) => {
+      const e = cached.expr(map.expr, coords, lane === null ? 'm' : `ml${lane}_`, lane);
+      e.helpers.forEach((h) => helpers.add(h));
+      lanes[lane ?? 0] = e;
+      // Lanes store element by element unless their buffer is bound as vec4 (one store after lane 3).
+      const own = map.stores.filter((s) => !cached.vectors.has(s.buffer)).map((s) => `${s.buffer}[${indexOf(s.access, coords)}] = ${toStorage(s.dtype, e.value(s.step))};`);
+      const vector = lane === 3 ? map.stores.filter((s) => cached.vectors.has(s.buffer)) : [];
+      return [
+        ...e.code,
+        ...own,
+        ...vector.map((s) => `${s.buffer}[${cached.vectorIndex(s.access)}] = vec4<${STORAGE_TYPE[s.dtype]}>(${lanes.map((l) => toStorage(s.dtype, l.value(s.step))).join(', ')});`),
+      ];
+    }));
+  } else if (spec.map) {
     const e = emitExpr(spec.map.expr, inCoords, 'm');
     e.helpers.forEach((h) => helpers.add(h));
     body.push(...loop([...e.code, ...spec.map.stores.map((s) => `${s.buffer}[${indexOf(s.access, inCoords)}] = ${toStorage(s.dtype, e.value(s.step))};`)]));
   }
   for (const h of literalHelpers([...body, ...helpers].join('\n'))) helpers.add(h);
 
-  const header = `// row kernel: ${rows} row(s) of ${extent} over axes [${axes.join(', ')}] of [${inShape.join(', ')}], ${serial ? 'one thread' : `one workgroup of ${threads} threads`} per row${subgroups ? ', merged through subgroups' : ''}`;
+  const header = `// row kernel: ${rows} row(s) of ${extent} over axes [${axes.join(', ')}] of [${inShape.join(', ')}], ${serial ? 'one thread' : `one workgroup of ${threads} threads`} per row${cache ? `, row cached in registers (${cache.loads.size} input(s), ${cache.steps} step(s) of ${cache.unit} element(s) per thread${cache.vectors.size > 0 ? ', vec4' : ''})` : ''}${subgroups ? ', merged through subgroups' : ''}`;
   const start = serial ? `let o = (${LINEAR_WORKGROUP}) * ${threads}u + lid;` : `let o = ${LINEAR_WORKGROUP};`;
   const wgsl = [
     ...(subgroups ? [SUBGROUP_ENABLE] : []),
     header,
-    ...bufferDecls(spec.buffers),
+    ...bufferDecls(spec.buffers, cache?.vectors),
     ...shared.values(),
     ...(subgroups ? SUBGROUP_MODULE : []),
     ...helpers,
@@ -157,6 +244,179 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
     '',
   ].join('\n');
   return { wgsl, entryPoint: 'main', workgroups: grid1d(serial ? Math.ceil(rows / threads) : rows) };
+}
+
+/** A row cache: what each thread of a workgroup keeps of its row, and how it steps over the row. */
+interface RowCache {
+  readonly threads: number;
+  /** Elements per step: 4 consecutive ones (vec4 loads and stores where aligned), or 1. */
+  readonly unit: 1 | 4;
+  /** Steps per thread (step j of thread lid is step lid + j * threads of the row), and steps in the row. */
+  readonly steps: number;
+  readonly units: number;
+  /** Steps written out one by one instead of a loop. */
+  readonly unroll: boolean;
+  /** Loads that walk the row, by loadKey: the private array of this thread's values, and the stage first reading it (stages.length: the map). */
+  readonly loads: Map<string, { readonly name: string; readonly step: LoadStep; readonly first: number }>;
+  /** Loads of one element per row: a let before the first stage reading them. */
+  readonly constants: Map<string, { readonly name: string; readonly step: LoadStep; readonly first: number }>;
+  /** Buffers bound as array<vec4<T>>: every access to them is a row vector (isRowVector). */
+  readonly vectors: Set<string>;
+}
+
+const LANES = ['x', 'y', 'z', 'w'] as const;
+
+const loadKey = (step: LoadStep) => `${step.buffer}@${step.access.offset}:${step.access.strides.join(',')}`;
+
+/**
+ * The row cache of a row owned by a workgroup, or null where every stage re-reads the row: no load walks the
+ * row, or the cached values would exceed the tuning's caps (registers).
+ */
+function planRowCache(spec: RowSpec, extent: number, t: RowTuning, allowed: (buffer: string) => boolean): RowCache | null {
+  if (!t.cache) return null;
+  const pow2 = (n: number) => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
+  // The workgroup tree halves its stride from threads / 2: a power of two.
+  if (!pow2(t.minThreads) || !pow2(t.maxThreads) || t.maxThreads > 256) throw new Error(`row tuning: threads ${t.minThreads}..${t.maxThreads} must be powers of two up to 256`);
+  const { inShape, axes, stages, map } = spec;
+  const walks = (a: Access) => axes.some((d) => inShape[d] > 1 && a.strides[d] !== 0);
+  const loads: RowCache['loads'] = new Map();
+  const constants: RowCache['constants'] = new Map();
+  const candidates = new Set<string>();
+  const scalar = new Set<string>();
+  const perElement = stages.flatMap((st, k) => (st.kind === 'reduce' ? [{ k, expr: st.expr }] : []));
+  if (map) perElement.push({ k: stages.length, expr: map.expr });
+  for (const { k, expr } of perElement) {
+    for (const step of expr.steps) {
+      if (step.kind !== 'load') continue;
+      const key = loadKey(step);
+      if (walks(step.access)) {
+        if (!loads.has(key)) loads.set(key, { name: `xc${loads.size}`, step, first: k });
+        (isRowVector(spec, step.access) ? candidates : scalar).add(step.buffer);
+      } else {
+        if (!constants.has(key)) constants.set(key, { name: `xh${constants.size}`, step, first: k });
+        scalar.add(step.buffer);
+      }
+    }
+  }
+  if (loads.size === 0) return null;
+  for (const st of stages) if (st.kind === 'value') for (const step of st.expr.steps) if (step.kind === 'load') scalar.add(step.buffer);
+  for (const st of spec.rowStores) scalar.add(st.buffer);
+  for (const st of map?.stores ?? []) (isRowVector(spec, st.access) ? candidates : scalar).add(st.buffer);
+  // A buffer is bound one way: as vectors only when nothing reads or writes it element by element.
+  const vectors = new Set(t.vec4 && extent % 4 === 0 ? [...candidates].filter((b) => allowed(b) && !scalar.has(b)) : []);
+  const unit = vectors.size > 0 ? 4 : 1;
+  let threads = t.minThreads;
+  while (threads < t.maxThreads && Math.ceil(extent / threads) > t.valuesPerThread) threads *= 2;
+  const units = extent / unit;
+  const steps = Math.ceil(units / threads);
+  if (steps * unit > t.maxValuesPerThread || loads.size * steps * unit > t.maxCachedValues) return null;
+  return { threads, unit, steps, units, unroll: steps <= t.maxUnroll, loads, constants, vectors };
+}
+
+/** The access is base(o) + r (r the row-major index over the reduced axes) with base(o) a multiple of 4 for every row. */
+function isRowVector(spec: RowSpec, access: Access): boolean {
+  const { inShape, axes } = spec;
+  const red = axes.filter((a) => inShape[a] > 1);
+  const strides = stridesOf(red.map((a) => inShape[a]));
+  if (!red.every((a, i) => access.strides[a] === strides[i])) return false;
+  return access.offset % 4 === 0 && inShape.every((n, a) => axes.includes(a) || n === 1 || (access.strides[a] >= 0 && access.strides[a] % 4 === 0));
+}
+
+/** Emits the row-cached loops (see RowCache): loads into private arrays, and steps reading them. */
+class CachedRow {
+  constructor(
+    private readonly spec: RowSpec,
+    private readonly cache: RowCache,
+    private readonly keepCoords: Coords,
+  ) {}
+
+  get vectors(): ReadonlySet<string> {
+    return this.cache.vectors;
+  }
+
+  /** Coordinates of lane `lane` of a 4-element step (reduced axes l<lane>c<d>, kept axes c<d>). */
+  private laneCoords(lane: number): Coords {
+    return { names: this.spec.inShape.map((_, d) => (this.spec.axes.includes(d) ? `l${lane}c${d}` : `c${d}`)) };
+  }
+
+  /** The vec4 element of step q of a row-vector access. */
+  vectorIndex(access: Access): string {
+    const terms = this.spec.inShape.flatMap((n, a) => (this.spec.axes.includes(a) || n === 1 || access.strides[a] === 0 ? [] : [access.strides[a] === 4 ? `c${a}` : `c${a} * ${access.strides[a] / 4}u`]));
+    if (access.offset !== 0) terms.unshift(`${access.offset / 4}u`);
+    return [...terms, 'q'].join(' + ');
+  }
+
+  /** Declares and loads what stage k reads first (k = stages.length: the map); every load once per thread and element. */
+  loads(k: number): string[] {
+    const { cache } = this;
+    const out: string[] = [];
+    for (const c of cache.constants.values()) {
+      if (c.first === k) out.push(`let ${c.name}: ${VALUE_TYPE[c.step.dtype]} = ${fromStorage(c.step.dtype, `${c.step.buffer}[${indexOf(c.step.access, this.keepCoords)}]`)};`);
+    }
+    const mine = [...cache.loads.values()].filter((l) => l.first === k);
+    if (mine.length === 0) return out;
+    for (const l of mine) out.push(`var ${l.name}: array<${cache.unit === 4 ? `vec4<${STORAGE_TYPE[l.step.dtype]}>` : STORAGE_TYPE[l.step.dtype]}, ${cache.steps}>;`);
+    out.push(
+      ...this.steps((lane, coords) => {
+        if (lane === null) return mine.map((l) => `${l.name}[j] = ${l.step.buffer}[${indexOf(l.step.access, coords)}];`);
+        if (lane < 3) return [];
+        return mine.map((l) => {
+          const { buffer, access } = l.step;
+          if (cache.vectors.has(buffer)) return `${l.name}[j] = ${buffer}[${this.vectorIndex(access)}];`;
+          const lanes = [0, 1, 2, 3].map((n) => `${buffer}[${indexOf(access, this.laneCoords(n))}]`);
+          return `${l.name}[j] = vec4<${STORAGE_TYPE[l.step.dtype]}>(${lanes.join(', ')});`;
+        });
+      }),
+    );
+    return out;
+  }
+
+  /** `expr` with cached loads read from the private arrays (lane: the component of a 4-element step). */
+  expr(expr: Expr, coords: Coords, prefix: string, lane: number | null): EmittedExpr {
+    return emitExpr(expr, coords, prefix, {
+      loadValue: (_, step) => {
+        const key = loadKey(step);
+        const l = this.cache.loads.get(key);
+        if (l) return fromStorage(step.dtype, lane === null ? `${l.name}[j]` : `${l.name}[j].${LANES[lane]}`);
+        return this.cache.constants.get(key)?.name;
+      },
+    });
+  }
+
+  /**
+   * This thread's steps over the row: `lane(null, coords, r)` gives the lines of a 1-element step, or
+   * lane(0..3, ...) those of each element of a 4-element step in order (its coordinates and index in scope,
+   * and those of the lanes before). Steps past the row's end are skipped (a guard only where one can be).
+   */
+  steps(lane: (lane: number | null, coords: Coords, r: string) => string[]): string[] {
+    const { cache, spec } = this;
+    const { inShape, axes } = spec;
+    const index = cache.unit === 4 ? 'q' : 'r';
+    const inner: string[] = [];
+    if (cache.unit === 1) {
+      inner.push(...decompose('r', axes, inShape), ...lane(null, { names: inShape.map((_, d) => `c${d}`) }, 'r'));
+    } else {
+      inner.push('let r0 = q * 4u;', 'let r1 = r0 + 1u;', 'let r2 = r0 + 2u;', 'let r3 = r0 + 3u;');
+      for (let n = 0; n < 4; n++) inner.push(...decompose(`r${n}`, axes, inShape, (d) => `l${n}c${d}`), ...lane(n, this.laneCoords(n), `r${n}`));
+    }
+    const step = (guard: boolean) => prune([`let ${index} = lid + j * ${cache.threads}u;`, ...(guard ? [`if (${index} < ${cache.units}u) {`, ...indent(inner), '}'] : inner)]);
+    if (!cache.unroll) return [`for (var j = 0u; j < ${cache.steps}u; j += 1u) {`, ...indent(step(cache.steps * cache.threads > cache.units)), '}'];
+    return Array.from({ length: cache.steps }, (_, j) => ['{', ...indent([`let j = ${j}u;`, ...step((j + 1) * cache.threads > cache.units)]), '}']).flat();
+  }
+}
+
+const PRUNABLE = /^\s*let (r[0-3]?|q|c\d+|l[0-3]c\d+) = /;
+
+/** Drops the index lets (step, lane and coordinate indices) that no later line uses. */
+function prune(lines: readonly string[]): string[] {
+  const keep = lines.map(() => true);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = PRUNABLE.exec(lines[i]);
+    if (!m) continue;
+    const used = new RegExp(`\\b${m[1]}\\b`);
+    keep[i] = lines.some((l, j) => j > i && keep[j] && used.test(l));
+  }
+  return lines.filter((_, i) => keep[i]);
 }
 
 /**
@@ -223,14 +483,14 @@ export function accumulator(op: RowReduceOp, dtype: DType): Accumulator {
   }
 }
 
-/** `let c<d> = ...;` for the axes `axes` of `shape`, from the row-major linear index `linear` over them. */
-function decompose(linear: string, axes: readonly number[], shape: Shape): string[] {
+/** `let c<d> = ...;` (or name(d)) for the axes `axes` of `shape`, from the row-major linear index `linear` over them. */
+function decompose(linear: string, axes: readonly number[], shape: Shape, name = (d: number) => `c${d}`): string[] {
   const extents = axes.map((d) => shape[d]);
   const strides = stridesOf(extents);
   return axes.map((d, k) => {
-    if (extents[k] <= 1) return `let c${d} = 0u;`;
+    if (extents[k] <= 1) return `let ${name(d)} = 0u;`;
     const q = strides[k] === 1 ? linear : `${linear} / ${strides[k]}u`;
-    return `let c${d} = ${k === 0 ? q : `(${q}) % ${extents[k]}u`};`;
+    return `let ${name(d)} = ${k === 0 ? q : `(${q}) % ${extents[k]}u`};`;
   });
 }
 
