@@ -209,6 +209,8 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   }
   if (s.batch > 1 || s.m * s.n <= 256 * 256 * 4) return list(sel.batched);
   if (s.m % 4 !== 0 && s.k % 4 !== 0) return list(sel.unaligned);
+  // The MLP's second product (256 tiles of 128, long K): the core list and two K ranges on it.
+  if (s.id === 'gemm-4096x1024x4096-tB') return list([...sel.core, { tile: V16, split: 2 }, { tile: R2, split: 2 }]);
   // The first shape of the large family gets the whole list, the others the core list.
   return list(s.id === 'gemm-4096x4096x4096' ? sel.big : sel.core);
 }
@@ -233,6 +235,8 @@ function shapes(smoke: boolean): Shape[] {
     { id: 'gemm-bias-gelu-4096', batch: 1, m: 4096, n: 4096, k: 4096, biasGelu: true },
     { id: 'gemm-4096x4096x1024', batch: 1, m: 4096, n: 4096, k: 1024 },
     { id: 'gemm-65536x256x256', batch: 1, m: 65536, n: 256, k: 256 },
+    // The harness MLP's second product: h [4096, 4096] @ w2.T, w2 [1024, 4096].
+    { id: 'gemm-4096x1024x4096-tB', batch: 1, m: 4096, n: 1024, k: 4096, transB: true },
     { id: 'gemm-4096x4096x32', batch: 1, m: 4096, n: 4096, k: 32 },
     { id: 'gemm-1x4096x4096', batch: 1, m: 1, n: 4096, k: 4096 },
     { id: 'gemm-1x4096x4096-tB', batch: 1, m: 1, n: 4096, k: 4096, transB: true },

@@ -119,8 +119,9 @@ export const PARTIAL_BUFFER = 'wg_part';
  *   16x8 outputs, K steps of 16 in one stage with the next step prefetched into registers, double-buffered
  *   register fragments, grouped launch order. Against LARGE: 4096^3 2.87 vs 3.39 ms, x @ w.T 3.01 vs 3.44,
  *   4096 x 4096 x 1024 0.743 vs 0.858, 65536 x 256 x 256 0.217 vs 0.235, 512 x 512 x 80000 split 16 0.895
- *   vs 1.038 (SPLIT); SYRK 512 x 80000 split 26 0.615 vs 0.670 (SPLIT).
- * - LARGE_PAIRS: aligned outputs of fewer tiles (batched 64 x 256^3, one wave): LARGE with two K steps per
+ *   vs 1.038 (SPLIT); SYRK 512 x 80000 split 26 0.615 vs 0.670 (SPLIT). One wave of tiles with K >= 1024
+ *   too (4096 x 1024 x 4096: 0.776 vs 0.792 for LARGE_PAIRS).
+ * - LARGE_PAIRS: aligned outputs of fewer tiles with a short K (batched 64 x 256^3, one wave): LARGE with two K steps per
  *   loop iteration and double-buffered fragments (0.0670 vs 0.0690 ms for LARGE, 0.0714 for LARGE_VEC4).
  * - LARGE: 128x128 tiles on 256 threads of 8x8, K steps of 8 double-buffered: large outputs with an operand
  *   that loads as scalars (4095^3: 3.83 ms; LARGE_PAIRS took 5.49 there, and LARGE_VEC4 would keep 32 scalar
@@ -147,6 +148,8 @@ export const GEMV_K: GemvConfig = { wn: 4, wk: 64, unroll: 4 };
  * in several waves.
  */
 export const FILL_WORKGROUPS = 264;
+/** K from which one wave of 128x128 tiles takes LARGE_VEC4 rather than LARGE_PAIRS (measured at 256 and 4096). */
+const LONG_K = 1024;
 /** A K range of split K is at least this long (shorter ones cost more in partial sums than they gain). */
 export const MIN_SPLIT_K = 256;
 
@@ -199,8 +202,10 @@ export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'>):
   const tiles = (t: TileConfig) => batches * Math.ceil(m / t.bm) * Math.ceil(n / t.bn);
   // Large outputs: LARGE_VEC4 from two waves of tiles, LARGE_PAIRS below (planMatmul takes LARGE, and SPLIT
   // for split K, where an operand cannot load as vec4).
+  // One wave of tiles with a long K (the MLP's 4096 x 1024 x 4096: 0.776 ms against 0.792) also takes
+  // LARGE_VEC4; with a short K, LARGE_PAIRS (batched 64 x 256^3: 0.0670 against 0.0714).
   if (tiles(TILE_LARGE) >= 2 * FILL_WORKGROUPS) return { ...base, variant: 'tiled', tile: TILE_LARGE_VEC4 };
-  if (tiles(TILE_LARGE) >= FILL_WORKGROUPS / 2) return { ...base, variant: 'tiled', tile: TILE_LARGE_PAIRS };
+  if (tiles(TILE_LARGE) >= FILL_WORKGROUPS / 2) return { ...base, variant: 'tiled', tile: k >= LONG_K ? TILE_LARGE_VEC4 : TILE_LARGE_PAIRS };
   // Too few large tiles: split a long K over them; with a short K, smaller tiles (and split K if it helps).
   const large = splitsFor(tiles(TILE_SPLIT), k, TILE_SPLIT.bk);
   if (large > 1) return { ...base, variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: large };

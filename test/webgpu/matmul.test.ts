@@ -375,6 +375,10 @@ describe('variant choice', () => {
     expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 32 })).toMatchObject({ variant: 'tiled', tile: TILE_SMALL_K, splitK: 1 });
     expect(chooseMatmul({ batch: [], m: 512, n: 512, k: 80000 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 16 });
     expect(chooseMatmul({ batch: [64], m: 256, n: 256, k: 256 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_PAIRS, splitK: 1 });
+    // One wave of tiles with a long K (the MLP's second product): LARGE_VEC4, from K = 1024.
+    expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 4096 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 1024 })).toMatchObject({ tile: TILE_LARGE_VEC4 });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 1020 })).toMatchObject({ tile: TILE_LARGE_PAIRS });
     // The choice shows in the generated code.
     expect(generateMatmul(build(mat(33, 33, 7)).spec).wgsl).toContain('var<workgroup>');
     expect(generateMatmul(build(mat(32, 32, 7)).spec).wgsl).not.toContain('var<workgroup>');
