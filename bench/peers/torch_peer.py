@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer of `wgfuse bench`: the same workloads on CUDA, eager and torch.compile, checked and timed.
 
-    python3 bench/peers/torch_peer.py --spec RESULTS.json --out torch.json [--runs 10] [--warmup 3] [--burn-ms MS]
+    python3 bench/peers/torch_peer.py --spec RESULTS.json --out torch.json [--runs 10] [--warmup 3] [--warmup-ms MS] [--burn-ms MS]
                                       [--only REGEX] [--no-compile] [--compile-gemm] [--max-seconds S]
 
 --spec is the results.json that the wgfuse harness writes (it reads workloads[].id/kind/params/inputs, so
@@ -12,8 +12,9 @@ Engines: `torch` (eager; for the GEMM workloads that is cuBLAS with TF32 off, th
 `torch.compile` (Inductor, default mode; failures are recorded, not hidden). Limits: a device-to-device copy
 (bandwidth, bytes read plus written) and an 8192^3 float32 cuBLAS GEMM with TF32 off (rate).
 
-Timing: after warm-up and --burn-ms of saturating GPU work (the harness's clockBurnMs by default, so every
-engine starts its timed runs at full clock), each run is bracketed by CUDA events (GPU ms) and by a host
+Timing: after warm-up (--warmup runs and at least --warmup-ms, 2 s by default as the harness, so the GPU
+leaves its idle clock) and, if asked, --burn-ms of saturating GPU work (the harness's clockBurnMs by
+default: 0), each run is bracketed by CUDA events (GPU ms) and by a host
 clock with a synchronize (wall ms: launch overhead included, as the WebGPU engines' wall time); medians of
 --runs.
 Checks: every engine's output against the same function on float64 copies of the inputs (relative L2
@@ -129,7 +130,7 @@ _burn_matrix = None
 
 def burn(seconds):
     """Saturating GPU work (4096^3 products) for about `seconds`: the timed runs then start at full clock, as
-    the wgfuse harness does for every WebGPU engine (src/cli/gpu-burn.ts)."""
+    the wgfuse harness's --burn-ms (src/cli/gpu-burn.ts)."""
     global _burn_matrix
     if seconds <= 0:
         return
@@ -142,7 +143,7 @@ def burn(seconds):
         torch.cuda.synchronize()
 
 
-def measure(engine, fn, w, inputs, runs, warmup, burn_seconds=0.0):
+def measure(engine, fn, w, inputs, runs, warmup, burn_seconds=0.0, settle_seconds=0.0, warmup_seconds=0.0):
     res = {"engine": engine, "status": "ok", "dispatches": None, "bytesMoved": None}
     torch.cuda.synchronize()
     t0 = time.perf_counter()
@@ -150,10 +151,21 @@ def measure(engine, fn, w, inputs, runs, warmup, burn_seconds=0.0):
     torch.cuda.synchronize()
     res["firstMs"] = (time.perf_counter() - t0) * 1e3
     del out
-    for _ in range(warmup):
+    warm_end = time.perf_counter() + warmup_seconds
+    i = 0
+    while i < warmup or (warmup > 0 and time.perf_counter() < warm_end and i < 1000):
         fn(*inputs)
-    torch.cuda.synchronize()
-    burn(burn_seconds)
+        torch.cuda.synchronize()
+        i += 1
+    if burn_seconds > 0:
+        burn(burn_seconds)
+        # The workload itself again before the timing, as the harness does (settleMs).
+        settle_end = time.perf_counter() + settle_seconds
+        while True:
+            fn(*inputs)
+            torch.cuda.synchronize()
+            if time.perf_counter() >= settle_end:
+                break
     walls, gpus = [], []
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     for _ in range(runs):
@@ -224,6 +236,8 @@ def main():
     ap.add_argument("--out", required=True, help="where to write the torch results (JSON)")
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--warmup-ms", type=float, default=None,
+                    help="least warm-up time per measurement (default 2000, smoke 0: as the harness)")
     ap.add_argument("--burn-ms", type=float, default=None,
                     help="saturating GPU work before each timed loop (default: the harness's clockBurnMs from --spec)")
     ap.add_argument("--only", help="only workloads whose id matches this regular expression")
@@ -236,6 +250,8 @@ def main():
         spec = json.load(f)
     workloads = spec["workloads"]
     burn_seconds = (args.burn_ms if args.burn_ms is not None else spec.get("clockBurnMs", 0)) / 1000
+    settle_seconds = spec.get("settleMs", 0) / 1000
+    warmup_seconds = (args.warmup_ms if args.warmup_ms is not None else (0 if spec.get("mode") == "smoke" else 2000)) / 1000
     if args.only:
         workloads = [w for w in workloads if re.search(args.only, w["id"])]
     result = {"schema": "wgfuse-bench-torch/1", "torch": torch.__version__, "cuda": torch.version.cuda,
@@ -284,7 +300,7 @@ def main():
                 engines.append(("torch.compile", torch.compile(fn, dynamic=False)))
         for name, f in engines:
             try:
-                r = measure(name, f, w, inputs, args.runs, args.warmup, burn_seconds)
+                r = measure(name, f, w, inputs, args.runs, args.warmup, burn_seconds, settle_seconds, warmup_seconds)
                 if name == "torch" and w["kind"] == "gemm":
                     r["note"] = "cuBLAS, TF32 off"
             except Exception as err:  # noqa: BLE001 - a failing engine is a result, not a crash

@@ -41,6 +41,10 @@ export interface BenchOptions {
   runs?: number;
   /** Warm-up runs after the first (compiling) run; default 2, or 0 with smoke. With any, they go on for at least WARMUP_MS (2 s) at full sizes. */
   warmup?: number;
+  /** Saturating GPU work before each engine's timed runs on a hardware adapter, ms (default BURN_MS; 0: none). */
+  burnMs?: number;
+  /** Runs of the workload itself between the burn and the timed runs, for at least this many ms (default SETTLE_MS). */
+  settleMs?: number;
   /** Engines to run; default all. */
   engines?: readonly string[];
   /** Only workloads whose id matches this regular expression. */
@@ -70,6 +74,8 @@ export function benchCli(onExit: (code: number) => void, log: Log = console.log)
     .option('--only <regex>', 'only workloads whose id matches')
     .option('--out <dir>', 'root folder of the reports, written to <dir>/<device-slug>/', 'bench/results')
     .option('--no-gpu-timing', 'skip the runs timed with timestamp queries')
+    .option('--burn-ms <ms>', 'saturating GPU work before each engine\'s timed runs on a hardware adapter (default 0: none)')
+    .option('--settle-ms <ms>', 'runs of the workload between the burn and the timed runs, at least this long (default 300)')
     .option('--max-seconds <s>', 'start no new measurement after this many seconds; the rest is recorded as skipped')
     .option('--merge-torch <file>', 'merge the JSON of bench/peers/torch_peer.py into the report, then exit')
     .option('--report <dir>', 'with --merge-torch: the report folder holding results.json (default: the one under --out)')
@@ -92,6 +98,8 @@ function parseCliOptions(o: Record<string, string | boolean | undefined>): Bench
     smoke: o.smoke === true,
     runs: num('runs'),
     warmup: num('warmup'),
+    burnMs: num('burnMs'),
+    settleMs: num('settleMs'),
     engines: typeof o.engines === 'string' ? o.engines.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     only: typeof o.only === 'string' ? o.only : undefined,
     out: typeof o.out === 'string' ? o.out : undefined,
@@ -1331,24 +1339,29 @@ export interface EngineResult {
 }
 
 /**
- * Least warm-up time per measurement when warm-up runs are asked for (full sizes): compiled code, caches and
- * pools settle. The clock is the burn's job: an H100 left idle while the host checks a result drops to
- * 345 MHz, and a small workload's own runs leave it at 600-1000 MHz (clocks.csv of run 4, 2026-11-24).
+ * Least warm-up time per measurement when warm-up runs are asked for (full sizes). An H100 left idle while
+ * the host checks a result (seconds, for the float64 recomputations) drops to 345 MHz and takes 1-2 s of
+ * work to climb back to 1980 MHz (bench/run-gpu.sh's clocks.csv, 2026-11-24): with 300 ms, rows measured
+ * right after such a pause ran at 600-1200 MHz, 1.5-3.5x slow.
  */
-const WARMUP_MS = 1000;
+const WARMUP_MS = 2000;
 
 /**
- * Saturating GPU work right before each engine's timed runs (gpu-burn.ts), on hardware adapters: every engine
- * starts its timed runs at full clock (the GPU needs 1-2 s of load to climb from 345 MHz).
+ * Saturating GPU work before each engine's timed runs (--burn-ms, gpu-burn.ts), off by default. Tried on the
+ * H100 on 2026-11-24 to hold the clock up for the small rows: it did (1980 MHz throughout), but the runs
+ * right after it were slow on the host side (layerNorm + softmax 8192x1024: 0.082 and 0.109 ms wall without
+ * a burn in two calls, 0.178 with one, 0.132 with 300 ms of the workload's own runs after it; the GPU time
+ * 0.037-0.038 ms in all), and 2 s of warm-up already kept the GPU time at full clock that day.
  */
-const BURN_MS = 1500;
+const BURN_MS = 0;
+const SETTLE_MS = 300;
 
 async function measure(
   engine: Engine,
   w: Workload,
   host: HostData,
   checker: Checker,
-  o: Required<Pick<BenchOptions, 'runs' | 'warmup' | 'gpuTiming'>>,
+  o: Required<Pick<BenchOptions, 'runs' | 'warmup' | 'gpuTiming' | 'burnMs' | 'settleMs'>>,
   burner: GpuBurner | null,
 ): Promise<EngineResult> {
   let prepared: Prepared | string;
@@ -1370,9 +1383,15 @@ async function measure(
     // checked the previous result runs at low clocks for a while (seen on an H100: the first runs 3x slower).
     const warmStart = performance.now();
     for (let i = 0; i < o.warmup || (o.warmup > 0 && performance.now() - warmStart < WARMUP_MS && i < 1000); i++) await p.run();
-    if (burner) {
+    if (burner && o.burnMs > 0) {
       stage = 'clock burn';
-      await burner.burn(BURN_MS);
+      await burner.burn(o.burnMs);
+      // The workload itself again before the timing: right after the burn (another device's work) the
+      // first runs are slow (0.57 ms, then 0.20, 0.14 ... 0.095 for layerNorm + softmax on 2026-11-24).
+      stage = 'settling';
+      const settleStart = performance.now();
+      do await p.run();
+      while (performance.now() - settleStart < o.settleMs);
     }
     stage = 'timed runs';
     // When, to the millisecond, so that the row can be read against a clock log (bench/run-gpu.sh).
@@ -1455,6 +1474,8 @@ export interface BenchReport {
   workloads: WorkloadReport[];
   /** Milliseconds of saturating GPU work before each engine's timed runs (0: none; see gpu-burn.ts). */
   clockBurnMs?: number;
+  /** Milliseconds of the workload's own runs between the burn and the timed runs. */
+  settleMs?: number;
   /** Results that failed a check or, for wgfuse, failed to run. */
   failures: string[];
   torch?: { device: string; torch: string; cuda: string | null; file: string };
@@ -1483,7 +1504,13 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
   }
   const names = (options.engines ?? ENGINE_NAMES) as string[];
   for (const n of names) if (!(ENGINE_NAMES as readonly string[]).includes(n)) throw new WgfuseError(`bench: unknown engine ${n} (known: ${ENGINE_NAMES.join(', ')})`);
-  const o = { runs: options.runs ?? (smoke ? 3 : 10), warmup: options.warmup ?? (smoke ? 0 : 2), gpuTiming: options.gpuTiming ?? true };
+  const o = {
+    runs: options.runs ?? (smoke ? 3 : 10),
+    warmup: options.warmup ?? (smoke ? 0 : 2),
+    gpuTiming: options.gpuTiming ?? true,
+    burnMs: options.burnMs ?? BURN_MS,
+    settleMs: options.settleMs ?? SETTLE_MS,
+  };
   if (o.runs < 1) throw new WgfuseError('bench: --runs must be at least 1');
   const started = performance.now();
   const overBudget = () => options.maxSeconds !== undefined && (performance.now() - started) / 1000 > options.maxSeconds;
@@ -1520,8 +1547,9 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
     log(`  copy limit: failed: ${errorText(err)}`);
   }
 
-  const burner = smoke || device.software ? null : await makeGpuBurner(gpu);
-  report.clockBurnMs = burner ? BURN_MS : 0;
+  const burner = smoke || device.software || o.burnMs <= 0 ? null : await makeGpuBurner(gpu);
+  report.clockBurnMs = burner ? o.burnMs : 0;
+  report.settleMs = burner ? o.settleMs : 0;
   const host = new HostData();
   const checker = new Checker(host, smoke);
   for (const name of names as EngineName[]) {
@@ -1727,7 +1755,7 @@ function renderMarkdown(report: BenchReport): string {
   const d = report.device;
   L.push(`# wgfuse bench: ${d.adapter}`);
   L.push('');
-  L.push(`${report.mode === 'smoke' ? '**Smoke sizes** (tiny: these numbers only show the harness works). ' : ''}${report.created}, median of ${report.runs} runs after a first (compiling) run${report.warmup ? ` and ${report.warmup} warm-up runs (at least ${WARMUP_MS} ms of them)` : ''}${report.clockBurnMs ? `, then ${report.clockBurnMs} ms of saturating GPU arithmetic right before the timed runs (every engine, PyTorch too), so that each starts them at full clock` : ''}. Node ${report.host.node}, ${report.host.cpuModel} (${report.host.cpus} CPUs).${d.software ? ' **Software adapter: timings mean nothing.**' : ''}`);
+  L.push(`${report.mode === 'smoke' ? '**Smoke sizes** (tiny: these numbers only show the harness works). ' : ''}${report.created}, median of ${report.runs} runs after a first (compiling) run${report.warmup ? ` and ${report.warmup} warm-up runs (at least ${WARMUP_MS} ms of them)` : ''}${report.clockBurnMs ? `, then ${report.clockBurnMs} ms of saturating GPU arithmetic and ${report.settleMs ?? 0} ms more runs of the workload right before the timed runs (every engine, PyTorch too), so that each runs them at full clock` : ''}. Node ${report.host.node}, ${report.host.cpuModel} (${report.host.cpus} CPUs).${d.software ? ' **Software adapter: timings mean nothing.**' : ''}`);
   L.push('');
   L.push(
     `- **wall ms**: one run: building the computation (wgfuse: calling a \`wg.jit\` function, traced in the first run; jax-js: its jit; the others eagerly), submitting it and waiting for the GPU to finish (no read-back). wgfuse without jit is in the notes under each table. **GPU ms**: sum of kernel times from timestamp queries (wgfuse, tfjs${d.exactTimestamps ? '' : '; Dawn rounded each to a multiple of 65.5 us'}); PyTorch rows: CUDA events.`,

@@ -1,9 +1,8 @@
-// Brings the GPU to its working clock before a measurement. We may not lock clocks on the GPU machine, and an
-// H100 left idle, or only lightly loaded (a small workload keeps it busy a third of the time), runs at
-// 345-1000 MHz instead of 1980 (bench/run-gpu.sh's clocks.csv, 2026-11-24: the batched GEMM rows were timed at
-// 645-840 MHz after 2 s of warm-up runs). A burst of saturating arithmetic right before the timed runs of every
-// engine puts each at the same, full clock for the milliseconds they take; the PyTorch peer does the same
-// (bench/peers/torch_peer.py, `burn`).
+// Saturating GPU work before a measurement (the harness's --burn-ms, off by default). We may not lock clocks
+// on the GPU machine, and an H100 left idle, or only lightly loaded, runs at 345-1000 MHz instead of 1980
+// (run 4's clocks.csv: the batched GEMM rows timed at 645-840 MHz). A burst of arithmetic does hold the clock
+// up, but on 2026-11-24 it slowed the host side of the runs right after it (src/cli/bench.ts, BURN_MS), so
+// it stays an option for checking clock effects; the PyTorch peer honours the same setting.
 
 /** One dispatch of ALU work (no memory traffic): workgroups of 256 threads, a dependent FMA chain each. */
 const BURN_WGSL = `
