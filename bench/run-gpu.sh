@@ -15,9 +15,16 @@ TORCH_SECONDS=${TORCH_SECONDS:-150}
 start=$(date +%s)
 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv > "$OUT/nvidia-smi.csv" 2>&1 || true
-# The SM clock every 500 ms for the whole call (the H100 drops to 345 MHz when idle between short runs): a
+# The SM clock for the whole call (the H100 drops to 345 MHz when idle between short runs): a
 # row measured at a low clock shows up against this log by its time.
-nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,clocks_event_reasons.active --format=csv -lms 500 > "$OUT/clocks.csv" 2>&1 &
+# CLOCK_MS sets the interval (default 2000; 0: no log): each query goes through the driver, and with 500 ms the
+# small rows of one call showed 7-16 ms stalls (not proven to be the sampler's, but not worth the risk).
+CLOCK_MS=${CLOCK_MS:-2000}
+if [ "$CLOCK_MS" -gt 0 ]; then
+  nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,clocks_event_reasons.active --format=csv -lms "$CLOCK_MS" > "$OUT/clocks.csv" 2>&1 &
+else
+  sleep 1 &
+fi
 sampler=$!
 trap 'kill $sampler 2>/dev/null' EXIT
 

@@ -153,7 +153,7 @@ def measure(engine, fn, w, inputs, runs, warmup, burn_seconds=0.0, settle_second
     del out
     warm_end = time.perf_counter() + warmup_seconds
     i = 0
-    while i < warmup or (warmup > 0 and time.perf_counter() < warm_end and i < 1000):
+    while i < warmup or (warmup > 0 and time.perf_counter() < warm_end):
         fn(*inputs)
         torch.cuda.synchronize()
         i += 1

@@ -1351,7 +1351,8 @@ const WARMUP_MS = 2000;
  * H100 on 2026-11-24 to hold the clock up for the small rows: it did (1980 MHz throughout), but the runs
  * right after it were slow on the host side (layerNorm + softmax 8192x1024: 0.082 and 0.109 ms wall without
  * a burn in two calls, 0.178 with one, 0.132 with 300 ms of the workload's own runs after it; the GPU time
- * 0.037-0.038 ms in all), and 2 s of warm-up already kept the GPU time at full clock that day.
+ * 0.037-0.038 ms in all). (The warm-up then stopped after 1,000 runs, 0.1-0.3 s for small rows; it now
+ * lasts its 2 s.)
  */
 const BURN_MS = 0;
 const SETTLE_MS = 300;
@@ -1382,7 +1383,9 @@ async function measure(
     // At least `warmup` runs and, at full sizes, at least WARMUP_MS of them: a GPU that idled while the host
     // checked the previous result runs at low clocks for a while (seen on an H100: the first runs 3x slower).
     const warmStart = performance.now();
-    for (let i = 0; i < o.warmup || (o.warmup > 0 && performance.now() - warmStart < WARMUP_MS && i < 1000); i++) await p.run();
+    // Bounded by time alone: a count cap (1,000 runs until 2026-11-24) cut the warm-up of the small rows to
+    // 0.1-0.3 s, and they were timed while the clock was still climbing (run 8: bgemm at 630-825 MHz).
+    for (let i = 0; i < o.warmup || (o.warmup > 0 && performance.now() - warmStart < WARMUP_MS); i++) await p.run();
     if (burner && o.burnMs > 0) {
       stage = 'clock burn';
       await burner.burn(o.burnMs);
