@@ -20,6 +20,7 @@ import type { DType } from '../ir/dtype.js';
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { emitExpr, indexOf, isFlatAccess, type Access, type Coords, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
+import { tuning } from './tuning.js';
 import { fromStorage, STORAGE_TYPE, toStorage } from './wgsl.js';
 
 export interface KernelBuffer {
@@ -74,7 +75,7 @@ export function coordsOf(shape: Shape, flat: string, prefix = 'c'): { code: stri
   return { code, coords: { names, flat: { name: flat, shape } } };
 }
 
-export function generateElementwise(spec: ElementwiseSpec, t: ElementwiseTuning = tuning): ElementwiseKernel {
+export function generateElementwise(spec: ElementwiseSpec, t: ElementwiseTuning = knob.get()): ElementwiseKernel {
   const plan = vectorPlan(spec);
   if (plan) return generateVec4(spec, plan, t);
   const n = sizeOf(spec.space);
@@ -143,17 +144,13 @@ export interface ElementwiseTuning {
  */
 export const DEFAULT_ELEMENTWISE_TUNING: ElementwiseTuning = { vectorsPerThread: 4, minThreads: 131072, workgroupSize: 256 };
 
-let tuning: ElementwiseTuning = DEFAULT_ELEMENTWISE_TUNING;
+const knob = tuning(DEFAULT_ELEMENTWISE_TUNING);
 
 /** The tuning generateElementwise uses when given none. */
-export function elementwiseTuning(): ElementwiseTuning {
-  return tuning;
-}
+export const elementwiseTuning = knob.get;
 
-/** Replaces the process-wide tuning (benchmarks compare variants); null restores the default. */
-export function setElementwiseTuning(t: Partial<ElementwiseTuning> | null): void {
-  tuning = t ? { ...DEFAULT_ELEMENTWISE_TUNING, ...t } : DEFAULT_ELEMENTWISE_TUNING;
-}
+/** Replaces the process-wide tuning (fields not given keep their defaults); null restores the defaults. */
+export const setElementwiseTuning = knob.set;
 
 /**
  * The vec4 plan, or null when the kernel does not qualify (then it is the scalar kernel): the space has a

@@ -33,6 +33,7 @@ import type { GeneratedKernel } from './elementwise.js';
 import { emitExpr, indexOf, type Access, type Coords, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { accumulator, workgroupTree, type Accumulator, type RowSpec, type RowStage } from './row.js';
+import { tuning } from './tuning.js';
 import { fromStorage, literalHelpers, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 /** When and how finely the lowering splits row programs and plain reductions (tests force small splits). */
@@ -65,17 +66,13 @@ export const DEFAULT_ROW_SPLIT: RowSplitTuning = {
   maxChunks: 1024,
 };
 
-let tuning: RowSplitTuning = DEFAULT_ROW_SPLIT;
+const knob = tuning(DEFAULT_ROW_SPLIT);
 
 /** The tuning the lowering uses when its options name none. */
-export function rowSplitTuning(): RowSplitTuning {
-  return tuning;
-}
+export const rowSplitTuning = knob.get;
 
 /** Replaces the process-wide tuning (fields not given keep their defaults); null restores the defaults. */
-export function setRowSplitTuning(t: Partial<RowSplitTuning> | null): void {
-  tuning = t ? { ...DEFAULT_ROW_SPLIT, ...t } : DEFAULT_ROW_SPLIT;
-}
+export const setRowSplitTuning = knob.set;
 
 export interface RowSplitPlan {
   readonly layout: 'row' | 'column';
@@ -98,7 +95,7 @@ const COLUMN_THREADS = 64;
  * `fastAxis` is the axis along which the data is contiguous in memory (rowFastAxis); default: the last
  * axis of extent > 1.
  */
-export function planRowSplit(inShape: Shape, axes: readonly number[], t: RowSplitTuning = tuning, fastAxis?: number): RowSplitPlan | null {
+export function planRowSplit(inShape: Shape, axes: readonly number[], t: RowSplitTuning = knob.get(), fastAxis?: number): RowSplitPlan | null {
   if (!t.enabled) return null;
   const rows = sizeOf(inShape.filter((_, d) => !axes.includes(d)));
   const extent = sizeOf(axes.map((d) => inShape[d]));

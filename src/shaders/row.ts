@@ -19,6 +19,7 @@ import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementw
 import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords, type EmittedExpr, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './reduce.js';
+import { tuning } from './tuning.js';
 import { fromStorage, literal, literalHelpers, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export type RowReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
@@ -85,17 +86,13 @@ export const DEFAULT_ROW_TUNING: RowTuning = {
   serialFactor: 16,
 };
 
-let tuning: RowTuning = DEFAULT_ROW_TUNING;
+const knob = tuning(DEFAULT_ROW_TUNING);
 
 /** The tuning generateRow uses when its options name none. */
-export function rowTuning(): RowTuning {
-  return tuning;
-}
+export const rowTuning = knob.get;
 
 /** Replaces the process-wide tuning (fields not given keep their defaults); null restores the defaults. */
-export function setRowTuning(t: Partial<RowTuning> | null): void {
-  tuning = t ? { ...DEFAULT_ROW_TUNING, ...t } : DEFAULT_ROW_TUNING;
-}
+export const setRowTuning = knob.set;
 
 export interface RowOptions {
   /** Merge a workgroup's partial results through subgroup operations (the device must have 'subgroups'). */
@@ -108,7 +105,7 @@ export interface RowOptions {
 
 export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedKernel {
   const { inShape, axes } = spec;
-  const t = options.tuning ?? tuning;
+  const t = options.tuning ?? knob.get();
   const kept = inShape.map((_, d) => d).filter((d) => !axes.includes(d));
   const rows = sizeOf(kept.map((d) => inShape[d]));
   const extent = sizeOf(axes.map((d) => inShape[d]));

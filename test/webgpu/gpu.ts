@@ -1,6 +1,9 @@
 // Shared by the WebGPU tests: one device per test file (SwiftShader in CI, where a missing adapter fails).
 import * as wg from '../../src/index.js';
 import { currentBackend } from '../../src/api/context.js';
+import { extractProgram } from '../../src/api/program.js';
+import type { Tensor } from '../../src/api/tensor.js';
+import type { TypedArray } from '../../src/ir/dtype.js';
 import { selectNodeGpu } from '../../src/runtime/node-gpu.js';
 import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { acquireDevice, type GpuContext } from '../../src/runtime/webgpu/device.js';
@@ -23,4 +26,15 @@ export async function initWebGpu(): Promise<WebGpuBackend> {
   const backend = currentBackend();
   if (!(backend instanceof WebGpuBackend)) throw new Error('wg.init did not give a WebGPU backend');
   return backend;
+}
+
+/** Runs the program behind `outputs` on `backend` directly (its own plan cache) and reads every result back. */
+export async function runOutputs(backend: WebGpuBackend, outputs: readonly Tensor[]): Promise<TypedArray[]> {
+  const { graph, args } = extractProgram(outputs.map((t) => t.node));
+  const results = await backend.run(graph, args);
+  try {
+    return await Promise.all(results.map((o) => backend.read(o)));
+  } finally {
+    results.forEach((o) => o.release());
+  }
 }

@@ -11,14 +11,13 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as wg from '../../src/index.js';
 import { extractProgram } from '../../src/api/program.js';
 import type { Tensor } from '../../src/api/tensor.js';
-import type { TypedArray } from '../../src/ir/dtype.js';
 import { compileGraph } from '../../src/lowering/compile.js';
 import type { Plan } from '../../src/lowering/plan.js';
 import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { setRowTuning, type RowTuning } from '../../src/shaders/row.js';
 import { setRowSplitTuning } from '../../src/shaders/row-split.js';
 import { EXACT, expectClose, reference, rng, type Tolerance } from './differential.js';
-import { testGpu } from './gpu.js';
+import { runOutputs, testGpu } from './gpu.js';
 
 const ctx = await testGpu();
 const gpuIt = it.skipIf(!ctx);
@@ -77,15 +76,7 @@ function modeOf(wgsl: string): Mode {
   return header.includes(', vec4)') ? 'vec4' : 'scalar';
 }
 
-async function run(backend: WebGpuBackend, outputs: Tensor[]): Promise<TypedArray[]> {
-  const { graph, args } = extractProgram(outputs.map((t) => t.node));
-  const results = await backend.run(graph, args);
-  try {
-    return await Promise.all(results.map((o) => backend.read(o)));
-  } finally {
-    results.forEach((o) => o.release());
-  }
-}
+const run = runOutputs;
 
 /**
  * Runs each case under the tuning (a fresh backend: plans are cached per backend), checking its mode first.

@@ -9,13 +9,12 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as wg from '../../src/index.js';
 import { extractProgram } from '../../src/api/program.js';
 import type { Tensor } from '../../src/api/tensor.js';
-import type { TypedArray } from '../../src/ir/dtype.js';
 import { compileGraph } from '../../src/lowering/compile.js';
 import type { Plan } from '../../src/lowering/plan.js';
 import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { DEFAULT_ROW_SPLIT, planRowSplit, setRowSplitTuning, type RowSplitTuning } from '../../src/shaders/row-split.js';
 import { EXACT, expectClose, reference, rng, type Tolerance } from './differential.js';
-import { testGpu } from './gpu.js';
+import { runOutputs, testGpu } from './gpu.js';
 
 const ctx = await testGpu();
 const gpuIt = it.skipIf(!ctx);
@@ -56,15 +55,7 @@ const TUNINGS: [string, Partial<RowSplitTuning>, [number, number][]][] = [
 const FLOAT: Tolerance = { rel: 1e-4, abs: 1e-5 };
 const PROD: Tolerance = { rel: 1e-3, abs: 1e-6 };
 
-async function run(backend: WebGpuBackend, outputs: Tensor[]): Promise<TypedArray[]> {
-  const { graph, args } = extractProgram(outputs.map((t) => t.node));
-  const results = await backend.run(graph, args);
-  try {
-    return await Promise.all(results.map((o) => backend.read(o)));
-  } finally {
-    results.forEach((o) => o.release());
-  }
-}
+const run = runOutputs;
 
 function planOf(outputs: Tensor[]): Plan {
   const { graph, args } = extractProgram(outputs.map((t) => t.node));
