@@ -4,7 +4,7 @@
 // work costs as much as a small workload's kernels. A jitted function does it once: the trace keeps the
 // data-free program, and a later call binds the new arguments to it and runs the backend's cached plan.
 //
-// Semantics (docs/api.md, "wg.jit"): the function runs only when a signature is first seen, so it must build
+// Semantics (docs/runtime.md, "Calling a computation again"): the function runs only when a signature is first seen, so it must build
 // its result from its arguments with wgfuse calls alone (side effects happen once, as in jax.jit). Tensors it
 // reads without taking them as arguments are captured: the trace keeps their values alive. Numbers and
 // booleans among the arguments are static: each distinct value traces anew.

@@ -34,7 +34,7 @@ import { emitExpr, indexOf, type Access, type Coords, type Expr, type LoadStep }
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { accumulator, workgroupTree, type Accumulator, type RowSpec, type RowStage } from './row.js';
 import { tuning } from './tuning.js';
-import { fromStorage, literalHelpers, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
+import { fromStorage, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 /** When and how finely the lowering splits row programs and plain reductions (tests force small splits). */
 export interface RowSplitTuning {
@@ -297,7 +297,7 @@ class SplitGenerator {
       ? [`let g = ${LINEAR_WORKGROUP};`, chunks > 1 ? `let o = g / ${chunks}u;` : 'let o = g;', chunks > 1 ? `let w = g % ${chunks}u;` : 'let w = 0u;', `if (o >= ${plan.rows}u) { return; }`]
       : [`let g = ${LINEAR_WORKGROUP};`, chunks > 1 ? `let w = g / ${blocks}u;` : 'let w = 0u;', `let o = ${chunks > 1 ? `(g % ${blocks}u)` : 'g'} * ${plan.threads}u + lid;`, `if (w >= ${chunks}u || o >= ${plan.rows}u) { return; }`];
     const body = [...start, ...decompose('o', this.kept, spec.inShape, (a) => `c${a}`), ...(this.rowContiguous ? [`let ob = o * ${plan.extent}u;`] : []), ...d.body];
-    const pruned = prune(body);
+    const pruned = pruneUnusedLets(PRUNABLE, body);
     const text = pruned.join('\n');
     for (const h of literalHelpers([text, ...d.helpers].join('\n'))) d.helpers.add(h);
     const used = spec.buffers.filter((b) => new RegExp(`\\b${b.name}\\[`).test(text));
@@ -622,19 +622,9 @@ function decompose(linear: string, axes: readonly number[], shape: Shape, name: 
   });
 }
 
+/** The index lets (coordinates, lane indices, flat indices, vector bases), dropped where unused. */
 const PRUNABLE = /^\s*let ((?:k\dc|c)\d+|r[0-3]|f[0-3]?|ob|vb\d+|h\d+) = /;
 
-/** Drops the index lets (coordinates, lane indices, flat indices, vector bases) no later line uses. */
-function prune(lines: readonly string[]): string[] {
-  const keep = lines.map(() => true);
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const m = PRUNABLE.exec(lines[i]);
-    if (!m) continue;
-    const used = new RegExp(`\\b${m[1]}\\b`);
-    keep[i] = lines.some((l, j) => j > i && keep[j] && used.test(l));
-  }
-  return lines.filter((_, i) => keep[i]);
-}
 
 function indent(lines: readonly string[]): string[] {
   return lines.map((l) => `  ${l}`);

@@ -20,7 +20,7 @@ import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './reduce.js';
 import { tuning } from './tuning.js';
-import { fromStorage, literal, literalHelpers, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
+import { fromStorage, literal, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export type RowReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
 
@@ -396,25 +396,15 @@ class CachedRow {
       inner.push('let r0 = q * 4u;', 'let r1 = r0 + 1u;', 'let r2 = r0 + 2u;', 'let r3 = r0 + 3u;');
       for (let n = 0; n < 4; n++) inner.push(...decompose(`r${n}`, axes, inShape, (d) => `l${n}c${d}`), ...lane(n, this.laneCoords(n), `r${n}`));
     }
-    const step = (guard: boolean) => prune([`let ${index} = lid + j * ${cache.threads}u;`, ...(guard ? [`if (${index} < ${cache.units}u) {`, ...indent(inner), '}'] : inner)]);
+    const step = (guard: boolean) => pruneUnusedLets(PRUNABLE, [`let ${index} = lid + j * ${cache.threads}u;`, ...(guard ? [`if (${index} < ${cache.units}u) {`, ...indent(inner), '}'] : inner)]);
     if (!cache.unroll) return [`for (var j = 0u; j < ${cache.steps}u; j += 1u) {`, ...indent(step(cache.steps * cache.threads > cache.units)), '}'];
     return Array.from({ length: cache.steps }, (_, j) => ['{', ...indent([`let j = ${j}u;`, ...step((j + 1) * cache.threads > cache.units)]), '}']).flat();
   }
 }
 
+/** The index lets a cached step writes (step, lane and coordinate indices), dropped where unused. */
 const PRUNABLE = /^\s*let (r[0-3]?|q|c\d+|l[0-3]c\d+) = /;
 
-/** Drops the index lets (step, lane and coordinate indices) that no later line uses. */
-function prune(lines: readonly string[]): string[] {
-  const keep = lines.map(() => true);
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const m = PRUNABLE.exec(lines[i]);
-    if (!m) continue;
-    const used = new RegExp(`\\b${m[1]}\\b`);
-    keep[i] = lines.some((l, j) => j > i && keep[j] && used.test(l));
-  }
-  return lines.filter((_, i) => keep[i]);
-}
 
 /**
  * The workgroup tree over every thread's `value` (and `${value}_i` for arg*), declaring its arrays in

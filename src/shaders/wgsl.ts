@@ -57,3 +57,18 @@ function floatBits(f: number): number {
 export function u32(n: number): string {
   return `${n}u`;
 }
+
+/**
+ * Drops the `let` lines matching `prunable` (its group 1: the name) that no later kept line uses: index lets a
+ * generator writes for every step or lane whether or not the step's expression reads them.
+ */
+export function pruneUnusedLets(prunable: RegExp, lines: readonly string[]): string[] {
+  const keep = lines.map(() => true);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = prunable.exec(lines[i]);
+    if (!m) continue;
+    const used = new RegExp(`\\b${m[1]}\\b`);
+    keep[i] = lines.some((l, j) => j > i && keep[j] && used.test(l));
+  }
+  return lines.filter((_, i) => keep[i]);
+}

@@ -32,7 +32,7 @@ import {
   type ReduceSpec,
 } from '../../src/shaders/reduce.js';
 import { expectClose, hostArray, reference as cpuReference, rng, type Tolerance } from './differential.js';
-import { testGpu } from './gpu.js';
+import { runOutputs, testGpu } from './gpu.js';
 import { runKernel, type DeviceArray } from './kernel-harness.js';
 
 const ctx = await testGpu();
@@ -384,15 +384,6 @@ function randomB(shape: number[], seed: number, p = 0.5): Tensor {
   return wg.tensor(Uint8Array.from({ length: sizeOf(shape) }, () => (rand() < p ? 1 : 0)), shape, 'bool');
 }
 
-async function runProgram(backend: WebGpuBackend, tensors: Tensor[]): Promise<TypedArray[]> {
-  const { graph, args } = extractProgram(tensors.map((t) => t.node));
-  const outputs = await backend.run(graph, args);
-  try {
-    return await Promise.all(outputs.map((o) => backend.read(o)));
-  } finally {
-    outputs.forEach((o) => o.release());
-  }
-}
 
 function planOf(backend: WebGpuBackend, tensors: Tensor[]): Plan {
   const { graph, args } = extractProgram(tensors.map((t) => t.node));
@@ -452,7 +443,7 @@ describe('programs through lowerGraph and WebGpuBackend, subgroups on and off', 
         ['on, unfused', unfusedOn],
       ] as const) {
         if (!backend) continue;
-        const got = await runProgram(backend, outputs);
+        const got = await runOutputs(backend, outputs);
         got.forEach((g, k) => expectClose(g, want[k], FLOAT, `${name}, output ${k}, subgroups ${label}`));
       }
     }
@@ -504,10 +495,10 @@ describe('programs through lowerGraph and WebGpuBackend, subgroups on and off', 
     if (!on) return;
     const x = randomF([3, 4000], 14);
     const outputs = [x.softmax(-1), x.argmin(-1)];
-    await runProgram(on, outputs);
+    await runOutputs(on, outputs);
     const before = on.telemetry().pipelinesCompiled;
-    await runProgram(on, outputs);
-    await runProgram(on, [randomF([3, 4000], 15).softmax(-1), randomF([3, 4000], 16).argmin(-1)]);
+    await runOutputs(on, outputs);
+    await runOutputs(on, [randomF([3, 4000], 15).softmax(-1), randomF([3, 4000], 16).argmin(-1)]);
     expect(on.telemetry().pipelinesCompiled).toBe(before);
   });
 

@@ -20,7 +20,7 @@ import { Storage } from '../../src/runtime/storage.js';
 import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { generateElementwise, type ElementwiseSpec } from '../../src/shaders/elementwise.js';
 import { ARITH, EXACT, expectClose, reference, seeded, seededTensors, TRANSCENDENTAL, type Tolerance, UNARY_FLOAT_OPS } from './differential.js';
-import { testGpu } from './gpu.js';
+import { runOutputs, testGpu } from './gpu.js';
 import { runKernel } from './kernel-harness.js';
 
 const ctx = await testGpu();
@@ -70,15 +70,6 @@ function expectVec4(plan: Plan, vec4: boolean, what: string): void {
   }
 }
 
-async function runOn(backend: WebGpuBackend, outputs: readonly Tensor[]): Promise<TypedArray[]> {
-  const { graph, args } = extractProgram(outputs.map((t) => t.node));
-  const results = await backend.run(graph, args);
-  try {
-    return await Promise.all(results.map((r) => backend.read(r)));
-  } finally {
-    results.forEach((r) => r.release());
-  }
-}
 
 /**
  * Computes `outputs` on both backends (fused and unfused) and compares with the CPU reference; `vec4`, when
@@ -93,7 +84,7 @@ async function check(outputs: Tensor | readonly Tensor[], tol: Tolerance, what: 
   ] as const) {
     const want4 = typeof vec4 === 'object' ? vec4[label] : vec4;
     if (want4 !== undefined) expectVec4(planOf(backend, list), want4, `${what} (${label})`);
-    const got = await runOn(backend, list);
+    const got = await runOutputs(backend, list);
     got.forEach((g, k) => expectClose(g, want[k], list[k].dtype === 'float32' ? tol : EXACT, `${what} (${label}), output ${k}`));
   }
 }

@@ -191,15 +191,16 @@ export class WebGpuBackend implements Backend {
     // The key is written into a reused array; a miss copies it before compiling, which could reach plan() again.
     const length = writePlanKey(graph, args, scratchKey);
     const hash = hashCode(scratchKey, length);
+    const layouts = args.map((a) => a.layout);
     let entry = this.plans.entry(scratchKey, length, hash);
     if (entry) this.stats.planCacheHits++;
     else {
       this.stats.planCacheMisses++;
       const key = scratchKey.slice(0, length);
-      const plan = compileGraph(graph, { fusion: this.fusion, inputLayouts: args.map((a) => a.layout), features: this.features, verify: this.verify }).plan;
+      const plan = compileGraph(graph, { fusion: this.fusion, inputLayouts: layouts, features: this.features, verify: this.verify }).plan;
       entry = this.plans.set(key, length, hash, plan);
     }
-    this.graphPlans.set(graph, { key: entry.code, hash, layouts: args.map((a) => a.layout) });
+    this.graphPlans.set(graph, { key: entry.code, hash, layouts });
     return entry.value;
   }
 
