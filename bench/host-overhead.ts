@@ -33,7 +33,8 @@
 //      `device.queue.onSubmittedWorkDone()` every round: total is the round's wall time, wait the last part
 //      (here mostly SwiftShader running the kernels, plus Dawn's event polling).
 //   4. jit: the same expression as a `wg.jit` function, called on the same tensors (traced once before):
-//      the call and the dispose of its result; jit total adds the wait, as in 3.
+//      the call and the dispose of its result; jit total adds the wait, as in 3; no ahead is jit total with
+//      the backend's encoding ahead off (blocks of 25 calls alternate between the two).
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as wg from '../src/index.js';
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
     console.log(`floor: us, median (p10) of ${RUNS} rounds`);
     await floor(device, RUNS);
   }
-  const columns = ['build', 'extract', 'key', 'evaluate', 'submit', 'cpu', 'total', 'wait', 'jit', 'jit total'];
+  const columns = ['build', 'extract', 'key', 'evaluate', 'submit', 'cpu', 'total', 'wait', 'jit', 'jit total', 'no ahead'];
   console.log(`${'workload'.padEnd(24)}${columns.map((c) => c.padStart(15)).join('')}`);
   for (const w of LARGE ? LARGE_WORKLOADS : WORKLOADS) {
     if (ONLY && !w.name.includes(ONLY)) continue;
@@ -245,14 +246,19 @@ async function main(): Promise<void> {
       if (i % 32 === 31) await device.queue.onSubmittedWorkDone();
       if (i >= 50) t.jit.push(t1 - t0);
     }
-    for (let i = 0; i < RUNS + 50; i++) {
+    // Blocks of 25 calls with the backend's encoding ahead on, then off (the next call's commands encoded
+    // while the GPU runs this one; docs/runtime.md, "Host overhead"), alternating; the first 50 are warm-up.
+    for (let i = 0; i < 2 * RUNS + 50; i++) {
+      const ahead = i < 50 || Math.floor(i / 25) % 2 === 0;
+      backend.encodeAhead = ahead;
       const t0 = performance.now();
       const y = await f(...inputs);
       await device.queue.onSubmittedWorkDone();
       const t1 = performance.now();
       y.dispose();
-      if (i >= 50) t['jit total'].push(t1 - t0);
+      if (i >= 50) t[ahead ? 'jit total' : 'no ahead'].push(t1 - t0);
     }
+    backend.encodeAhead = true;
     const cell = (xs: number[]) => (xs.length === 0 ? '-' : xs.length === 1 ? us(xs[0]) : `${us(quantile(xs, 0.5))} (${us(quantile(xs, 0.1))})`).padStart(15);
     console.log(`${w.name.padEnd(24)}${columns.map((c) => cell(t[c])).join('')}`);
     inputs.forEach((x) => x.dispose());

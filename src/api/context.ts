@@ -29,6 +29,11 @@ export interface InitOptions {
    * before it fails with GpuTimeoutError (default 300000); Infinity waits forever.
    */
   timeoutMs?: number;
+  /**
+   * Encode a computation's next evaluation while the GPU runs this one (default true), so that calling it
+   * again on the same tensors only submits; costs host time when the calls' buffers keep changing (it backs off).
+   */
+  encodeAhead?: boolean;
 }
 
 let current: Backend | null = null;
@@ -36,7 +41,7 @@ let pending: Promise<Backend> | null = null;
 /** The options of the init that chose `current`: a lost device is replaced with the same ones. */
 let lastOptions: InitOptions = {};
 
-const OPTION_NAMES: readonly (keyof InitOptions)[] = ['backend', 'device', 'timing', 'fusion', 'verify', 'poolBytes', 'quiet', 'timeoutMs'];
+const OPTION_NAMES: readonly (keyof InitOptions)[] = ['backend', 'device', 'timing', 'fusion', 'verify', 'poolBytes', 'quiet', 'timeoutMs', 'encodeAhead'];
 
 /** Rejects what `init` cannot honour before anything is acquired or replaced. */
 function checkOptions(options: unknown): asserts options is InitOptions {
@@ -53,7 +58,7 @@ function checkOptions(options: unknown): asserts options is InitOptions {
   if (choice !== 'auto' && choice !== 'webgpu' && choice !== 'cpu') {
     throw new ArgumentError(`init: backend must be 'auto', 'webgpu' or 'cpu', got ${describe(choice)}`);
   }
-  for (const flag of ['timing', 'fusion', 'verify', 'quiet'] as const) {
+  for (const flag of ['timing', 'fusion', 'verify', 'quiet', 'encodeAhead'] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw new ArgumentError(`init: ${flag} must be true or false, got ${describe(o[flag])}`);
   }
   const pool = o.poolBytes;
@@ -109,7 +114,7 @@ export async function init(options: InitOptions = {}): Promise<BackendInfo> {
 async function choose(choice: 'auto' | 'webgpu' | 'cpu', options: InitOptions): Promise<{ backend: Backend; reason: string }> {
   if (choice === 'cpu') return { backend: new CpuBackend(), reason: 'the CPU reference executor (requested)' };
   const { context, reason } = await acquire(options.device);
-  if (context) return { backend: new WebGpuBackend(context, { timing: options.timing, fusion: options.fusion, poolBytes: options.poolBytes, verify: options.verify, timeoutMs: options.timeoutMs }), reason: describeContext(context) };
+  if (context) return { backend: new WebGpuBackend(context, { timing: options.timing, fusion: options.fusion, poolBytes: options.poolBytes, verify: options.verify, timeoutMs: options.timeoutMs, encodeAhead: options.encodeAhead }), reason: describeContext(context) };
   if (choice === 'webgpu') throw new WgfuseError(`init: no WebGPU device: ${reason}`);
   return { backend: new CpuBackend(), reason: `the CPU reference executor, because ${reason}` };
 }

@@ -22,6 +22,12 @@ export interface Telemetry {
   /** Bind groups created, and reused from an earlier evaluation of the same plan on the same buffers. */
   bindGroupsCreated: number;
   bindGroupsReused: number;
+  /**
+   * Command buffers encoded ahead for a plan's next evaluation while the GPU ran the current one, and those an
+   * evaluation then submitted (it bound exactly what they were encoded for; docs/runtime.md, "Host overhead").
+   */
+  commandsEncodedAhead: number;
+  commandsAheadUsed: number;
   /** Per-kernel GPU time, present when timing was enabled and the adapter has 'timestamp-query'. */
   kernelTimes: KernelTime[];
   /** Allocations that hit out-of-memory, after which the pool was emptied and the allocation retried. */
@@ -52,6 +58,8 @@ export function emptyTelemetry(pool: PoolStats = NO_POOL): Telemetry {
     compileMs: 0,
     bindGroupsCreated: 0,
     bindGroupsReused: 0,
+    commandsEncodedAhead: 0,
+    commandsAheadUsed: 0,
     kernelTimes: [],
     outOfMemoryRetries: 0,
     outOfMemoryErrors: 0,

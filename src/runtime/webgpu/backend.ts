@@ -53,6 +53,8 @@ export interface WebGpuOptions {
   subgroups?: boolean;
   /** Longest wait for one GPU operation in ms (default DEFAULT_TIMEOUT_MS); Infinity waits forever. */
   timeoutMs?: number;
+  /** Encode a plan's next evaluation while the GPU runs this one (default true; see WebGpuBackend.encodeAhead). */
+  encodeAhead?: boolean;
 }
 
 /** The limits a plan is checked against (a GPUSupportedLimits has them). */
@@ -105,7 +107,42 @@ interface PlanState {
   readonly bindings: readonly (readonly number[])[];
   /** Per dispatch, its last bind group. */
   readonly groups: (CachedGroup | null)[];
+  /** The next evaluation's commands, encoded ahead (see encodeAhead); used at most once. */
+  ahead: EncodedAhead | null;
+  /** Evaluations of the plan so far; an encoding ahead is for the evaluation after the one that scheduled it. */
+  runs: number;
+  /** Encodings ahead that went unused in a row, and evaluations left before the next one (see commandsFor). */
+  aheadMisses: number;
+  aheadBackoff: number;
 }
+
+/** What an evaluation's commands are recorded from: the plan, its pipelines, and the buffer and bound size per slot. */
+interface Bound {
+  readonly plan: Plan;
+  readonly state: PlanState;
+  readonly compiled: readonly CachedPipeline[];
+  readonly buffers: readonly (GPUBuffer | null)[];
+  readonly bytes: readonly number[];
+}
+
+/** Commands encoded for the bindings of the evaluation before, in the hope that the next one binds the same. */
+interface EncodedAhead {
+  readonly commands: GPUCommandBuffer;
+  /** Per slot, the buffer bound and its bound size. */
+  readonly buffers: readonly (GPUBuffer | null)[];
+  readonly bytes: readonly number[];
+  /** bindEpoch() when encoded: a buffer destroyed or an evaluation failed since, and they are not used. */
+  readonly epoch: number;
+  /** Bind groups the encoding reused, counted in the telemetry when the commands are submitted. */
+  readonly groupsReused: number;
+}
+
+/** Most evaluations that encode nothing ahead after encodings went unused (the arguments or outputs change per call). */
+const MAX_AHEAD_BACKOFF = 64;
+
+/** Runs `fn` once the host is idle: after the caller's synchronous work and the promise reactions it queued. */
+const whenIdle: (fn: () => void) => void =
+  typeof setImmediate === 'function' ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
 
 type Attempt = { readonly results: Storage[]; readonly timer: Timer | null } | { readonly outOfMemory: string; readonly bytes: number; readonly buffers: number; readonly largest: number };
 
@@ -133,6 +170,11 @@ export class WebGpuBackend implements Backend {
   /** GPU waits in flight: each fails its promise with DeviceLostError when the device is lost. */
   private readonly waiters = new Set<() => void>();
   timing: boolean;
+  /**
+   * Whether a replay of a trusted plan encodes the next evaluation's commands once the host is idle, so that
+   * the next call on the same buffers only submits (docs/runtime.md, "Host overhead"). Read per evaluation.
+   */
+  encodeAhead: boolean;
   readonly fusion: boolean;
   readonly verify: boolean;
   readonly timeoutMs: number;
@@ -149,6 +191,7 @@ export class WebGpuBackend implements Backend {
     this.stats = emptyTelemetry(this.pool.stats);
     this.pipelines = new PipelineCache(this.device, () => this.stats, (p, what) => this.settle(p, what));
     this.timing = (options.timing ?? false) && context.features.includes('timestamp-query');
+    this.encodeAhead = options.encodeAhead ?? true;
     this.fusion = options.fusion ?? true;
     this.verify = options.verify ?? false;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -290,6 +333,10 @@ export class WebGpuBackend implements Backend {
         last: physicalBytes.map(() => null),
         bindings: plan.dispatches.map((d) => d.bindings.map((b) => b.slot)),
         groups: plan.dispatches.map(() => null),
+        ahead: null,
+        runs: 0,
+        aheadMisses: 0,
+        aheadBackoff: 0,
       };
       this.states.set(plan, state);
     }
@@ -379,8 +426,12 @@ export class WebGpuBackend implements Backend {
         bytes[slot] = Math.max(4, root.size * 4);
       }
       timer = this.timing && plan.dispatches.length > 0 ? this.createTimer(plan.dispatches.length) : null;
-      this.device.queue.submit([this.encode(plan, state, compiled, buffers, bytes, timer)]);
+      const bound: Bound = { plan, state, compiled, buffers, bytes };
+      this.device.queue.submit([this.commandsFor(bound, timer)]);
       this.stats.submits++;
+      state.runs++;
+      // A replay of a trusted plan on pooled buffers (the fast path below) encodes the next one ahead.
+      if (this.encodeAhead && !timer && created.length === 0 && this.trusted.has(plan)) this.scheduleAhead(bound);
     } catch (err) {
       failure = err;
     }
@@ -444,14 +495,72 @@ export class WebGpuBackend implements Backend {
     return { results: this.adoptOutputs(graph, plan, state, args, physical), timer };
   }
 
-  private encode(
-    plan: Plan,
-    state: PlanState,
-    compiled: readonly CachedPipeline[],
-    buffers: readonly (GPUBuffer | null)[],
-    bytes: readonly number[],
-    timer: Timer | null,
-  ): GPUCommandBuffer {
+  /**
+   * The evaluation's command buffer: the one encoded ahead when it binds exactly these buffers with these
+   * sizes and nothing was invalidated since, else a new encoding.
+   */
+  private commandsFor(bound: Bound, timer: Timer | null): GPUCommandBuffer {
+    const { state, buffers, bytes } = bound;
+    const ahead = state.ahead;
+    state.ahead = null;
+    if (ahead && !timer && this.encodeAhead) {
+      if (ahead.epoch === this.bindEpoch() && sameArray(ahead.buffers, buffers) && sameArray(ahead.bytes, bytes)) {
+        this.stats.commandsAheadUsed++;
+        this.stats.bindGroupsReused += ahead.groupsReused;
+        state.aheadMisses = 0;
+        return ahead.commands;
+      }
+      // Unused: skip the next 1, 2, 4, ... evaluations, so that calls whose buffers change every time soon
+      // stop paying for encodings, and calls that changed arguments once soon encode ahead again.
+      state.aheadBackoff = Math.min(MAX_AHEAD_BACKOFF, 2 ** state.aheadMisses++);
+    }
+    return this.encode(bound, timer);
+  }
+
+  /**
+   * Encodes the plan's next evaluation for the buffers this one bound, once the host is idle (while the GPU
+   * runs this one), so that the next call only submits: a caller that evaluates the same computation again
+   * on the same arguments, and disposes each result before the next call, gets its buffers back from the
+   * pool and binds exactly these. Not when another evaluation of the plan came first, nor while backing off
+   * after encodings went unused.
+   */
+  private scheduleAhead(bound: Bound): void {
+    const state = bound.state;
+    if (state.aheadBackoff > 0) {
+      state.aheadBackoff--;
+      return;
+    }
+    const run = state.runs;
+    whenIdle(() => {
+      if (state.runs !== run || state.ahead || this.lostReasonText) return;
+      const stats = this.stats;
+      const reusedBefore = stats.bindGroupsReused;
+      // Encoding errors are not expected (these bindings passed validation in the evaluation just submitted);
+      // one would make the submit that used these commands fail its own scope check.
+      this.device.pushErrorScope('validation');
+      let commands: GPUCommandBuffer | null = null;
+      try {
+        commands = this.encode(bound, null);
+      } catch {
+        // Left to the next evaluation, which encodes its own.
+      }
+      const scope = this.device.popErrorScope();
+      scope.then(
+        (e) => {
+          if (e && state.ahead?.commands === commands) state.ahead = null;
+        },
+        () => undefined,
+      );
+      // Bind groups reused here are counted when the commands are submitted, as that evaluation's.
+      const groupsReused = stats.bindGroupsReused - reusedBefore;
+      stats.bindGroupsReused = reusedBefore;
+      if (!commands) return;
+      stats.commandsEncodedAhead++;
+      state.ahead = { commands, buffers: bound.buffers, bytes: bound.bytes, epoch: this.bindEpoch(), groupsReused };
+    });
+  }
+
+  private encode({ plan, state, compiled, buffers, bytes }: Bound, timer: Timer | null): GPUCommandBuffer {
     const encoder = this.device.createCommandEncoder();
     let pass: GPUComputePassEncoder | null = null;
     const epoch = this.bindEpoch();
@@ -819,6 +928,12 @@ function writePlanKey(graph: Graph, args: readonly Storage[], out: number[]): nu
 const scratchKey: number[] = [];
 
 type Layout = NonNullable<Storage['layout']>;
+
+function sameArray<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function sameLayouts(layouts: readonly (Layout | null)[], args: readonly Storage[]): boolean {
   for (let i = 0; i < args.length; i++) {
