@@ -691,6 +691,22 @@ function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, max
 }
 
 /**
+ * The 'n' layout's geometry, without a config or split count given, where GEMV_N's workgroups do not fill the
+ * GPU twice over: the widest of 8, 4, 2 columns of threads (the rest along k) whose workgroups fill it once,
+ * run without split K, so with no combine dispatch (H100, 1 x 4096 x 4096: 2 x 128 threads 0.0350 ms in one
+ * dispatch against 0.0337-0.0343 split over 8-9 ranges in two; a second dispatch costs far more than 1 us of
+ * wall time). Null where GEMV_N fills the GPU, or no width does (then GEMV_N, split).
+ */
+function narrowGemv(wide: GemvConfig, groupsOf: (c: GemvConfig) => number): GemvConfig | null {
+  if (groupsOf(wide) >= 2 * FILL_WORKGROUPS) return null;
+  for (const wn of [8, 4, 2]) {
+    const narrow = { wn, wk: (wide.wn * wide.wk) / wn, unroll: wide.unroll };
+    if (groupsOf(narrow) >= FILL_WORKGROUPS) return narrow;
+  }
+  return null;
+}
+
+/**
  * The gemv variant. Without a config: GEMV_N where the long operand's stride-1 axis is its long side (16
  * threads of 4 columns by 16 along k), GEMV_K where it is k (4 columns of 64 threads along k); without a
  * split count, split K where the workgroups are too few to fill the GPU.
@@ -708,13 +724,15 @@ function planGemv(spec: MatmulSpec, given: GemvConfig | undefined, splitsGiven: 
   // The long operand streams once: vec4 along its stride-1 axis where aligned; the short one only along k.
   const bigAxis = vec4LoadAxis({ ...big, majorStride: big.colStride, kStride: big.rowStride }, batch, { extent: nk, tile: 4 }, { extent: k, tile: 4 });
   const layout = gemvLayout(nk, k, { kStride: big.rowStride, nStride: big.colStride, vec4: bigAxis });
-  const config = given ?? (layout === 'k' ? GEMV_K : GEMV_N);
+  const groupsOf = (c: GemvConfig) => sizeOf(batch) * Math.ceil(nk / (c.wn * (bigAxis === 'major' ? 4 : 1)));
+  const narrow = given === undefined && layout === 'n' && splitsGiven === undefined ? narrowGemv(GEMV_N, groupsOf) : null;
+  const config = given ?? (layout === 'k' ? GEMV_K : (narrow ?? GEMV_N));
   const err = gemvConfigError(config);
   if (err) throw new Error(`internal: matmul gemv config ${JSON.stringify(config)}: ${err}`);
   // Split K until about two workgroups per resident slot stream the operand (the sweep's best: 512
   // workgroups for a 1 x 4096 x 4096 product), each over at least MIN_SPLIT_K.
-  const groups = sizeOf(batch) * Math.ceil(nk / (config.wn * (bigAxis === 'major' ? 4 : 1)));
-  const wanted = groups >= 2 * FILL_WORKGROUPS ? 1 : Math.min(Math.ceil((2 * FILL_WORKGROUPS) / groups), Math.floor(k / MIN_SPLIT_K), 64);
+  const groups = groupsOf(config);
+  const wanted = narrow || groups >= 2 * FILL_WORKGROUPS ? 1 : Math.min(Math.ceil((2 * FILL_WORKGROUPS) / groups), Math.floor(k / MIN_SPLIT_K), 64);
   const split = splitK(k, splitsGiven ?? Math.max(1, wanted), 4);
   const partial = split.splits > 1;
   const smallAxis = vec4LoadAxis({ ...small, majorStride: small.rowStride, kStride: small.colStride }, batch, { extent: -1, tile: 4 }, { extent: k, tile: 4 });

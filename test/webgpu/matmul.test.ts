@@ -430,11 +430,46 @@ describe('variant choice', () => {
     expect(label(big(512, 512, 80000, { aOffset: 2 }))).toEqual([`tiled ${tileName(TILE_SPLIT)} split 16`, 'combine 16']);
   });
 
+  it('gemv along n: narrower workgroups instead of split K where they fill the GPU, split K where they cannot', () => {
+    const row = (n: number, k: number): MatmulSpec => ({
+      dtype: 'float32',
+      batch: [],
+      m: 1,
+      n,
+      k,
+      a: { buffer: 'in0', offset: 0, batchStrides: [], rowStride: k, colStride: 1 },
+      b: { buffer: 'in1', offset: 0, batchStrides: [], rowStride: n, colStride: 1 },
+      buffers: [
+        { name: 'in0', dtype: 'float32', access: 'read' },
+        { name: 'in1', dtype: 'float32', access: 'read' },
+        { name: 'out', dtype: 'float32', access: 'read_write' },
+      ],
+      store: { buffer: 'out', access: { offset: 0, strides: [n, 1] } },
+    });
+    const label = (spec: MatmulSpec, options?: Parameters<typeof planMatmul>[1]) => planMatmul(spec, options).dispatches.map((d) => d.label);
+    // 4096 columns as vec4: 16 x 16 threads make 64 workgroups; 2 x 128 make 512, one dispatch.
+    const gemvLabel = (wn: number, wk: number, unroll: number) => `gemv n layout, ${wn} x ${wk} threads (n x k), vec4 columns, ${unroll} loads in flight`;
+    expect(label(row(4096, 4096))).toEqual([gemvLabel(2, 128, 4)]);
+    // 16384 columns: 8 x 32 threads make 512 workgroups.
+    expect(label(row(16384, 1024))).toEqual([gemvLabel(8, 32, 4)]);
+    // 65536 columns: GEMV_N already fills the GPU twice (1024 workgroups).
+    expect(label(row(65536, 256))).toEqual([gemvLabel(GEMV_N.wn, GEMV_N.wk, GEMV_N.unroll)]);
+    // 256 columns: too few for any width; GEMV_N split over K, and a combine.
+    const [product, combine, ...more] = label(row(256, 8192));
+    expect(product.startsWith(`${gemvLabel(16, 16, 4)} split `)).toBe(true);
+    expect([combine, more]).toEqual([expect.stringMatching(/^combine \d+$/), []]);
+    // A split count given keeps GEMV_N.
+    expect(label(row(4096, 4096), { splitK: 4 })).toEqual([`${gemvLabel(16, 16, 4)} split 4`, 'combine 4']);
+  });
+
   gpuIt('the default choice runs on both sides of the threshold', async () => {
     await check(mat(32, 32, 7));
     await check({ ...mat(1, DIRECT_MAX_OUTPUTS + 1, 9), seed: 2, expectVariant: /^gemv$/ }); // a wide row vector
     await check({ ...mat(9, 200, 7), seed: 3, expectVariant: /^tiled/ });
     await check({ ...mat(20, 20, 2000), seed: 4, expectVariant: /^tiled128x128.splitK/ }); // a long K: split
+    // A row vector of 4100 columns (not a multiple of 4: scalar columns): 8 x 32 threads, one dispatch.
+    await check({ ...mat(1, 4100, 300), seed: 5, expectVariant: /^gemv$/ });
+    await check({ ...mat(3, 4096, 300), seed: 6, expectVariant: /^gemv$/ }); // 3 rows, vec4 columns: 2 x 128
   });
 
   gpuIt('an empty output compiles and writes nothing, whatever variant is asked for', async () => {
