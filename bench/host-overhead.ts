@@ -6,7 +6,7 @@
 //   npx tsc -p tsconfig.json --outDir /tmp/wghost; \
 //     ln -sfn "$PWD/node_modules" /tmp/wghost/node_modules; \
 //     echo '{"type":"module"}' > /tmp/wghost/package.json; \
-//     node /tmp/wghost/bench/host-overhead.js [--runs N] [--only NAME] [--floor] [--large]
+//     node /tmp/wghost/bench/host-overhead.js [--runs N] [--only NAME] [--floor] [--gap FLOATS] [--large]
 //
 // (add `--cpu-prof --cpu-prof-dir /tmp/prof` to node for a profile.)
 //
@@ -88,6 +88,11 @@ const LARGE_WORKLOADS: Workload[] = [
     build: (x) => x[0].mul(0.9).add(0.1).tanh().mul(x[0]).sigmoid().sub(0.5).exp().sqrt(),
   },
   {
+    name: 'elementwise8 256M',
+    inputs: [[256 * 1024 * 1024]],
+    build: (x) => x[0].mul(0.9).add(0.1).tanh().mul(x[0]).sigmoid().sub(0.5).exp().sqrt(),
+  },
+  {
     name: 'covariance 20000x512',
     inputs: [[20000, 512]],
     build: (x) => {
@@ -143,6 +148,75 @@ async function floor(device: GPUDevice, runs: number): Promise<void> {
   [buffer, staging].forEach((b) => b.destroy());
 }
 
+/**
+ * Wall time against GPU time for one large memory-bound dispatch outside wgfuse (a vec4 y = x * a + b over
+ * `floats` elements): submit and wait with the commands encoded inside or before the timed part, and the GPU
+ * time from timestamps at the pass's start and end (read back after each run, outside the timing). What the
+ * wall time adds to the GPU time here is the platform's (Dawn, driver, event polling), not wgfuse's.
+ */
+async function copyGap(device: GPUDevice, floats: number, runs: number): Promise<void> {
+  const vec4s = Math.ceil(floats / 4);
+  const groups = Math.ceil(vec4s / 256);
+  const [gx, gy] = [Math.min(groups, 32768), Math.ceil(groups / 32768)];
+  const module = device.createShaderModule({
+    code: `@group(0) @binding(0) var<storage, read> x: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4f>;
+@compute @workgroup_size(256) fn main(@builtin(workgroup_id) w: vec3u, @builtin(local_invocation_index) l: u32) {
+  let i = (w.y * ${gx}u + w.x) * 256u + l;
+  if (i < ${vec4s}u) { y[i] = x[i] * 0.999 + 0.5; }
+}`,
+  });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const x = device.createBuffer({ size: vec4s * 16, usage: BufferUsage.STORAGE });
+  const y = device.createBuffer({ size: vec4s * 16, usage: BufferUsage.STORAGE });
+  const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: x } }, { binding: 1, resource: { buffer: y } }] });
+  const set = device.createQuerySet({ type: 'timestamp', count: 2 });
+  const resolve = device.createBuffer({ size: 16, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
+  const staging = device.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+  const encode = (timed: boolean) => {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass(timed ? { timestampWrites: { querySet: set, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(gx, gy);
+    pass.end();
+    if (timed) {
+      encoder.resolveQuerySet(set, 0, 2, resolve, 0);
+      encoder.copyBufferToBuffer(resolve, 0, staging, 0, 16);
+    }
+    return encoder.finish();
+  };
+  const t: Record<string, number[]> = { wall: [], 'wall, encoded before': [], 'wall, timed': [], gpu: [] };
+  for (let i = 0; i < runs + 20; i++) {
+    // One of each per round, so that clock changes touch all alike.
+    let t0 = performance.now();
+    device.queue.submit([encode(false)]);
+    await device.queue.onSubmittedWorkDone();
+    const wall = performance.now() - t0;
+    const commands = encode(false);
+    t0 = performance.now();
+    device.queue.submit([commands]);
+    await device.queue.onSubmittedWorkDone();
+    const before = performance.now() - t0;
+    t0 = performance.now();
+    device.queue.submit([encode(true)]);
+    await device.queue.onSubmittedWorkDone();
+    const timed = performance.now() - t0;
+    await staging.mapAsync(MapMode.READ);
+    const stamps = new BigUint64Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    if (i < 20) continue;
+    t.wall.push(wall);
+    t['wall, encoded before'].push(before);
+    t['wall, timed'].push(timed);
+    t.gpu.push(Number(stamps[1] - stamps[0]) / 1e6);
+  }
+  console.log(`one dispatch of y = x * a + b over ${floats} floats (${((vec4s * 32) / 2 ** 30).toFixed(2)} GiB moved): us, median (p10) of ${runs} rounds`);
+  for (const [name, xs] of Object.entries(t)) console.log(`${name.padEnd(40)}${us(quantile(xs, 0.5)).padStart(10)} (${us(quantile(xs, 0.1))})`);
+  [x, y, resolve, staging].forEach((b) => b.destroy());
+  set.destroy();
+}
+
 /** CPU time of the calling (main) thread in ms; null where /proc has no schedstat. */
 function threadCpuMs(): number | null {
   try {
@@ -182,6 +256,8 @@ async function main(): Promise<void> {
     console.log(`floor: us, median (p10) of ${RUNS} rounds`);
     await floor(device, RUNS);
   }
+  // --gap FLOATS: wall against GPU time of one large dispatch outside wgfuse (see copyGap).
+  if (argv.includes('--gap')) await copyGap(device, Number(option('--gap', '0')), Math.min(RUNS, 200));
   const columns = ['build', 'extract', 'key', 'evaluate', 'submit', 'cpu', 'total', 'wait', 'jit', 'jit total', 'no ahead'];
   console.log(`${'workload'.padEnd(24)}${columns.map((c) => c.padStart(15)).join('')}`);
   for (const w of LARGE ? LARGE_WORKLOADS : WORKLOADS) {
