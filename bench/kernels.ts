@@ -1,11 +1,12 @@
 // Kernel variants on the GPU machine: GPU time (timestamp queries, median of runs) of wgfuse programs under
 // different generator tunings, to choose the defaults of src/shaders/elementwise.ts (vectors per thread,
 // workgroup size), src/shaders/row-split.ts (when and how finely long rows split) and src/shaders/row.ts
-// (the unsplit row kernel's row cache: threads per row, vec4 steps, unrolling, one thread per row). Bundled like the
-// harness (bench/README.md):
+// (the unsplit row kernel: segmented rows and their threads per row, the row cache's threads per row, vec4
+// steps, unrolling, one thread per row). Bundled like the harness (bench/README.md):
 //   ../shared/tools/gpu-prep bench/main.ts=bench.mjs bench/kernels.ts=kernels.mjs
 //   source .gpu/env.sh && node .gpu/kernels.mjs [--quick] [--only REGEX] [--out FILE.json]
-// Prints one line per (program, variant): GPU ms, GB/s over the program's minimum bytes, per-kernel ms.
+// Prints one line per (program, variant): GPU ms, GB/s over the program's minimum bytes, per-kernel ms; for
+// row programs a second line with the row kernels' layouts (from their headers).
 import { writeFileSync } from 'node:fs';
 import * as wg from '../src/index.js';
 import { extractProgram } from '../src/api/program.js';
@@ -115,23 +116,36 @@ const ROW_VARIANTS: [string, Partial<RowSplitTuning>][] = [
 /** Which row variants run for a program (all for the column layouts). */
 const rowVariants = (p: Program) => (/colsum|centre/.test(p.name) ? ROW_VARIANTS : ROW_VARIANTS.slice(0, 1));
 
-// The unsplit row kernel (src/shaders/row.ts): 'default' caches rows of 1024 in 128 threads x 2 vec4 steps.
-const ROW_CACHE_VARIANTS: [string, Partial<RowTuning>][] = [
+// The unsplit row kernel (src/shaders/row.ts). 'default' is segmented where the device allows
+// (src/shaders/row-segments.ts: 32 threads per row, 8 rows per workgroup, with subgroups of at least 32
+// lanes); 'no-seg' is the workgroup per row it replaces (rows of 1024: 128 threads x 2 vec4 steps, cached).
+// The seg-t16/t8 variants raise the caps so that rows of 1024 (64 / 128 values per thread) stay segmented.
+const NO_SEGMENTS: Partial<RowTuning> = { segmentThreads: 0 };
+const SEGMENT_VARIANTS: [string, Partial<RowTuning>][] = [
   ['default', {}],
-  ['no-cache', { cache: false }],
-  ['cache-t64', { valuesPerThread: 16 }],
-  ['cache-t256', { valuesPerThread: 4 }],
-  ['cache-scalar', { vec4: false }],
-  ['cache-loop', { maxUnroll: 0 }],
+  ['no-seg', NO_SEGMENTS],
+  ['seg-t32', { segmentThreads: 32 }],
+  ['seg-t32-tree', { segmentThreads: 32, segmentShuffles: false }],
+  ['seg-t32-loop', { segmentThreads: 32, segmentMaxUnroll: 0 }],
+  ['seg-t16', { segmentThreads: 16, segmentMaxValuesPerThread: 64, segmentMaxCachedValues: 192 }],
+  ['seg-t8', { segmentThreads: 8, segmentMaxValuesPerThread: 128, segmentMaxCachedValues: 384 }],
 ];
-// softmax 65536x512 is one thread per row by default (rows >= 16 x extent): a workgroup per row instead.
+// The workgroup-per-row kernel's row cache (segmented rows off).
+const ROW_CACHE_VARIANTS: [string, Partial<RowTuning>][] = [
+  ['no-cache', { ...NO_SEGMENTS, cache: false }],
+  ['cache-t64', { ...NO_SEGMENTS, valuesPerThread: 16 }],
+  ['cache-t256', { ...NO_SEGMENTS, valuesPerThread: 4 }],
+  ['cache-scalar', { ...NO_SEGMENTS, vec4: false }],
+  ['cache-loop', { ...NO_SEGMENTS, maxUnroll: 0 }],
+];
+// softmax 65536x512: other workgroup-per-row kernels (serialFactor no longer matters: the innermost axis is reduced).
 const SERIAL_VARIANTS: [string, Partial<RowTuning>][] = [
-  ['wg-rows', { serialFactor: Number.POSITIVE_INFINITY }],
-  ['wg-rows-t128', { serialFactor: Number.POSITIVE_INFINITY, valuesPerThread: 4 }],
-  ['wg-rows-no-cache', { serialFactor: Number.POSITIVE_INFINITY, cache: false }],
+  ['wg-rows-t128', { ...NO_SEGMENTS, serialFactor: Number.POSITIVE_INFINITY, valuesPerThread: 4 }],
+  ['wg-rows-no-cache', { ...NO_SEGMENTS, serialFactor: Number.POSITIVE_INFINITY, cache: false }],
 ];
 /** Which row-cache variants run for a program (none: only the row-split variants). */
-const rowCacheVariants = (p: Program) => (/layernorm-softmax/.test(p.name) ? ROW_CACHE_VARIANTS : /softmax-65536/.test(p.name) ? [...ROW_CACHE_VARIANTS.slice(0, 1), ...SERIAL_VARIANTS] : []);
+const rowCacheVariants = (p: Program) =>
+  /layernorm-softmax/.test(p.name) ? [...SEGMENT_VARIANTS, ...ROW_CACHE_VARIANTS] : /softmax-65536/.test(p.name) ? [...SEGMENT_VARIANTS, ...SERIAL_VARIANTS] : [];
 
 interface Result {
   program: string;
@@ -141,6 +155,8 @@ interface Result {
   gbps: number;
   dispatches: number;
   kernels: { kernel: string; ms: number }[];
+  /** The row kernels' headers past their shapes: which layout the variant ran. */
+  rowLayouts: string[];
 }
 
 async function main(): Promise<void> {
@@ -185,11 +201,13 @@ async function main(): Promise<void> {
         gbps: p.bytes / (ms * 1e6),
         dispatches: plan.dispatches.length,
         kernels: [...per].map(([kernel, xs]) => ({ kernel, ms: median(xs) })),
+        rowLayouts: [...new Set(plan.dispatches.flatMap((d) => /^\/\/ row kernel: .*?\], (.*)$/m.exec(d.wgsl)?.[1] ?? []))],
       };
       results.push(r);
       console.log(
         `${p.name.padEnd(30)} ${variant.padEnd(14)} ${ms.toFixed(4).padStart(9)} ms  ${r.gbps.toFixed(0).padStart(5)} GB/s  [${r.spreadMs.map((x) => x.toFixed(4)).join(', ')}]  ${r.kernels.map((k) => `${k.kernel}=${k.ms.toFixed(4)}`).join(' ')}`,
       );
+      for (const layout of r.rowLayouts) console.log(`${''.padEnd(46)}${layout}`);
     } catch (err) {
       console.log(`${p.name.padEnd(30)} ${variant.padEnd(14)} ERROR ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     } finally {

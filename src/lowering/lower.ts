@@ -30,8 +30,11 @@ export interface InputLayout {
 export interface LowerOptions {
   /** Per graph input: its layout in the bound buffer (null or absent: row-major from offset 0). */
   readonly inputLayouts?: readonly (InputLayout | null)[];
-  /** Optional device features the kernels may use: `subgroups` for the reductions' workgroup combines. */
-  readonly features?: { readonly subgroups?: boolean };
+  /**
+   * Optional device features the kernels may use: `subgroups` for the reductions' workgroup combines, and
+   * with it the device's smallest subgroup size (GPUAdapterInfo.subgroupMinSize) for segmented row kernels.
+   */
+  readonly features?: { readonly subgroups?: boolean; readonly subgroupMinSize?: number };
   /** When row programs and reductions split long rows over several workgroups (default: rowSplitTuning()). */
   readonly rowSplit?: RowSplitTuning;
   /** Generate each distinct kernel once per lowering (default true; tests turn it off to compare). */
@@ -307,8 +310,10 @@ class Lowering {
     const written = stored.reduce((a, n) => a + sizeOf(n.shape), 0);
     if (!this.splitRows(kernel, rowSpec, bindings, reads, ir, written)) {
       const vec4 = this.vec4Allowed(rowSpec.buffers, bindings);
-      const key = { rowSpec, subgroups: this.subgroups, vec4: rowSpec.buffers.map((b) => vec4(b.name)) };
-      const row = this.kernels.get('row', key, (k) => generateRow(k.rowSpec, { subgroups: k.subgroups, vec4: (name) => k.vec4[k.rowSpec.buffers.findIndex((b) => b.name === name)] === true }));
+      const key = { rowSpec, subgroups: this.subgroups, subgroupMinSize: this.subgroupMinSize, vec4: rowSpec.buffers.map((b) => vec4(b.name)) };
+      const row = this.kernels.get('row', key, (k) =>
+        generateRow(k.rowSpec, { subgroups: k.subgroups, subgroupMinSize: k.subgroupMinSize, vec4: (name) => k.vec4[k.rowSpec.buffers.findIndex((b) => b.name === name)] === true }),
+      );
       this.emit(kernel, row, bindings, ir, reads, written, written);
     }
     stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
@@ -401,6 +406,11 @@ class Lowering {
   /** Whether reductions may combine through subgroup operations (the device has the feature). */
   private get subgroups(): boolean {
     return this.options.features?.subgroups === true;
+  }
+
+  /** The device's smallest subgroup size where subgroups are used (segmented row kernels), else unknown. */
+  private get subgroupMinSize(): number | undefined {
+    return this.subgroups ? this.options.features?.subgroupMinSize : undefined;
   }
 
   /**

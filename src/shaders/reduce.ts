@@ -275,15 +275,18 @@ export const SUBGROUP_MODULE: readonly string[] = ['var<workgroup> sg_split: u32
  * but WGSL does not promise it, and subgroupCombine relies on it; where it fails the workgroup takes the
  * tree. The test: every lane of a subgroup has the same lid / sg_size, and the subgroup has as many lanes as
  * that block has threads; then the subgroup is the whole block. Needs SUBGROUP_MODULE and SUBGROUP_BUILTIN.
+ * With `lanes` (segmented rows, row-segments.ts: butterflies over runs of `lanes` threads), also each lane's
+ * subgroup_invocation_id is lid % sg_size and sg_size >= lanes (needs SUBGROUP_ID_BUILTIN too).
  */
-export function subgroupCheck(threads: number): string[] {
+export function subgroupCheck(threads: number, lanes?: number): string[] {
+  const segments = lanes === undefined ? '' : ` || sg_id != lid % sg_size || sg_size < ${lanes}u`;
   return [
     'let sg_q = lid / sg_size;',
     'let sg_same = subgroupAll(sg_q == subgroupBroadcastFirst(sg_q));',
     'let sg_lanes = subgroupAdd(1u);',
     'if (lid == 0u) { sg_split = 0u; }',
     'workgroupBarrier();',
-    `if (!sg_same || sg_lanes != min(sg_size, ${threads}u - sg_q * sg_size) || sg_size < 2u) { sg_split = 1u; }`,
+    `if (!sg_same || sg_lanes != min(sg_size, ${threads}u - sg_q * sg_size) || sg_size < 2u${segments}) { sg_split = 1u; }`,
     'let sg_mapped = workgroupUniformLoad(&sg_split) == 0u;',
   ];
 }

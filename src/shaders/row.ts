@@ -13,12 +13,15 @@
 // With options.subgroups (the device has the feature), a workgroup merges its threads' partial results
 // through subgroup operations instead of the tree (reduce.ts, subgroupCombine: exact for max/min with NaN
 // and for argmax/argmin), keeping the tree for workgroups whose subgroups are not laid out as blocks.
+// Many short rows along the innermost axes may instead be segmented (row-segments.ts): a workgroup of 256
+// threads holds 256 / T rows of T threads each, and each reduction is a butterfly of subgroup shuffles.
 import type { DType } from '../ir/dtype.js';
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
 import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords, type EmittedExpr, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './reduce.js';
+import { rowSegmentThreads, segmentCombine, segmentPrologue, SEGMENT_LANE, SEGMENT_LIVE, SEGMENT_WORKGROUP, SUBGROUP_ID_BUILTIN } from './row-segments.js';
 import { tuning } from './tuning.js';
 import { fromStorage, literal, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
@@ -70,8 +73,25 @@ export interface RowTuning {
   readonly vec4: boolean;
   /** Row cache: up to this many steps per thread are written out as straight-line code, more are a loop. */
   readonly maxUnroll: number;
-  /** One thread per row when rows >= serialFactor * extent and the innermost axis is kept (and always for rows of at most SERIAL_ROW). */
+  /** One thread per row when rows >= serialFactor * extent and the innermost axis is kept (and always for rows of at most serialRow). */
   readonly serialFactor: number;
+  /** Rows of at most this many elements are one thread's (tests lower it to reach the other layouts with short rows). */
+  readonly serialRow: number;
+  /**
+   * Segmented rows (row-segments.ts): T threads per row (0: off; else a power of two from 2 to 32), 256 / T
+   * rows per workgroup. Only where the device has 'subgroups' and its smallest subgroup size is at least T,
+   * the reduced axes are the innermost, there are at least segmentMinRows rows and a row has at most
+   * T * segmentMaxValuesPerThread elements.
+   */
+  readonly segmentThreads: number;
+  readonly segmentMinRows: number;
+  readonly segmentMaxValuesPerThread: number;
+  /** Segmented rows: the row cache's cap over all inputs per thread (above, every stage re-reads the row). */
+  readonly segmentMaxCachedValues: number;
+  /** Segmented rows: up to this many steps per thread are written out as straight-line code, more are a loop. */
+  readonly segmentMaxUnroll: number;
+  /** Segmented rows: reduce by shuffles where the subgroups allow (false: the workgroup-memory tree only, to compare). */
+  readonly segmentShuffles: boolean;
 }
 
 export const DEFAULT_ROW_TUNING: RowTuning = {
@@ -84,6 +104,15 @@ export const DEFAULT_ROW_TUNING: RowTuning = {
   vec4: true,
   maxUnroll: 4,
   serialFactor: 16,
+  serialRow: SERIAL_ROW,
+  // A warp per row of up to 1024 elements, x and two row-length operands (layer norm's weight and bias) cached.
+  segmentThreads: 32,
+  // About 4 workgroups of 8 rows for each of an H100's 132 SMs.
+  segmentMinRows: 4096,
+  segmentMaxValuesPerThread: 32,
+  segmentMaxCachedValues: 96,
+  segmentMaxUnroll: 32,
+  segmentShuffles: true,
 };
 
 const knob = tuning(DEFAULT_ROW_TUNING);
@@ -97,6 +126,8 @@ export const setRowTuning = knob.set;
 export interface RowOptions {
   /** Merge a workgroup's partial results through subgroup operations (the device must have 'subgroups'). */
   readonly subgroups?: boolean;
+  /** The device's smallest subgroup size (GPUAdapterInfo.subgroupMinSize), for segmented rows; unknown: none. */
+  readonly subgroupMinSize?: number;
   /** Which of spec.buffers may be bound as array<vec4<T>> (whole 16-byte groups over what is read). */
   readonly vec4?: (buffer: string) => boolean;
   /** Default: rowTuning(). */
@@ -113,18 +144,28 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
   // along an outer axis (neighbouring threads read neighbouring elements), not when the innermost axis is
   // reduced (softmax over [65536, 512] on the H100: 3.18 ms one thread per row, 0.21-0.24 ms a workgroup).
   const innermostReduced = axes.includes(inShape.length - 1);
-  const serial = extent <= SERIAL_ROW || (!innermostReduced && rows >= t.serialFactor * extent);
-  const cache = serial ? null : planRowCache(spec, extent, t, options.vec4 ?? (() => false));
-  const threads = serial ? SERIAL_THREADS : cache ? cache.threads : extent > 4096 ? 256 : 64;
-  const subgroups = !serial && options.subgroups === true && spec.stages.some((st) => st.kind === 'reduce');
+  const serial = extent <= t.serialRow || (!innermostReduced && rows >= t.serialFactor * extent);
+  // Threads per row of a segmented kernel (row-segments.ts); 0: a workgroup (or a thread) per row.
+  const segment = serial ? 0 : rowSegmentThreads(spec, rows, extent, t, options);
+  const cache = serial ? null : planRowCache(spec, extent, t, options.vec4 ?? (() => false), segment);
+  const threads = serial ? SERIAL_THREADS : segment ? SEGMENT_WORKGROUP : cache ? cache.threads : extent > 4096 ? 256 : 64;
+  const reduces = spec.stages.some((st) => st.kind === 'reduce');
+  const subgroups = !serial && !segment && options.subgroups === true && reduces;
+  const shuffles = segment > 0 && t.segmentShuffles && reduces;
+  // This thread's index in its row and the threads of a row; segmented, the last workgroup may have idle row
+  // slots (ragged).
+  const rowLane = segment ? SEGMENT_LANE : 'lid';
+  const rowThreads = segment || threads;
+  const rowsPerWorkgroup = segment ? SEGMENT_WORKGROUP / segment : 1;
+  const ragged = rows % rowsPerWorkgroup !== 0;
   const inCoords: Coords = { names: inShape.map((_, d) => `c${d}`) };
   const keepCoords: Coords = { names: inShape.map((_, d) => (axes.includes(d) ? '0u' : `c${d}`)) };
   const helpers = new Set<string>();
   const shared = new Map<string, string>();
   const body: string[] = [];
-  const cached = cache ? new CachedRow(spec, cache, keepCoords) : null;
+  const cached = cache ? new CachedRow(spec, cache, keepCoords, rowLane) : null;
   const loop = (inner: string[]) => [
-    `for (var r = ${serial ? '0u' : 'lid'}; r < ${extent}u; r += ${serial ? '1u' : `${threads}u`}) {`,
+    `for (var r = ${serial ? '0u' : rowLane}; r < ${extent}u; r += ${serial ? '1u' : `${rowThreads}u`}) {`,
     ...indent([...decompose('r', axes, inShape), ...inner]),
     '}',
   ];
@@ -160,7 +201,11 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
     }
     let result = `p${k}`;
     let index = `p${k}_i`;
-    if (!serial) {
+    if (segment) {
+      body.push(...segmentCombine(shared, { op: stage.op, dtype: stage.dtype, acc, lanes: segment, value: `p${k}`, result: `w${k}`, shuffles }));
+      result = `w${k}`;
+      index = `w${k}_i`;
+    } else if (!serial) {
       const { vals, tree } = workgroupTree(shared, acc, isArg, threads, `p${k}`);
       if (subgroups) {
         // Thread 0 leaves the result in the arrays' entry 0; the barrier makes it visible to every thread.
@@ -192,12 +237,14 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
   });
 
   const rowStores = spec.rowStores.map((s) => `${s.buffer}[${indexOf(s.access, keepCoords)}] = ${toStorage(s.dtype, s.name)};`);
-  if (rowStores.length > 0) body.push(...(serial ? rowStores : ['if (lid == 0u) {', ...indent(rowStores), '}']));
+  if (rowStores.length > 0) body.push(...(serial ? rowStores : [`if (${rowLane} == 0u${ragged ? ` && ${SEGMENT_LIVE}` : ''}) {`, ...indent(rowStores), '}']));
+  // Idle row slots (segmented) store nothing; the map has no shuffle or barrier.
+  const mapBody: string[] = [];
   if (spec.map && cached) {
     const map = spec.map;
-    body.push(...cached.loads(spec.stages.length));
+    mapBody.push(...cached.loads(spec.stages.length));
     const lanes: EmittedExpr[] = [];
-    body.push(...cached.steps((lane, coords) => {
+    mapBody.push(...cached.steps((lane, coords) => {
       const e = cached.expr(map.expr, coords, lane === null ? 'm' : `ml${lane}_`, lane);
       e.helpers.forEach((h) => helpers.add(h));
       lanes[lane ?? 0] = e;
@@ -213,42 +260,50 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
   } else if (spec.map) {
     const e = emitExpr(spec.map.expr, inCoords, 'm');
     e.helpers.forEach((h) => helpers.add(h));
-    body.push(...loop([...e.code, ...spec.map.stores.map((s) => `${s.buffer}[${indexOf(s.access, inCoords)}] = ${toStorage(s.dtype, e.value(s.step))};`)]));
+    mapBody.push(...loop([...e.code, ...spec.map.stores.map((s) => `${s.buffer}[${indexOf(s.access, inCoords)}] = ${toStorage(s.dtype, e.value(s.step))};`)]));
   }
+  body.push(...(segment && ragged && mapBody.length > 0 ? [`if (${SEGMENT_LIVE}) {`, ...indent(mapBody), '}'] : mapBody));
   for (const h of literalHelpers([...body, ...helpers].join('\n'))) helpers.add(h);
 
-  const header = `// row kernel: ${rows} row(s) of ${extent} over axes [${axes.join(', ')}] of [${inShape.join(', ')}], ${serial ? 'one thread' : `one workgroup of ${threads} threads`} per row${cache ? `, row cached in registers (${cache.loads.size} input(s), ${cache.steps} step(s) of ${cache.unit} element(s) per thread${cache.vectors.size > 0 ? ', vec4' : ''})` : ''}${subgroups ? ', merged through subgroups' : ''}`;
+  const layout = serial ? 'one thread per row' : segment ? `segmented: ${segment} threads per row, ${rowsPerWorkgroup} rows per workgroup of ${threads}` : `one workgroup of ${threads} threads per row`;
+  const combined = segment ? (shuffles ? ', reduced by subgroupShuffleXor butterflies' : ', reduced in workgroup memory') : subgroups ? ', merged through subgroups' : '';
+  const header = `// row kernel: ${rows} row(s) of ${extent} over axes [${axes.join(', ')}] of [${inShape.join(', ')}], ${layout}${cache ? `, row cached in registers (${cache.loads.size} input(s), ${cache.steps} step(s) of ${cache.unit} element(s) per thread${cache.vectors.size > 0 ? ', vec4' : ''})` : ''}${combined}`;
   const start = serial ? `let o = (${LINEAR_WORKGROUP}) * ${threads}u + lid;` : `let o = ${LINEAR_WORKGROUP};`;
+  const usesSubgroups = subgroups || shuffles;
+  // o (or a segmented workgroup's first row) depends only on the workgroup, so the return keeps barriers and
+  // shuffles uniform.
+  const prologue = segment
+    ? [
+        `let seg_first = (${LINEAR_WORKGROUP}) * ${rowsPerWorkgroup}u;`,
+        `if (seg_first >= ${rows}u) { return; }`,
+        ...(shuffles ? subgroupCheck(threads, segment) : []),
+        ...segmentPrologue(segment, rows, 'seg_first'),
+      ]
+    : [start, `if (o >= ${rows}u) { return; }`, ...(subgroups ? subgroupCheck(threads) : [])];
   const wgsl = [
-    ...(subgroups ? [SUBGROUP_ENABLE] : []),
+    ...(usesSubgroups ? [SUBGROUP_ENABLE] : []),
     header,
     ...bufferDecls(spec.buffers, cache?.vectors),
     ...shared.values(),
-    ...(subgroups ? SUBGROUP_MODULE : []),
+    ...(usesSubgroups ? SUBGROUP_MODULE : []),
     ...helpers,
     '',
     `@compute @workgroup_size(${threads})`,
-    `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${subgroups ? `, ${SUBGROUP_BUILTIN}` : ''}) {`,
-    ...indent([
-      start,
-      // o depends only on the workgroup in the workgroup strategy, so this return keeps barriers uniform.
-      `if (o >= ${rows}u) { return; }`,
-      ...(subgroups ? subgroupCheck(threads) : []),
-      ...decompose('o', kept, inShape),
-      ...body,
-    ]),
+    `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${usesSubgroups ? `, ${SUBGROUP_BUILTIN}` : ''}${shuffles ? `, ${SUBGROUP_ID_BUILTIN}` : ''}) {`,
+    ...indent([...prologue, ...decompose('o', kept, inShape), ...body]),
     '}',
     '',
   ].join('\n');
-  return { wgsl, entryPoint: 'main', workgroups: grid1d(serial ? Math.ceil(rows / threads) : rows) };
+  return { wgsl, entryPoint: 'main', workgroups: grid1d(serial ? Math.ceil(rows / threads) : Math.ceil(rows / rowsPerWorkgroup)) };
 }
 
 /** A row cache: what each thread of a workgroup keeps of its row, and how it steps over the row. */
 interface RowCache {
+  /** Threads per row. */
   readonly threads: number;
   /** Elements per step: 4 consecutive ones (vec4 loads and stores where aligned), or 1. */
   readonly unit: 1 | 4;
-  /** Steps per thread (step j of thread lid is step lid + j * threads of the row), and steps in the row. */
+  /** Steps per thread (step j of lane l is step l + j * threads of the row), and steps in the row. */
   readonly steps: number;
   readonly units: number;
   /** Steps written out one by one instead of a loop. */
@@ -266,10 +321,10 @@ const LANES = ['x', 'y', 'z', 'w'] as const;
 const loadKey = (step: LoadStep) => `${step.buffer}@${step.access.offset}:${step.access.strides.join(',')}`;
 
 /**
- * The row cache of a row owned by a workgroup, or null where every stage re-reads the row: no load walks the
- * row, or the cached values would exceed the tuning's caps (registers).
+ * The row cache of a row owned by a workgroup (or by `segment` threads of one), or null where every stage
+ * re-reads the row: no load walks the row, or the cached values would exceed the tuning's caps (registers).
  */
-function planRowCache(spec: RowSpec, extent: number, t: RowTuning, allowed: (buffer: string) => boolean): RowCache | null {
+function planRowCache(spec: RowSpec, extent: number, t: RowTuning, allowed: (buffer: string) => boolean, segment: number): RowCache | null {
   if (!t.cache) return null;
   const pow2 = (n: number) => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
   // The workgroup tree halves its stride from threads / 2: a power of two.
@@ -302,12 +357,14 @@ function planRowCache(spec: RowSpec, extent: number, t: RowTuning, allowed: (buf
   // A buffer is bound one way: as vectors only when nothing reads or writes it element by element.
   const vectors = new Set(t.vec4 && extent % 4 === 0 ? [...candidates].filter((b) => allowed(b) && !scalar.has(b)) : []);
   const unit = vectors.size > 0 ? 4 : 1;
-  let threads = t.minThreads;
-  while (threads < t.maxThreads && Math.ceil(extent / threads) > t.valuesPerThread) threads *= 2;
+  // Segmented rows (segment threads per row) have caps of their own.
+  let threads = segment || t.minThreads;
+  while (!segment && threads < t.maxThreads && Math.ceil(extent / threads) > t.valuesPerThread) threads *= 2;
+  const [maxValues, maxCached, maxUnroll] = segment ? [t.segmentMaxValuesPerThread, t.segmentMaxCachedValues, t.segmentMaxUnroll] : [t.maxValuesPerThread, t.maxCachedValues, t.maxUnroll];
   const units = extent / unit;
   const steps = Math.ceil(units / threads);
-  if (steps * unit > t.maxValuesPerThread || loads.size * steps * unit > t.maxCachedValues) return null;
-  return { threads, unit, steps, units, unroll: steps <= t.maxUnroll, loads, constants, vectors };
+  if (steps * unit > maxValues || loads.size * steps * unit > maxCached) return null;
+  return { threads, unit, steps, units, unroll: steps <= maxUnroll, loads, constants, vectors };
 }
 
 /** The access is base(o) + r (r the row-major index over the reduced axes) with base(o) a multiple of 4 for every row. */
@@ -325,6 +382,8 @@ class CachedRow {
     private readonly spec: RowSpec,
     private readonly cache: RowCache,
     private readonly keepCoords: Coords,
+    /** This thread's index in its row. */
+    private readonly lane: string,
   ) {}
 
   get vectors(): ReadonlySet<string> {
@@ -396,7 +455,7 @@ class CachedRow {
       inner.push('let r0 = q * 4u;', 'let r1 = r0 + 1u;', 'let r2 = r0 + 2u;', 'let r3 = r0 + 3u;');
       for (let n = 0; n < 4; n++) inner.push(...decompose(`r${n}`, axes, inShape, (d) => `l${n}c${d}`), ...lane(n, this.laneCoords(n), `r${n}`));
     }
-    const step = (guard: boolean) => pruneUnusedLets(PRUNABLE, [`let ${index} = lid + j * ${cache.threads}u;`, ...(guard ? [`if (${index} < ${cache.units}u) {`, ...indent(inner), '}'] : inner)]);
+    const step = (guard: boolean) => pruneUnusedLets(PRUNABLE, [`let ${index} = ${this.lane} + j * ${cache.threads}u;`, ...(guard ? [`if (${index} < ${cache.units}u) {`, ...indent(inner), '}'] : inner)]);
     if (!cache.unroll) return [`for (var j = 0u; j < ${cache.steps}u; j += 1u) {`, ...indent(step(cache.steps * cache.threads > cache.units)), '}'];
     return Array.from({ length: cache.steps }, (_, j) => ['{', ...indent([`let j = ${j}u;`, ...step((j + 1) * cache.threads > cache.units)]), '}']).flat();
   }

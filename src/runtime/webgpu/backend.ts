@@ -179,7 +179,7 @@ export class WebGpuBackend implements Backend {
   readonly verify: boolean;
   readonly timeoutMs: number;
   /** Optional features the kernels use, passed to the compiler (part of what a cached plan was built for). */
-  readonly features: { readonly subgroups: boolean };
+  readonly features: { readonly subgroups: boolean; readonly subgroupMinSize?: number };
 
   constructor(
     readonly context: GpuContext,
@@ -196,7 +196,8 @@ export class WebGpuBackend implements Backend {
     this.verify = options.verify ?? false;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const hasSubgroups = context.features.includes('subgroups');
-    this.features = { subgroups: hasSubgroups && (options.subgroups ?? true) };
+    // The smallest subgroup size is the adapter's (segmented row kernels need it; unknown turns them off).
+    this.features = { subgroups: hasSubgroups && (options.subgroups ?? true), subgroupMinSize: context.device.adapterInfo?.subgroupMinSize };
     void context.lost.then((info) => this.markLost(`${info.reason}: ${info.message || 'no message'}`));
   }
 
