@@ -95,8 +95,6 @@ const PF = { prefetch: true, frag: true } as const;
 /** 128x128 tiles of 16x8 on 128 threads, one stage of K 16 with prefetch, double-buffered fragments (TILE_LARGE_VEC4). */
 const V16 = t(128, 128, 16, 16, 8, false, true, 0, PF);
 /** The first round's large default (TILE_LARGE_R1) and the second round's (TILE_LARGE). */
-/** V16 storing its k-vector loads as transposed 4 x 4 blocks. */
-const VB: TileConfig = { ...V16, blocks: true };
 const R1 = t(128, 128, 8, 8, 8, true, true, 0);
 const R2 = t(128, 128, 8, 8, 8, true, true, 0, K2F);
 /** 8x8 on 256 threads, one stage of K 16 (TILE_SPLIT): the previous split-K default of GEMM and SYRK, now their fallback for scalar loads. */
@@ -150,21 +148,6 @@ const SETS: Record<string, Record<'big' | 'core' | 'batched' | 'unaligned' | 'sy
       { tile: t(128, 128, 16, 8, 8, false, true, 8, PF), split: 26 },
       { tile: t(128, 128, 8, 8, 8, true, true, 8, K2F), split: 16 },
       { tile: t(128, 128, 8, 8, 8, true, true, 8, K2F), split: 26 },
-    ],
-  },
-  // 2026-11-24, third round: k-vector loads stored as transposed 4 x 4 blocks (TileConfig.blocks) on
-  // LARGE_VEC4 with and without the launch groups; DEFAULT is each shape's row without them.
-  blocks: {
-    big: [V16, VB, { ...V16, group: 8 }, { ...VB, group: 8 }].map((tile) => ({ tile })),
-    core: [{ ...V16, group: 8 }, { ...VB, group: 8 }].map((tile) => ({ tile })),
-    batched: [V16, VB].map((tile) => ({ tile })),
-    unaligned: [],
-    syrk: [V16, VB].map((tile) => ({ tile })),
-    split: [
-      { tile: V16, split: 16 },
-      { tile: VB, split: 16 },
-      { tile: V16, split: 26 },
-      { tile: VB, split: 26 },
     ],
   },
   final: {

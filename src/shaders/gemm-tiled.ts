@@ -61,12 +61,6 @@ export interface TileConfig {
   readonly pairs?: boolean;
   /** Register fragments double-buffered, the step boundary before the last kk's multiply-adds (needs unroll). */
   readonly frag?: boolean;
-  /**
-   * Operands loaded as vec4 along k: each thread loads 4 rows x 4 k (a block) and stores it transposed, 4
-   * vec4 stores along the major axis instead of 16 scalar ones (where the tile has 4 x 4 blocks for every
-   * thread alike and a multiple of 32 along the major axis).
-   */
-  readonly blocks?: boolean;
 }
 
 /** The storage a WebGPU device grants by default (maxComputeWorkgroupStorageSize); every default config fits. */
@@ -78,11 +72,11 @@ export const tileThreads = (c: TileConfig) => (c.bm / c.tm) * (c.bn / c.tn);
 
 /**
  * A config's short name, e.g. `128x128x8/8x8.db.u`: `.db` two stages, `.p` one stage with register prefetch,
- * `.k2` two K steps per loop iteration, `.u` unrolled K step, `.f` double-buffered register fragments, `.t`
- * k-vector loads stored as transposed 4 x 4 blocks, `.gN` grouped launch order.
+ * `.k2` two K steps per loop iteration, `.u` unrolled K step, `.f` double-buffered register fragments, `.gN`
+ * grouped launch order.
  */
 export function tileName(c: TileConfig): string {
-  const flags = [c.db ? '.db' : '', c.prefetch ? '.p' : '', c.pairs ? '.k2' : '', c.unroll ? '.u' : '', c.frag ? '.f' : '', c.blocks ? '.t' : '', c.group > 1 ? `.g${c.group}` : ''];
+  const flags = [c.db ? '.db' : '', c.prefetch ? '.p' : '', c.pairs ? '.k2' : '', c.unroll ? '.u' : '', c.frag ? '.f' : '', c.group > 1 ? `.g${c.group}` : ''];
   return `${c.bm}x${c.bn}x${c.bk}/${c.tm}x${c.tn}${flags.join('')}`;
 }
 
@@ -172,12 +166,7 @@ interface LoadPlan {
   readonly fast: 'major' | 'k';
   readonly origin: string;
   readonly checkMajor: boolean;
-  /** Loads as 4 x 4 blocks (TileConfig.blocks): vectors 4i..4i+3 of a thread are rows x..x+3 at k kk..kk+3. */
-  readonly blocks: boolean;
 }
-
-/** Blocks side by side along the major axis in a block row of the tile (TileConfig.blocks): 8 x 4 rows. */
-const BLOCK_RUN = 8;
 
 export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
   const c = spec.config;
@@ -203,10 +192,7 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
     const elems = op.vec4 ? (major * c.bk) / 4 : major * c.bk;
     // An axis of extent 1 has no meaningful stride: walk the other one.
     const fast = op.vec4 ? op.vec4 : op.majorExtent <= 1 ? 'k' : spec.k <= 1 ? 'major' : op.majorStride <= op.kStride ? 'major' : 'k';
-    // Blocks: BLOCK_RUN blocks of consecutive rows per k group, so that the 8 threads storing one phase of
-    // vec4s write 8 consecutive vectors (no bank conflict); every thread the same number of whole blocks.
-    const blocks = c.blocks === true && op.vec4 === 'k' && major % (4 * BLOCK_RUN) === 0 && (elems / 4) % T === 0;
-    return { name, op, major, width4: major / 4, count: elems, perThread: Math.ceil(elems / T), fast, origin, checkMajor: op.majorExtent % major !== 0, blocks };
+    return { name, op, major, width4: major / 4, count: elems, perThread: Math.ceil(elems / T), fast, origin, checkMajor: op.majorExtent % major !== 0 };
   };
   let pa = plan('a', spec.a, c.bm, 'row0');
   let pb = plan('b', spec.b, c.bn, 'col0');
@@ -232,12 +218,6 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
 
   // Global -> registers: `f{a|b}{i}` hold this thread's share of one tile.
   const where = (p: LoadPlan, i: number): string[] => {
-    if (p.blocks) {
-      // Block b = lid + (i / 4) * T: BLOCK_RUN blocks along the major axis per k group, then the next k group.
-      const b = i < 4 ? 'lid' : `lid + ${Math.floor(i / 4) * T}u`;
-      const k4 = c.bk / 4;
-      return [`let e = ${b};`, `let x = (e % ${BLOCK_RUN}u + e / ${BLOCK_RUN * k4}u * ${BLOCK_RUN}u) * 4u${i % 4 === 0 ? '' : ` + ${i % 4}u`};`, `let kk = e / ${BLOCK_RUN}u % ${k4}u * 4u;`];
-    }
     const e = i === 0 ? 'lid' : `lid + ${i * T}u`;
     if (p.op.vec4 === 'major') return [`let e = ${e};`, `let x = e % ${p.major / 4}u * 4u;`, `let kk = e / ${p.major / 4}u;`];
     if (p.op.vec4 === 'k') return [`let e = ${e};`, `let kk = e % ${c.bk / 4}u * 4u;`, `let x = e / ${c.bk / 4}u;`];
@@ -268,15 +248,6 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
   const stash = (p: LoadPlan, so: string): string[] => {
     const out: string[] = [];
     const stage = c.db ? so : null;
-    if (p.blocks) {
-      // Each block's 4 row vectors, transposed: the vector of k row kk + j holds component j of each.
-      for (let i = 0; i < p.perThread; i += 4) {
-        const r = (row: number, j: number) => `f${p.name}${i + row}[${j}]`;
-        const stores = [0, 1, 2, 3].map((j) => `${ref(p, stage, j === 0 ? 'kk' : `kk + ${j}u`, 'x / 4u')} = ${v4}(${[0, 1, 2, 3].map((row) => r(row, j)).join(', ')});`);
-        out.push('{', ...[...where(p, i), ...stores].map((l) => `  ${l}`), '}');
-      }
-      return out;
-    }
     for (let i = 0; i < p.perThread; i++) {
       const r = `f${p.name}${i}`;
       let stores: string[];

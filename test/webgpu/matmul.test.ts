@@ -497,8 +497,6 @@ describe('spec checks', () => {
   });
 });
 
-const BLOCKS_ONE: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 8, tn: 8, db: false, unroll: false, group: 0, blocks: true };
-
 /**
  * Every tile geometry the sweep measures takes the same cases: odd sizes (loads and stores bounds-checked
  * on every axis), aligned sizes (vec4 loads along each operand's stride-1 axis, vec4 stores), transposed
@@ -525,9 +523,6 @@ const TILES: readonly { readonly tile: TileConfig; readonly storage?: number }[]
   { tile: { bm: 64, bn: 32, bk: 8, tm: 4, tn: 4, db: false, unroll: false, group: 0, prefetch: true } },
   { tile: { bm: 32, bn: 32, bk: 4, tm: 4, tn: 4, db: false, unroll: true, group: 0, frag: true } },
   { tile: { bm: 256, bn: 128, bk: 8, tm: 16, tn: 8, db: true, unroll: true, group: 0, pairs: true, frag: true }, storage: 32768 },
-  // Loads along k stored as transposed 4 x 4 blocks, one block per thread (64 threads, 64 x 16 tiles); two
-  // blocks per thread below (that geometry's scalar fallback takes SwiftShader minutes to compile).
-  { tile: BLOCKS_ONE },
 ];
 
 const TILE_CASES: readonly Case[] = [
@@ -545,26 +540,6 @@ const TILE_CASES: readonly Case[] = [
 ];
 
 describe('matmul tile configurations', () => {
-  it('blocks: operands loaded as vec4 along k are stored as transposed 4 x 4 blocks, the others as before', () => {
-    const wgsl = (c: Case) => generateMatmul(build({ ...c, options: { variant: 'tiled', tile: BLOCKS_ONE } }).spec, { variant: 'tiled', tile: BLOCKS_ONE }).wgsl;
-    const block = (x: 'a' | 'b') => `vec4<f32>(f${x}0[0], f${x}1[0], f${x}2[0], f${x}3[0]);`;
-    // x @ w: A [m, k] loads along k (blocks), B [k, n] along n (as before).
-    expect(wgsl(mat(128, 68, 36))).toContain(block('a'));
-    expect(wgsl(mat(128, 68, 36))).not.toContain(block('b'));
-    // x @ w.T: both along k.
-    expect(wgsl(trans(33, 129, 20, false, true))).toContain(block('b'));
-    // k not a multiple of 4: scalar loads, no blocks.
-    expect(wgsl(mat(128, 68, 35))).not.toContain('f' + 'a3[0]');
-  });
-
-  gpuIt('blocks: two per thread (64 x 32 tiles on 64 threads), operands aligned for vec4 along k', async () => {
-    const tile: TileConfig = { bm: 64, bn: 64, bk: 32, tm: 8, tn: 8, db: false, unroll: false, group: 2, blocks: true };
-    // m, n not multiples of the tile (bounds checks along both), k = 36 (a partial K step), both transposes.
-    for (const c of [{ ...mat(130, 68, 36), seed: 21 }, { ...trans(70, 129, 36, false, true), seed: 22 }, { a: [2, 65, 40], b: [2, 40, 64], seed: 23, epilogue: true }]) {
-      await check({ ...c, options: { variant: 'tiled', tile }, expectVariant: /^tiled64x64$/ });
-    }
-  });
-
   for (const { tile, storage } of TILES) {
     gpuIt(`tiled ${tileName(tile)}${storage ? ` (${storage} bytes of workgroup memory)` : ''}`, async () => {
       for (const c of TILE_CASES) {
