@@ -18,7 +18,7 @@
 // - Row slots past the last row (the last workgroup of a row count that is not a multiple of 256 / T) read
 //   the last row (in bounds), take part in every shuffle and barrier, and store nothing.
 import type { DType } from '../ir/dtype.js';
-import type { Accumulator, RowReduceOp, RowSpec, RowTuning } from './row.js';
+import { workgroupTree, type Accumulator, type RowReduceOp, type RowSpec, type RowTuning } from './row.js';
 
 /** Threads per workgroup of a segmented row kernel. */
 export const SEGMENT_WORKGROUP = 256;
@@ -130,20 +130,9 @@ function butterfly({ op, dtype, acc, lanes, value }: SegmentCombineSpec): string
  */
 function segmentTree(shared: Map<string, string>, { op, acc, lanes, value, result }: SegmentCombineSpec): string[] {
   const isArg = op === 'argmax' || op === 'argmin';
-  const vals = `wg_${acc.type}`;
-  shared.set(vals, `var<workgroup> ${vals}: array<${acc.type}, ${SEGMENT_WORKGROUP}>;`);
-  if (isArg) shared.set('wg_idx', `var<workgroup> wg_idx: array<u32, ${SEGMENT_WORKGROUP}>;`);
-  const merge = isArg
-    ? [`if (${SEGMENT_LANE} < s && ${acc.better}(${vals}[lid + s], wg_idx[lid + s], ${vals}[lid], wg_idx[lid])) {`, `  ${vals}[lid] = ${vals}[lid + s];`, '  wg_idx[lid] = wg_idx[lid + s];', '}']
-    : [`if (${SEGMENT_LANE} < s) {`, `  ${vals}[lid] = ${acc.combine(`${vals}[lid]`, `${vals}[lid + s]`)};`, '}'];
+  const { vals, tree } = workgroupTree(shared, acc, isArg, SEGMENT_WORKGROUP, value, SEGMENT_LANE, lanes);
   return [
-    `${vals}[lid] = ${value};`,
-    ...(isArg ? [`wg_idx[lid] = ${value}_i;`] : []),
-    'workgroupBarrier();',
-    `for (var s = ${lanes >> 1}u; s > 0u; s >>= 1u) {`,
-    ...indent(merge),
-    '  workgroupBarrier();',
-    '}',
+    ...tree,
     `${result} = ${vals}[lid - ${SEGMENT_LANE}];`,
     ...(isArg ? [`${result}_i = wg_idx[lid - ${SEGMENT_LANE}];`] : []),
     // Every thread has read its row's value before the next reduction reuses the arrays.

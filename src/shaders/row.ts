@@ -469,20 +469,22 @@ const PRUNABLE = /^\s*let (r[0-3]?|q|c\d+|l[0-3]c\d+) = /;
 
 /**
  * The workgroup tree over every thread's `value` (and `${value}_i` for arg*), declaring its arrays in
- * `shared`: the result is left in `${vals}[0]` (and `wg_idx[0]`).
+ * `shared`: the result is left in `${vals}[0]` (and `wg_idx[0]`). Segmented rows (row-segments.ts) run one
+ * tree per row: `lane` is the thread's index in its row and `span` the threads of a row, so each row's
+ * result is left in its first entry.
  */
-export function workgroupTree(shared: Map<string, string>, acc: Accumulator, isArg: boolean, threads: number, value: string): { vals: string; tree: string[] } {
+export function workgroupTree(shared: Map<string, string>, acc: Accumulator, isArg: boolean, threads: number, value: string, lane = 'lid', span = threads): { vals: string; tree: string[] } {
   const vals = `wg_${acc.type}`;
   shared.set(vals, `var<workgroup> ${vals}: array<${acc.type}, ${threads}>;`);
   if (isArg) shared.set('wg_idx', `var<workgroup> wg_idx: array<u32, ${threads}>;`);
   const merge = isArg
-    ? [`if (lid < s && ${acc.better}(${vals}[lid + s], wg_idx[lid + s], ${vals}[lid], wg_idx[lid])) {`, `  ${vals}[lid] = ${vals}[lid + s];`, '  wg_idx[lid] = wg_idx[lid + s];', '}']
-    : ['if (lid < s) {', `  ${vals}[lid] = ${acc.combine(`${vals}[lid]`, `${vals}[lid + s]`)};`, '}'];
+    ? [`if (${lane} < s && ${acc.better}(${vals}[lid + s], wg_idx[lid + s], ${vals}[lid], wg_idx[lid])) {`, `  ${vals}[lid] = ${vals}[lid + s];`, '  wg_idx[lid] = wg_idx[lid + s];', '}']
+    : [`if (${lane} < s) {`, `  ${vals}[lid] = ${acc.combine(`${vals}[lid]`, `${vals}[lid + s]`)};`, '}'];
   const tree = [
     `${vals}[lid] = ${value};`,
     ...(isArg ? [`wg_idx[lid] = ${value}_i;`] : []),
     'workgroupBarrier();',
-    `for (var s = ${threads >> 1}u; s > 0u; s >>= 1u) {`,
+    `for (var s = ${span >> 1}u; s > 0u; s >>= 1u) {`,
     ...indent(merge),
     '  workgroupBarrier();',
     '}',

@@ -18,6 +18,7 @@ import { setRowTuning, type RowTuning } from '../../src/shaders/row.js';
 import { setRowSplitTuning } from '../../src/shaders/row-split.js';
 import { EXACT, expectClose, reference, rng, type Tolerance } from './differential.js';
 import { runOutputs, testGpu } from './gpu.js';
+import { f32, i32, size } from './row-inputs.js';
 
 const ctx = await testGpu();
 const gpuIt = it.skipIf(!ctx);
@@ -27,23 +28,6 @@ afterEach(() => {
   setRowSplitTuning(null);
 });
 
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-/** Uniform floats; row 1 holds +inf, row 2 a NaN in its last element, row 3 is all -inf (where they exist). */
-function f32(shape: number[], seed: number, lo = -1, hi = 1, specials = false): Tensor {
-  const rand = rng(seed);
-  const data = Float32Array.from({ length: size(shape) }, () => lo + (hi - lo) * rand());
-  if (specials && shape.length === 2) {
-    const [rows, n] = shape;
-    if (rows > 1) data[n + (n >> 1)] = Number.POSITIVE_INFINITY;
-    if (rows > 2) data[3 * n - 1] = Number.NaN;
-    if (rows > 3) data.fill(Number.NEGATIVE_INFINITY, 3 * n, 4 * n);
-  }
-  return wg.tensor(data, shape);
-}
-function i32(shape: number[], seed: number): Tensor {
-  const rand = rng(seed);
-  return wg.tensor(Int32Array.from({ length: size(shape) }, () => (rand() * 4294967296) | 0), shape, 'int32');
-}
 /** Few distinct values (ties everywhere, -0 and +0 among them), with NaN at the given flat positions. */
 function ties(shape: number[], seed: number, nans: number[] = []): Tensor {
   const rand = rng(seed);
