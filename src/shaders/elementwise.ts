@@ -21,7 +21,7 @@ import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { emitExpr, indexOf, isFlatAccess, type Access, type Coords, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { tuning } from './tuning.js';
-import { fromStorage, STORAGE_TYPE, toStorage } from './wgsl.js';
+import { fromStorage, indent, STORAGE_TYPE, toStorage } from './wgsl.js';
 
 export interface KernelBuffer {
   readonly name: string;
@@ -302,12 +302,12 @@ function generateVec4(spec: ElementwiseSpec, plan: VectorPlan, tuning: Elementwi
     main.push(
       `let base = (${LINEAR_WORKGROUP}) * ${perGroup}u + lid;`,
       `if (base + ${(v - 1) * wgSize}u < ${groups}u) {`,
-      ...Array.from({ length: v }, (_, u) => [`  {`, `    let j = base + ${u * wgSize}u;`, ...indentBy(vectorBody, 4), '  }']).flat(),
+      ...Array.from({ length: v }, (_, u) => [`  {`, `    let j = base + ${u * wgSize}u;`, ...indent(vectorBody, 2), '  }']).flat(),
       '} else {',
       `  for (var u = 0u; u < ${v}u; u += 1u) {`,
       `    let j = base + u * ${wgSize}u;`,
       `    if (j >= ${groups}u) { break; }`,
-      ...indentBy(vectorBody, 4),
+      ...indent(vectorBody, 2),
       '  }',
       '}',
     );
@@ -326,10 +326,6 @@ function generateVec4(spec: ElementwiseSpec, plan: VectorPlan, tuning: Elementwi
   return { wgsl, entryPoint: 'main', workgroups: grid1d(Math.ceil(groups / perGroup)), vec4: true };
 }
 
-function indentBy(lines: readonly string[], n: number): string[] {
-  const pad = ' '.repeat(n);
-  return lines.map((l) => pad + l);
-}
 
 /** Drops index and coordinate lets (`let i<k>`, `let c<d>`, `let c<d>_<k>`, `let k<k>c<d>`) no later line uses. */
 function pruneLets(lines: readonly string[], after: readonly string[]): string[] {

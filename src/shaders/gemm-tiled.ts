@@ -39,7 +39,7 @@
 // Split K (`splits` > 1): workgroup z also numbers a K range of `kChunk` (a multiple of bk); each writes
 // its partial sums, and a combine dispatch adds them (src/shaders/matmul.ts).
 import { foldedGrid, zero } from './matmul.js';
-import { STORAGE_TYPE } from './wgsl.js';
+import { indent, STORAGE_TYPE } from './wgsl.js';
 
 export interface TileConfig {
   /** Output tile of a workgroup (rows, columns) and the K step. */
@@ -321,9 +321,6 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
     spec.splits > 1
       ? [`let kbeg = ks * ${kChunk}u;`, `let kend = min(kbeg + ${kChunk}u, ${spec.k}u);`]
       : ['let kbeg = 0u;', `let kend = ${spec.k}u;`];
-  function indent(lines: string[], d = 1): string[] {
-    return lines.map((l) => `${'  '.repeat(d)}${l}`);
-  }
   const ifNext = (lines: string[]) => ['if (k1 < kend) {', ...indent(lines), '}'];
   let loop: string[];
   if (c.db && !c.pairs && !c.frag) {

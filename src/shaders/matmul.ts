@@ -28,7 +28,7 @@ import { bufferDecls, coordsOf, type GeneratedKernel, type KernelBuffer } from '
 import { gemvConfigError, gemvLayout, generateGemvCore, type GemvConfig } from './gemv.js';
 import { describeLoads, generateTiledCore, tileConfigError, tileName, type CoreOperand, type TileConfig } from './gemm-tiled.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
-import { STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
+import { indent, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export type { GemvConfig } from './gemv.js';
 export type { TileConfig } from './gemm-tiled.js';
@@ -380,9 +380,6 @@ export function productModule(
   return [...bindings, ...store.helpers, ...extra, '', ...header, ...core.decls, '', ...store.text, '', ...core.entry, ...indent(core.body, 1), '}', ''].join('\n');
 }
 
-export function indent(lines: readonly string[], depth: number): string[] {
-  return lines.map((l) => `${'  '.repeat(depth)}${l}`);
-}
 
 function generateDirect(spec: MatmulSpec, maxPerDim: number): GeneratedKernel {
   const { batch, m, n, a, b, dtype } = spec;

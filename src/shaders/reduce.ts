@@ -28,7 +28,7 @@ import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
 import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords, type Expr } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
-import { literal, literalHelpers, toStorage, VALUE_TYPE } from './wgsl.js';
+import { indent, literal, literalHelpers, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
 
@@ -504,10 +504,6 @@ function prune(lines: readonly string[], after: readonly string[] = []): string[
   return lines.filter((_, i) => keep[i]);
 }
 
-function indent(lines: readonly string[], depth = 1): string[] {
-  const pad = '  '.repeat(depth);
-  return lines.map((l) => pad + l);
-}
 
 /** Checks the spec's invariants (violations are lowering bugs) and returns the input dtype. */
 function check(spec: ReduceSpec): DType {

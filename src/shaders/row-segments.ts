@@ -19,6 +19,7 @@
 //   the last row (in bounds), take part in every shuffle and barrier, and store nothing.
 import type { DType } from '../ir/dtype.js';
 import { workgroupTree, type Accumulator, type RowReduceOp, type RowSpec, type RowTuning } from './row.js';
+import { indent } from './wgsl.js';
 
 /** Threads per workgroup of a segmented row kernel. */
 export const SEGMENT_WORKGROUP = 256;
@@ -140,6 +141,3 @@ function segmentTree(shared: Map<string, string>, { op, acc, lanes, value, resul
   ];
 }
 
-function indent(lines: readonly string[]): string[] {
-  return lines.map((l) => `  ${l}`);
-}

@@ -34,7 +34,7 @@ import { emitExpr, indexOf, type Access, type Coords, type Expr, type LoadStep }
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { accumulator, workgroupTree, type Accumulator, type RowSpec, type RowStage } from './row.js';
 import { tuning } from './tuning.js';
-import { fromStorage, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
+import { fromStorage, indent, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 /** When and how finely the lowering splits row programs and plain reductions (tests force small splits). */
 export interface RowSplitTuning {
@@ -626,7 +626,4 @@ function decompose(linear: string, axes: readonly number[], shape: Shape, name: 
 const PRUNABLE = /^\s*let ((?:k\dc|c)\d+|r[0-3]|f[0-3]?|ob|vb\d+|h\d+) = /;
 
 
-function indent(lines: readonly string[]): string[] {
-  return lines.map((l) => `  ${l}`);
-}
 

@@ -23,7 +23,7 @@ import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './reduce.js';
 import { rowSegmentThreads, segmentCombine, segmentPrologue, SEGMENT_LANE, SEGMENT_LIVE, SEGMENT_WORKGROUP, SUBGROUP_ID_BUILTIN } from './row-segments.js';
 import { tuning } from './tuning.js';
-import { fromStorage, literal, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
+import { fromStorage, indent, literal, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export type RowReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
 
@@ -544,6 +544,3 @@ function decompose(linear: string, axes: readonly number[], shape: Shape, name =
   });
 }
 
-function indent(lines: readonly string[]): string[] {
-  return lines.map((l) => `  ${l}`);
-}

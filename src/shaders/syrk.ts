@@ -47,7 +47,6 @@ import {
   epilogueLoads,
   FILL_WORKGROUPS,
   generateCombine,
-  indent,
   productModule,
   PARTIAL_BUFFER,
   plus,
@@ -67,7 +66,7 @@ import {
   type GemmProgram,
   type MatrixOperand,
 } from './matmul.js';
-import { VALUE_TYPE } from './wgsl.js';
+import { indent, VALUE_TYPE } from './wgsl.js';
 
 export interface SyrkSpec {
   readonly dtype: 'float32' | 'int32';

@@ -72,3 +72,9 @@ export function pruneUnusedLets(prunable: RegExp, lines: readonly string[]): str
   }
   return lines.filter((_, i) => keep[i]);
 }
+
+/** WGSL lines nested `depth` levels (two spaces each). */
+export function indent(lines: readonly string[], depth = 1): string[] {
+  const pad = '  '.repeat(depth);
+  return lines.map((l) => pad + l);
+}
