@@ -128,9 +128,8 @@ interface Bound {
 /** Commands encoded for the bindings of the evaluation before, in the hope that the next one binds the same. */
 interface EncodedAhead {
   readonly commands: GPUCommandBuffer;
-  /** Per slot, the buffer bound and its bound size. */
-  readonly buffers: readonly (GPUBuffer | null)[];
-  readonly bytes: readonly number[];
+  /** What they were encoded from (the bindings the next evaluation must have). */
+  readonly bound: Bound;
   /** bindEpoch() when encoded: a buffer destroyed or an evaluation failed since, and they are not used. */
   readonly epoch: number;
   /** Bind groups the encoding reused, counted in the telemetry when the commands are submitted. */
@@ -505,7 +504,7 @@ export class WebGpuBackend implements Backend {
     const ahead = state.ahead;
     state.ahead = null;
     if (ahead && !timer && this.encodeAhead) {
-      if (ahead.epoch === this.bindEpoch() && sameArray(ahead.buffers, buffers) && sameArray(ahead.bytes, bytes)) {
+      if (ahead.epoch === this.bindEpoch() && sameArray(ahead.bound.buffers, buffers) && sameArray(ahead.bound.bytes, bytes)) {
         this.stats.commandsAheadUsed++;
         this.stats.bindGroupsReused += ahead.groupsReused;
         state.aheadMisses = 0;
@@ -557,7 +556,7 @@ export class WebGpuBackend implements Backend {
       stats.bindGroupsReused = reusedBefore;
       if (!commands) return;
       stats.commandsEncodedAhead++;
-      state.ahead = { commands, buffers: bound.buffers, bytes: bound.bytes, epoch: this.bindEpoch(), groupsReused };
+      state.ahead = { commands, bound, epoch: this.bindEpoch(), groupsReused };
     });
   }
 
