@@ -7,7 +7,13 @@
 //   node gemm-sweep.mjs --smoke                                         # SwiftShader: small shapes, same code
 //
 // `--set final` (the default) times the defaults against the first round's and the runners-up; `--set
-// explore` every option of the second round (see SETS); `--only REGEX` picks shapes.
+// explore` every option of the second round (see SETS); `--only REGEX` picks shapes. `--set epilogue` is a
+// diagnostic of what a fused epilogue costs: only the MLP's two products (x @ w1.T and h @ w2.T; in smoke,
+// 256x256x256-tB and 256x128x256-tB), each timed with no epilogue, + bias, + bias then gelu (and + bias then
+// relu for the default tile) on four tiles, all variants of a shape interleaved as usual, so the cost is read
+// within one shape's rounds (see epilogueVariants); the report adds a table of each epilogue against none.
+//
+//   node gemm-sweep.mjs --set epilogue --only '^gemm-4096x(4096x1024|1024x4096)-tB$' --out $OUT
 //
 // Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
 // gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
@@ -74,16 +80,23 @@ interface Shape {
   readonly k: number;
   readonly transA?: boolean;
   readonly transB?: boolean;
-  /** gelu(acc + bias[n]) in the store. */
-  readonly biasGelu?: boolean;
+  /** The store's epilogue: acc + bias[n], then relu or gelu; absent: acc as is. */
+  readonly epilogue?: Epilogue;
   /** syrk of x [k, n] (transA: x^T x): n x n output, k samples. */
   readonly syrk?: boolean;
 }
+
+/** A fused epilogue of the GEMM's store: acc + bias[n] (bias), then relu or gelu (tanh form). */
+type Epilogue = 'bias' | 'bias-relu' | 'bias-gelu';
+/** An epilogue or none (plain acc). */
+type EpilogueChoice = 'none' | Epilogue;
 
 interface Variant {
   readonly label: string;
   /** planMatmul / planSyrk options (variant, tile, gemv, splitK, workgroupStorage); null: the default choice. */
   readonly options: Record<string, unknown> | null;
+  /** This variant's epilogue, instead of the shape's (the label ends in ` +bias...` unless 'none'). */
+  readonly epilogue?: EpilogueChoice;
 }
 
 const t = (bm: number, bn: number, bk: number, tm: number, tn: number, db: boolean, unroll = true, group = 8, more: Partial<TileConfig> = {}): TileConfig => ({ bm, bn, bk, tm, tn, db, unroll, group, ...more });
@@ -178,9 +191,23 @@ const gemv = (g: GemvConfig, splitK?: number): Variant => ({
 });
 const DEFAULT: Variant = { label: 'default', options: null };
 
+/** `--set epilogue`: its own shapes and variants, outside SETS. */
+const EPILOGUE_SET = 'epilogue';
+/** The tiles of `--set epilogue`: the default choice, LARGE_VEC4 launched in groups of 8, R2, and R1's tile with double-buffered fragments. */
+const EPILOGUE_TILES: readonly Variant[] = [DEFAULT, tiled({ ...V16, group: 8 }), tiled(R2), tiled(t(128, 128, 8, 8, 8, true, true, 0, { frag: true }))];
+
+/** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
+const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
+
+/** Per tile, no epilogue, + bias, + bias then gelu; + bias then relu on the default tile only. */
+function epilogueVariants(): Variant[] {
+  return EPILOGUE_TILES.flatMap((v) => (['none', 'bias', ...(v === DEFAULT ? ['bias-relu' as const] : []), 'bias-gelu'] as const).map((e) => withEpilogue(v, e)));
+}
+
 function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
+  if (set === EPILOGUE_SET) return epilogueVariants();
   const sel = SETS[set];
-  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${Object.keys(SETS).join(', ')})`);
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
@@ -215,12 +242,25 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   return list(s.id === 'gemm-4096x4096x4096' ? sel.big : sel.core);
 }
 
-function shapes(smoke: boolean): Shape[] {
+function shapes(smoke: boolean, set: string): Shape[] {
+  if (set === EPILOGUE_SET) {
+    // The harness MLP's two products (x @ w1.T, w1 [4096, 1024]; h @ w2.T, w2 [1024, 4096]): their epilogues
+    // are the variants'. Only here, so no other set runs the first one.
+    return smoke
+      ? [
+          { id: 'gemm-256x256x256-tB', batch: 1, m: 256, n: 256, k: 256, transB: true },
+          { id: 'gemm-256x128x256-tB', batch: 1, m: 256, n: 128, k: 256, transB: true },
+        ]
+      : [
+          { id: 'gemm-4096x4096x1024-tB', batch: 1, m: 4096, n: 4096, k: 1024, transB: true },
+          { id: 'gemm-4096x1024x4096-tB', batch: 1, m: 4096, n: 1024, k: 4096, transB: true },
+        ];
+  }
   if (smoke) {
     return [
       { id: 'gemm-256x256x256', batch: 1, m: 256, n: 256, k: 256 },
       { id: 'gemm-256x256x256-tB', batch: 1, m: 256, n: 256, k: 256, transB: true },
-      { id: 'gemm-bias-gelu-256', batch: 1, m: 256, n: 256, k: 256, biasGelu: true },
+      { id: 'gemm-bias-gelu-256', batch: 1, m: 256, n: 256, k: 256, epilogue: 'bias-gelu' },
       { id: 'gemm-256x256x32', batch: 1, m: 256, n: 256, k: 32 },
       { id: 'gemm-1x512x512', batch: 1, m: 1, n: 512, k: 512 },
       { id: 'gemm-1x512x512-tB', batch: 1, m: 1, n: 512, k: 512, transB: true },
@@ -232,7 +272,7 @@ function shapes(smoke: boolean): Shape[] {
   return [
     { id: 'gemm-4096x4096x4096', batch: 1, m: 4096, n: 4096, k: 4096 },
     { id: 'gemm-4096x4096x4096-tB', batch: 1, m: 4096, n: 4096, k: 4096, transB: true },
-    { id: 'gemm-bias-gelu-4096', batch: 1, m: 4096, n: 4096, k: 4096, biasGelu: true },
+    { id: 'gemm-bias-gelu-4096', batch: 1, m: 4096, n: 4096, k: 4096, epilogue: 'bias-gelu' },
     { id: 'gemm-4096x4096x1024', batch: 1, m: 4096, n: 4096, k: 1024 },
     { id: 'gemm-65536x256x256', batch: 1, m: 65536, n: 256, k: 256 },
     // The harness MLP's second product: h [4096, 4096] @ w2.T, w2 [1024, 4096].
@@ -265,13 +305,17 @@ function randomFloats(n: number, seed: number): Float32Array {
 
 const F32: KernelBuffer['dtype'] = 'float32';
 
-/** The stored operands and the spec for a shape. A stored [b, m, k] (or [b, k, m] transA), B [b, k, n] (or [b, n, k] transB). */
-function build(s: Shape): { aLen: number; bLen: number; matmul: MatmulSpec | null; syrk: SyrkSpec | null } {
+/**
+ * The stored operands and the spec for a shape with an epilogue (SYRK: none). A stored [b, m, k] (or [b, k, m]
+ * transA), B [b, k, n] (or [b, n, k] transB); an epilogue's bias is in2 [n].
+ */
+function build(s: Shape, epilogue: EpilogueChoice): { aLen: number; bLen: number; matmul: MatmulSpec | null; syrk: SyrkSpec | null } {
   const { batch, m, n, k } = s;
+  const bias = !s.syrk && epilogue !== 'none';
   const buffers: KernelBuffer[] = [
     { name: 'in0', dtype: F32, access: 'read' },
     ...(s.syrk ? [] : [{ name: 'in1', dtype: F32, access: 'read' } as const]),
-    ...(s.biasGelu ? [{ name: 'in2', dtype: F32, access: 'read' } as const] : []),
+    ...(bias ? [{ name: 'in2', dtype: F32, access: 'read' } as const] : []),
     { name: 'out', dtype: F32, access: 'read_write' },
   ];
   const batchShape = batch > 1 ? [batch] : [];
@@ -287,7 +331,7 @@ function build(s: Shape): { aLen: number; bLen: number; matmul: MatmulSpec | nul
     { kind: 'value', name: 'acc', dtype: F32 },
     { kind: 'load', buffer: 'in2', dtype: F32, access: { offset: 0, strides: [...bs(0), 0, 1] } },
     { kind: 'op', op: 'add', args: [0, 1], attrs: {}, dtype: F32 },
-    { kind: 'op', op: 'gelu', args: [2], attrs: {}, dtype: F32 },
+    ...(epilogue === 'bias-gelu' || epilogue === 'bias-relu' ? [{ kind: 'op', op: epilogue === 'bias-gelu' ? 'gelu' : 'relu', args: [2], attrs: {}, dtype: F32 } as const] : []),
   ];
   return {
     aLen: batch * m * k,
@@ -301,7 +345,7 @@ function build(s: Shape): { aLen: number; bLen: number; matmul: MatmulSpec | nul
       k,
       a: { buffer: 'in0', offset: 0, batchStrides: bs(m * k), ...a },
       b: { buffer: 'in1', offset: 0, batchStrides: bs(k * n), ...b },
-      ...(s.biasGelu ? { epilogue: { expr: { steps }, step: 3 } } : {}),
+      ...(bias ? { epilogue: { expr: { steps }, step: steps.length - 1 } } : {}),
       buffers,
       store,
     },
@@ -311,10 +355,12 @@ function build(s: Shape): { aLen: number; bLen: number; matmul: MatmulSpec | nul
 const U = 2 ** -24;
 const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
 
-/** 256 sampled outputs recomputed in float64, with the worst-case float32 bound of each. */
-function reference(s: Shape, A: Float32Array, B: Float32Array, bias: Float32Array | null, count: number): { at: number; want: number; tol: number }[] {
+type Ref = { at: number; want: number; tol: number };
+
+/** 256 sampled outputs recomputed in float64 with the epilogue (bias: required unless 'none'), with the worst-case float32 bound of each. */
+function reference(s: Shape, A: Float32Array, B: Float32Array, bias: Float32Array | null, count: number, epilogue: EpilogueChoice): Ref[] {
   const { batch, m, n, k } = s;
-  const out: { at: number; want: number; tol: number }[] = [];
+  const out: Ref[] = [];
   const rnd = randomFloats(count * 3, 99);
   const gammaK = (k * U) / (1 - k * U);
   for (let q = 0; q < count; q++) {
@@ -338,11 +384,17 @@ function reference(s: Shape, A: Float32Array, B: Float32Array, bias: Float32Arra
     }
     let tol = (gammaK + U) * abs * 1.001 + 1e-30;
     let want = acc;
-    if (bias) {
-      const v = acc + bias[col];
-      want = gelu(v);
-      // gelu' <= 1.13; the add, tanh (WGSL: 2^-11 absolute inside tanh) and the products: a generous 1e-5 |v| + 1e-6.
-      tol = 1.2 * tol + 1e-5 * Math.abs(v) + 1e-6;
+    if (epilogue !== 'none' && !s.syrk) {
+      const v = acc + bias![col];
+      if (epilogue === 'bias-gelu') {
+        want = gelu(v);
+        // gelu' <= 1.13; the add, tanh (WGSL: 2^-11 absolute inside tanh) and the products: a generous 1e-5 |v| + 1e-6.
+        tol = 1.2 * tol + 1e-5 * Math.abs(v) + 1e-6;
+      } else {
+        // The float32 add rounds once (u |v|, over the computed sum); relu is exact and 1-Lipschitz.
+        want = epilogue === 'bias-relu' ? Math.max(v, 0) : v;
+        tol = tol * (1 + U) + U * Math.abs(v) * 1.001 + 1e-30;
+      }
     }
     out.push({ at: bz * m * n + row * n + col, want, tol });
   }
@@ -361,6 +413,8 @@ interface Row {
   spread?: number;
   check: string;
   device: string;
+  /** A variant's own epilogue (`--set epilogue`): its label without the suffix and the epilogue. */
+  epilogue?: { base: string; epilogue: EpilogueChoice };
 }
 
 function median(xs: number[]): number {
@@ -456,23 +510,27 @@ async function main(): Promise<number> {
       appendFileSync(join(args.out, 'gemm-sweep.log'), `${line}\n`);
     }
   };
-  for (const s of shapes(args.smoke)) {
+  for (const s of shapes(args.smoke, args.set)) {
     if (args.only && !args.only.test(s.id)) continue;
     if ((Date.now() - started) / 1000 > args.maxSeconds) {
       log(`${s.id}: skipped (time)`);
       continue;
     }
     const flops = (2 * s.batch * s.m * s.n * s.k) / (s.syrk ? 2 : 1);
-    const built = build(s);
+    const variants = variantsFor(s, args.smoke, args.set);
+    // Each variant's epilogue (its own, else the shape's); the spec and the reference per distinct one.
+    const epilogueOf = (v: Variant): EpilogueChoice => (s.syrk ? 'none' : (v.epilogue ?? s.epilogue ?? 'none'));
+    const epilogues = [...new Set(variants.map(epilogueOf))];
+    const specs = new Map(epilogues.map((e) => [e, build(s, e)]));
+    const built = specs.get(epilogues[0])!;
     const A = randomFloats(built.aLen, 1);
     const B = built.bLen ? randomFloats(built.bLen, 2) : new Float32Array(4);
-    const bias = s.biasGelu ? randomFloats(s.n, 3) : null;
-    const refs = reference(s, A, B, bias, 256);
+    const bias = epilogues.some((e) => e !== 'none') ? randomFloats(s.n, 3) : null;
+    const refs = new Map(epilogues.map((e) => [e, reference(s, A, B, bias, 256, e)]));
     const outLen = s.batch * s.m * s.n;
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-    const variants = variantsFor(s, args.smoke, args.set);
     const devices = [{ dev: device, tag: '', list: variants }, ...(unsafe && !args.smoke ? [{ dev: unsafe.device, tag: ' [no robustness]', list: variants.slice(0, 4) }] : [])];
-    const entries: Entry[] = [];
+    const entries: (Entry & { refs: Ref[] })[] = [];
     const owned: GPUBuffer[] = [];
     const outs = new Map<GPUDevice, GPUBuffer>();
     log(`${s.id}: start ${new Date().toISOString()}`);
@@ -490,9 +548,12 @@ async function main(): Promise<number> {
       if (bias) buffers.set('in2', buf(bias));
       for (const v of list) {
         const row: Row = { shape: s.id, variant: v.label + tag, chosen: '', dispatches: 0, ms: null, min: null, tflops: null, check: '', device: name };
+        const epilogue = epilogueOf(v);
+        if (v.epilogue) row.epilogue = { base: v.label.replace(/ \+[a-z-]+$/, '') + tag, epilogue };
         rows.push(row);
         try {
-          const program: GemmProgram = built.syrk ? planSyrk(built.syrk, (v.options ?? {}) as never) : planMatmul(built.matmul!, (v.options ?? {}) as never);
+          const spec = specs.get(epilogue)!;
+          const program: GemmProgram = spec.syrk ? planSyrk(spec.syrk, (v.options ?? {}) as never) : planMatmul(spec.matmul!, (v.options ?? {}) as never);
           row.chosen = `${program.variant}: ${program.dispatches.map((d) => d.label).join(' + ')}`;
           row.dispatches = program.dispatches.length;
           const temps = program.temps.map((x) => dev.createBuffer({ size: Math.max(16, x.size * 4), usage }));
@@ -510,7 +571,7 @@ async function main(): Promise<number> {
           }
           const err = await dev.popErrorScope();
           if (err) throw new Error(err.message);
-          entries.push({ row, dev, steps, temps, medians: [], mins: [] });
+          entries.push({ row, dev, steps, temps, medians: [], mins: [], refs: refs.get(epilogue)! });
         } catch (e) {
           row.check = `ERROR ${(e as Error).message.split('\n')[0].slice(0, 160)}`;
           failed = true;
@@ -547,12 +608,12 @@ async function main(): Promise<number> {
           for (let i = 0; i < got.length; i++) if (!(got[i] === got[i])) nan++;
           let bad = 0;
           let worst = 0;
-          for (const r of refs) {
+          for (const r of e.refs) {
             const err = Math.abs(got[r.at] - r.want);
             worst = Math.max(worst, err / r.tol);
             if (!(err <= r.tol)) bad++;
           }
-          e.row.check = nan || bad ? `FAIL (${nan} NaN, ${bad}/${refs.length} off)` : `ok (${(worst * 100).toFixed(1)}% of bound)`;
+          e.row.check = nan || bad ? `FAIL (${nan} NaN, ${bad}/${e.refs.length} off)` : `ok (${(worst * 100).toFixed(1)}% of bound)`;
           if (nan || bad) failed = true;
         }
       }
@@ -571,7 +632,7 @@ async function main(): Promise<number> {
     log(`${s.id}: end ${new Date().toISOString()}`);
   }
   let torch: Record<string, number> = {};
-  if (args.torch) torch = torchTimes(shapes(args.smoke).filter((s) => !args.only || args.only.test(s.id)));
+  if (args.torch) torch = torchTimes(shapes(args.smoke, args.set).filter((s) => !args.only || args.only.test(s.id)));
   const best = new Map<string, Row>();
   for (const r of rows) if (r.ms !== null && r.check.startsWith('ok') && !r.variant.includes('[no robustness]') && (!best.has(r.shape) || r.ms < best.get(r.shape)!.ms!)) best.set(r.shape, r);
   const lines = [
@@ -599,6 +660,7 @@ async function main(): Promise<number> {
       const pct = (ms: number | null | undefined) => (lim && ms ? `${((lim / ms) * 100).toFixed(0)}%` : '-');
       return `| ${r.shape} | ${r.variant} | ${r.ms!.toFixed(4)} | ${r.tflops!.toFixed(2)} | ${pct(r.ms)} | ${d?.chosen.split(':')[0] ?? '-'} | ${d?.ms?.toFixed(4) ?? '-'} | ${pct(d?.ms)} |`;
     }),
+    ...epilogueTable(rows),
   ];
   const md = lines.join('\n') + '\n';
   if (args.out) {
@@ -611,6 +673,41 @@ async function main(): Promise<number> {
   device.destroy();
   unsafe?.device.destroy();
   return failed ? 1 : 0;
+}
+
+/**
+ * With variants of their own epilogue (`--set epilogue`): per shape and tile, the time with no epilogue and
+ * each epilogue's against it (same shape, same interleaved rounds). No lines otherwise.
+ */
+function epilogueTable(rows: Row[]): string[] {
+  const tagged = rows.filter((r) => r.epilogue);
+  if (tagged.length === 0) return [];
+  const kinds: EpilogueChoice[] = ['bias', 'bias-relu', 'bias-gelu'];
+  const groups = new Map<string, Map<EpilogueChoice, Row>>();
+  for (const r of tagged) {
+    const key = `${r.shape} | ${r.epilogue!.base}`;
+    if (!groups.has(key)) groups.set(key, new Map());
+    groups.get(key)!.set(r.epilogue!.epilogue, r);
+  }
+  const ok = (r: Row | undefined) => (r && r.ms !== null && r.check.startsWith('ok') ? r.ms : null);
+  return [
+    '',
+    '## Epilogue cost',
+    '',
+    'Per shape and tile: GPU ms with no epilogue, and with each epilogue (its change against none; same shape, same interleaved rounds). "-": not run or not ok.',
+    '',
+    '| shape | tile | none ms | +bias | +bias-relu | +bias-gelu |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+    ...[...groups].map(([key, by]) => {
+      const none = ok(by.get('none'));
+      const cells = kinds.map((k) => {
+        const ms = ok(by.get(k));
+        if (ms === null) return '-';
+        return none === null ? ms.toFixed(4) : `${ms.toFixed(4)} (${ms >= none ? '+' : ''}${(((ms - none) / none) * 100).toFixed(1)}%)`;
+      });
+      return `| ${key} | ${none?.toFixed(4) ?? '-'} | ${cells.join(' | ')} |`;
+    }),
+  ];
 }
 
 /** cuBLAS times (ms) per shape through torch.matmul with TF32 off, CUDA events, median of 20. */
@@ -629,9 +726,11 @@ for s in json.loads(sys.argv[1]):
         w = torch.rand(b, n, k, device="cuda").transpose(1, 2) if s.get("transB") else torch.rand(b, k, n, device="cuda")
         if b == 1:
             a, w = a[0], w[0]
-        if s.get("biasGelu"):
+        ep = s.get("epilogue")
+        if ep:
             bias = torch.rand(n, device="cuda")
-            f = lambda: torch.nn.functional.gelu(torch.addmm(bias, a, w), approximate="tanh")
+            act = {"bias": lambda y: y, "bias-relu": torch.relu, "bias-gelu": lambda y: torch.nn.functional.gelu(y, approximate="tanh")}[ep]
+            f = lambda: act(torch.addmm(bias, a, w))
         else:
             f = lambda: a @ w
     for _ in range(3): f()

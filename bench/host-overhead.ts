@@ -34,7 +34,9 @@
 //      (here mostly SwiftShader running the kernels, plus Dawn's event polling).
 //   4. jit: the same expression as a `wg.jit` function, called on the same tensors (traced once before):
 //      the call and the dispose of its result; jit total adds the wait, as in 3; no ahead is jit total with
-//      the backend's encoding ahead off (blocks of 25 calls alternate between the two).
+//      the backend's encoding ahead off (blocks of 25 calls alternate between the two). The jit total rounds
+//      split into: pre (the call until queue.submit is entered), queue (queue.submit itself), post (from its
+//      return until the call's promise resolves) and jit wait (onSubmittedWorkDone).
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as wg from '../src/index.js';
@@ -77,6 +79,12 @@ const WORKLOADS: Workload[] = [
 ];
 
 const LARGE_WORKLOADS: Workload[] = [
+  {
+    name: 'elementwise8 1M',
+    inputs: [[1024 * 1024]],
+    build: (x) => x[0].mul(0.9).add(0.1).tanh().mul(x[0]).sigmoid().sub(0.5).exp().sqrt(),
+  },
+  { name: 'gemm 4096x4096x32', inputs: [[4096, 32], [32, 4096]], build: (x) => x[0].matmul(x[1]) },
   {
     name: 'layernorm-softmax 8192x1024',
     inputs: [[8192, 1024], [1024], [1024]],
@@ -243,10 +251,12 @@ async function main(): Promise<void> {
   const backend = currentBackend();
   if (!(backend instanceof WebGpuBackend)) throw new Error('no WebGPU backend');
   const device = backend.device;
+  let submitCalledAt = 0;
   let submittedAt = 0;
   const queue = device.queue;
   const submit = queue.submit.bind(queue);
   queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
+    submitCalledAt = performance.now();
     submit(buffers);
     submittedAt = performance.now();
   };
@@ -258,7 +268,7 @@ async function main(): Promise<void> {
   }
   // --gap FLOATS: wall against GPU time of one large dispatch outside wgfuse (see copyGap).
   if (argv.includes('--gap')) await copyGap(device, Number(option('--gap', '0')), Math.min(RUNS, 200));
-  const columns = ['build', 'extract', 'key', 'evaluate', 'submit', 'cpu', 'total', 'wait', 'jit', 'jit total', 'no ahead'];
+  const columns = ['build', 'extract', 'key', 'evaluate', 'submit', 'cpu', 'total', 'wait', 'jit', 'jit total', 'no ahead', 'pre', 'queue', 'post', 'jit wait'];
   console.log(`${'workload'.padEnd(24)}${columns.map((c) => c.padStart(15)).join('')}`);
   for (const w of LARGE ? LARGE_WORKLOADS : WORKLOADS) {
     if (ONLY && !w.name.includes(ONLY)) continue;
@@ -329,10 +339,18 @@ async function main(): Promise<void> {
       backend.encodeAhead = ahead;
       const t0 = performance.now();
       const y = await f(...inputs);
+      const resolved = performance.now();
       await device.queue.onSubmittedWorkDone();
       const t1 = performance.now();
       y.dispose();
-      if (i >= 50) t[ahead ? 'jit total' : 'no ahead'].push(t1 - t0);
+      if (i < 50) continue;
+      t[ahead ? 'jit total' : 'no ahead'].push(t1 - t0);
+      if (ahead) {
+        t.pre.push(submitCalledAt - t0);
+        t.queue.push(submittedAt - submitCalledAt);
+        t.post.push(resolved - submittedAt);
+        t['jit wait'].push(t1 - resolved);
+      }
     }
     backend.encodeAhead = true;
     const cell = (xs: number[]) => (xs.length === 0 ? '-' : xs.length === 1 ? us(xs[0]) : `${us(quantile(xs, 0.5))} (${us(quantile(xs, 0.1))})`).padStart(15);
