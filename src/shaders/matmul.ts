@@ -190,8 +190,14 @@ export function splitsFor(tiles: number, k: number, step: number): number {
   return best;
 }
 
-/** The default kernel and geometry for a shape (see the file header and docs/performance.md). */
-export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'>): MatmulChoice {
+/**
+ * The default kernel and geometry for a shape (see the file header and docs/performance.md). With an epilogue
+ * in the tile kernel's stores, large outputs take LARGE_PAIRS rather than LARGE_VEC4: measured interleaved on
+ * the H100 (bench/gemm-sweep.ts --set epilogue), gelu(acc + bias) made LARGE_VEC4 8.8% slower on the MLP's
+ * 4096 x 4096 x 1024 (0.848 ms against 0.778 bare) and 3.6% on 4096 x 1024 x 4096, where LARGE_PAIRS ran
+ * 0.789 and 0.780; with a bias alone LARGE_PAIRS was also ahead (0.756 against 0.769 and 0.757 against 0.768).
+ */
+export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'> & Partial<Pick<MatmulSpec, 'epilogue'>>): MatmulChoice {
   const { m, n, k } = spec;
   const batches = sizeOf(spec.batch);
   const base = { tile: TILE_LARGE, gemv: GEMV_N, splitK: 1 };
@@ -204,8 +210,10 @@ export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'>):
   // for split K, where an operand cannot load as vec4).
   // One wave of tiles with a long K (the MLP's 4096 x 1024 x 4096: 0.776 ms against 0.792) also takes
   // LARGE_VEC4; with a short K, LARGE_PAIRS (batched 64 x 256^3: 0.0670 against 0.0714).
-  if (tiles(TILE_LARGE) >= 2 * FILL_WORKGROUPS) return { ...base, variant: 'tiled', tile: TILE_LARGE_VEC4 };
-  if (tiles(TILE_LARGE) >= FILL_WORKGROUPS / 2) return { ...base, variant: 'tiled', tile: k >= LONG_K ? TILE_LARGE_VEC4 : TILE_LARGE_PAIRS };
+  // An epilogue runs in the tile kernel's stores (not under split K, where the combine runs it): LARGE_PAIRS.
+  const vec4 = spec.epilogue ? TILE_LARGE_PAIRS : TILE_LARGE_VEC4;
+  if (tiles(TILE_LARGE) >= 2 * FILL_WORKGROUPS) return { ...base, variant: 'tiled', tile: vec4 };
+  if (tiles(TILE_LARGE) >= FILL_WORKGROUPS / 2) return { ...base, variant: 'tiled', tile: k >= LONG_K ? vec4 : TILE_LARGE_PAIRS };
   // Too few large tiles: split a long K over them; with a short K, smaller tiles (and split K if it helps).
   const large = splitsFor(tiles(TILE_SPLIT), k, TILE_SPLIT.bk);
   if (large > 1) return { ...base, variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: large };

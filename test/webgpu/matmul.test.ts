@@ -379,6 +379,12 @@ describe('variant choice', () => {
     expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 4096 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 1 });
     expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 1024 })).toMatchObject({ tile: TILE_LARGE_VEC4 });
     expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 1020 })).toMatchObject({ tile: TILE_LARGE_PAIRS });
+    // An epilogue in the tile kernel's stores: LARGE_PAIRS instead of LARGE_VEC4; under split K the combine
+    // runs it, and the tiles keep LARGE_VEC4.
+    const epilogue = { expr: { steps: [{ kind: 'value', name: 'acc', dtype: 'float32' }] }, step: 0 } as const;
+    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 4096, epilogue })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_PAIRS, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 4096, epilogue })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_PAIRS, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 512, n: 512, k: 80000, epilogue })).toMatchObject({ tile: TILE_LARGE_VEC4, splitK: 16 });
     // The choice shows in the generated code.
     expect(generateMatmul(build(mat(33, 33, 7)).spec).wgsl).toContain('var<workgroup>');
     expect(generateMatmul(build(mat(32, 32, 7)).spec).wgsl).not.toContain('var<workgroup>');
