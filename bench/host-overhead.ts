@@ -6,7 +6,7 @@
 //   npx tsc -p tsconfig.json --outDir /tmp/wghost; \
 //     ln -sfn "$PWD/node_modules" /tmp/wghost/node_modules; \
 //     echo '{"type":"module"}' > /tmp/wghost/package.json; \
-//     node /tmp/wghost/bench/host-overhead.js [--runs N] [--only NAME] [--floor] [--gap FLOATS] [--large]
+//     node /tmp/wghost/bench/host-overhead.js [--runs N] [--only NAME] [--floor] [--gap FLOATS] [--large] [--readback N]
 //
 // (add `--cpu-prof --cpu-prof-dir /tmp/prof` to node for a profile.)
 //
@@ -225,6 +225,58 @@ async function copyGap(device: GPUDevice, floats: number, runs: number): Promise
   set.destroy();
 }
 
+/**
+ * The latency of a readback after GPU work of growing length: `calls` jitted GEMMs of n x n x n are submitted,
+ * then one value of the last product is read back (`await t.data()`): its sum (a reduction in the same
+ * program), or its corner (a [1, 1] view of the product: the backend reads the view's span of the base, not
+ * the n x n base). The wall time from the first call to the data, less the kernels' GPU time (timestamps,
+ * measured separately), is what the evaluations and the readback add. Rounds alternate between the two.
+ */
+async function readbackLatency(backend: WebGpuBackend, n: number, rounds: number): Promise<void> {
+  const x = wg.randn([n, n], 1).mul(1 / Math.sqrt(n));
+  const w = wg.randn([n, n], 2);
+  await wg.evaluate(x, w);
+  const programs = {
+    sum: wg.jit((a: Tensor, b: Tensor) => a.matmul(b).sum()),
+    corner: wg.jit((a: Tensor, b: Tensor) => a.matmul(b).slice([0, 0], [1, 1])),
+  };
+  const gpuMs: Record<string, number> = {};
+  for (const [name, f] of Object.entries(programs)) {
+    (await f(x, w)).dispose();
+    backend.timing = true;
+    const gpu: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      wg.resetTelemetry();
+      (await f(x, w)).dispose();
+      gpu.push(wg.telemetry().kernelTimes.reduce((acc, k) => acc + k.gpuNs, 0) / 1e6);
+    }
+    backend.timing = false;
+    gpuMs[name] = quantile(gpu, 0.5);
+  }
+  console.log(`readback after GPU work (${n}^3 GEMMs of ${(gpuMs.corner * 1000).toFixed(0)} us GPU each): wall - GPU, us, median (p10) of ${rounds} rounds`);
+  console.log(`${'calls'.padStart(6)}${'GPU us'.padStart(10)}${'sum'.padStart(22)}${'corner (a view)'.padStart(22)}`);
+  for (const calls of [1, 2, 4, 8, 16]) {
+    const t: Record<string, number[]> = { sum: [], corner: [] };
+    for (let i = 0; i < 2 * rounds + 4; i++) {
+      const name = i % 2 === 0 ? 'sum' : 'corner';
+      const f = programs[name];
+      const t0 = performance.now();
+      let last: Tensor | null = null;
+      for (let c = 0; c < calls; c++) {
+        last?.dispose();
+        last = await f(x, w);
+      }
+      await last!.data();
+      const wall = performance.now() - t0;
+      last!.dispose();
+      if (i >= 4) t[name].push(wall - calls * gpuMs[name]);
+    }
+    const cell = (xs: number[]) => `${us(quantile(xs, 0.5))} (${us(quantile(xs, 0.1))})`.padStart(22);
+    console.log(`${String(calls).padStart(6)}${us(calls * gpuMs.corner).padStart(10)}${cell(t.sum)}${cell(t.corner)}`);
+  }
+  [x, w].forEach((v) => v.dispose());
+}
+
 /** CPU time of the calling (main) thread in ms; null where /proc has no schedstat. */
 function threadCpuMs(): number | null {
   try {
@@ -268,6 +320,11 @@ async function main(): Promise<void> {
   }
   // --gap FLOATS: wall against GPU time of one large dispatch outside wgfuse (see copyGap).
   if (argv.includes('--gap')) await copyGap(device, Number(option('--gap', '0')), Math.min(RUNS, 200));
+  // --readback N: the latency of `await t.data()` after GPU work of growing length (see readbackLatency).
+  if (argv.includes('--readback')) {
+    await readbackLatency(backend, Number(option('--readback', '512')), Math.min(RUNS, 40));
+    return;
+  }
   const columns = ['build', 'extract', 'key', 'evaluate', 'submit', 'cpu', 'total', 'wait', 'jit', 'jit total', 'no ahead', 'pre', 'queue', 'post', 'jit wait'];
   console.log(`${'workload'.padEnd(24)}${columns.map((c) => c.padStart(15)).join('')}`);
   for (const w of LARGE ? LARGE_WORKLOADS : WORKLOADS) {

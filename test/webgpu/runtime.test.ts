@@ -153,6 +153,29 @@ describe('zero-copy views and reference counts', () => {
     gpu.pool.release(again);
     expect(() => x.add(1)).toThrow(/disposed/);
   });
+
+  it('a view reads back only the part of its base from its first element to its last', async () => {
+    const [a, b, c] = [7, 9, 5];
+    const x = wg.arange(a * b * c).cast('float32').mul(0.5).add(1).reshape([a, b, c]);
+    await wg.evaluate(x);
+    const all = Array.from(await x.data());
+    const at = (i: number, j: number, k: number) => all[(i * b + j) * c + k];
+    const cases: { view: wg.Tensor; want: number[]; span: number }[] = [
+      // One element in the middle, one row, a column (stride c * b), a block, a transposed block, an empty slice.
+      { view: x.slice([3, 4, 2], [1, 1, 1]), want: [at(3, 4, 2)], span: 1 },
+      { view: x.slice([6, 2, 0], [1, 1, 5]), want: [0, 1, 2, 3, 4].map((k) => at(6, 2, k)), span: 5 },
+      { view: x.slice([0, 8, 4], [7, 1, 1]), want: [0, 1, 2, 3, 4, 5, 6].map((i) => at(i, 8, 4)), span: 6 * b * c + 1 },
+      { view: x.slice([2, 1, 1], [2, 3, 2]), want: [2, 3].flatMap((i) => [1, 2, 3].flatMap((j) => [1, 2].map((k) => at(i, j, k)))), span: b * c + 2 * c + 2 },
+      { view: x.slice([2, 1, 1], [2, 3, 2]).transpose([2, 1, 0]), want: [1, 2].flatMap((k) => [1, 2, 3].flatMap((j) => [2, 3].map((i) => at(i, j, k)))), span: b * c + 2 * c + 2 },
+      { view: x.slice([1, 0, 0], [0, 9, 5]), want: [], span: 0 },
+    ];
+    for (const { view, want, span } of cases) {
+      wg.resetTelemetry();
+      expect(Array.from(await view.data())).toEqual(want);
+      expect(wg.telemetry().bytesDownloaded).toBe(span * 4);
+    }
+    [x, ...cases.map((k) => k.view)].forEach((t) => t.dispose());
+  });
 });
 
 // A plan evaluated again reuses the bind groups of its last evaluation where every binding is the same buffer

@@ -10,7 +10,7 @@ import type { DType, TypedArray } from '../../ir/dtype.js';
 import { WgfuseError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
 import { hashCode, structuralCode } from '../../ir/hash.js';
-import { isRowMajorStrides, sizeOf } from '../../ir/shape.js';
+import { isRowMajorStrides, sizeOf, type Shape } from '../../ir/shape.js';
 import { gather } from '../cpu/strided.js';
 import { compileGraph } from '../../lowering/compile.js';
 import type { Plan } from '../../lowering/plan.js';
@@ -275,20 +275,26 @@ export class WebGpuBackend implements Backend {
     const root = storage.root;
     if (root.released) throw new WgfuseError(`read: this ${storage.description} tensor was disposed`);
     let data = root.host;
+    /** Where `data` starts in the base. */
+    let first = 0;
     if (!data) {
+      // All of the base, or for a view only its elements from the lowest index to the highest: a row or a
+      // corner of a large result reads that, not the whole base.
+      const span = storage.view ? viewSpan(storage.shape, storage.view.strides, storage.view.offset) : { first: 0, count: root.size };
+      first = span.first;
       this.checkBindable(root, 'read');
       this.checkAlive(`before reading back a ${root.description} tensor, whose value lived only on that device and is gone`);
       root.retain();
       try {
         await this.waitForChecks();
         this.throwDeferred();
-        data = await this.download(root);
+        data = span.count === 0 ? convert(new ArrayBuffer(0), root.dtype, 0) : await this.download(root, span.first, span.count);
       } finally {
         root.release();
       }
     }
     if (!storage.view) return data === storage.host ? data.slice() : data;
-    return gather(data, storage.shape, storage.view.strides, storage.view.offset);
+    return gather(data, storage.shape, storage.view.strides, storage.view.offset - first);
   }
 
   destroy(): void {
@@ -651,8 +657,9 @@ export class WebGpuBackend implements Backend {
 
   // ---- readback ----
 
-  private async download(root: Storage): Promise<TypedArray> {
-    const bytes = Math.max(4, root.size * 4);
+  /** Elements [first, first + count) of `root`'s device buffer (count >= 1), read back. */
+  private async download(root: Storage, first: number, count: number): Promise<TypedArray> {
+    const bytes = count * 4;
     const what = `reading back a ${root.description} tensor`;
     for (let retried = false; ; retried = true) {
       const created: PooledBuffer[] = [];
@@ -664,10 +671,11 @@ export class WebGpuBackend implements Backend {
       try {
         staging = this.pool.acquire(bytes, READBACK_USAGE, created);
         const encoder = this.device.createCommandEncoder();
-        encoder.copyBufferToBuffer(root.device!.buffer, 0, staging.buffer, 0, bytes);
+        encoder.copyBufferToBuffer(root.device!.buffer, first * 4, staging.buffer, 0, bytes);
         this.device.queue.submit([encoder.finish()]);
         this.stats.submits++;
-        // Asked for at once, so that the map and the error scopes settle together.
+        // Asked for at once, so that the map and the error scopes settle together. (Waiting for the queue
+        // before mapping was measured slower: docs/runtime.md, "Reading back".)
         mapped = staging.buffer.mapAsync(MapMode.READ, 0, bytes);
         mapped.catch(() => undefined);
       } catch (err) {
@@ -712,10 +720,10 @@ export class WebGpuBackend implements Backend {
         drop();
         throw await this.explain(err, what);
       }
-      const out = convert(staging!.buffer.getMappedRange(0, bytes), root.dtype, root.size);
+      const out = convert(staging!.buffer.getMappedRange(0, bytes), root.dtype, count);
       staging!.buffer.unmap();
       this.pool.release(staging!);
-      this.stats.bytesDownloaded += root.size * 4;
+      this.stats.bytesDownloaded += bytes;
       return out;
     }
   }
@@ -1006,6 +1014,19 @@ export function checkPlanLimits(plan: Plan, args: readonly Storage[], limits: Bu
   for (const s of plan.slots) {
     if (s.role !== 'input' && bytesOf(s.index) > limits.maxBufferSize) fail(s.index, 'maxBufferSize', 'it cannot be allocated');
   }
+}
+
+/** The elements of a view's base it reads: from its lowest index to its highest (count 0 when it is empty). */
+function viewSpan(shape: Shape, strides: readonly number[], offset: number): { first: number; count: number } {
+  if (sizeOf(shape) === 0) return { first: offset, count: 0 };
+  let low = offset;
+  let high = offset;
+  shape.forEach((d, i) => {
+    const reach = strides[i] * (d - 1);
+    if (reach < 0) low += reach;
+    else high += reach;
+  });
+  return { first: low, count: high - low + 1 };
 }
 
 function convert(raw: ArrayBuffer, dtype: DType, size: number): TypedArray {
