@@ -59,7 +59,11 @@ function toTypedArray(values: ArrayLike<number>, dtype: DType, shape: Shape): Ty
       }
     }
   }
-  for (let i = 0; i < values.length; i++) out[i] = coerce(values[i], dtype);
+  // Storing into a Float32Array rounds as Math.fround, and into an Int32Array truncates toward zero as
+  // coerce does for the values checked above: one bulk copy (a per-element loop took 0.35 s for 164 MB).
+  // Bool needs coerce's `!== 0`.
+  if (dtype !== 'bool') out.set(values);
+  else for (let i = 0; i < values.length; i++) out[i] = coerce(values[i], dtype);
   return out;
 }
 

@@ -1,6 +1,8 @@
 // Tensor constructors, tensor properties and reading values back (data, array, item).
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as wg from '../../src/index.js';
+import { coerce, type DType } from '../../src/ir/dtype.js';
 import { expectClose, expectExact, f32, nest, refNormal, refUniform, rng, sizeOf } from './helpers.js';
 
 beforeAll(async () => {
@@ -349,6 +351,30 @@ describe('more creation cases', () => {
     const f = wg.tensor(new Uint8Array([1, 0]), [2], 'float32');
     expect(f.dtype).toBe('float32');
     expect(Array.from(await f.data())).toEqual([1, 0]);
+  });
+
+  it('converts any source (plain numbers, each typed array) to each dtype as coerce does, element by element', async () => {
+    // wg.tensor copies typed data in bulk; this holds it to coerce's rules (float32 rounding, int32 truncation
+    // toward zero, bool as != 0) on values with fractions, signed zeros, float32 edge cases and int32 limits.
+    const value = fc.oneof(
+      fc.double({ noNaN: true, min: -3e9, max: 3e9 }),
+      fc.integer({ min: -2147483648, max: 2147483647 }),
+      fc.constantFrom(0, -0, 0.5, -0.5, 1.5, -2.5, 16777217, 2147483647, -2147483648, 1e-40, 3.4e38),
+    );
+    const sources = ['array', 'float32', 'int32', 'uint8'] as const;
+    await fc.assert(
+      fc.asyncProperty(fc.array(value, { maxLength: 40 }), fc.constantFrom(...sources), fc.constantFrom<DType>('float32', 'int32', 'bool'), async (xs, source, dtype) => {
+        const data = source === 'array' ? xs : source === 'float32' ? Float32Array.from(xs) : source === 'int32' ? Int32Array.from(xs) : Uint8Array.from(xs);
+        const values = Array.from(data as ArrayLike<number>);
+        // int32 refuses what it cannot hold (checked elsewhere): only values it holds here.
+        if (dtype === 'int32' && values.some((v) => !(Math.abs(Math.trunc(v)) <= 2147483647 && Math.trunc(v) >= -2147483648))) return;
+        const got = await wg.tensor(data as Float32Array, [values.length], dtype).data();
+        // What storing coerce's values element by element gives (an Int32Array holds -0 as 0).
+        const want = (dtype === 'float32' ? Float32Array : dtype === 'int32' ? Int32Array : Uint8Array).from(values.map((v) => coerce(v, dtype)));
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }),
+      { numRuns: 300, seed: 7 },
+    );
   });
 
   it('mixed booleans and numbers are float32 with booleans as 1 / 0', async () => {
