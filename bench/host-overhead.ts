@@ -6,7 +6,7 @@
 //   npx tsc -p tsconfig.json --outDir /tmp/wghost; \
 //     ln -sfn "$PWD/node_modules" /tmp/wghost/node_modules; \
 //     echo '{"type":"module"}' > /tmp/wghost/package.json; \
-//     node /tmp/wghost/bench/host-overhead.js [--runs N] [--only NAME] [--floor] [--gap FLOATS] [--large] [--readback N]
+//     node /tmp/wghost/bench/host-overhead.js [--runs N] [--only NAME] [--floor] [--gap FLOATS] [--large] [--readback N] [--upload MIB]
 //
 // (add `--cpu-prof --cpu-prof-dir /tmp/prof` to node for a profile.)
 //
@@ -277,6 +277,33 @@ async function readbackLatency(backend: WebGpuBackend, n: number, rounds: number
   [x, w].forEach((v) => v.dispose());
 }
 
+/**
+ * Uploads of fresh host data: each round makes a new tensor of `mib` MiB from the same Float32Array (wgfuse
+ * copies it), evaluates `x.add(1)` and waits for the GPU; the time from the tensor's creation to the end. Rounds
+ * alternate between a pooled staging buffer (the backend's default for data of 1 MiB and more) and
+ * `queue.writeBuffer` (stagedUploadBytes = Infinity).
+ */
+async function uploadRate(backend: WebGpuBackend, mib: number, rounds: number): Promise<void> {
+  const data = Float32Array.from({ length: (mib << 20) / 4 }, (_, i) => i % 1013);
+  const saved = backend.stagedUploadBytes;
+  const t: Record<string, number[]> = { staged: [], writeBuffer: [] };
+  for (let i = 0; i < 2 * rounds + 2; i++) {
+    const mode = i % 2 === 0 ? 'staged' : 'writeBuffer';
+    backend.stagedUploadBytes = mode === 'staged' ? saved : Infinity;
+    const t0 = performance.now();
+    const x = wg.tensor(data);
+    const y = x.add(1);
+    await wg.evaluate(y);
+    await backend.device.queue.onSubmittedWorkDone();
+    const ms = performance.now() - t0;
+    if (i >= 2) t[mode].push(ms);
+    [x, y].forEach((v) => v.dispose());
+  }
+  backend.stagedUploadBytes = saved;
+  const cell = (xs: number[]) => `${quantile(xs, 0.5).toFixed(1)} ms (${((mib * 1.048576) / quantile(xs, 0.5)).toFixed(2)} GB/s)`;
+  console.log(`upload of ${mib} MiB of fresh data (wg.tensor, then x.add(1) evaluated and waited for), median of ${rounds}: staged ${cell(t.staged)}, writeBuffer ${cell(t.writeBuffer)}`);
+}
+
 /** CPU time of the calling (main) thread in ms; null where /proc has no schedstat. */
 function threadCpuMs(): number | null {
   try {
@@ -320,6 +347,11 @@ async function main(): Promise<void> {
   }
   // --gap FLOATS: wall against GPU time of one large dispatch outside wgfuse (see copyGap).
   if (argv.includes('--gap')) await copyGap(device, Number(option('--gap', '0')), Math.min(RUNS, 200));
+  // --upload MIB: host-to-device upload of fresh data, staged or through writeBuffer (see uploadRate).
+  if (argv.includes('--upload')) {
+    await uploadRate(backend, Number(option('--upload', '256')), Math.min(RUNS, 15));
+    return;
+  }
   // --readback N: the latency of `await t.data()` after GPU work of growing length (see readbackLatency).
   if (argv.includes('--readback')) {
     await readbackLatency(backend, Number(option('--readback', '512')), Math.min(RUNS, 40));

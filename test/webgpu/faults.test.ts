@@ -8,7 +8,7 @@ import { currentBackend } from '../../src/api/context.js';
 import { extractProgram } from '../../src/api/program.js';
 import { selectNodeGpu } from '../../src/runtime/node-gpu.js';
 import { acquireDevice } from '../../src/runtime/webgpu/device.js';
-import { checkPlanLimits, WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
+import { checkPlanLimits, STAGED_UPLOAD_BYTES, WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { faultyDevice, type Faults } from './fault-device.js';
 
 /**
@@ -207,6 +207,21 @@ describe('out of memory', () => {
     expect(err).toBeInstanceOf(wg.OutOfMemoryError);
     expect((err as Error).message).toMatch(/^webgpu: out of device memory reading back a float32\[5000\] tensor \(19\.5 KiB of staging memory\); the buffer pool was emptied and the allocation retried once/);
     expect((await y.data())[4900]).toBeCloseTo(70, 5);
+  });
+
+  it('out-of-memory on a large upload\'s staging buffer: the upload goes through writeBuffer instead, exactly', async () => {
+    const n = STAGED_UPLOAD_BYTES / 4 + 5;
+    const host = Float32Array.from(range(n, (i) => (i % 1001) - 500.25));
+    const x = wg.tensor(host);
+    gpu().pool.trim(0); // no idle staging buffer to reuse
+    const before = faults.outOfMemory;
+    wg.resetTelemetry();
+    faults.failNextCreates = 1; // the first buffer the evaluation creates is the staging buffer
+    const v = await x.mul(2).data();
+    expect(faults.outOfMemory).toBe(before + 1);
+    expect(wg.telemetry()).toMatchObject({ outOfMemoryRetries: 0, outOfMemoryErrors: 0, bytesUploaded: n * 4 });
+    expect(range(n, (i) => i).filter((i) => v[i] !== host[i] * 2).length).toBe(0);
+    x.dispose();
   });
 
   afterAll(() => device.destroy());

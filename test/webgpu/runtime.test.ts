@@ -5,7 +5,7 @@ import * as wg from '../../src/index.js';
 import { currentBackend } from '../../src/api/context.js';
 import { storageOf } from '../../src/api/program.js';
 import { BufferPool, sizeClass } from '../../src/runtime/webgpu/buffer-pool.js';
-import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
+import { STAGED_UPLOAD_BYTES, WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { PipelineCache } from '../../src/runtime/webgpu/pipelines.js';
 import { emptyTelemetry } from '../../src/runtime/telemetry.js';
 import { BufferUsage } from '../../src/runtime/webgpu/usage.js';
@@ -93,6 +93,58 @@ describe('evaluation', () => {
     expect(wg.telemetry().bytesDownloaded).toBe(12);
     [4, 5, 6].forEach((v, i) => expect(values[i]).toBeCloseTo(Math.exp(2 * v + 1), -1));
   });
+  it('uploads large host data through a pooled staging buffer, small data through writeBuffer, both exact', async () => {
+    const queue = gpu.device.queue;
+    const writes: number[] = [];
+    const writeBuffer = queue.writeBuffer;
+    queue.writeBuffer = ((...a: Parameters<GPUQueue['writeBuffer']>) => {
+      writes.push(a[4] ?? 0);
+      return writeBuffer.apply(queue, a);
+    }) as GPUQueue['writeBuffer'];
+    let stagingCreated = 0;
+    const createBuffer = gpu.device.createBuffer;
+    gpu.device.createBuffer = ((desc: GPUBufferDescriptor) => {
+      if (desc.usage & BufferUsage.MAP_WRITE) stagingCreated++;
+      return createBuffer.call(gpu.device, desc);
+    }) as GPUDevice['createBuffer'];
+    try {
+      // Just over the threshold, an odd length; an int32 and a bool one in the same evaluation; one below.
+      const n = STAGED_UPLOAD_BYTES / 4 + 3;
+      const f = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 1000);
+      const k = Int32Array.from({ length: n }, (_, i) => (i * 7919) % 100003 - 50000);
+      const b = Uint8Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0));
+      const small = Float32Array.from({ length: 1000 }, (_, i) => i / 7);
+      const run = async () => {
+        const [x, y, z, w] = [wg.tensor(f), wg.tensor(k), wg.tensor(b, [n], 'bool'), wg.tensor(small)];
+        const out = x.add(y.cast('float32')).mul(z.cast('float32')).sum();
+        const tail = w.mul(2);
+        wg.resetTelemetry();
+        await wg.evaluate(out, tail);
+        expect(wg.telemetry().bytesUploaded).toBe(3 * n * 4 + 1000 * 4);
+        let want = 0;
+        for (let i = 0; i < n; i++) want += Math.fround(Math.fround(f[i] + k[i]) * b[i]);
+        expect((await out.data())[0]).toBeCloseTo(want, -2);
+        expect(Array.from(await tail.data())).toEqual(Array.from(small, (v) => Math.fround(v * 2)));
+        // The device copies themselves, exactly (mismatches counted: a diff of 2^18 elements takes minutes).
+        const mismatches = (got: ArrayLike<number>, want: ArrayLike<number>) => Array.from(want).filter((v, i) => got[i] !== v).length + Math.abs(got.length - want.length);
+        expect(mismatches(await y.add(0).data(), k)).toBe(0);
+        expect(mismatches(await z.data(), b)).toBe(0);
+        [x, y, z, w, out, tail].forEach((t) => t.dispose());
+      };
+      await run();
+      // Only the small tensor went through writeBuffer.
+      expect(writes).toEqual([1000 * 4]);
+      expect(stagingCreated).toBe(3);
+      // Again with new tensors of the same sizes: the staging buffers come from the pool.
+      await run();
+      expect(writes).toEqual([1000 * 4, 1000 * 4]);
+      expect(stagingCreated).toBe(3);
+    } finally {
+      queue.writeBuffer = writeBuffer;
+      gpu.device.createBuffer = createBuffer;
+    }
+  });
+
   it('computes shared work once for several outputs', async () => {
     const x = wg.tensor([1, 2, 3, 4]);
     const shared = x.exp();
