@@ -409,11 +409,6 @@ export class WebGpuBackend implements Backend {
     }
   }
 
-  /**
-   * Allocates, uploads, encodes and submits one evaluation inside out-of-memory and validation error scopes.
-   * An out-of-memory error is only known once the scopes are popped, after the submit: the submitted
-   * work then failed validation and did nothing, and every buffer this attempt created is destroyed.
-   */
   /** The arguments' bases with host data of at least stagedUploadBytes not yet on this device (null: none). */
   private largeUploads(args: readonly Storage[]): Storage[] | null {
     let roots: Storage[] | null = null;
@@ -433,20 +428,23 @@ export class WebGpuBackend implements Backend {
   private async stageUploads(roots: readonly Storage[]): Promise<Map<Storage, PooledBuffer> | null> {
     const what = 'staging an upload';
     const created: PooledBuffer[] = [];
+    const buffers: PooledBuffer[] = [];
+    let failure: unknown = null;
     this.device.pushErrorScope('out-of-memory');
-    let buffers: PooledBuffer[] = [];
     try {
-      buffers = roots.map((r) => this.pool.acquire(r.size * 4, UPLOAD_USAGE, created));
-    } finally {
-      const oom = await this.settle(this.device.popErrorScope(), what).catch(async (err: unknown) => {
-        buffers.forEach((b) => this.pool.discard(b));
-        throw await this.explain(err, what);
-      });
-      if (oom) {
-        // No room for staging: every base goes through writeBuffer (buffers the pool had are kept).
-        buffers.forEach((b) => (created.includes(b) ? this.pool.discard(b) : this.pool.release(b)));
-        buffers = [];
-      }
+      for (const r of roots) buffers.push(this.pool.acquire(r.size * 4, UPLOAD_USAGE, created));
+    } catch (err) {
+      failure = err;
+    }
+    const oom = await this.settle(this.device.popErrorScope(), what).catch(async (err: unknown) => {
+      failure ??= await this.explain(err, what);
+      return null;
+    });
+    if (failure || oom) {
+      // No room for staging (out of memory): every base goes through writeBuffer. Buffers the pool had are kept.
+      buffers.forEach((b) => (created.includes(b) ? this.pool.discard(b) : this.pool.release(b)));
+      if (failure) throw failure;
+      return null;
     }
     const maps = buffers.map((b) => this.settle(b.buffer.mapAsync(MapMode.WRITE, 0, b.bytes), what).then(() => true, () => false));
     const staged = new Map<Storage, PooledBuffer>();
@@ -468,6 +466,11 @@ export class WebGpuBackend implements Backend {
     return staged.size > 0 ? staged : null;
   }
 
+  /**
+   * Allocates, uploads, encodes and submits one evaluation inside out-of-memory and validation error scopes.
+   * An out-of-memory error is only known once the scopes are popped, after the submit: the submitted
+   * work then failed validation and did nothing, and every buffer this attempt created is destroyed.
+   */
   private async attempt(graph: Graph, plan: Plan, state: PlanState, args: readonly Storage[], compiled: readonly CachedPipeline[], staged: Map<Storage, PooledBuffer> | null): Promise<Attempt> {
     const created: PooledBuffer[] = [];
     const acquired: PooledBuffer[] = [];
