@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer of `wgfuse bench`: the same workloads on CUDA, eager and torch.compile, checked and timed.
 
-    python3 bench/peers/torch_peer.py --spec RESULTS.json --out torch.json [--runs 10] [--warmup 3] [--warmup-ms MS] [--burn-ms MS]
+    python3 bench/peers/torch_peer.py --spec RESULTS.json --out torch.json [--runs N] [--warmup 3] [--warmup-ms MS] [--burn-ms MS]
                                       [--only REGEX] [--no-compile] [--compile-gemm] [--max-seconds S]
 
 --spec is the results.json that the wgfuse harness writes (it reads workloads[].id/kind/params/inputs, so
@@ -234,7 +234,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spec", required=True, help="results.json written by the wgfuse harness")
     ap.add_argument("--out", required=True, help="where to write the torch results (JSON)")
-    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=None,
+                    help="timed runs per workload (default: the harness's, from the spec's runs, else 10)")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--warmup-ms", type=float, default=None,
                     help="least warm-up time per measurement (default 2000, smoke 0: as the harness)")
@@ -251,6 +252,10 @@ def main():
     workloads = spec["workloads"]
     burn_seconds = (args.burn_ms if args.burn_ms is not None else spec.get("clockBurnMs", 0)) / 1000
     settle_seconds = spec.get("settleMs", 0) / 1000
+    # As many timed runs as the harness took for wgfuse and the other peers (results.json's runs): the same
+    # median over the same count, not 10 against 20.
+    if args.runs is None:
+        args.runs = int(spec.get("runs") or 10)
     warmup_seconds = (args.warmup_ms if args.warmup_ms is not None else (0 if spec.get("mode") == "smoke" else 2000)) / 1000
     if args.only:
         workloads = [w for w in workloads if re.search(args.only, w["id"])]
