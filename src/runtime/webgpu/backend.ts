@@ -462,7 +462,10 @@ export class WebGpuBackend implements Backend {
       b.buffer.unmap();
       staged.set(roots[i], b);
     }
-    this.checkAlive('while uploads were staged');
+    if (this.lostReasonText) {
+      staged.forEach((b) => this.pool.discard(b));
+      this.checkAlive('while uploads were staged');
+    }
     return staged.size > 0 ? staged : null;
   }
 
