@@ -139,6 +139,16 @@ describe('evaluation', () => {
       await run();
       expect(writes).toEqual([1000 * 4, 1000 * 4]);
       expect(stagingCreated).toBe(3);
+      // A staging buffer the pool could not keep (over its cap) would not be reused: writeBuffer instead.
+      const cap = gpu.pool.maxPooledBytes;
+      gpu.pool.maxPooledBytes = STAGED_UPLOAD_BYTES;
+      try {
+        await run();
+      } finally {
+        gpu.pool.maxPooledBytes = cap;
+      }
+      expect(writes.slice(2).sort((p, q) => p - q)).toEqual([1000 * 4, n * 4, n * 4, n * 4]);
+      expect(stagingCreated).toBe(3);
     } finally {
       queue.writeBuffer = writeBuffer;
       gpu.device.createBuffer = createBuffer;

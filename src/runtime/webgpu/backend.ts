@@ -18,7 +18,7 @@ import type { Backend, BackendInfo } from '../backend.js';
 import { DeviceLimitError, DeviceLostError, GpuTimeoutError, OutOfMemoryError } from '../errors.js';
 import { Storage, type DeviceMemory } from '../storage.js';
 import { StructureCache } from '../structure-cache.js';
-import { BufferPool, type PooledBuffer } from './buffer-pool.js';
+import { BufferPool, sizeClass, type PooledBuffer } from './buffer-pool.js';
 import { formatBytes, type GpuContext } from './device.js';
 import { PipelineCache, type CachedPipeline } from './pipelines.js';
 import { emptyTelemetry, recordKernelTime, type Telemetry } from '../telemetry.js';
@@ -409,12 +409,16 @@ export class WebGpuBackend implements Backend {
     }
   }
 
-  /** The arguments' bases with host data of at least stagedUploadBytes not yet on this device (null: none). */
+  /**
+   * The arguments' bases with host data of at least stagedUploadBytes not yet on this device (null: none).
+   * Not one whose staging buffer the pool could not keep (over its cap): staging pays off by being reused.
+   */
   private largeUploads(args: readonly Storage[]): Storage[] | null {
     let roots: Storage[] | null = null;
     for (const a of args) {
       const root = a.root;
-      if (root.device?.device === this.device || !root.host || root.size * 4 < this.stagedUploadBytes || roots?.includes(root)) continue;
+      const bytes = root.size * 4;
+      if (root.device?.device === this.device || !root.host || bytes < this.stagedUploadBytes || sizeClass(bytes) > this.pool.maxPooledBytes || roots?.includes(root)) continue;
       (roots ??= []).push(root);
     }
     return roots;
