@@ -256,21 +256,18 @@ async function readbackLatency(backend: WebGpuBackend, n: number, rounds: number
   console.log(`readback after GPU work (${n}^3 GEMMs of ${(gpuMs.corner * 1000).toFixed(0)} us GPU each): wall - GPU, us, median (p10) of ${rounds} rounds`);
   console.log(`${'calls'.padStart(6)}${'GPU us'.padStart(10)}${'sum'.padStart(22)}${'corner (a view)'.padStart(22)}`);
   for (const calls of [1, 2, 4, 8, 16]) {
-    const t: Record<string, number[]> = { sum: [], corner: [] };
-    for (let i = 0; i < 2 * rounds + 4; i++) {
-      const name = i % 2 === 0 ? 'sum' : 'corner';
-      const f = programs[name];
+    const t = await alternating(['sum', 'corner'] as const, rounds, 2, async (name) => {
       const t0 = performance.now();
       let last: Tensor | null = null;
       for (let c = 0; c < calls; c++) {
         last?.dispose();
-        last = await f(x, w);
+        last = await programs[name](x, w);
       }
       await last!.data();
       const wall = performance.now() - t0;
       last!.dispose();
-      if (i >= 4) t[name].push(wall - calls * gpuMs[name]);
-    }
+      return wall - calls * gpuMs[name];
+    });
     const cell = (xs: number[]) => `${us(quantile(xs, 0.5))} (${us(quantile(xs, 0.1))})`.padStart(22);
     console.log(`${String(calls).padStart(6)}${us(calls * gpuMs.corner).padStart(10)}${cell(t.sum)}${cell(t.corner)}`);
   }
@@ -286,9 +283,7 @@ async function readbackLatency(backend: WebGpuBackend, n: number, rounds: number
 async function uploadRate(backend: WebGpuBackend, mib: number, rounds: number): Promise<void> {
   const data = Float32Array.from({ length: (mib << 20) / 4 }, (_, i) => i % 1013);
   const saved = backend.stagedUploadBytes;
-  const t: Record<string, number[]> = { staged: [], writeBuffer: [] };
-  for (let i = 0; i < 2 * rounds + 2; i++) {
-    const mode = i % 2 === 0 ? 'staged' : 'writeBuffer';
+  const t = await alternating(['staged', 'writeBuffer'] as const, rounds, 1, async (mode) => {
     backend.stagedUploadBytes = mode === 'staged' ? saved : Infinity;
     const t0 = performance.now();
     const x = wg.tensor(data);
@@ -296,12 +291,26 @@ async function uploadRate(backend: WebGpuBackend, mib: number, rounds: number): 
     await wg.evaluate(y);
     await backend.device.queue.onSubmittedWorkDone();
     const ms = performance.now() - t0;
-    if (i >= 2) t[mode].push(ms);
     [x, y].forEach((v) => v.dispose());
-  }
+    return ms;
+  });
   backend.stagedUploadBytes = saved;
   const cell = (xs: number[]) => `${quantile(xs, 0.5).toFixed(1)} ms (${((mib * 1.048576) / quantile(xs, 0.5)).toFixed(2)} GB/s)`;
   console.log(`upload of ${mib} MiB of fresh data (wg.tensor, then x.add(1) evaluated and waited for), median of ${rounds}: staged ${cell(t.staged)}, writeBuffer ${cell(t.writeBuffer)}`);
+}
+
+/**
+ * `rounds` values of `round(mode)` per mode, the modes taking turns round by round (so that clock changes touch
+ * all alike), after `warm` untimed turns of each.
+ */
+async function alternating<M extends string>(modes: readonly M[], rounds: number, warm: number, round: (mode: M) => Promise<number>): Promise<Record<M, number[]>> {
+  const out = Object.fromEntries(modes.map((m) => [m, [] as number[]])) as Record<M, number[]>;
+  for (let i = 0; i < (rounds + warm) * modes.length; i++) {
+    const mode = modes[i % modes.length];
+    const value = await round(mode);
+    if (i >= warm * modes.length) out[mode].push(value);
+  }
+  return out;
 }
 
 /** CPU time of the calling (main) thread in ms; null where /proc has no schedstat. */

@@ -4,6 +4,7 @@ import { expect } from 'vitest';
 import { stridesOf, type Shape } from '../../src/ir/shape.js';
 import type { GeneratedKernel, KernelBuffer } from '../../src/shaders/elementwise.js';
 import type { MatrixOperand } from '../../src/shaders/matmul.js';
+import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck } from '../../src/shaders/reduce.js';
 import { BufferUsage, MapMode } from '../../src/runtime/webgpu/usage.js';
 
 export type DeviceArray = Float32Array | Int32Array | Uint32Array;
@@ -57,6 +58,30 @@ export async function runKernel(
   gpuBuffers.forEach((b) => b.destroy());
   staging.forEach((s) => s?.destroy());
   return out;
+}
+
+/**
+ * Runs the subgroup layout check (`subgroupCheck(threads, lanes)`) in one workgroup of `threads` and returns
+ * `value` per thread: WGSL over the check's `sg_mapped` and `sg_size`. `builtins`: more entry-point
+ * parameters the check needs (the subgroup invocation id when `lanes` is given).
+ */
+export async function runSubgroupCheck(device: GPUDevice, threads: number, value: string, options: { lanes?: number; builtins?: readonly string[] } = {}): Promise<number[]> {
+  const kernel: GeneratedKernel = {
+    wgsl: [
+      SUBGROUP_ENABLE,
+      '@group(0) @binding(0) var<storage, read_write> out: array<u32>;',
+      ...SUBGROUP_MODULE,
+      `@compute @workgroup_size(${threads})`,
+      `fn main(${['@builtin(local_invocation_index) lid: u32', SUBGROUP_BUILTIN, ...(options.builtins ?? [])].join(', ')}) {`,
+      ...subgroupCheck(threads, options.lanes).map((l) => `  ${l}`),
+      `  out[lid] = ${value};`,
+      '}',
+    ].join('\n'),
+    entryPoint: 'main',
+    workgroups: [1, 1, 1],
+  };
+  const { out } = await runKernel(device, kernel, [{ name: 'out', dtype: 'bool', access: 'read_write' }], { out: threads });
+  return Array.from(out);
 }
 
 /**

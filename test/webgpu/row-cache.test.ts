@@ -16,9 +16,9 @@ import type { Plan } from '../../src/lowering/plan.js';
 import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { setRowTuning, type RowTuning } from '../../src/shaders/row.js';
 import { setRowSplitTuning } from '../../src/shaders/row-split.js';
-import { EXACT, expectClose, reference, rng, type Tolerance } from './differential.js';
+import { rng, type Tolerance } from './differential.js';
 import { runOutputs, testGpu } from './gpu.js';
-import { f32, i32, size } from './row-inputs.js';
+import { expectReference, f32, FLOAT, i32, restoreRowDefaults, size } from './row-inputs.js';
 
 const ctx = await testGpu();
 const gpuIt = it.skipIf(!ctx);
@@ -36,7 +36,6 @@ function ties(shape: number[], seed: number, nans: number[] = []): Tensor {
   return wg.tensor(data, shape);
 }
 
-const FLOAT: Tolerance = { rel: 1e-4, abs: 1e-5 };
 
 /** How the row kernels of a plan hold their rows: not cached (or one thread per row), cached, cached with vec4 steps. */
 type Mode = 'none' | 'scalar' | 'vec4';
@@ -60,8 +59,6 @@ function modeOf(wgsl: string): Mode {
   return header.includes(', vec4)') ? 'vec4' : 'scalar';
 }
 
-const run = runOutputs;
-
 /**
  * Runs each case under the tuning (a fresh backend: plans are cached per backend), checking its mode first.
  * Rows are never split here (the transposed rows would be, in the column layout): this is the unsplit kernel.
@@ -77,14 +74,10 @@ async function check(cases: readonly Case[], tuning: Partial<RowTuning> | null, 
       const what = `${c.name} (${label})`;
       expect(rows.length, `${what}: ${rows.map((d) => d.kernel).join(', ')}`).toBeGreaterThan(0);
       for (const d of rows) expect(modeOf(d.wgsl), `${what}: ${d.wgsl.split('\n').find((l) => l.startsWith('// row kernel'))}`).toBe(c.mode);
-      const want = reference(...outputs);
-      const got = await run(backend, outputs);
-      got.forEach((g, k) => expectClose(g, want[k], want[k] instanceof Float32Array ? (c.tol ?? FLOAT) : EXACT, `${what}, output ${k}`));
+      await expectReference(backend, outputs, c.tol ?? FLOAT, what);
     }
   } finally {
-    backend.pool.trim(0);
-    setRowTuning(null);
-    setRowSplitTuning(null);
+    restoreRowDefaults(backend);
   }
 }
 
@@ -182,7 +175,7 @@ describe('the row cache against the CPU reference', () => {
     const backend = new WebGpuBackend(ctx!);
     try {
       const x = f32([0, 100], 1);
-      const got = await run(backend, [x.softmax(-1), x.argmax(-1)]);
+      const got = await runOutputs(backend, [x.softmax(-1), x.argmax(-1)]);
       expect(got.map((g) => g.length)).toEqual([0, 0]);
     } finally {
       backend.pool.trim(0);

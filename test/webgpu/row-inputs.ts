@@ -1,7 +1,29 @@
-// Random inputs of the row-kernel tests (row-cache.test.ts, row-segments.test.ts): reproducible from a seed.
+// What the row-kernel tests share (row-cache.test.ts, row-segments.test.ts): random inputs reproducible from
+// a seed, and the check of a program's outputs against the CPU reference.
 import * as wg from '../../src/index.js';
 import type { Tensor } from '../../src/api/tensor.js';
-import { rng } from './differential.js';
+import type { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
+import { setRowTuning } from '../../src/shaders/row.js';
+import { setRowSplitTuning } from '../../src/shaders/row-split.js';
+import { EXACT, expectClose, reference, rng, type Tolerance } from './differential.js';
+import { runOutputs } from './gpu.js';
+
+/** The default tolerance of float outputs (softmax, mean, variance, ...); everything else is exact. */
+export const FLOAT: Tolerance = { rel: 1e-4, abs: 1e-5 };
+
+/** `outputs` evaluated on `backend` against the CPU reference: floats within `tol`, other dtypes exactly. */
+export async function expectReference(backend: WebGpuBackend, outputs: Tensor[], tol: Tolerance, what: string): Promise<void> {
+  const want = reference(...outputs);
+  const got = await runOutputs(backend, outputs);
+  got.forEach((g, k) => expectClose(g, want[k], want[k] instanceof Float32Array ? tol : EXACT, `${what}, output ${k}`));
+}
+
+/** After a check on its own backend: its pooled buffers destroyed, the row and split tunings back to their defaults. */
+export function restoreRowDefaults(backend: WebGpuBackend): void {
+  backend.pool.trim(0);
+  setRowTuning(null);
+  setRowSplitTuning(null);
+}
 
 export const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 

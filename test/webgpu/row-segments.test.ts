@@ -16,15 +16,13 @@ import { compileGraph } from '../../src/lowering/compile.js';
 import type { LowerOptions } from '../../src/lowering/lower.js';
 import type { Plan } from '../../src/lowering/plan.js';
 import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
-import type { GeneratedKernel } from '../../src/shaders/elementwise.js';
-import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck } from '../../src/shaders/reduce.js';
 import { setRowTuning, type RowTuning } from '../../src/shaders/row.js';
 import { SEGMENT_WORKGROUP, SUBGROUP_ID_BUILTIN } from '../../src/shaders/row-segments.js';
 import { setRowSplitTuning } from '../../src/shaders/row-split.js';
-import { EXACT, expectClose, reference, rng, type Tolerance } from './differential.js';
-import { runOutputs, testGpu } from './gpu.js';
-import { f32, i32, size } from './row-inputs.js';
-import { runKernel } from './kernel-harness.js';
+import { rng, type Tolerance } from './differential.js';
+import { testGpu } from './gpu.js';
+import { expectReference, f32, FLOAT, i32, restoreRowDefaults, size } from './row-inputs.js';
+import { runSubgroupCheck } from './kernel-harness.js';
 
 const ctx = await testGpu();
 const minSize = ctx?.device.adapterInfo?.subgroupMinSize;
@@ -55,7 +53,6 @@ function ties(shape: [number, number], seed: number): Tensor {
   return wg.tensor(data, shape);
 }
 
-const FLOAT: Tolerance = { rel: 1e-4, abs: 1e-5 };
 
 interface Case {
   readonly name: string;
@@ -140,14 +137,10 @@ async function check(cases: readonly Case[], lanes: number, path: Path, more: Pa
           (d as { wgsl: string }).wgsl = d.wgsl.replaceAll('if (sg_mapped) {', 'if (false) {');
         }
       }
-      const want = reference(...outputs);
-      const got = await runOutputs(backend, outputs);
-      got.forEach((g, k) => expectClose(g, want[k], want[k] instanceof Float32Array ? (c.tol ?? FLOAT) : EXACT, `${what}, output ${k}`));
+      await expectReference(backend, outputs, c.tol ?? FLOAT, what);
     }
   } finally {
-    backend.pool.trim(0);
-    setRowTuning(null);
-    setRowSplitTuning(null);
+    restoreRowDefaults(backend);
   }
 }
 
@@ -160,23 +153,9 @@ describe('segmented row kernels against the CPU reference', () => {
 
   segIt(4)('the adapter passes the segment check for T = 2 and 4 (the butterflies below run), not for T = 8 > its subgroups', async () => {
     for (const lanes of [2, 4, 8]) {
-      const kernel: GeneratedKernel = {
-        wgsl: [
-          SUBGROUP_ENABLE,
-          '@group(0) @binding(0) var<storage, read_write> out: array<u32>;',
-          ...SUBGROUP_MODULE,
-          `@compute @workgroup_size(${SEGMENT_WORKGROUP})`,
-          `fn main(@builtin(local_invocation_index) lid: u32, ${SUBGROUP_BUILTIN}, ${SUBGROUP_ID_BUILTIN}) {`,
-          ...subgroupCheck(SEGMENT_WORKGROUP, lanes).map((l) => `  ${l}`),
-          '  out[lid] = select(0u, 1u, sg_mapped);',
-          '}',
-        ].join('\n'),
-        entryPoint: 'main',
-        workgroups: [1, 1, 1],
-      };
-      const { out } = await runKernel(ctx!.device, kernel, [{ name: 'out', dtype: 'bool', access: 'read_write' }], { out: SEGMENT_WORKGROUP });
+      const out = await runSubgroupCheck(ctx!.device, SEGMENT_WORKGROUP, 'select(0u, 1u, sg_mapped)', { lanes, builtins: [SUBGROUP_ID_BUILTIN] });
       const maxSize = ctx!.device.adapterInfo.subgroupMaxSize ?? 128;
-      if (lanes <= minSize! || lanes > maxSize) expect(Array.from(out), `sg_mapped with T = ${lanes}`).toEqual(new Array(SEGMENT_WORKGROUP).fill(lanes <= minSize! ? 1 : 0));
+      if (lanes <= minSize! || lanes > maxSize) expect(out, `sg_mapped with T = ${lanes}`).toEqual(new Array(SEGMENT_WORKGROUP).fill(lanes <= minSize! ? 1 : 0));
     }
   });
 

@@ -23,17 +23,14 @@ import type { GeneratedKernel } from '../../src/shaders/elementwise.js';
 import {
   generateReduce,
   reduceGeometry,
-  SUBGROUP_BUILTIN,
   SUBGROUP_ENABLE,
-  SUBGROUP_MODULE,
-  subgroupCheck,
   type ReduceOp,
   type ReduceOptions,
   type ReduceSpec,
 } from '../../src/shaders/reduce.js';
 import { expectClose, hostArray, reference as cpuReference, rng, type Tolerance } from './differential.js';
 import { runOutputs, testGpu } from './gpu.js';
-import { runKernel, type DeviceArray } from './kernel-harness.js';
+import { runKernel, runSubgroupCheck, type DeviceArray } from './kernel-harness.js';
 
 const ctx = await testGpu();
 const hasSubgroups = ctx?.features.includes('subgroups') ?? false;
@@ -215,22 +212,7 @@ describe('the adapter', () => {
   });
   sgIt('lays subgroups out as aligned blocks, so the generated kernels take the subgroup path (sg_mapped)', async () => {
     for (const threads of [1, 4, 32, 64, 256]) {
-      const kernel: GeneratedKernel = {
-        wgsl: [
-          SUBGROUP_ENABLE,
-          '@group(0) @binding(0) var<storage, read_write> out: array<u32>;',
-          ...SUBGROUP_MODULE,
-          `@compute @workgroup_size(${threads})`,
-          `fn main(@builtin(local_invocation_index) lid: u32, ${SUBGROUP_BUILTIN}) {`,
-          ...subgroupCheck(threads).map((l) => `  ${l}`),
-          '  out[lid] = select(0u, 1u, sg_mapped) + 2u * sg_size;',
-          '}',
-        ].join('\n'),
-        entryPoint: 'main',
-        workgroups: [1, 1, 1],
-      };
-      const { out } = await runKernel(ctx!.device, kernel, [{ name: 'out', dtype: 'bool', access: 'read_write' }], { out: threads });
-      const values = Array.from(out);
+      const values = await runSubgroupCheck(ctx!.device, threads, 'select(0u, 1u, sg_mapped) + 2u * sg_size');
       expect(values.map((v) => v & 1), `sg_mapped with ${threads} threads`).toEqual(new Array(threads).fill(1));
       const size = values[0] >> 1;
       expect(Number.isInteger(Math.log2(size)) && size >= 4 && size <= 128, `subgroup size ${size}`).toBe(true);
