@@ -458,6 +458,8 @@ export function vec4LoadAxis(
   k: { extent: number; tile: number },
 ): 'major' | 'k' | null {
   const aligned = (x: number) => x % 4 === 0;
+  // An empty operand loads nothing, and its buffer may be smaller than one vector (a binding WebGPU refuses).
+  if (major.extent === 0 || k.extent === 0) return null;
   if (!aligned(op.offset) || !batch.every((d, i) => d <= 1 || aligned(op.batchStrides[i]))) return null;
   if (op.majorStride === 1 && major.extent > 0 && aligned(major.extent) && aligned(major.tile) && aligned(op.kStride)) return 'major';
   if (op.kStride === 1 && k.extent > 0 && aligned(k.extent) && aligned(k.tile) && aligned(op.majorStride)) return 'k';
