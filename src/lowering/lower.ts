@@ -10,7 +10,8 @@ import { printNode, numberValues } from '../ir/printer.js';
 import { broadcastsTo, shapesEqual, sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { generateElementwise, type ElementwiseKernel, type ElementwiseSpec, type GeneratedKernel, type KernelBuffer } from '../shaders/elementwise.js';
 import { isFlatAccess, type Access, type Expr, type ExprStep } from '../shaders/expr.js';
-import { planMatmul, type GemmProgram } from '../shaders/matmul.js';
+import { planMatmul, type GemmProgram, type MatrixOperand } from '../shaders/matmul.js';
+import type { OperandPrologue } from '../shaders/prologue.js';
 import { generateReduce, type ReduceSpec } from '../shaders/reduce.js';
 import { generateRow, type RowReduceOp, type RowSpec, type RowStage } from '../shaders/row.js';
 import { generateRowSplit, planRowSplit, rowFastAxis, rowSplitTuning, type RowSplitTuning } from '../shaders/row-split.js';
@@ -319,19 +320,38 @@ class Lowering {
     stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
   }
 
+  /**
+   * A product with its fused neighbours: the members computing an operand (its prologue, evaluated as the
+   * kernel loads the operand's tiles) and the chain after it (its epilogue, run in the store). The group
+   * stores exactly one value, its last member.
+   */
   private matmulGroup(anchor: Node, members: readonly Node[], set: ReadonlySet<Node>): void {
-    const epilogue = members.filter((n) => n !== anchor);
+    const at = members.indexOf(anchor);
+    const before = members.slice(0, at);
+    const epilogue = members.slice(at + 1);
     const stored = members.filter((n) => this.storedBy(n, set));
     if (stored.length !== 1 || stored[0] !== members[members.length - 1]) {
       throw new Error(`internal: a matmul group must store exactly its last member, got ${stored.map((n) => this.line(n)).join('; ')}`);
     }
     const out = stored[0];
-    const reads = [...anchor.inputs.map((i) => this.viewOf(i)), ...this.externalReads(epilogue, set)];
+    // Each operand computed in the group: the members it depends on, in order (a product of one value twice shares them).
+    const prologueOf = anchor.inputs.map((input) => (set.has(input) ? before.filter((n) => n === input || dependsOn(input, n, set)) : null));
+    const operandReads = anchor.inputs.flatMap((input, i) => (prologueOf[i] ? this.externalReads(prologueOf[i]!, set) : [this.viewOf(input)]));
+    const reads = [...operandReads, ...this.externalReads(epilogue, set)];
     const slot = this.newSlot(out.dtype, out.shape, 'temp');
     const { buffers, bindings, nameOf } = this.bind(reads, [{ slot, dtype: out.dtype }]);
+    const prologues = anchor.inputs.map((input, i) => {
+      const nodes = prologueOf[i];
+      if (!nodes) return undefined;
+      // Over the operand's own [...batch, rows, cols], then its logical matrix (the last two strides swapped under a trans flag).
+      const space = [...anchor.shape.slice(0, -2), ...input.shape.slice(-2)];
+      const { expr, index } = this.exprFor(nodes, space, new Map(), nameOf);
+      const trans = anchor.attrs[i === 0 ? 'transA' : 'transB'] === true;
+      return { expr: trans ? transposedExpr(expr) : expr, step: index.get(input)! };
+    });
     const { expr, index } = this.exprFor(epilogue, anchor.shape, new Map([[anchor, 'acc']]), nameOf);
-    const kernel = this.gemm(anchor, buffers, nameOf, slot, { expr, step: index.get(out)! });
-    this.emitProduct(`fused.${kernel.name}+${epilogue.length}`, kernel, buffers, bindings, this.irOf(members), reads, anchor.inputs.length, sizeOf(out.shape));
+    const kernel = this.gemm(anchor, buffers, nameOf, slot, epilogue.length > 0 ? { expr, step: index.get(out)! } : undefined, prologues);
+    this.emitProduct(`fused.${kernel.name}+${members.length - 1}`, kernel, buffers, bindings, this.irOf(members), reads, operandReads.length, sizeOf(out.shape));
     this.views.set(out, rowMajorView(slot, out.dtype, out.shape));
   }
 
@@ -601,11 +621,13 @@ class Lowering {
   }
 
   /** The product kernel (GEMM, or SYRK for one symmetric operand) of `node` writing `slot`, with an optional epilogue. */
-  private gemm(node: Node, buffers: KernelBuffer[], nameOf: (slot: number) => string, slot: number, epilogue?: { expr: Expr; step: number }) {
+  private gemm(node: Node, buffers: KernelBuffer[], nameOf: (slot: number) => string, slot: number, epilogue?: { expr: Expr; step: number }, prologues: readonly (OperandPrologue | undefined)[] = []) {
     const batch = node.shape.slice(0, -2);
     const [m, n] = node.shape.slice(-2);
     const k = node.inputs[0].shape[node.inputs[0].shape.length - (node.attrs.transA ? 2 : 1)];
-    const operand = (v: View, trans: boolean) => {
+    const batchRank = batch.length;
+    const operand = (v: View | OperandPrologue, trans: boolean): MatrixOperand => {
+      if ('expr' in v) return { buffer: '', offset: 0, batchStrides: new Array<number>(batchRank).fill(0), rowStride: 0, colStride: 0, prologue: v };
       const r = v.shape.length;
       const [rowStride, colStride] = trans ? [v.strides[r - 1], v.strides[r - 2]] : [v.strides[r - 2], v.strides[r - 1]];
       const batchAccess = accessIn({ ...v, shape: v.shape.slice(0, -2), strides: v.strides.slice(0, -2) }, batch);
@@ -614,11 +636,11 @@ class Lowering {
     const store = { buffer: nameOf(slot), access: { offset: 0, strides: stridesOf(node.shape) } };
     const dtype = node.dtype as 'float32' | 'int32';
     if (node.op === 'syrk') {
-      const x = this.viewOf(node.inputs[0]);
+      const x = prologues[0] ?? this.viewOf(node.inputs[0]);
       const program = this.kernels.get('syrk', { dtype, batch, n, k, x: operand(x, node.attrs.transA === true), epilogue, buffers, store }, (spec) => planSyrk(spec));
       return { name: `syrk.${node.dtype}${node.attrs.transA ? '.tA' : ''}`, program };
     }
-    const [a, b] = node.inputs.map((i) => this.viewOf(i));
+    const [a, b] = node.inputs.map((i, k) => prologues[k] ?? this.viewOf(i));
     const program = this.kernels.get('matmul', {
       dtype: node.dtype as 'float32' | 'int32',
       batch,
@@ -663,6 +685,37 @@ function distinctViews(views: readonly View[]): View[] {
 /** `.vec4` for the vec4 variant of an elementwise kernel (src/shaders/elementwise.ts), else nothing. */
 function vec4Suffix(kernel: { readonly vec4: boolean }): string {
   return kernel.vec4 ? '.vec4' : '';
+}
+
+/** Whether `node` reaches `ancestor` through operand edges that stay inside `group`. */
+function dependsOn(node: Node, ancestor: Node, group: ReadonlySet<Node>): boolean {
+  const stack = [...node.inputs];
+  const seen = new Set<Node>();
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (n === ancestor) return true;
+    if (seen.has(n) || !group.has(n)) continue;
+    seen.add(n);
+    stack.push(...n.inputs);
+  }
+  return false;
+}
+
+/** An expression over [..., rows, cols] re-expressed over [..., cols, rows]: every access's last two strides swapped. */
+function transposedExpr(expr: Expr): Expr {
+  const swap = (a: Access): Access => {
+    const s = [...a.strides];
+    const r = s.length;
+    [s[r - 2], s[r - 1]] = [s[r - 1], s[r - 2]];
+    return { offset: a.offset, strides: s };
+  };
+  return {
+    steps: expr.steps.map((st) => {
+      if (st.kind === 'load') return { ...st, access: swap(st.access) };
+      if (st.kind === 'op' && st.leaf) return { ...st, leaf: { ...st.leaf, access: swap(st.leaf.access) } };
+      return st;
+    }),
+  };
 }
 
 /** Leaves computed from their index alone: cheaper to recompute in each consumer than to store and load. */

@@ -9,6 +9,9 @@
 //   4. canonicalize, cse, dce     clean up what folding and detection left (transpose chains, duplicates).
 //   5. fuse-epilogue              elementwise ops into a matmul's output, before the reductions and the
 //                                 plain elementwise chains claim them.
+//      fuse-prologue              elementwise producers of a matmul's operand into its tile loads (after
+//                                 the epilogue, whose group the product then shares; before a reduction's
+//                                 map claims them: the centring of a covariance feeds the SYRK, not a store).
 //   6. fuse-reduction             elementwise producers and epilogues into reductions.
 //   7. fuse-elementwise           what is left: elementwise chains into one kernel each.
 // Fusion passes only annotate (the `group` attribute) and come last, so nothing after them rewrites the
@@ -21,6 +24,7 @@ import { dce } from './dce.js';
 import { foldTransposes } from './fold-transposes.js';
 import { detectSyrk } from './detect-syrk.js';
 import { fuseEpilogue } from './fuse-epilogue.js';
+import { fusePrologue } from './fuse-prologue.js';
 import { fuseReduction } from './fuse-reduction.js';
 import { fuseElementwise } from './fuse-elementwise.js';
 
@@ -32,6 +36,7 @@ export const PASSES: Readonly<Record<string, Pass>> = Object.freeze({
   'fold-transposes': foldTransposes,
   'detect-syrk': detectSyrk,
   'fuse-epilogue': fuseEpilogue,
+  'fuse-prologue': fusePrologue,
   'fuse-reduction': fuseReduction,
   'fuse-elementwise': fuseElementwise,
 });
@@ -46,6 +51,7 @@ export const DEFAULT_PIPELINE: readonly Pass[] = Object.freeze([
   cse,
   dce,
   fuseEpilogue,
+  fusePrologue,
   fuseReduction,
   fuseElementwise,
 ]);

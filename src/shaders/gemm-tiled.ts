@@ -110,6 +110,11 @@ export interface CoreOperand {
   readonly majorExtent: number;
   /** The axis loaded as vec4 (the buffer is bound as array<vec4<T>>), or null for scalar loads. */
   readonly vec4: 'major' | 'k' | null;
+  /**
+   * A prologue's load function (src/shaders/prologue.ts), called as `load(bz, gx, gk)` instead of reading
+   * `buffer` (then unused, like base and the strides): a vec4 along the `vec4` axis, else one element.
+   */
+  readonly load?: string;
 }
 
 export interface TiledCoreSpec {
@@ -236,7 +241,7 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
     for (let i = 0; i < p.perThread; i++) {
       const checks = [...(p.checkMajor ? [`gx < ${op.majorExtent}u`] : []), ...(checkK ? ['gk < kend'] : [])];
       if (partial(p) && i === p.perThread - 1) checks.unshift(`lid + ${i * T}u < ${p.count}u`);
-      const load = `${op.buffer}[${op.vec4 ? `(${index}) / 4u` : index}]`;
+      const load = op.load ? `${op.load}(bz, gx, gk)` : `${op.buffer}[${op.vec4 ? `(${index}) / 4u` : index}]`;
       const body = [...where(p, i), `let gx = ${p.origin} + x;`, `let gk = ${k0} + kk;`];
       if (checks.length === 0) out.push('{', ...body.map((l) => `  ${l}`), `  f${p.name}${i} = ${load};`, '}');
       else out.push('{', ...body.map((l) => `  ${l}`), `  f${p.name}${i} = ${op.vec4 ? zeroV : zero(dtype)};`, `  if (${checks.join(' && ')}) { f${p.name}${i} = ${load}; }`, '}');
@@ -446,7 +451,7 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
 
 /** How a tile load reads an operand, for the kernel's header comment. */
 export function describeLoads(a: CoreOperand, b: CoreOperand): string {
-  const one = (op: CoreOperand, major: string) => (op.vec4 === 'major' ? `vec4 along ${major}` : op.vec4 === 'k' ? 'vec4 along k' : 'scalar');
+  const one = (op: CoreOperand, major: string) => (op.vec4 === 'major' ? `vec4 along ${major}` : op.vec4 === 'k' ? 'vec4 along k' : 'scalar') + (op.load ? ` through ${op.load}` : '');
   return `tile loads: A ${one(a, 'm')}, B ${one(b, 'n')}`;
 }
 

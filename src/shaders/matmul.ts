@@ -28,6 +28,7 @@ import { bufferDecls, coordsOf, type GeneratedKernel, type KernelBuffer } from '
 import { gemvConfigError, gemvLayout, generateGemvCore, type GemvConfig } from './gemv.js';
 import { describeLoads, generateTiledCore, tileConfigError, tileName, type CoreOperand, type TileConfig } from './gemm-tiled.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
+import { checkPrologue, prologueBuffers, prologueFunction, prologueLanes, prologueWants, type MajorAxis, type OperandPrologue } from './prologue.js';
 import { indent, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export type { GemvConfig } from './gemv.js';
@@ -41,6 +42,11 @@ export interface MatrixOperand {
   /** Element (r, c) of the logical matrix is at offset + batch terms + r * rowStride + c * colStride. */
   readonly rowStride: number;
   readonly colStride: number;
+  /**
+   * The operand computed as its tiles load (src/shaders/prologue.ts; tiled variant only): buffer, offset
+   * and strides are then unused.
+   */
+  readonly prologue?: OperandPrologue;
 }
 
 export interface MatmulSpec {
@@ -155,7 +161,7 @@ export const MIN_SPLIT_K = 256;
 
 /** Names the generated WGSL declares; a buffer with one of these names would be shadowed. */
 const RESERVED =
-  /^(M|N|K|TOTAL|TRI|main|wid|nwg|tid|lid|w|t|e|x|q|s|l|rt|ct|gi|rows|ti|row0|col0|n0|bz|ks|kbeg|kend|kq|k0|k1|stage|tx|ty|tn|tk|r0|c0|kk|gx|gk|at|acc|o|row|col|c|p|pa|pb|i|j|z|val|base|base_a|base_b|tile_a|tile_b|red|res\d+|f[ab]\d+|[abcv]\d+|c\d+_\d+|[bv]\d+|wg_\w*)$/;
+  /^(M|N|K|TOTAL|TRI|main|wid|nwg|tid|lid|w|t|e|x|q|s|l|rt|ct|gi|rows|ti|row0|col0|n0|bz|ks|kbeg|kend|kq|k0|k1|stage|tx|ty|tn|tk|r0|c0|kk|gx|gk|at|acc|o|row|col|c|p|pa|pb|i|j|z|val|base|base_a|base_b|tile_a|tile_b|red|res\d+|f[ab]\d+|[abcv]\d+|c\d+_\d+|[bv]\d+|r|q\d+|wg_\w*)$/;
 
 export interface MatmulChoice {
   readonly variant: MatmulVariant;
@@ -237,12 +243,13 @@ export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmP
     return { temps: [], variant: 'direct', dispatches: [{ kernel: generateDirect(spec, maxPerDim), buffers: spec.buffers, label: 'direct' }] };
   }
   const splitsWanted = options.splitK ?? (options.variant && options.variant !== chosen.variant ? 1 : chosen.splitK);
+  if ((spec.a.prologue || spec.b.prologue) && variant !== 'tiled') throw new Error(`internal: matmul [${spec.m} x ${spec.k}] @ [${spec.k} x ${spec.n}]: an operand prologue needs the tiled variant, not ${variant}`);
   if (variant === 'gemv') return planGemv(spec, options.gemv, options.splitK, maxPerDim);
   let tile = options.tile ?? (options.variant && options.variant !== chosen.variant ? TILE_LARGE : chosen.tile);
   if (!options.tile) {
     tile = tileForLoads(tile, splitsWanted > 1, (t) => {
       const loads = tiledLoads(spec, t, splitsWanted > 1);
-      return loads.a !== null && loads.b !== null && loads.vectors.has(spec.a.buffer) && loads.vectors.has(spec.b.buffer);
+      return loads.a !== null && loads.b !== null && (spec.a.prologue !== undefined || loads.vectors.has(spec.a.buffer)) && (spec.b.prologue !== undefined || loads.vectors.has(spec.b.buffer));
     });
   }
   return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);
@@ -271,11 +278,14 @@ function checkSpec(spec: MatmulSpec): void {
   checkOperand('b', b, batch, fail);
   if (store.access.strides.length !== batch.length + 2) fail(`the store access needs ${batch.length + 2} strides`);
   const names = new Set(buffers.map((x) => x.name));
-  for (const used of [a.buffer, b.buffer, store.buffer]) if (!names.has(used)) fail(`no buffer named ${used}`);
+  const plain = [a, b].filter((op) => !op.prologue).map((op) => op.buffer);
+  for (const used of [...plain, store.buffer]) if (!names.has(used)) fail(`no buffer named ${used}`);
   for (const x of buffers) {
     if (RESERVED.test(x.name)) fail(`buffer name ${x.name} is reserved by the kernel`);
-    if ((x.name === a.buffer || x.name === b.buffer) && x.dtype !== spec.dtype) fail(`operand buffer ${x.name} is ${x.dtype}, not ${spec.dtype}`);
+    if (plain.includes(x.name) && x.dtype !== spec.dtype) fail(`operand buffer ${x.name} is ${x.dtype}, not ${spec.dtype}`);
   }
+  if (a.prologue) checkPrologue('a', a.prologue, names, batch.length + 2, fail);
+  if (b.prologue) checkPrologue('b', b.prologue, names, batch.length + 2, fail);
   checkEpilogue(spec, fail);
 }
 
@@ -356,8 +366,13 @@ function header(spec: MatmulSpec, variant: string): string[] {
   const batchText = batch.length > 0 ? ` batch [${batch.join(', ')}],` : '';
   return [
     `// matmul ${spec.dtype}:${batchText} [${m} x ${k}] @ [${k} x ${n}] -> ${spec.store.buffer}; ${variant}`,
-    `// A = ${a.buffer} (row stride ${a.rowStride}, col stride ${a.colStride}), B = ${b.buffer} (row stride ${b.rowStride}, col stride ${b.colStride})`,
+    `// A = ${describeOperand(a)}, B = ${describeOperand(b)}`,
   ];
+}
+
+/** An operand for a kernel's header comment: its buffer and strides, or what its prologue reads. */
+export function describeOperand(op: MatrixOperand): string {
+  return op.prologue ? `computed as loaded from ${prologueBuffers(op.prologue).join(', ')} (prologue)` : `${op.buffer} (row stride ${op.rowStride}, col stride ${op.colStride})`;
 }
 
 /** The entry of a direct kernel: one thread per `index` below `TOTAL`, then the lets the body uses and the body. */
@@ -606,6 +621,18 @@ export function generateCombine(
   return { kernel: { wgsl, entryPoint: 'main', workgroups: grid1d(Math.ceil(total / DIRECT_WORKGROUP), maxPerDim) }, buffers };
 }
 
+/** The buffers an operand reads: its own, or those its prologue loads. */
+export function operandBuffers(op: MatrixOperand): string[] {
+  return op.prologue ? prologueBuffers(op.prologue) : [op.buffer];
+}
+
+/** Prologue load functions as module text (their helpers first, once each, leaving out those `declared` elsewhere in the module). */
+export function loaderModule(loaders: readonly { text: readonly string[]; helpers: ReadonlySet<string> }[], declared: Iterable<string>): string[] {
+  const skip = new Set(declared);
+  const helpers = new Set(loaders.flatMap((l) => [...l.helpers]).filter((h) => !skip.has(h)));
+  return [...helpers, ...loaders.flatMap((l) => ['', ...l.text])];
+}
+
 /** Operand buffers first (in the spec's order), then the partial sums: the buffers of a split-K product dispatch. */
 function partialBuffers(spec: Pick<MatmulSpec, 'buffers' | 'dtype'>, operands: readonly string[]): KernelBuffer[] {
   return [...spec.buffers.filter((x) => operands.includes(x.name)).map((x) => ({ ...x, access: 'read' as const })), { name: PARTIAL_BUFFER, dtype: spec.dtype, access: 'read_write' }];
@@ -614,12 +641,19 @@ function partialBuffers(spec: Pick<MatmulSpec, 'buffers' | 'dtype'>, operands: r
 /** How the tiled kernel loads each operand (vec4 axis or null) and which buffers it binds as vec4. */
 function tiledLoads(spec: MatmulSpec, tile: TileConfig, partial: boolean): { a: 'major' | 'k' | null; b: 'major' | 'k' | null; vectors: Set<string> } {
   const { batch, m, n, k, a, b } = spec;
-  const loadsA = vec4LoadAxis({ ...a, majorStride: a.rowStride, kStride: a.colStride }, batch, { extent: m, tile: tile.bm }, { extent: k, tile: tile.bk });
-  const loadsB = vec4LoadAxis({ ...b, majorStride: b.colStride, kStride: b.rowStride }, batch, { extent: n, tile: tile.bn }, { extent: k, tile: tile.bk });
+  const axis = (op: MatrixOperand, major: MajorAxis, extent: number, majorTile: number) => {
+    if (op.prologue) return prologueLanes(op.prologue, batch, major, { major: extent, majorTile, k, kTile: tile.bk });
+    const [majorStride, kStride] = major === 'row' ? [op.rowStride, op.colStride] : [op.colStride, op.rowStride];
+    return vec4LoadAxis({ ...op, majorStride, kStride }, batch, { extent, tile: majorTile }, { extent: k, tile: tile.bk });
+  };
+  const loadsA = axis(a, 'row', m, tile.bm);
+  const loadsB = axis(b, 'col', n, tile.bn);
+  const operandWants = (op: MatrixOperand, major: MajorAxis, lanes: 'major' | 'k' | null) =>
+    op.prologue ? prologueWants(op.prologue, batch, major, lanes) : [{ buffer: op.buffer, vec4: lanes !== null }];
   const storeVec = !partial && vec4Store(spec.store.access, batch, n);
   const wants = [
-    { buffer: a.buffer, vec4: loadsA !== null },
-    { buffer: b.buffer, vec4: loadsB !== null },
+    ...operandWants(a, 'row', loadsA),
+    ...operandWants(b, 'col', loadsB),
     ...(partial ? [] : [{ buffer: spec.store.buffer, vec4: storeVec }, ...epilogueLoads(spec.epilogue).map((x) => ({ buffer: x, vec4: false }))]),
   ];
   return { a: loadsA, b: loadsB, vectors: vec4Bindings(wants) };
@@ -635,13 +669,15 @@ function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, max
   const partial = split.splits > 1;
   const partVec = partial && n % 4 === 0;
   const { a: loadsA, b: loadsB, vectors } = tiledLoads(spec, tile, partial);
+  // A prologue operand's tile registers hold vectors whatever its buffers' bindings: its function builds them.
   const opA: CoreOperand = {
     buffer: a.buffer,
     base: 'base_a',
     majorStride: a.rowStride,
     kStride: a.colStride,
     majorExtent: m,
-    vec4: vectors.has(a.buffer) ? loadsA : null,
+    vec4: a.prologue || vectors.has(a.buffer) ? loadsA : null,
+    ...(a.prologue ? { load: 'wg_load_a' } : {}),
   };
   const opB: CoreOperand = {
     buffer: b.buffer,
@@ -649,8 +685,13 @@ function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, max
     majorStride: b.colStride,
     kStride: b.rowStride,
     majorExtent: n,
-    vec4: vectors.has(b.buffer) ? loadsB : null,
+    vec4: b.prologue || vectors.has(b.buffer) ? loadsB : null,
+    ...(b.prologue ? { load: 'wg_load_b' } : {}),
   };
+  const loaders = [
+    ...(a.prologue ? [prologueFunction('wg_load_a', a.prologue, { dtype, batch, major: 'row', lanes: opA.vec4, vectors })] : []),
+    ...(b.prologue ? [prologueFunction('wg_load_b', b.prologue, { dtype, batch, major: 'col', lanes: opB.vec4, vectors })] : []),
+  ];
   const store = storeFunction(spec, {
     lanes: 4,
     swapped: false,
@@ -659,7 +700,10 @@ function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, max
     checkRow: m % tile.bm !== 0,
     checkCol: n % tile.bn !== 0,
   });
-  const bases = [`let base_a = ${sum(batchTerms(a, batch, batchCoords.names), a.offset)};`, `let base_b = ${sum(batchTerms(b, batch, batchCoords.names), b.offset)};`];
+  const bases = [
+    ...(a.prologue ? [] : [`let base_a = ${sum(batchTerms(a, batch, batchCoords.names), a.offset)};`]),
+    ...(b.prologue ? [] : [`let base_b = ${sum(batchTerms(b, batch, batchCoords.names), b.offset)};`]),
+  ];
   const core = generateTiledCore({
     kernel: 'matmul',
     dtype,
@@ -678,13 +722,14 @@ function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, max
     storeArgs: partial ? 'bz, ks' : 'bz',
     workgroupStorage,
   });
-  const buffers = partial ? partialBuffers(spec, [a.buffer, b.buffer]) : spec.buffers;
+  const buffers = partial ? partialBuffers(spec, [...operandBuffers(a), ...operandBuffers(b)]) : spec.buffers;
   const splitText = partial ? `, split K ${split.splits} x ${split.chunk} (partial sums)` : '';
   const wgsl = productModule(
     bufferDecls(buffers, new Set([...vectors, ...store.vec4])),
     store,
     header(spec, `tiled${opA.vec4 || opB.vec4 ? '.vec4' : ''} ${tileName(tile)}: ${tile.bm}x${tile.bn} output tiles, K in steps of ${tile.bk}, ${tile.tm}x${tile.tn} outputs per thread${tile.db ? ', double-buffered' : ''}${splitText}; ${describeLoads(opA, opB)}${vectors.has(spec.store.buffer) ? ', vec4 stores' : ''}`),
     core,
+    loaderModule(loaders, store.helpers),
   );
   const name = `tiled${tile.bm}x${tile.bn}`;
   const product: GemmDispatch = { kernel: { wgsl, entryPoint: 'main', workgroups: core.workgroups }, buffers, label: `tiled ${tileName(tile)}${partial ? ` split ${split.splits}` : ''}` };

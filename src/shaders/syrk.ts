@@ -35,10 +35,12 @@ import { bufferDecls, coordsOf, type GeneratedKernel, type KernelBuffer } from '
 import type { Access, Coords, Expr } from './expr.js';
 import { describeLoads, generateTiledCore, tileConfigError, tileName, type CoreOperand, type TileConfig } from './gemm-tiled.js';
 import { grid1d, MAX_WORKGROUPS_PER_DIM } from './grid.js';
+import { checkPrologue, prologueFunction, prologueLanes, prologueWants } from './prologue.js';
 import {
   batchTerms,
   checkEpilogue,
   checkOperand,
+  describeOperand,
   DIRECT_MAX_K,
   DIRECT_MAX_OUTPUTS,
   DIRECT_WORKGROUP,
@@ -47,6 +49,8 @@ import {
   epilogueLoads,
   FILL_WORKGROUPS,
   generateCombine,
+  loaderModule,
+  operandBuffers,
   productModule,
   PARTIAL_BUFFER,
   plus,
@@ -105,7 +109,7 @@ export interface SyrkOptions {
 
 /** Names the generated WGSL declares; a buffer with one of these names would be shadowed. */
 const RESERVED =
-  /^(N|K|TRI|TOTAL|M|main|wid|nwg|tid|lid|w|t|e|x|s|rt|ct|row0|col0|bz|ks|kbeg|kend|k0|k1|stage|tx|ty|r0|c0|kk|gx|gk|at|base|base_a|base_b|sums|i|j|r|c|acc|o|row|col|p|pa|pb|val|tile_a|tile_b|f[ab]\d+|[abcv]\d+|c\d+_\d+|[bv]\d+|wg_\w*)$/;
+  /^(N|K|TRI|TOTAL|M|main|wid|nwg|tid|lid|w|t|e|x|s|rt|ct|row0|col0|bz|ks|kbeg|kend|k0|k1|stage|tx|ty|r0|c0|kk|gx|gk|at|base|base_a|base_b|sums|i|j|r|c|acc|o|row|col|p|pa|pb|val|tile_a|tile_b|f[ab]\d+|[abcv]\d+|c\d+_\d+|[bv]\d+|q\d+|wg_\w*)$/;
 
 /**
  * WGSL: the row of element t of a lower triangle numbered row by row (row r holds r + 1 elements, so row r
@@ -162,6 +166,7 @@ export function planSyrk(spec: SyrkSpec, options: SyrkOptions = {}): GemmProgram
   const empty = sizeOf(spec.batch) * spec.n === 0;
   const variant = empty ? 'direct' : (options.variant ?? chosen.variant);
   const maxPerDim = options.maxWorkgroupsPerDim ?? MAX_WORKGROUPS_PER_DIM;
+  if (spec.x.prologue && variant !== 'tiled') throw new Error(`internal: syrk [${spec.n} x ${spec.k}]: an operand prologue needs the tiled variant, not ${variant}`);
   if (variant === 'direct') return { temps: [], variant: 'direct', dispatches: [{ kernel: generateDirect(spec, maxPerDim), buffers: spec.buffers, label: 'direct' }] };
   const forced = options.variant !== undefined && options.variant !== chosen.variant;
   const splitsWanted = options.splitK ?? (forced ? 1 : chosen.splitK);
@@ -171,7 +176,7 @@ export function planSyrk(spec: SyrkSpec, options: SyrkOptions = {}): GemmProgram
   if (!options.tile) {
     tile = tileForLoads(tile, splitsWanted > 1, (t) => {
       const loads = tiledLoads(spec, t, splitK(spec.k, splitsWanted, t.bk).splits > 1);
-      return loads.axis !== null && loads.vectors.has(spec.x.buffer);
+      return loads.axis !== null && (spec.x.prologue !== undefined || loads.vectors.has(spec.x.buffer));
     });
   }
   return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);
@@ -192,12 +197,13 @@ function checkSpec(spec: SyrkSpec): void {
   checkOperand('x', x, batch, fail);
   if (store.access.strides.length !== batch.length + 2) fail(`the store access needs ${batch.length + 2} strides`);
   const names = new Set(buffers.map((b) => b.name));
-  for (const used of [x.buffer, store.buffer]) if (!names.has(used)) fail(`no buffer named ${used}`);
-  if (store.buffer === x.buffer) fail('the store buffer is the operand');
+  for (const used of [...(x.prologue ? [] : [x.buffer]), store.buffer]) if (!names.has(used)) fail(`no buffer named ${used}`);
+  if (operandBuffers(x).includes(store.buffer)) fail('the store buffer is the operand');
   for (const b of buffers) {
     if (RESERVED.test(b.name)) fail(`buffer name ${b.name} is reserved by the kernel`);
-    if (b.name === x.buffer && b.dtype !== spec.dtype) fail(`operand buffer ${b.name} is ${b.dtype}, not ${spec.dtype}`);
+    if (!x.prologue && b.name === x.buffer && b.dtype !== spec.dtype) fail(`operand buffer ${b.name} is ${b.dtype}, not ${spec.dtype}`);
   }
+  if (x.prologue) checkPrologue('x', x.prologue, names, batch.length + 2, fail);
   checkEpilogue(spec, fail);
 }
 
@@ -234,7 +240,7 @@ function header(spec: SyrkSpec, variant: string): string[] {
   const batchText = batch.length > 0 ? ` batch [${batch.join(', ')}],` : '';
   return [
     `// syrk ${spec.dtype}:${batchText} X @ X^T, X [${n} x ${k}] -> ${spec.store.buffer} [${n} x ${n}], lower triangle computed and mirrored; ${variant}`,
-    `// X = ${x.buffer} (row stride ${x.rowStride}, col stride ${x.colStride})`,
+    `// X = ${describeOperand(x)}`,
     `const N = ${n}u;`,
     `const K = ${k}u;`,
   ];
@@ -308,9 +314,11 @@ function mirrorStoreFunction(spec: SyrkSpec, checkRow: boolean): { text: string[
  */
 function tiledLoads(spec: SyrkSpec, tile: TileConfig, partial: boolean): { axis: 'major' | 'k' | null; vectors: Set<string> } {
   const { batch, n, k, x } = spec;
-  const axis = vec4LoadAxis({ ...x, majorStride: x.rowStride, kStride: x.colStride }, batch, { extent: n, tile: tile.bm }, { extent: k, tile: tile.bk });
+  const axis = x.prologue
+    ? prologueLanes(x.prologue, batch, 'row', { major: n, majorTile: tile.bm, k, kTile: tile.bk })
+    : vec4LoadAxis({ ...x, majorStride: x.rowStride, kStride: x.colStride }, batch, { extent: n, tile: tile.bm }, { extent: k, tile: tile.bk });
   const vectors = vec4Bindings([
-    { buffer: x.buffer, vec4: axis !== null },
+    ...(x.prologue ? prologueWants(x.prologue, batch, 'row', axis) : [{ buffer: x.buffer, vec4: axis !== null }]),
     ...(partial ? [] : epilogueLoads(spec.epilogue).map((b) => ({ buffer: b, vec4: false }))),
   ]);
   return { axis, vectors };
@@ -325,14 +333,17 @@ function planTiled(spec: SyrkSpec, tile: TileConfig, splitsWanted: number, maxPe
   const partial = split.splits > 1;
   const { code: batchLets, coords: batchCoords } = coordsOf(batch, 'bz', 'b');
   const { axis, vectors } = tiledLoads(spec, tile, partial);
-  const op = (base: string): CoreOperand => ({ buffer: x.buffer, base, majorStride: x.rowStride, kStride: x.colStride, majorExtent: n, vec4: vectors.has(x.buffer) ? axis : null });
+  // A prologue operand's tile registers hold vectors whatever its buffers' bindings: its function builds them.
+  const lanes = x.prologue || vectors.has(x.buffer) ? axis : null;
+  const op = (base: string): CoreOperand => ({ buffer: x.buffer, base, majorStride: x.rowStride, kStride: x.colStride, majorExtent: n, vec4: lanes, ...(x.prologue ? { load: 'wg_load_x' } : {}) });
+  const loaders = x.prologue ? [prologueFunction('wg_load_x', x.prologue, { dtype, batch, major: 'row', lanes, vectors })] : [];
   const store = partial
     ? storeFunction(
         { batch, m: n, n, dtype, buffers: spec.buffers, store: spec.store },
         { lanes: 4, swapped: false, partial: { splits: split.splits, vec4: n % 4 === 0 }, vec4Out: false, checkRow: n % tile.bm !== 0, checkCol: n % tile.bn !== 0 },
       )
     : { ...mirrorStoreFunction(spec, n % tile.bm !== 0), vec4: new Set<string>() };
-  const bases = [`let base = ${sum(batchTerms(x, batch, batchCoords.names), x.offset)};`];
+  const bases = x.prologue ? [] : [`let base = ${sum(batchTerms(x, batch, batchCoords.names), x.offset)};`];
   const core = generateTiledCore({
     kernel: 'syrk',
     dtype,
@@ -352,15 +363,15 @@ function planTiled(spec: SyrkSpec, tile: TileConfig, splitsWanted: number, maxPe
     workgroupStorage,
   });
   const buffers: KernelBuffer[] = partial
-    ? [...spec.buffers.filter((b) => b.name === x.buffer).map((b) => ({ ...b, access: 'read' as const })), { name: PARTIAL_BUFFER, dtype, access: 'read_write' }]
+    ? [...spec.buffers.filter((b) => operandBuffers(x).includes(b.name)).map((b) => ({ ...b, access: 'read' as const })), { name: PARTIAL_BUFFER, dtype, access: 'read_write' }]
     : [...spec.buffers];
   const splitText = partial ? `, split K ${split.splits} x ${split.chunk} (partial sums)` : '';
   const wgsl = productModule(
     bufferDecls(buffers, new Set([...vectors, ...store.vec4])),
     store,
-    header(spec, `tiled${vectors.size > 0 ? '.vec4' : ''} ${tileName(tile)}: the ${tile.bm}x${tile.bm} tiles on and below the diagonal, K in steps of ${tile.bk}, ${tile.tm}x${tile.tn} outputs per thread${tile.db ? ', double-buffered' : ''}${splitText}; ${describeLoads(op('base'), op('base'))}`),
+    header(spec, `tiled${lanes !== null ? '.vec4' : ''} ${tileName(tile)}: the ${tile.bm}x${tile.bm} tiles on and below the diagonal, K in steps of ${tile.bk}, ${tile.tm}x${tile.tn} outputs per thread${tile.db ? ', double-buffered' : ''}${splitText}; ${describeLoads(op('base'), op('base'))}`),
     core,
-    [TRI_ROW_HELPER],
+    [TRI_ROW_HELPER, ...loaderModule(loaders, store.helpers)],
   );
   const name = `tiled${tile.bm}`;
   const product = { kernel: { wgsl, entryPoint: 'main', workgroups: core.workgroups }, buffers, label: `tiled ${tileName(tile)}${partial ? ` split ${split.splits}` : ''}` };

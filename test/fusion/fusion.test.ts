@@ -1,6 +1,6 @@
 // The fusion passes end to end: the programs the issue names compile to at most the dispatch counts it
 // names, and every fused plan computes what the unfused graph computes, on the CPU reference and WebGPU.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as wg from '../../src/index.js';
 import type { Tensor } from '../../src/api/tensor.js';
 import { extractProgram } from '../../src/api/program.js';
@@ -10,21 +10,13 @@ import { fuseEpilogue } from '../../src/passes/fuse-epilogue.js';
 import { fuseReduction } from '../../src/passes/fuse-reduction.js';
 import { fuseElementwise } from '../../src/passes/fuse-elementwise.js';
 import { printGraph } from '../../src/ir/printer.js';
-import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import { executeGraph } from '../../src/runtime/cpu/executor.js';
 import { expectClose, TRANSCENDENTAL } from '../webgpu/differential.js';
-import { testGpu } from '../webgpu/gpu.js';
+import { graphBackend } from '../webgpu/gpu.js';
 
 const FUSION = [fuseEpilogue, fuseReduction, fuseElementwise];
-let gpu: WebGpuBackend;
-
-beforeAll(async () => {
-  const ctx = await testGpu();
-  if (!ctx) throw new Error('no WebGPU adapter');
-  // The graphs given to it are already fused: it must lower them as they are.
-  gpu = new WebGpuBackend(ctx, { fusion: false });
-});
-afterAll(() => gpu?.destroy());
+// The graphs given to it are already fused: it lowers them as they are.
+const backend = graphBackend();
 
 async function fused(what: string, out: Tensor, maxDispatches: number) {
   const { graph, args } = extractProgram([out.node]);
@@ -33,8 +25,8 @@ async function fused(what: string, out: Tensor, maxDispatches: number) {
   const want = executeGraph(graph, args.map((a) => a.host!));
   const cpuAfter = executeGraph(after, args.map((a) => a.host!));
   expectClose(cpuAfter[0], want[0], { rel: 0, abs: 0 }, `${what}: CPU reference after fusion`);
-  const [res] = await gpu.run(after, args);
-  const got = await gpu.read(res);
+  const [res] = await backend().run(after, args);
+  const got = await backend().read(res);
   expectClose(got, want[0], TRANSCENDENTAL, `${what}: WebGPU fused`);
   expect(plan.dispatches.length, `${what}\n${printGraph(after)}\n${log.flatMap((l) => l.fired).join('\n')}`).toBeLessThanOrEqual(maxDispatches);
   if (process.env.SHOW_FUSION) console.log(what, plan.dispatches.map((d) => d.kernel), '\n' + printGraph(after));

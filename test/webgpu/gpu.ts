@@ -1,4 +1,5 @@
 // Shared by the WebGPU tests: one device per test file (SwiftShader in CI, where a missing adapter fails).
+import { afterAll, beforeAll } from 'vitest';
 import * as wg from '../../src/index.js';
 import { currentBackend } from '../../src/api/context.js';
 import { extractProgram } from '../../src/api/program.js';
@@ -15,6 +16,24 @@ export async function testGpu(): Promise<GpuContext | null> {
   const ctx = selection.gpu ? await acquireDevice({ gpu: selection.gpu, allowSoftware: true }) : null;
   if (!ctx && inCI) throw new Error(`CI=true but no WebGPU adapter was found: ${selection.reason}`);
   return ctx;
+}
+
+/**
+ * A backend for graphs a test has already run passes on: fusion off, so it lowers them as given. Created
+ * before the file's tests and destroyed after them; call the returned function inside a test.
+ */
+export function graphBackend(): () => WebGpuBackend {
+  let gpu: WebGpuBackend | undefined;
+  beforeAll(async () => {
+    const ctx = await testGpu();
+    if (!ctx) throw new Error('no WebGPU adapter');
+    gpu = new WebGpuBackend(ctx, { fusion: false });
+  });
+  afterAll(() => gpu?.destroy());
+  return () => {
+    if (!gpu) throw new Error('graphBackend: no backend (used outside a test?)');
+    return gpu;
+  };
 }
 
 /** Makes wgfuse's backend a WebGPU one (failing where there is no adapter) and returns it. */

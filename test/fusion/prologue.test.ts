@@ -1,0 +1,147 @@
+// Operand prologues end to end: the default pipeline fuses an operand's elementwise producers into the
+// product's tile loads (fuse-prologue), and the fused plan computes what the unfused graph computes on the
+// CPU reference, on WebGPU: aligned operands (vector lanes) and unaligned ones (scalar), transposed and
+// batch-broadcast operands, split K, int32, several buffers per prologue, with and without an epilogue. The
+// products that are not fused (not the tiled kernel, or an operand with another use) still compute right.
+import { describe, expect, it } from 'vitest';
+import * as wg from '../../src/index.js';
+import type { Tensor } from '../../src/api/tensor.js';
+import { extractProgram } from '../../src/api/program.js';
+import { lowerGraph } from '../../src/lowering/lower.js';
+import { runPasses } from '../../src/passes/manager.js';
+import { DEFAULT_PIPELINE } from '../../src/passes/pipeline.js';
+import { printGraph } from '../../src/ir/printer.js';
+import { executeGraph } from '../../src/runtime/cpu/executor.js';
+import { reference, seededTensors } from '../webgpu/differential.js';
+import { graphBackend } from '../webgpu/gpu.js';
+
+// The graphs given to it are already fused: it lowers them as they are.
+const backend = graphBackend();
+
+const U = 2 ** -24;
+
+/**
+ * Runs `out` fused on WebGPU and compares it with the CPU reference of the unfused graph. `bound` is the
+ * same product over |operands| (float32: element i may be off by (2k u + extra) bound[i], k the product's
+ * length, extra the relative error of the prologue's ops); int32 must be exact. Returns the plan.
+ */
+async function check(what: string, out: Tensor, opts: { prologue: boolean; k: number; bound?: Tensor; extra?: number; dispatches?: number }) {
+  const { graph, args } = extractProgram([out.node]);
+  const { graph: after, log } = runPasses(graph, DEFAULT_PIPELINE);
+  const plan = lowerGraph(after);
+  const explain = `${what}\n${printGraph(after)}\n${log.flatMap((l) => l.fired).join('\n')}`;
+  expect(plan.dispatches.some((d) => d.wgsl.includes('fn wg_load_')), explain).toBe(opts.prologue);
+  if (opts.dispatches !== undefined) expect(plan.dispatches.length, explain).toBe(opts.dispatches);
+  const [want] = executeGraph(graph, args.map((a) => a.host!));
+  const [res] = await backend().run(after, args);
+  const got = await backend().read(res);
+  res.release();
+  expect(got.length, what).toBe(want.length);
+  const bound = opts.bound ? reference(opts.bound)[0] : null;
+  const bad: string[] = [];
+  for (let i = 0; i < want.length; i++) {
+    const tol = bound ? (2 * opts.k * U + (opts.extra ?? 0)) * bound[i] + 1e-30 : 0;
+    const ok = Number.isNaN(want[i]) ? Number.isNaN(got[i]) : Math.abs(got[i] - want[i]) <= tol;
+    if (!ok && bad.length < 5) bad.push(`[${i}] got ${got[i]}, want ${want[i]} (tolerance ${tol})`);
+  }
+  expect(bad, explain).toEqual([]);
+  return plan;
+}
+
+describe('operand prologues', () => {
+  it('covariance: the centring runs in the SYRK loads (unaligned, scalar lanes)', async () => {
+    const { randomF } = seededTensors(1);
+    const x = randomF([300, 37], 0, 2);
+    const c = x.sub(x.mean(0, true));
+    // sum + mean (one row kernel), then the SYRK with the centring and the division: no kernel writes c.
+    const plan = await check('covariance 300x37', c.T.matmul(c).div(299), { prologue: true, k: 300, bound: c.abs().T.matmul(c.abs()).div(299) });
+    expect(plan.dispatches.some((d) => d.kernel.startsWith('fused.syrk')), plan.dispatches.map((d) => d.kernel).join(', ')).toBe(true);
+  });
+
+  it('covariance, aligned with split K (vector lanes, partial sums)', async () => {
+    const { randomF } = seededTensors(2);
+    const x = randomF([1000, 64], -1, 3);
+    const c = x.sub(x.mean(0, true));
+    const plan = await check('covariance 1000x64', c.T.matmul(c), { prologue: true, k: 1000, bound: c.abs().T.matmul(c.abs()) });
+    expect(plan.dispatches.some((d) => /splitK\d+/.test(d.kernel)), plan.dispatches.map((d) => d.kernel).join(', ')).toBe(true);
+    expect(plan.dispatches.find((d) => d.wgsl.includes('fn wg_load_'))!.wgsl).toContain('vec4 along m through wg_load_x');
+  });
+
+  it('x @ x^T of a scaled x (SYRK without trans flag, lanes along k)', async () => {
+    const { randomF } = seededTensors(3);
+    const x = randomF([40, 24]).mul(0.5).add(1);
+    await check('syrk x x^T', x.matmul(x.T), { prologue: true, k: 24, bound: x.abs().matmul(x.abs().T) });
+  });
+
+  it('(x - mu) @ w: A computed, mu broadcast over rows, unaligned', async () => {
+    const { randomF } = seededTensors(4);
+    const [x, mu, w] = [randomF([45, 70]), randomF([70]), randomF([70, 33])];
+    const a = x.sub(mu);
+    await check('(x - mu) @ w', a.matmul(w), { prologue: true, k: 70, bound: a.abs().matmul(w.abs()), dispatches: 1 });
+  });
+
+  it('relu(x) @ w.T + b: prologue, transposed B and epilogue in one kernel', async () => {
+    const { randomF } = seededTensors(5);
+    const [x, w, b] = [randomF([64, 128]), randomF([96, 128]), randomF([96])];
+    const plan = await check('relu(x) @ w.T + b', x.relu().matmul(w.T).add(b).tanh(), {
+      prologue: true,
+      k: 128,
+      bound: x.relu().abs().matmul(w.abs().T),
+      extra: 4e-6,
+      dispatches: 1,
+    });
+    expect(plan.dispatches[0].kernel).toMatch(/^fused\.matmul\.float32\.tB\+3$/);
+  });
+
+  it('x @ (w * s).T and (x^T)-shaped A: B computed under a trans flag, A transposed', async () => {
+    const { randomF } = seededTensors(6);
+    const [xt, w, s] = [randomF([36, 52]), randomF([44, 36]), randomF([44, 1])];
+    const bop = w.mul(s);
+    await check('x.T @ (w * s).T', xt.T.matmul(bop.T), { prologue: true, k: 36, bound: xt.abs().T.matmul(bop.abs().T), dispatches: 1 });
+  });
+
+  it('batch-broadcast operands, both computed', async () => {
+    const { randomF } = seededTensors(7);
+    const [x, y, w] = [randomF([2, 3, 36, 24]), randomF([3, 1, 24]), randomF([3, 24, 40])];
+    const a = x.mul(y).add(0.5);
+    const b = w.abs().sqrt();
+    await check('batched', a.matmul(b), { prologue: true, k: 24, bound: a.abs().matmul(b), extra: 2e-6, dispatches: 1 });
+  });
+
+  it('a prologue of two full-size inputs and a transcendental op, with a long K split', async () => {
+    const { randomF } = seededTensors(8);
+    const [x, y, w] = [randomF([48, 2048], -1, 1), randomF([48, 2048], -1, 1), randomF([2048, 40], -1, 1)];
+    const a = x.add(y).tanh();
+    const plan = await check('tanh(x + y) @ w, K 2048', a.matmul(w), { prologue: true, k: 2048, bound: a.abs().matmul(w.abs()), extra: 4e-6 });
+    expect(plan.dispatches.some((d) => /splitK\d+/.test(d.kernel)), plan.dispatches.map((d) => d.kernel).join(', ')).toBe(true);
+  });
+
+  it('p @ p with one computed value as both operands', async () => {
+    const { randomF } = seededTensors(9);
+    const p = randomF([40, 40]).mul(0.25);
+    await check('p @ p', p.matmul(p), { prologue: true, k: 40, bound: p.abs().matmul(p.abs()), dispatches: 1 });
+  });
+
+  it('int32 is exact', async () => {
+    const { randomI } = seededTensors(10);
+    const [x, w] = [randomI([36, 50], -20, 20), randomI([50, 44], -20, 20)];
+    await check('int32 (x - 3) * 2 @ w', x.sub(3).mul(2).matmul(w), { prologue: true, k: 50, dispatches: 1 });
+  });
+
+  it('empty K: the prologue is never loaded, the product is zeros', async () => {
+    const { randomF } = seededTensors(11);
+    const [x, mu, w] = [randomF([40, 0]), randomF([0]), randomF([0, 48])];
+    await check('empty K', x.sub(mu).matmul(w), { prologue: true, k: 0, bound: x.matmul(w) });
+  });
+
+  it('not fused: a gemv product, and an operand with another use', async () => {
+    const { randomF } = seededTensors(12);
+    const [x, w] = [randomF([1, 300]), randomF([300, 64])];
+    const a = x.mul(2);
+    await check('gemv', a.matmul(w), { prologue: false, k: 300, bound: a.abs().matmul(w.abs()) });
+    const [y, v] = [randomF([50, 60]), randomF([60, 50])];
+    const c = y.add(1);
+    const both = c.matmul(v).add(c.sum(1, true));
+    await check('two uses', both, { prologue: false, k: 60, bound: c.abs().matmul(v.abs()).add(c.abs().sum(1, true)) });
+  });
+});
