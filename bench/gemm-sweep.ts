@@ -15,9 +15,6 @@
 //
 //   node gemm-sweep.mjs --set epilogue --only '^gemm-4096x(4096x1024|1024x4096)-tB$' --out $OUT
 //
-// `--set smallk` times the small-K kernel (gemm-smallk.ts) in several geometries against the 64x64 tile it
-// replaced, on products with K <= 32 around the size where the default choice switches (SMALLK_MIN_OUTPUTS).
-//
 // Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
 // gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
 // rounds over all configurations in turn: each a short warm-up (about 20 ms of GPU work) and `--reps` runs in
@@ -40,8 +37,7 @@ import { create, globals } from 'webgpu';
 import type { KernelBuffer } from '../src/shaders/elementwise.js';
 import type { ExprStep } from '../src/shaders/expr.js';
 import { tileName, type TileConfig } from '../src/shaders/gemm-tiled.js';
-import { planMatmul, TILE_SMALL_K, type GemmProgram, type GemvConfig, type MatmulSpec } from '../src/shaders/matmul.js';
-import { smallKName, type SmallKConfig } from '../src/shaders/gemm-smallk.js';
+import { planMatmul, type GemmProgram, type GemvConfig, type MatmulSpec } from '../src/shaders/matmul.js';
 import { planSyrk, type SyrkSpec } from '../src/shaders/syrk.js';
 
 Object.assign(globalThis, globals);
@@ -200,27 +196,6 @@ const EPILOGUE_SET = 'epilogue';
 /** The tiles of `--set epilogue`: the default choice, LARGE_VEC4 launched in groups of 8, R2, and R1's tile with double-buffered fragments. */
 const EPILOGUE_TILES: readonly Variant[] = [DEFAULT, tiled({ ...V16, group: 8 }), tiled(R2), tiled(t(128, 128, 8, 8, 8, true, true, 0, { frag: true }))];
 
-/** `--set smallk`: its own shapes and variants, outside SETS. */
-const SMALLK_SET = 'smallk';
-const smallk = (c: SmallKConfig): Variant => ({ label: smallKName(c), options: { variant: 'smallk', smallk: c } });
-/** The default (the small-K kernel from 2^20 outputs), the tile it replaced, and geometries around the default. */
-const SMALLK_VARIANTS: readonly Variant[] = [
-  DEFAULT,
-  tiled(TILE_SMALL_K),
-  ...[
-    { tx: 32, ty: 4, rows: 64, ilp: 2 },
-    { tx: 32, ty: 4, rows: 32, ilp: 2 },
-    { tx: 32, ty: 4, rows: 128, ilp: 2 },
-    { tx: 32, ty: 4, rows: 256, ilp: 2 },
-    { tx: 32, ty: 4, rows: 64, ilp: 1 },
-    { tx: 32, ty: 4, rows: 64, ilp: 4 },
-    { tx: 32, ty: 2, rows: 64, ilp: 2 },
-    { tx: 32, ty: 8, rows: 64, ilp: 2 },
-    { tx: 16, ty: 8, rows: 64, ilp: 2 },
-    { tx: 64, ty: 2, rows: 64, ilp: 2 },
-  ].map(smallk),
-];
-
 /** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
 const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
 
@@ -231,9 +206,8 @@ function epilogueVariants(): Variant[] {
 
 function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   if (set === EPILOGUE_SET) return epilogueVariants();
-  if (set === SMALLK_SET) return smoke ? SMALLK_VARIANTS.slice(0, 4) : [...SMALLK_VARIANTS];
   const sel = SETS[set];
-  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, SMALLK_SET].join(', ')})`);
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
@@ -269,22 +243,6 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
 }
 
 function shapes(smoke: boolean, set: string): Shape[] {
-  if (set === SMALLK_SET) {
-    return smoke
-      ? [
-          { id: 'gemm-256x256x32', batch: 1, m: 256, n: 256, k: 32 },
-          { id: 'gemm-200x130x7-tB', batch: 1, m: 200, n: 130, k: 7, transB: true },
-        ]
-      : [
-          { id: 'gemm-4096x4096x32', batch: 1, m: 4096, n: 4096, k: 32 },
-          { id: 'gemm-4096x4096x32-tB', batch: 1, m: 4096, n: 4096, k: 32, transB: true },
-          { id: 'gemm-4096x4096x8', batch: 1, m: 4096, n: 4096, k: 8 },
-          { id: 'gemm-1024x1024x32', batch: 1, m: 1024, n: 1024, k: 32 },
-          { id: 'gemm-512x512x32', batch: 1, m: 512, n: 512, k: 32 },
-          { id: 'gemm-65536x256x16', batch: 1, m: 65536, n: 256, k: 16 },
-          { id: 'bgemm-16x1024x1024x16', batch: 16, m: 1024, n: 1024, k: 16 },
-        ];
-  }
   if (set === EPILOGUE_SET) {
     // The harness MLP's two products (x @ w1.T, w1 [4096, 1024]; h @ w2.T, w2 [1024, 4096]): their epilogues
     // are the variants'. Only here, so no other set runs the first one.

@@ -26,7 +26,6 @@ import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { emitExpr, indexOf, type Access, type Coords, type Expr } from './expr.js';
 import { bufferDecls, coordsOf, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
 import { gemvConfigError, gemvLayout, generateGemvCore, type GemvConfig } from './gemv.js';
-import { generateSmallKCore, SMALLK_MAX_K, smallKName, type SmallKConfig } from './gemm-smallk.js';
 import { describeLoads, generateTiledCore, tileConfigError, tileName, type CoreOperand, type TileConfig } from './gemm-tiled.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
 import { checkPrologue, prologueBuffers, prologueFunction, prologueLanes, prologueWants, type MajorAxis, type OperandPrologue } from './prologue.js';
@@ -73,7 +72,7 @@ export interface MatmulSpec {
   readonly store: { readonly buffer: string; readonly access: Access };
 }
 
-export type MatmulVariant = 'tiled' | 'direct' | 'gemv' | 'smallk';
+export type MatmulVariant = 'tiled' | 'direct' | 'gemv';
 
 export interface MatmulOptions {
   /** Forces a variant (tests, benchmarks); by default chooseMatmul picks one from the shape. */
@@ -82,8 +81,6 @@ export interface MatmulOptions {
   readonly tile?: TileConfig;
   /** The gemv variant's geometry (default: chooseMatmul's). */
   readonly gemv?: GemvConfig;
-  /** The small-K variant's geometry (default SMALLK). */
-  readonly smallk?: SmallKConfig;
   /** K ranges for the tiled and gemv variants (planMatmul only; generateMatmul always uses one). */
   readonly splitK?: number;
   /** The grid limit per dimension; tests lower it to exercise grid folding without huge launches. */
@@ -149,10 +146,6 @@ export const TILE_LARGE: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, d
 export const TILE_SPLIT: TileConfig = { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 8 };
 export const TILE_MEDIUM: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: true, unroll: true, group: 8 };
 export const TILE_SMALL_K: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: false, unroll: true, group: 0 };
-/** The small-K kernel's default: 128 columns x 64 rows per workgroup of 32 x 4 threads, 2 rows at a time each. */
-export const SMALLK: SmallKConfig = { tx: 32, ty: 4, rows: 64, ilp: 2 };
-/** The small-K kernel takes products with K <= SMALLK_MAX_K of at least this many outputs (smaller ones: the SMALL_K tile). */
-export const SMALLK_MIN_OUTPUTS = 1 << 20;
 export const GEMV_N: GemvConfig = { wn: 16, wk: 16, unroll: 4 };
 export const GEMV_K: GemvConfig = { wn: 4, wk: 64, unroll: 4 };
 /**
@@ -168,7 +161,7 @@ export const MIN_SPLIT_K = 256;
 
 /** Names the generated WGSL declares; a buffer with one of these names would be shadowed. */
 const RESERVED =
-  /^(M|N|K|TOTAL|TRI|main|wid|nwg|tid|lid|w|t|e|x|q|s|l|rt|ct|gi|rows|ti|row0|col0|n0|bz|ks|kbeg|kend|kq|k0|k1|stage|tx|ty|tn|tk|r0|c0|kk|gx|gk|at|acc|o|row|col|c|p|pa|pb|i|j|z|val|base|base_a|base_b|tile_a|tile_b|red|res\d+|f[ab]\d+|[abcv]\d+|c\d+_\d+|[bv]\d+|r|q\d+|cb|rb|rend|a\d+_\d+|bv\d+|wg_\w*)$/;
+  /^(M|N|K|TOTAL|TRI|main|wid|nwg|tid|lid|w|t|e|x|q|s|l|rt|ct|gi|rows|ti|row0|col0|n0|bz|ks|kbeg|kend|kq|k0|k1|stage|tx|ty|tn|tk|r0|c0|kk|gx|gk|at|acc|o|row|col|c|p|pa|pb|i|j|z|val|base|base_a|base_b|tile_a|tile_b|red|res\d+|f[ab]\d+|[abcv]\d+|c\d+_\d+|[bv]\d+|r|q\d+|wg_\w*)$/;
 
 export interface MatmulChoice {
   readonly variant: MatmulVariant;
@@ -217,7 +210,6 @@ export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'> &
   if (batches * m * n === 0) return { ...base, variant: 'direct' };
   if (m * n <= DIRECT_MAX_OUTPUTS && k <= DIRECT_MAX_K) return { ...base, variant: 'direct' };
   if (Math.min(m, n) <= GEMV_MAX_ROWS) return { ...base, variant: 'gemv' };
-  if (k <= SMALLK_MAX_K && batches * m * n >= SMALLK_MIN_OUTPUTS) return { ...base, variant: 'smallk' };
   if (k <= 64) return { ...base, variant: 'tiled', tile: TILE_SMALL_K };
   const tiles = (t: TileConfig) => batches * Math.ceil(m / t.bm) * Math.ceil(n / t.bn);
   // Large outputs: LARGE_VEC4 from two waves of tiles, LARGE_PAIRS below (planMatmul takes LARGE, and SPLIT
@@ -253,7 +245,6 @@ export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmP
   const splitsWanted = options.splitK ?? (options.variant && options.variant !== chosen.variant ? 1 : chosen.splitK);
   if ((spec.a.prologue || spec.b.prologue) && variant !== 'tiled') throw new Error(`internal: matmul [${spec.m} x ${spec.k}] @ [${spec.k} x ${spec.n}]: an operand prologue needs the tiled variant, not ${variant}`);
   if (variant === 'gemv') return planGemv(spec, options.gemv, options.splitK, maxPerDim);
-  if (variant === 'smallk') return planSmallK(spec, options.smallk ?? SMALLK, maxPerDim);
   let tile = options.tile ?? (options.variant && options.variant !== chosen.variant ? TILE_LARGE : chosen.tile);
   if (!options.tile) {
     tile = tileForLoads(tile, splitsWanted > 1, (t) => {
@@ -749,39 +740,6 @@ function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, max
     dispatches: [product, { ...combine, label: `combine ${split.splits}` }],
     variant: `${name}.splitK${split.splits}`,
   };
-}
-
-/** The small-K kernel (gemm-smallk.ts): B's rows in registers, A streamed by rows, one dispatch. */
-function planSmallK(spec: MatmulSpec, config: SmallKConfig, maxPerDim: number): GemmProgram {
-  const { batch, m, n, k, a, b, dtype } = spec;
-  if (k > SMALLK_MAX_K) throw new Error(`internal: matmul [${m} x ${k}] @ [${k} x ${n}]: the small-K kernel takes K <= ${SMALLK_MAX_K}`);
-  const { code: batchLets, coords: batchCoords } = coordsOf(batch, 'bz', 'b');
-  // A vec4 along k, B vec4 along n (each where its layout and alignment allow: vec4LoadAxis's rules with
-  // whole-K and whole-4-column tiles), the store vec4 where aligned; the epilogue loads by element.
-  const aAxis = vec4LoadAxis({ ...a, majorStride: a.rowStride, kStride: a.colStride }, batch, { extent: m, tile: 1 }, { extent: k, tile: k });
-  const bAxis = vec4LoadAxis({ ...b, majorStride: b.colStride, kStride: b.rowStride }, batch, { extent: n, tile: 4 }, { extent: k, tile: 4 });
-  const vectors = vec4Bindings([
-    { buffer: a.buffer, vec4: aAxis === 'k' },
-    { buffer: b.buffer, vec4: bAxis === 'major' },
-    { buffer: spec.store.buffer, vec4: vec4Store(spec.store.access, batch, n) },
-    ...epilogueLoads(spec.epilogue).map((x) => ({ buffer: x, vec4: false })),
-  ]);
-  const bases = [`let base_a = ${sum(batchTerms(a, batch, batchCoords.names), a.offset)};`, `let base_b = ${sum(batchTerms(b, batch, batchCoords.names), b.offset)};`];
-  const core = generateSmallKCore({
-    dtype,
-    m,
-    n,
-    k,
-    batches: sizeOf(batch),
-    a: { buffer: a.buffer, base: 'base_a', rowStride: a.rowStride, kStride: a.colStride, vec4: aAxis === 'k' && vectors.has(a.buffer) },
-    b: { buffer: b.buffer, base: 'base_b', kStride: b.rowStride, nStride: b.colStride, vec4: bAxis === 'major' && vectors.has(b.buffer) },
-    config,
-    maxPerDim,
-    prelude: [...pruneLets(batchLets, bases), ...bases],
-  });
-  const store = storeFunction(spec, { lanes: 4, swapped: false, partial: null, vec4Out: vectors.has(spec.store.buffer), checkRow: false, checkCol: n % (config.tx * 4) !== 0 });
-  const wgsl = productModule(bufferDecls(spec.buffers, new Set([...vectors, ...store.vec4])), store, header(spec, core.describe), { decls: [], entry: core.entry, body: core.body });
-  return { temps: [], dispatches: [{ kernel: { wgsl, entryPoint: 'main', workgroups: core.workgroups }, buffers: spec.buffers, label: smallKName(config) }], variant: 'smallk' };
 }
 
 /**

@@ -308,41 +308,6 @@ describe('matmul operand layouts', () => {
   forVariants('a transposed store at an offset into a larger buffer', [{ a: [2, 33, 17], b: [2, 17, 65], transposedStore: true }]);
 });
 
-describe('matmul small-K kernel', () => {
-  const SK: readonly MatmulVariant[] = ['smallk'];
-  // Sizes around the workgroup's 128 columns and 64 rows, K from 1 to SMALLK_MAX_K, none a multiple of 4 but some.
-  forVariants('sizes', [mat(100, 70, 13), mat(129, 130, 32), mat(64, 128, 4), mat(65, 257, 1), mat(3, 5, 31), mat(200, 12, 17)], SK);
-  forVariants('k = 0 gives zeros', [mat(65, 130, 0)], SK);
-  forVariants('operand layouts: transposed, thin, sliced, batch-broadcast', [
-    trans(100, 65, 20, true, false),
-    trans(70, 132, 16, false, true),
-    trans(33, 66, 9, true, true),
-    { a: [65, 24], aSlice: { from: [70, 50], begin: [2, 9] }, b: [24, 66] },
-    { a: [2, 1, 70, 12], b: [1, 3, 12, 65] },
-    { a: [13, 7], b: [4, 7, 130] },
-  ], SK);
-  forVariants('int32, exact and wrapping', [{ ...mat(65, 130, 17), dtype: 'int32' }, { ...mat(33, 70, 32), dtype: 'int32', gen: anyInts, seed: 5 }], SK);
-  forVariants('epilogue relu(acc * 2 + bias[n]) and a transposed store', [
-    { ...mat(65, 130, 12), epilogue: true },
-    { ...mat(66, 64, 8), dtype: 'int32', epilogue: true, seed: 2 },
-    { a: [2, 33, 17], b: [2, 17, 65], transposedStore: true },
-  ], SK);
-  forVariants('geometries: one row at a time, four, narrow workgroups, a folded grid', [
-    { ...mat(100, 70, 13), options: { smallk: { tx: 32, ty: 4, rows: 64, ilp: 1 } } },
-    { ...mat(100, 70, 13), options: { smallk: { tx: 8, ty: 2, rows: 24, ilp: 4 } }, seed: 2 },
-    { ...mat(130, 300, 5), options: { smallk: { tx: 4, ty: 4, rows: 16, ilp: 2 }, maxWorkgroupsPerDim: 7 }, seed: 3 },
-    { a: [3, 40, 6], b: [3, 6, 40], options: { smallk: { tx: 2, ty: 2, rows: 4, ilp: 2 }, maxWorkgroupsPerDim: 10 }, seed: 4 },
-  ], SK);
-  gpuIt('the default choice takes it for K <= 32 on 2^20 outputs', async () => {
-    await check({ ...mat(1024, 1024, 32), seed: 6, expectVariant: /^smallk$/ });
-    await check({ ...trans(1024, 1032, 7, true, true), seed: 7, expectVariant: /^smallk$/ });
-  });
-  it('refuses K over SMALLK_MAX_K and bad geometries', () => {
-    expect(() => planMatmul(build(mat(64, 64, 33)).spec, { variant: 'smallk' })).toThrow(/K <= 32/);
-    expect(() => planMatmul(build(mat(64, 64, 8)).spec, { variant: 'smallk', smallk: { tx: 32, ty: 4, rows: 6, ilp: 2 } })).toThrow(/multiple of ty \* ilp/);
-  });
-});
-
 describe('matmul int32', () => {
   forVariants('int32 is exact', [{ ...mat(33, 65, 17), dtype: 'int32' }, { a: [2, 1, 7, 13], b: [1, 3, 70, 13], transB: true, dtype: 'int32', seed: 3 }]);
   forVariants('int32 wraps around like the reference', [
@@ -407,11 +372,7 @@ describe('variant choice', () => {
     expect(chooseMatmulVariant({ batch: [], m: 32, n: 32, k: DIRECT_MAX_K + 1 })).toBe('tiled');
     // Tiles per shape class: large outputs take the large tile, small K its own, few tiles split K.
     expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 4096 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 1 });
-    // K <= 32 on a large output: the small-K kernel; below 2^20 outputs or K > 32, the small-K tile.
-    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 32 })).toMatchObject({ variant: 'smallk' });
-    expect(chooseMatmul({ batch: [4], m: 512, n: 512, k: 1 })).toMatchObject({ variant: 'smallk' });
-    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 33 })).toMatchObject({ variant: 'tiled', tile: TILE_SMALL_K, splitK: 1 });
-    expect(chooseMatmul({ batch: [], m: 1000, n: 1000, k: 32 })).toMatchObject({ variant: 'tiled', tile: TILE_SMALL_K, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 32 })).toMatchObject({ variant: 'tiled', tile: TILE_SMALL_K, splitK: 1 });
     expect(chooseMatmul({ batch: [], m: 512, n: 512, k: 80000 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 16 });
     expect(chooseMatmul({ batch: [64], m: 256, n: 256, k: 256 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_PAIRS, splitK: 1 });
     // One wave of tiles with a long K (the MLP's second product): LARGE_VEC4, from K = 1024.
