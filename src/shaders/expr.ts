@@ -318,7 +318,9 @@ const HELPERS = {
   // WGSL bounds sin/cos error (2^-11 absolute) only on [-pi, pi]: reduce the argument there first.
   wg_sin: `fn wg_sin(x: f32) -> f32 { return sin(x - 6.283185307179586 * round(x * 0.15915494309189535)); }`,
   wg_cos: `fn wg_cos(x: f32) -> f32 { return cos(x - 6.283185307179586 * round(x * 0.15915494309189535)); }`,
-  wg_gelu: `fn wg_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + wg_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }`,
+  // 0.5 x (1 + tanh(u)) = x sigmoid(2u): one exp and one division, and no cancellation in 1 + tanh(u) for
+  // x < -3 (where the tanh form lost every digit in f32). x = -inf gives NaN, as the reference does.
+  wg_gelu: `fn wg_gelu(x: f32) -> f32 { return x / (1.0 + exp(-1.5957691216057308 * (x + 0.044715 * x * x * x))); }`,
   // WGSL's pow is undefined for x < 0; Math.pow's rules: integral exponents keep the sign of odd powers.
   wg_pow: `fn wg_pow(x: f32, y: f32) -> f32 {
   if (y == 0.0) { return 1.0; }
@@ -379,7 +381,6 @@ const HELPER_DEPS: Partial<Record<keyof typeof HELPERS, (keyof typeof HELPERS)[]
   wg_exp: ['wg_isnan'],
   wg_log: ['wg_isnan'],
   wg_tanh: ['wg_isnan'],
-  wg_gelu: ['wg_isnan', 'wg_tanh'],
   wg_pow: ['wg_isnan', 'wg_f32_bits'],
   wg_f32_to_i32: ['wg_isnan'],
   wg_uniform: ['wg_hash'],

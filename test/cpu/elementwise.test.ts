@@ -65,6 +65,16 @@ describe('float unary ops', () => {
     expectClose(unaryOn('gelu', 'float32', [0, 1, -1, 2, 0.5]), [0, 0.8411919906, -0.1588080094, 1.954597694, 0.3457140098]);
   });
 
+  it('gelu keeps its relative accuracy for negative x, where 1 + tanh(u) cancels', () => {
+    // gelu(x) = x e^(2u) / (1 + e^(2u)), u = sqrt(2/pi) (x + 0.044715 x^3): for these x, e^(2u) is below 1e-16,
+    // so the value is x e^(2u) to 16 digits; the tanh form gives 0 below x = -5.3.
+    const xs = [-6, -8, -9, -10];
+    const want = xs.map((x) => Math.fround(x * Math.exp(2 * Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))));
+    const got = unaryOn('gelu', 'float32', xs);
+    got.forEach((g, i) => expect(Math.abs(g - want[i]) / Math.abs(want[i]), `gelu(${xs[i]}) = ${g}, want ${want[i]}`).toBeLessThan(1e-6));
+    expectValues(unaryOn('gelu', 'float32', [-Infinity, Infinity, -0, -1e5]), [NaN, Infinity, -0, -0]);
+  });
+
   it('domain edges give IEEE results', () => {
     expectValues(unaryOn('log', 'float32', [0, -1]), [-Infinity, NaN]);
     expectValues(unaryOn('sqrt', 'float32', [-1]), [NaN]);

@@ -89,6 +89,12 @@ describe('webgpu elementwise ops match the CPU reference', () => {
     await check(x.cast('int32'), EXACT);
     await check(x.cast('bool'), EXACT);
     await check(x.tanh(), TRANSCENDENTAL);
+    await check(x.gelu(), TRANSCENDENTAL);
+  });
+  it('gelu keeps its relative accuracy in the negative tail (no cancellation in 1 + tanh)', async () => {
+    // gelu(-9) is about -1.4e-28: an absolute tolerance would accept 0; each value must be within 1e-4 of itself.
+    await check(randomF([4099], -9, -3).gelu(), { rel: 1e-4, abs: 0 }, 'gelu on [-9, -3)');
+    await check(wg.tensor(Float32Array.from([-3e38, -1e4, -50, -12, 1e4, 3e38]), [6]).gelu(), { rel: 1e-4, abs: 1e-36 }, 'gelu far out');
   });
   it('casts between every pair of dtypes', async () => {
     const f = wg.tensor(Float32Array.from([-2.7, -0.5, 0, 0.5, 2.5, 1e10, -1e10, 2147483648]), [8]);

@@ -42,7 +42,9 @@ const FLOAT_UNARY: Readonly<Record<string, Scalar1>> = {
   cos: Math.cos,
   tanh: Math.tanh,
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
-  gelu: (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))),
+  // 0.5 x (1 + tanh(u)) written as x sigmoid(2u): the same function, without the cancellation of 1 + tanh(u)
+  // for u < -18 (x < -5.3), where the tanh form returned 0 even in float64.
+  gelu: (x) => x / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))),
 };
 
 // Two's complement wrap-around: `|0` and Math.imul keep every result in i32.

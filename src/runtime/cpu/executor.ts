@@ -9,7 +9,7 @@
 //   (abs(-2^31) = -2^31), square = imul(a,a); sum/prod wrap at every step; matmul accumulates with imul and |0.
 // - floor/ceil/round are the identity on int32; round on float is half-to-even (round(0.5)=0, round(-2.5)=-2).
 // - sign is -1/0/1 with sign(-0) = +0 and sign(NaN) = NaN; relu = max(x,0) with relu(NaN) = NaN;
-//   gelu = 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))); sigmoid = 1/(1+exp(-x)); rsqrt = 1/sqrt(x);
+//   gelu = 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))), computed as x / (1 + exp(-2 sqrt(2/pi)(x+0.044715x^3))); sigmoid = 1/(1+exp(-x)); rsqrt = 1/sqrt(x);
 //   reciprocal = 1/x; div and pow (Math.pow) are float-only.
 // - maximum/minimum propagate NaN. Comparisons with NaN are false except ne. and/or/not act on bool 0/1.
 // - cast: to float32 rounds to f32; to int32 truncates toward zero, saturates at [-2^31, 2^31-1], NaN -> 0;
