@@ -128,6 +128,13 @@ describe('operand prologues', () => {
     await check('int32 (x - 3) * 2 @ w', x.sub(3).mul(2).matmul(w), { prologue: true, k: 50, dispatches: 1 });
   });
 
+  it('other dtypes inside the prologue: a cast from int32 and a select on a bool mask', async () => {
+    const { randomF, randomI, randomB } = seededTensors(13);
+    const [xi, w, mask, x] = [randomI([40, 64], -9, 9), randomF([64, 48]), randomB([40, 64]), randomF([40, 64])];
+    const a = wg.where(mask, x, xi.cast('float32'));
+    await check('where(mask, x, cast(xi)) @ w', a.matmul(w), { prologue: true, k: 64, bound: a.abs().matmul(w.abs()), dispatches: 1 });
+  });
+
   it('empty K: the prologue is never loaded, the product is zeros', async () => {
     const { randomF } = seededTensors(11);
     const [x, mu, w] = [randomF([40, 0]), randomF([0]), randomF([0, 48])];
