@@ -14,7 +14,7 @@
 // the tile); the direct and gemv kernels have no prologue.
 import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
-import { shapesEqual, sizeOf } from '../ir/shape.js';
+import { shapesEqual, type Shape } from '../ir/shape.js';
 import { chooseMatmul } from '../shaders/matmul.js';
 import { chooseSyrk } from '../shaders/syrk.js';
 import { Clusters, isElementwiseOp } from './fusion.js';
@@ -26,7 +26,7 @@ export function takesPrologue(product: Node): boolean {
   const batch = product.shape.slice(0, -2);
   const x = product.inputs[0].shape;
   const k = x[x.length - (product.attrs.transA === true ? 2 : 1)];
-  if (sizeOf(product.shape) === 0) return false;
+  // (An empty output takes the direct kernel.)
   if (product.op === 'syrk') return chooseSyrk({ batch, n: product.shape[product.shape.length - 1], k }).variant === 'tiled';
   const [m, n] = product.shape.slice(-2);
   return chooseMatmul({ batch, m, n, k }).variant === 'tiled';
@@ -46,13 +46,13 @@ export function fusePrologues(graph: Graph, maxBuffers?: number): PassResult {
     const existing = c.groupOf.get(m);
     const group = new Set(existing === undefined ? [m] : c.members.get(existing)!);
     const added: Node[] = [];
-    // Depth first from each operand: a producer joins when its every use is in the group.
-    const stack = [...candidates];
+    // Depth first from each operand: a producer joins when its every use is in the group and it has the
+    // shape of the consumer that reached it (an operand: its own).
+    const stack: { p: Node; shape: Shape }[] = candidates.map((p) => ({ p, shape: p.shape }));
     while (stack.length > 0) {
-      const p = stack.pop()!;
-      if (group.has(p) || !isElementwiseOp(p) || c.groupOf.has(p) || c.outputs.has(p)) continue;
+      const { p, shape } = stack.pop()!;
+      if (group.has(p) || !isElementwiseOp(p) || c.groupOf.has(p) || c.outputs.has(p) || !shapesEqual(p.shape, shape)) continue;
       if (!c.users.get(p)!.every((u) => group.has(u))) continue;
-      if (!m.inputs.includes(p) && !shapesEqual(p.shape, added.find((a) => a.inputs.includes(p))?.shape ?? [])) continue;
       if (!c.convexWith(p, group)) continue;
       if (c.bindings(group, p) > c.maxBuffers) {
         fired.push(`stop ${c.name(m)}'s prologue at ${c.name(p)}: the kernel would bind more than ${c.maxBuffers} buffers`);
@@ -60,7 +60,7 @@ export function fusePrologues(graph: Graph, maxBuffers?: number): PassResult {
       }
       group.add(p);
       added.push(p);
-      stack.push(...p.inputs);
+      stack.push(...p.inputs.map((i) => ({ p: i, shape: p.shape })));
     }
     if (added.length === 0) continue;
     const g = existing ?? c.newGroup();

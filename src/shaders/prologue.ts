@@ -13,6 +13,7 @@
 import type { Shape } from '../ir/shape.js';
 import { coordsOf } from './elementwise.js';
 import { emitExpr, indexOf, type Access, type Coords, type Expr, type LoadStep } from './expr.js';
+import { pruneLets } from './matmul.js';
 import { fromStorage, indent, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export interface OperandPrologue {
@@ -51,12 +52,9 @@ function vectorLoad(access: Access, batch: Shape, axis: 'row' | 'col'): boolean 
  * prologue's loads are stride 1 (coalesced, and read as vec4); null for scalar tile loads.
  */
 export function prologueLanes(p: OperandPrologue, batch: Shape, major: MajorAxis, extents: { major: number; majorTile: number; k: number; kTile: number }): 'major' | 'k' | null {
-  const aligned = (x: number) => x % 4 === 0;
-  const ok = {
-    major: extents.major > 0 && aligned(extents.major) && aligned(extents.majorTile),
-    k: extents.k > 0 && aligned(extents.k) && aligned(extents.kTile),
-  };
   if (extents.major === 0 || extents.k === 0) return null; // nothing is loaded
+  const aligned = (x: number) => x % 4 === 0;
+  const ok = { major: aligned(extents.major) && aligned(extents.majorTile), k: aligned(extents.k) && aligned(extents.kTile) };
   const loads = p.expr.steps.filter((s): s is LoadStep => s.kind === 'load');
   const vectorLoads = (lanes: 'major' | 'k') => loads.filter((s) => vectorLoad(s.access, batch, laneAxis(major, lanes))).length;
   const order: ('major' | 'k')[] = vectorLoads('k') > vectorLoads('major') ? ['k', 'major'] : ['major', 'k'];
@@ -110,8 +108,7 @@ export function prologueFunction(
     };
     body = [...vectorLets, `var r: vec4<${STORAGE_TYPE[dtype]}>;`, ...[0, 1, 2, 3].flatMap(lane), 'return r;'];
   }
-  const used = body.join('\n');
-  const lets = batchLets.filter((l, d) => used.includes(batchCoords.names[d]) || batchLets.slice(d + 1).some((x) => x.includes(batchCoords.names[d])));
+  const lets = pruneLets(batchLets, body);
   const type = lanes === null ? VALUE_TYPE[dtype] : `vec4<${STORAGE_TYPE[dtype]}>`;
   return { text: [`fn ${name}(bz: u32, gx: u32, gk: u32) -> ${type} {`, ...indent([...lets, ...body], 1), '}'], helpers };
 }
