@@ -9,9 +9,17 @@
 // scale) stay loads, read once per tile element rather than recomputed. A product joins its epilogue's group
 // when it has one (run after fuse-epilogue).
 //
-// Only products that take the tiled kernel are fused (chooseMatmul and chooseSyrk from the shape): its tile
-// loads amortise the recomputation (each A element is loaded once per column tile, and feeds a whole row of
-// the tile); the direct and gemv kernels have no prologue.
+// A prologue is recomputed every time the kernel loads the operand, in the load path between the prefetch
+// and the product, so it pays only where the operand is loaded a few times and its ops are cheap (measured on
+// an H100, bench/prologue-cost.ts, GPU time against storing the operand): the covariance's X - mean in the
+// SYRK over 512 x 20000 (X loaded 4 times) 0.269 ms against 0.292, x - mu feeding 65536 x 256 x 256 (A loaded
+// twice) 0.255 against 0.276; but x - mu or relu(x) feeding 4096^3 (A loaded 32 times) 3.29 against 2.94,
+// gelu(w) as the B of 4096 x 1024 x 4096 0.890 against 0.801, and tanh(x) in the SYRK 0.435 against 0.249.
+// So a product takes a prologue only
+// - from the tiled kernel (chooseMatmul / chooseSyrk on the shape; the direct and gemv kernels have none),
+// - loading each operand element at most MAX_PROLOGUE_LOADS times (A: once per column tile, B: once per row
+//   tile, SYRK's X: once per tile of its row of the triangle),
+// - of CHEAP_OPS only (no transcendental function, division or power).
 import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
 import { shapesEqual, type Shape } from '../ir/shape.js';
@@ -20,16 +28,29 @@ import { chooseSyrk } from '../shaders/syrk.js';
 import { Clusters, isElementwiseOp } from './fusion.js';
 import type { Pass, PassResult } from './pass.js';
 
-/** Whether the product's kernel (from its shape) is the tiled one, the only one with operand prologues. */
-export function takesPrologue(product: Node): boolean {
-  if (product.dtype !== 'float32' && product.dtype !== 'int32') return false;
+/** Times the kernel may load each element of a prologue operand (see the header). */
+export const MAX_PROLOGUE_LOADS = 4;
+/** Ops a prologue may hold: a few instructions each (see the header). */
+export const CHEAP_OPS: ReadonlySet<string> = new Set(['neg', 'abs', 'square', 'sign', 'relu', 'floor', 'ceil', 'round', 'not', 'cast', 'add', 'sub', 'mul', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'and', 'or', 'where']);
+
+/**
+ * How many times the product's kernel loads each element of its operand `i` when that kernel is the tiled
+ * one (chooseMatmul / chooseSyrk on the shape), else null: the direct and gemv kernels take no prologue.
+ * (An empty output takes the direct kernel.)
+ */
+export function prologueLoads(product: Node, i: number): number | null {
+  if (product.dtype !== 'float32' && product.dtype !== 'int32') return null;
   const batch = product.shape.slice(0, -2);
   const x = product.inputs[0].shape;
   const k = x[x.length - (product.attrs.transA === true ? 2 : 1)];
-  // (An empty output takes the direct kernel.)
-  if (product.op === 'syrk') return chooseSyrk({ batch, n: product.shape[product.shape.length - 1], k }).variant === 'tiled';
   const [m, n] = product.shape.slice(-2);
-  return chooseMatmul({ batch, m, n, k }).variant === 'tiled';
+  if (product.op === 'syrk') {
+    const c = chooseSyrk({ batch, n, k });
+    return c.variant === 'tiled' ? Math.ceil(n / c.tile.bm) : null;
+  }
+  const c = chooseMatmul({ batch, m, n, k });
+  if (c.variant !== 'tiled') return null;
+  return i === 0 ? Math.ceil(n / c.tile.bn) : Math.ceil(m / c.tile.bm);
 }
 
 export function fusePrologues(graph: Graph, maxBuffers?: number): PassResult {
@@ -37,12 +58,23 @@ export function fusePrologues(graph: Graph, maxBuffers?: number): PassResult {
   const fired: string[] = [];
   for (const m of c.order) {
     if (m.op !== 'matmul' && m.op !== 'syrk') continue;
-    const candidates = [...new Set(m.inputs)].filter((x) => isElementwiseOp(x) && !c.groupOf.has(x));
-    if (candidates.length === 0) continue;
-    if (!takesPrologue(m)) {
-      fired.push(`keep ${c.name(m)}'s operands: its kernel is not the tiled one (no prologue)`);
-      continue;
+    const candidates: Node[] = [];
+    for (const x of new Set(m.inputs)) {
+      if (!isElementwiseOp(x) || c.groupOf.has(x)) continue;
+      // An operand used twice (x @ x) is loaded as both: the larger count decides.
+      const loads = m.inputs.flatMap((y, j) => (y === x ? [prologueLoads(m, j)] : []));
+      if (loads.includes(null)) {
+        fired.push(`keep ${c.name(x)}: ${c.name(m)}'s kernel is not the tiled one (no prologue)`);
+        continue;
+      }
+      const most = Math.max(...(loads as number[]));
+      if (most > MAX_PROLOGUE_LOADS) {
+        fired.push(`keep ${c.name(x)}: ${c.name(m)}'s kernel would compute it ${most} times per element (at most ${MAX_PROLOGUE_LOADS})`);
+        continue;
+      }
+      candidates.push(x);
     }
+    if (candidates.length === 0) continue;
     const existing = c.groupOf.get(m);
     const group = new Set(existing === undefined ? [m] : c.members.get(existing)!);
     const added: Node[] = [];
@@ -52,6 +84,10 @@ export function fusePrologues(graph: Graph, maxBuffers?: number): PassResult {
     while (stack.length > 0) {
       const { p, shape } = stack.pop()!;
       if (group.has(p) || !isElementwiseOp(p) || c.groupOf.has(p) || c.outputs.has(p) || !shapesEqual(p.shape, shape)) continue;
+      if (!CHEAP_OPS.has(p.op)) {
+        fired.push(`stop ${c.name(m)}'s prologue at ${c.name(p)} ${p.op}: not a cheap op, it is stored instead`);
+        continue;
+      }
       if (!c.users.get(p)!.every((u) => group.has(u))) continue;
       if (!c.convexWith(p, group)) continue;
       if (c.bindings(group, p) > c.maxBuffers) {

@@ -104,15 +104,15 @@ describe('operand prologues', () => {
     const { randomF } = seededTensors(7);
     const [x, y, w] = [randomF([2, 3, 36, 24]), randomF([3, 1, 24]), randomF([3, 24, 40])];
     const a = x.mul(y).add(0.5);
-    const b = w.abs().sqrt();
+    const b = w.abs().add(0.25);
     await check('batched', a.matmul(b), { prologue: true, k: 24, bound: a.abs().matmul(b), extra: 2e-6, dispatches: 1 });
   });
 
-  it('a prologue of two full-size inputs and a transcendental op, with a long K split', async () => {
+  it('a prologue of two full-size inputs, with a long K split', async () => {
     const { randomF } = seededTensors(8);
     const [x, y, w] = [randomF([48, 2048], -1, 1), randomF([48, 2048], -1, 1), randomF([2048, 40], -1, 1)];
-    const a = x.add(y).tanh();
-    const plan = await check('tanh(x + y) @ w, K 2048', a.matmul(w), { prologue: true, k: 2048, bound: a.abs().matmul(w.abs()), extra: 4e-6 });
+    const a = x.add(y).maximum(-0.5).mul(y);
+    const plan = await check('max(x + y, -0.5) * y @ w, K 2048', a.matmul(w), { prologue: true, k: 2048, bound: a.abs().matmul(w.abs()), extra: 2e-6 });
     expect(plan.dispatches.some((d) => /splitK\d+/.test(d.kernel)), plan.dispatches.map((d) => d.kernel).join(', ')).toBe(true);
   });
 
@@ -139,6 +139,18 @@ describe('operand prologues', () => {
     const { randomF } = seededTensors(11);
     const [x, mu, w] = [randomF([40, 0]), randomF([0]), randomF([0, 48])];
     await check('empty K', x.sub(mu).matmul(w), { prologue: true, k: 0, bound: x.matmul(w) });
+  });
+
+  it('not fused: a transcendental op, a product that would compute the operand 11 times per element', async () => {
+    const { randomF } = seededTensors(14);
+    const [x, w, v] = [randomF([48, 64]), randomF([64, 40]), randomF([64, 700])];
+    const t = x.tanh();
+    await check('tanh(x) @ w', t.matmul(w), { prologue: false, k: 64, bound: t.abs().matmul(w.abs()), extra: 4e-6, dispatches: 2 });
+    const a = x.mul(2);
+    await check('(x * 2) @ v, 700 columns', a.matmul(v), { prologue: false, k: 64, bound: a.abs().matmul(v.abs()), dispatches: 2 });
+    // exp(x) + y: the add joins, the exp is stored by its own kernel.
+    const e = x.exp().add(x);
+    await check('(exp(x) + x) @ w', e.matmul(w), { prologue: true, k: 64, bound: e.abs().matmul(w.abs()), extra: 4e-6, dispatches: 2 });
   });
 
   it('not fused: a gemv product, and an operand with another use', async () => {
