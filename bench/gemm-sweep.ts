@@ -15,9 +15,6 @@
 //
 //   node gemm-sweep.mjs --set epilogue --only '^gemm-4096x(4096x1024|1024x4096)-tB$' --out $OUT
 //
-// `--set kdot` times the k-major tile (gemm-kdot.ts) in several geometries against the default on products
-// whose operands both load along k (x @ w.T), the MLP's two with their epilogues.
-//
 // Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
 // gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
 // rounds over all configurations in turn: each a short warm-up (about 20 ms of GPU work) and `--reps` runs in
@@ -199,23 +196,6 @@ const EPILOGUE_SET = 'epilogue';
 /** The tiles of `--set epilogue`: the default choice, LARGE_VEC4 launched in groups of 8, R2, and R1's tile with double-buffered fragments. */
 const EPILOGUE_TILES: readonly Variant[] = [DEFAULT, tiled({ ...V16, group: 8 }), tiled(R2), tiled(t(128, 128, 8, 8, 8, true, true, 0, { frag: true }))];
 
-/** `--set kdot`: its own shapes and variants, outside SETS. */
-const KDOT_SET = 'kdot';
-const KD = { prefetch: true, kdot: true } as const;
-const KDOT_TILES: readonly Variant[] = [
-  DEFAULT,
-  tiled(t(128, 128, 8, 8, 8, false, true, 0, KD)),
-  tiled(t(128, 128, 8, 8, 8, false, true, 8, KD)),
-  tiled(t(128, 128, 16, 8, 8, false, true, 8, KD)),
-  tiled(t(128, 128, 8, 16, 8, false, true, 8, KD)),
-  tiled(t(128, 128, 8, 8, 16, false, true, 8, KD)),
-  tiled(t(64, 64, 8, 4, 4, false, true, 8, KD)),
-];
-function kdotVariants(s: Shape): Variant[] {
-  const epilogues = s.id === 'gemm-4096x4096x1024-tB' ? (['none', 'bias-gelu'] as const) : s.id === 'gemm-4096x1024x4096-tB' ? (['none', 'bias'] as const) : (['none'] as const);
-  return KDOT_TILES.flatMap((v) => epilogues.map((e) => withEpilogue(v, e)));
-}
-
 /** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
 const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
 
@@ -226,9 +206,8 @@ function epilogueVariants(): Variant[] {
 
 function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   if (set === EPILOGUE_SET) return epilogueVariants();
-  if (set === KDOT_SET) return smoke ? kdotVariants(s).slice(0, 4) : kdotVariants(s);
   const sel = SETS[set];
-  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, KDOT_SET].join(', ')})`);
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
@@ -264,18 +243,6 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
 }
 
 function shapes(smoke: boolean, set: string): Shape[] {
-  if (set === KDOT_SET) {
-    return smoke
-      ? [{ id: 'gemm-256x256x256-tB', batch: 1, m: 256, n: 256, k: 256, transB: true }]
-      : [
-          { id: 'gemm-4096x4096x1024-tB', batch: 1, m: 4096, n: 4096, k: 1024, transB: true },
-          { id: 'gemm-4096x1024x4096-tB', batch: 1, m: 4096, n: 1024, k: 4096, transB: true },
-          { id: 'gemm-4096x4096x4096-tB', batch: 1, m: 4096, n: 4096, k: 4096, transB: true },
-          { id: 'gemm-2048x2048x2048-tB', batch: 1, m: 2048, n: 2048, k: 2048, transB: true },
-          { id: 'gemm-1024x1024x1024-tB', batch: 1, m: 1024, n: 1024, k: 1024, transB: true },
-          { id: 'gemm-65536x256x256-tB', batch: 1, m: 65536, n: 256, k: 256, transB: true },
-        ];
-  }
   if (set === EPILOGUE_SET) {
     // The harness MLP's two products (x @ w1.T, w1 [4096, 1024]; h @ w2.T, w2 [1024, 4096]): their epilogues
     // are the variants'. Only here, so no other set runs the first one.

@@ -38,7 +38,6 @@
 //
 // Split K (`splits` > 1): workgroup z also numbers a K range of `kChunk` (a multiple of bk); each writes
 // its partial sums, and a combine dispatch adds them (src/shaders/matmul.ts).
-import { generateKdotCore } from './gemm-kdot.js';
 import { foldedGrid, zero } from './matmul.js';
 import { indent, STORAGE_TYPE } from './wgsl.js';
 
@@ -62,11 +61,6 @@ export interface TileConfig {
   readonly pairs?: boolean;
   /** Register fragments double-buffered, the step boundary before the last kk's multiply-adds (needs unroll). */
   readonly frag?: boolean;
-  /**
-   * Tiles kept as read along k, [m][k / 4] and [n][k / 4], and a product of dot products (gemm-kdot.ts): for
-   * operands that both load as vec4 along k; one stage with prefetch (needs prefetch and unroll).
-   */
-  readonly kdot?: boolean;
 }
 
 /** The storage a WebGPU device grants by default (maxComputeWorkgroupStorageSize); every default config fits. */
@@ -82,7 +76,7 @@ export const tileThreads = (c: TileConfig) => (c.bm / c.tm) * (c.bn / c.tn);
  * grouped launch order.
  */
 export function tileName(c: TileConfig): string {
-  const flags = [c.db ? '.db' : '', c.prefetch ? '.p' : '', c.pairs ? '.k2' : '', c.unroll ? '.u' : '', c.frag ? '.f' : '', c.kdot ? '.kd' : '', c.group > 1 ? `.g${c.group}` : ''];
+  const flags = [c.db ? '.db' : '', c.prefetch ? '.p' : '', c.pairs ? '.k2' : '', c.unroll ? '.u' : '', c.frag ? '.f' : '', c.group > 1 ? `.g${c.group}` : ''];
   return `${c.bm}x${c.bn}x${c.bk}/${c.tm}x${c.tn}${flags.join('')}`;
 }
 
@@ -97,7 +91,6 @@ export function tileConfigError(c: TileConfig): string | null {
   if (c.prefetch && c.db) return 'prefetch is implied by db';
   if (c.pairs && !c.db) return 'pairs needs db';
   if (c.frag && !c.unroll) return 'frag needs unroll';
-  if (c.kdot && (!c.prefetch || !c.unroll || c.frag)) return 'kdot needs prefetch and unroll, without frag';
   return null;
 }
 
@@ -192,7 +185,6 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
   const v4 = `vec4<${STORAGE_TYPE[dtype]}>`;
   const stages = c.db ? 2 : 1;
   const storage = spec.workgroupStorage ?? DEFAULT_WORKGROUP_STORAGE;
-  if (c.kdot) return generateKdotCore(spec, storage);
 
   // K: whole-tile steps need no check along k (split ranges are multiples of bk).
   const kChunk = spec.splits > 1 ? spec.kChunk : spec.k;
@@ -469,7 +461,7 @@ export function describeLoads(a: CoreOperand, b: CoreOperand): string {
  * (split, batch, tile) and folded over x, y and z, the surplus workgroups of the last row leaving at once
  * (the id is uniform, so the barriers stay in uniform control flow).
  */
-export function tileGrid(spec: TiledCoreSpec): { workgroups: [number, number, number]; code: string[] } {
+function tileGrid(spec: TiledCoreSpec): { workgroups: [number, number, number]; code: string[] } {
   const { bm, bn, group } = spec.config;
   const gx = Math.ceil(spec.n / bn);
   const gy = Math.ceil(spec.m / bm);

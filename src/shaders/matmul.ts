@@ -651,8 +651,7 @@ function tiledLoads(spec: MatmulSpec, tile: TileConfig, partial: boolean): { a: 
   const loadsB = axis(b, 'col', n, tile.bn);
   const operandWants = (op: MatrixOperand, major: MajorAxis, lanes: 'major' | 'k' | null) =>
     op.prologue ? prologueWants(op.prologue, batch, major, lanes) : [{ buffer: op.buffer, vec4: lanes !== null }];
-  // The k-major tile stores single elements (gemm-kdot.ts).
-  const storeVec = !partial && !tile.kdot && vec4Store(spec.store.access, batch, n);
+  const storeVec = !partial && vec4Store(spec.store.access, batch, n);
   const wants = [
     ...operandWants(a, 'row', loadsA),
     ...operandWants(b, 'col', loadsB),
@@ -694,11 +693,10 @@ function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, max
     ...(a.prologue ? [prologueFunction('wg_load_a', a.prologue, { dtype, batch, major: 'row', lanes: opA.vec4, vectors })] : []),
     ...(b.prologue ? [prologueFunction('wg_load_b', b.prologue, { dtype, batch, major: 'col', lanes: opB.vec4, vectors })] : []),
   ];
-  if (tile.kdot && (opA.vec4 !== 'k' || opB.vec4 !== 'k')) throw new Error(`internal: matmul tile ${tileName(tile)} needs both operands loaded as vec4 along k`);
   const store = storeFunction(spec, {
-    lanes: tile.kdot ? 1 : 4,
+    lanes: 4,
     swapped: false,
-    partial: partial ? { splits: split.splits, vec4: partVec && !tile.kdot } : null,
+    partial: partial ? { splits: split.splits, vec4: partVec } : null,
     vec4Out: vectors.has(spec.store.buffer),
     checkRow: m % tile.bm !== 0,
     checkCol: n % tile.bn !== 0,

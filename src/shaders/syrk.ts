@@ -325,7 +325,7 @@ function tiledLoads(spec: SyrkSpec, tile: TileConfig, partial: boolean): { axis:
 }
 
 function planTiled(spec: SyrkSpec, tile: TileConfig, splitsWanted: number, maxPerDim: number, workgroupStorage?: number): GemmProgram {
-  const err = tileConfigError(tile) ?? (tile.bm !== tile.bn ? 'syrk needs square tiles' : tile.kdot ? 'syrk has no k-major tile' : null);
+  const err = tileConfigError(tile) ?? (tile.bm !== tile.bn ? 'syrk needs square tiles' : null);
   if (err) throw new Error(`internal: syrk tile config ${tileName(tile)}: ${err}`);
   const { batch, n, k, x, dtype } = spec;
   const batches = sizeOf(batch);

@@ -45,7 +45,7 @@ import {
   type MatmulVariant,
   type TileConfig,
 } from '../../src/shaders/matmul.js';
-import { tileConfigError, tileName } from '../../src/shaders/gemm-tiled.js';
+import { tileName } from '../../src/shaders/gemm-tiled.js';
 import type { TypedArray } from '../../src/ir/dtype.js';
 import { compileGraph } from '../../src/lowering/compile.js';
 import { Storage } from '../../src/runtime/storage.js';
@@ -306,31 +306,6 @@ describe('matmul operand layouts', () => {
     { a: [2, 13, 17], aSlice: { from: [3, 20, 40], begin: [1, 3, 5] }, b: [2, 17, 31], seed: 4 },
   ]);
   forVariants('a transposed store at an offset into a larger buffer', [{ a: [2, 33, 17], b: [2, 17, 65], transposedStore: true }]);
-});
-
-describe('matmul k-major tile (both operands loaded along k: x @ w.T)', () => {
-  const KD: TileConfig = { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4, db: false, unroll: true, group: 0, prefetch: true, kdot: true };
-  const KD_LARGE: TileConfig = { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 8, prefetch: true, kdot: true };
-  const cases = (tile: TileConfig): Case[] => [
-    { ...trans(100, 70, 36, false, true), options: { variant: 'tiled', tile } },
-    { ...trans(129, 130, 12, false, true), options: { variant: 'tiled', tile }, seed: 2 },
-    { ...trans(64, 64, 4, false, true), options: { variant: 'tiled', tile }, seed: 3 },
-    { ...trans(70, 33, 200, false, true), options: { variant: 'tiled', tile, splitK: 3 }, expectVariant: /splitK3$/, seed: 5 },
-    { ...trans(65, 70, 32, false, true), dtype: 'int32', gen: anyInts, options: { variant: 'tiled', tile }, seed: 6 },
-    { ...trans(65, 70, 24, false, true), epilogue: true, options: { variant: 'tiled', tile }, seed: 7 },
-    { a: [2, 1, 33, 20], b: [1, 3, 65, 20], transB: true, options: { variant: 'tiled', tile }, seed: 8 },
-    { a: [2, 33, 16], b: [2, 65, 16], transB: true, transposedStore: true, options: { variant: 'tiled', tile }, seed: 9 },
-  ];
-  gpuIt('64x64x8/4x4, every case', async () => {
-    for (const c of cases(KD)) await check(c);
-  });
-  gpuIt('128x128x16/8x8 (no room for padding in 16 KiB), every case', async () => {
-    for (const c of cases(KD_LARGE)) await check(c);
-  });
-  it('refuses an operand that does not load along k, and SYRK', () => {
-    expect(() => planMatmul(build(mat(64, 64, 8)).spec, { variant: 'tiled', tile: KD })).toThrow(/along k/);
-    expect(tileConfigError({ ...KD, prefetch: false })).toMatch(/kdot needs prefetch/);
-  });
 });
 
 describe('matmul int32', () => {
