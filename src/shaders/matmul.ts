@@ -250,7 +250,7 @@ export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmP
   if (!options.tile) {
     tile = tileForLoads(tile, splitsWanted > 1, (t) => {
       const loads = tiledLoads(spec, t, splitsWanted > 1);
-      return loads.a !== null && loads.b !== null && (spec.a.prologue !== undefined || loads.vectors.has(spec.a.buffer)) && (spec.b.prologue !== undefined || loads.vectors.has(spec.b.buffer));
+      return tileLanes(spec.a, loads.a, loads.vectors) !== null && tileLanes(spec.b, loads.b, loads.vectors) !== null;
     });
   }
   return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);
@@ -278,15 +278,10 @@ function checkSpec(spec: MatmulSpec): void {
   checkOperand('a', a, batch, fail);
   checkOperand('b', b, batch, fail);
   if (store.access.strides.length !== batch.length + 2) fail(`the store access needs ${batch.length + 2} strides`);
-  const names = new Set(buffers.map((x) => x.name));
-  const plain = [a, b].filter((op) => !op.prologue).map((op) => op.buffer);
-  for (const used of [...plain, store.buffer]) if (!names.has(used)) fail(`no buffer named ${used}`);
-  for (const x of buffers) {
-    if (RESERVED.test(x.name)) fail(`buffer name ${x.name} is reserved by the kernel`);
-    if (plain.includes(x.name) && x.dtype !== spec.dtype) fail(`operand buffer ${x.name} is ${x.dtype}, not ${spec.dtype}`);
-  }
-  if (a.prologue) checkPrologue('a', a.prologue, names, batch.length + 2, fail);
-  if (b.prologue) checkPrologue('b', b.prologue, names, batch.length + 2, fail);
+  if (!buffers.some((x) => x.name === store.buffer)) fail(`no buffer named ${store.buffer}`);
+  for (const x of buffers) if (RESERVED.test(x.name)) fail(`buffer name ${x.name} is reserved by the kernel`);
+  checkOperandBinding('a', a, spec.dtype, buffers, batch.length + 2, fail);
+  checkOperandBinding('b', b, spec.dtype, buffers, batch.length + 2, fail);
   checkEpilogue(spec, fail);
 }
 
@@ -294,6 +289,17 @@ function checkSpec(spec: MatmulSpec): void {
 export function checkOperand(name: string, op: MatrixOperand, batch: Shape, fail: (what: string) => void): void {
   if (op.batchStrides.length !== batch.length) fail(`${name} has ${op.batchStrides.length} batch strides for batch [${batch}]`);
   if ([op.offset, op.rowStride, op.colStride, ...op.batchStrides].some((s) => !Number.isInteger(s) || s < 0)) fail(`${name} has a negative or fractional stride`);
+}
+
+/**
+ * The checks of an operand against the kernel's buffers: its buffer bound with the kernel's dtype, or, for a
+ * prologue, every buffer it loads bound (checkPrologue).
+ */
+export function checkOperandBinding(name: string, op: MatrixOperand, dtype: MatmulSpec['dtype'], buffers: readonly KernelBuffer[], rank: number, fail: (what: string) => void): void {
+  if (op.prologue) return checkPrologue(name, op.prologue, new Set(buffers.map((x) => x.name)), rank, fail);
+  const bound = buffers.find((x) => x.name === op.buffer);
+  if (!bound) fail(`no buffer named ${op.buffer}`);
+  else if (bound.dtype !== dtype) fail(`operand buffer ${bound.name} is ${bound.dtype}, not ${dtype}`);
 }
 
 /** The checks of an optional epilogue: its step in range, and its only value the accumulator `acc` of the kernel's dtype. */
@@ -477,8 +483,8 @@ export function vec4LoadAxis(
   // An empty operand loads nothing, and its buffer may be smaller than one vector (a binding WebGPU refuses).
   if (major.extent === 0 || k.extent === 0) return null;
   if (!aligned(op.offset) || !batch.every((d, i) => d <= 1 || aligned(op.batchStrides[i]))) return null;
-  if (op.majorStride === 1 && major.extent > 0 && aligned(major.extent) && aligned(major.tile) && aligned(op.kStride)) return 'major';
-  if (op.kStride === 1 && k.extent > 0 && aligned(k.extent) && aligned(k.tile) && aligned(op.majorStride)) return 'k';
+  if (op.majorStride === 1 && aligned(major.extent) && aligned(major.tile) && aligned(op.kStride)) return 'major';
+  if (op.kStride === 1 && aligned(k.extent) && aligned(k.tile) && aligned(op.majorStride)) return 'k';
   return null;
 }
 
@@ -622,6 +628,34 @@ export function generateCombine(
   return { kernel: { wgsl, entryPoint: 'main', workgroups: grid1d(Math.ceil(total / DIRECT_WORKGROUP), maxPerDim) }, buffers };
 }
 
+/**
+ * How a tiled kernel loads an operand whose `major` axis (A's and SYRK's X rows, B's columns) runs along
+ * the tile's major axis: the vec4 axis (vec4LoadAxis, or prologueLanes for a prologue) and what each buffer
+ * it reads wants as its binding (for vec4Bindings).
+ */
+export function operandLoads(
+  op: MatrixOperand,
+  batch: Shape,
+  major: MajorAxis,
+  extents: { major: number; majorTile: number; k: number; kTile: number },
+): { axis: 'major' | 'k' | null; wants: { buffer: string; vec4: boolean }[] } {
+  if (op.prologue) {
+    const axis = prologueLanes(op.prologue, batch, major, extents);
+    return { axis, wants: prologueWants(op.prologue, batch, major, axis) };
+  }
+  const [majorStride, kStride] = major === 'row' ? [op.rowStride, op.colStride] : [op.colStride, op.rowStride];
+  const axis = vec4LoadAxis({ ...op, majorStride, kStride }, batch, { extent: extents.major, tile: extents.majorTile }, { extent: extents.k, tile: extents.kTile });
+  return { axis, wants: [{ buffer: op.buffer, vec4: axis !== null }] };
+}
+
+/**
+ * The axis along which the tile's registers hold an operand as vectors, once the bindings are known: `axis`
+ * where its buffer is bound as vec4, or always for a prologue (its load function builds the vectors).
+ */
+export function tileLanes(op: MatrixOperand, axis: 'major' | 'k' | null, vectors: ReadonlySet<string>): 'major' | 'k' | null {
+  return op.prologue || vectors.has(op.buffer) ? axis : null;
+}
+
 /** The buffers an operand reads: its own, or those its prologue loads. */
 export function operandBuffers(op: MatrixOperand): string[] {
   return op.prologue ? prologueBuffers(op.prologue) : [op.buffer];
@@ -642,22 +676,15 @@ function partialBuffers(spec: Pick<MatmulSpec, 'buffers' | 'dtype'>, operands: r
 /** How the tiled kernel loads each operand (vec4 axis or null) and which buffers it binds as vec4. */
 function tiledLoads(spec: MatmulSpec, tile: TileConfig, partial: boolean): { a: 'major' | 'k' | null; b: 'major' | 'k' | null; vectors: Set<string> } {
   const { batch, m, n, k, a, b } = spec;
-  const axis = (op: MatrixOperand, major: MajorAxis, extent: number, majorTile: number) => {
-    if (op.prologue) return prologueLanes(op.prologue, batch, major, { major: extent, majorTile, k, kTile: tile.bk });
-    const [majorStride, kStride] = major === 'row' ? [op.rowStride, op.colStride] : [op.colStride, op.rowStride];
-    return vec4LoadAxis({ ...op, majorStride, kStride }, batch, { extent, tile: majorTile }, { extent: k, tile: tile.bk });
-  };
-  const loadsA = axis(a, 'row', m, tile.bm);
-  const loadsB = axis(b, 'col', n, tile.bn);
-  const operandWants = (op: MatrixOperand, major: MajorAxis, lanes: 'major' | 'k' | null) =>
-    op.prologue ? prologueWants(op.prologue, batch, major, lanes) : [{ buffer: op.buffer, vec4: lanes !== null }];
+  const loadsA = operandLoads(a, batch, 'row', { major: m, majorTile: tile.bm, k, kTile: tile.bk });
+  const loadsB = operandLoads(b, batch, 'col', { major: n, majorTile: tile.bn, k, kTile: tile.bk });
   const storeVec = !partial && vec4Store(spec.store.access, batch, n);
   const wants = [
-    ...operandWants(a, 'row', loadsA),
-    ...operandWants(b, 'col', loadsB),
+    ...loadsA.wants,
+    ...loadsB.wants,
     ...(partial ? [] : [{ buffer: spec.store.buffer, vec4: storeVec }, ...epilogueLoads(spec.epilogue).map((x) => ({ buffer: x, vec4: false }))]),
   ];
-  return { a: loadsA, b: loadsB, vectors: vec4Bindings(wants) };
+  return { a: loadsA.axis, b: loadsB.axis, vectors: vec4Bindings(wants) };
 }
 
 function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, maxPerDim: number, workgroupStorage?: number): GemmProgram {
@@ -670,14 +697,13 @@ function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, max
   const partial = split.splits > 1;
   const partVec = partial && n % 4 === 0;
   const { a: loadsA, b: loadsB, vectors } = tiledLoads(spec, tile, partial);
-  // A prologue operand's tile registers hold vectors whatever its buffers' bindings: its function builds them.
   const opA: CoreOperand = {
     buffer: a.buffer,
     base: 'base_a',
     majorStride: a.rowStride,
     kStride: a.colStride,
     majorExtent: m,
-    vec4: a.prologue || vectors.has(a.buffer) ? loadsA : null,
+    vec4: tileLanes(a, loadsA, vectors),
     ...(a.prologue ? { load: 'wg_load_a' } : {}),
   };
   const opB: CoreOperand = {
@@ -686,7 +712,7 @@ function planTiled(spec: MatmulSpec, tile: TileConfig, splitsWanted: number, max
     majorStride: b.colStride,
     kStride: b.rowStride,
     majorExtent: n,
-    vec4: b.prologue || vectors.has(b.buffer) ? loadsB : null,
+    vec4: tileLanes(b, loadsB, vectors),
     ...(b.prologue ? { load: 'wg_load_b' } : {}),
   };
   const loaders = [

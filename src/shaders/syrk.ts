@@ -35,11 +35,12 @@ import { bufferDecls, coordsOf, type GeneratedKernel, type KernelBuffer } from '
 import type { Access, Coords, Expr } from './expr.js';
 import { describeLoads, generateTiledCore, tileConfigError, tileName, type CoreOperand, type TileConfig } from './gemm-tiled.js';
 import { grid1d, MAX_WORKGROUPS_PER_DIM } from './grid.js';
-import { checkPrologue, prologueFunction, prologueLanes, prologueWants } from './prologue.js';
+import { prologueFunction } from './prologue.js';
 import {
   batchTerms,
   checkEpilogue,
   checkOperand,
+  checkOperandBinding,
   describeOperand,
   DIRECT_MAX_K,
   DIRECT_MAX_OUTPUTS,
@@ -51,6 +52,7 @@ import {
   generateCombine,
   loaderModule,
   operandBuffers,
+  operandLoads,
   productModule,
   PARTIAL_BUFFER,
   plus,
@@ -62,10 +64,9 @@ import {
   TILE_LARGE,
   TILE_LARGE_VEC4,
   TILE_MEDIUM,
-  TILE_SPLIT,
   tileForLoads,
+  tileLanes,
   vec4Bindings,
-  vec4LoadAxis,
   zero,
   type GemmProgram,
   type MatrixOperand,
@@ -176,7 +177,7 @@ export function planSyrk(spec: SyrkSpec, options: SyrkOptions = {}): GemmProgram
   if (!options.tile) {
     tile = tileForLoads(tile, splitsWanted > 1, (t) => {
       const loads = tiledLoads(spec, t, splitK(spec.k, splitsWanted, t.bk).splits > 1);
-      return loads.axis !== null && (spec.x.prologue !== undefined || loads.vectors.has(spec.x.buffer));
+      return tileLanes(spec.x, loads.axis, loads.vectors) !== null;
     });
   }
   return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);
@@ -196,14 +197,10 @@ function checkSpec(spec: SyrkSpec): void {
   if (![n, k, ...batch].every((d) => Number.isInteger(d) && d >= 0)) fail(`bad extents n=${n} k=${k} batch=[${batch}]`);
   checkOperand('x', x, batch, fail);
   if (store.access.strides.length !== batch.length + 2) fail(`the store access needs ${batch.length + 2} strides`);
-  const names = new Set(buffers.map((b) => b.name));
-  for (const used of [...(x.prologue ? [] : [x.buffer]), store.buffer]) if (!names.has(used)) fail(`no buffer named ${used}`);
+  if (!buffers.some((b) => b.name === store.buffer)) fail(`no buffer named ${store.buffer}`);
   if (operandBuffers(x).includes(store.buffer)) fail('the store buffer is the operand');
-  for (const b of buffers) {
-    if (RESERVED.test(b.name)) fail(`buffer name ${b.name} is reserved by the kernel`);
-    if (!x.prologue && b.name === x.buffer && b.dtype !== spec.dtype) fail(`operand buffer ${b.name} is ${b.dtype}, not ${spec.dtype}`);
-  }
-  if (x.prologue) checkPrologue('x', x.prologue, names, batch.length + 2, fail);
+  for (const b of buffers) if (RESERVED.test(b.name)) fail(`buffer name ${b.name} is reserved by the kernel`);
+  checkOperandBinding('x', x, spec.dtype, buffers, batch.length + 2, fail);
   checkEpilogue(spec, fail);
 }
 
@@ -314,11 +311,9 @@ function mirrorStoreFunction(spec: SyrkSpec, checkRow: boolean): { text: string[
  */
 function tiledLoads(spec: SyrkSpec, tile: TileConfig, partial: boolean): { axis: 'major' | 'k' | null; vectors: Set<string> } {
   const { batch, n, k, x } = spec;
-  const axis = x.prologue
-    ? prologueLanes(x.prologue, batch, 'row', { major: n, majorTile: tile.bm, k, kTile: tile.bk })
-    : vec4LoadAxis({ ...x, majorStride: x.rowStride, kStride: x.colStride }, batch, { extent: n, tile: tile.bm }, { extent: k, tile: tile.bk });
+  const { axis, wants } = operandLoads(x, batch, 'row', { major: n, majorTile: tile.bm, k, kTile: tile.bk });
   const vectors = vec4Bindings([
-    ...(x.prologue ? prologueWants(x.prologue, batch, 'row', axis) : [{ buffer: x.buffer, vec4: axis !== null }]),
+    ...wants,
     ...(partial ? [] : epilogueLoads(spec.epilogue).map((b) => ({ buffer: b, vec4: false }))),
   ]);
   return { axis, vectors };
@@ -333,8 +328,7 @@ function planTiled(spec: SyrkSpec, tile: TileConfig, splitsWanted: number, maxPe
   const partial = split.splits > 1;
   const { code: batchLets, coords: batchCoords } = coordsOf(batch, 'bz', 'b');
   const { axis, vectors } = tiledLoads(spec, tile, partial);
-  // A prologue operand's tile registers hold vectors whatever its buffers' bindings: its function builds them.
-  const lanes = x.prologue || vectors.has(x.buffer) ? axis : null;
+  const lanes = tileLanes(x, axis, vectors);
   const op = (base: string): CoreOperand => ({ buffer: x.buffer, base, majorStride: x.rowStride, kStride: x.colStride, majorExtent: n, vec4: lanes, ...(x.prologue ? { load: 'wg_load_x' } : {}) });
   const loaders = x.prologue ? [prologueFunction('wg_load_x', x.prologue, { dtype, batch, major: 'row', lanes, vectors })] : [];
   const store = partial
