@@ -7,10 +7,16 @@
 //   source .gpu/env.sh && node .gpu/kernels.mjs [--quick] [--only REGEX] [--out FILE.json]
 // Prints one line per (program, variant): GPU ms, GB/s over the program's minimum bytes, per-kernel ms; for
 // row programs a second line with the row kernels' layouts (from their headers).
+// Timing: each program's plan (as the backend compiles it under the variant's tuning) is replayed on buffers
+// of its own, 50 runs per submit, every dispatch in a timestamped pass (replayPlan); a sample is the mean
+// per run of one submit, the result the median of 15 samples after 500 ms of warm-up. Evaluating one run at
+// a time instead (wait, read back, evaluate again) left the H100 idle enough that its clock fell to 345 MHz
+// within seconds, and most of such a sweep measured that clock (kernels-low-clock-2026-11-24/).
 import { writeFileSync } from 'node:fs';
 import * as wg from '../src/index.js';
 import { extractProgram } from '../src/api/program.js';
 import type { Tensor } from '../src/api/tensor.js';
+import type { Plan } from '../src/lowering/plan.js';
 import { selectNodeGpu } from '../src/runtime/node-gpu.js';
 import { acquireDevice } from '../src/runtime/webgpu/device.js';
 import { WebGpuBackend } from '../src/runtime/webgpu/backend.js';
@@ -23,6 +29,8 @@ const quick = argv.includes('--quick');
 const only = argv.includes('--only') ? new RegExp(argv[argv.indexOf('--only') + 1]) : null;
 const outFile = argv.includes('--out') ? argv[argv.indexOf('--out') + 1] : null;
 const RUNS = quick ? 3 : 15;
+/** Runs of a plan per submit (see replayPlan). */
+const REPS = argv.includes('--reps') ? Number(argv[argv.indexOf('--reps') + 1]) : 50;
 
 function random(n: number, seed: number, lo = 0, hi = 1): Float32Array {
   const a = new Float32Array(n);
@@ -96,6 +104,34 @@ const ROWS: Program[] = [
   { name: 'argmax-8x2M', bytes: 4 * 16 * M, build: () => [input('a', [8, 2 * M]).argmax(-1)] },
   { name: 'layernorm-softmax-8192x1024', bytes: 8 * R * 1024, build: () => [wg.layerNorm(input('l', [R, 1024], -3, 3), input('lw', [1024], 0.5, 1.5), input('lb', [1024], -0.5, 0.5), 1e-5).softmax(-1)] },
   { name: 'softmax-65536x512', bytes: 8 * S * 512, build: () => [input('sm', [S, 512], -3, 3).softmax(-1)] },
+  // Anatomy of the softmax row kernel (--only anat): the same rows with one piece of it added at a time.
+  { name: 'anat-mul2-65536x512', bytes: 8 * S * 512, build: () => [input('sm', [S, 512], -3, 3).mul(2)] },
+  { name: 'anat-max-65536x512', bytes: 4 * S * 512, build: () => [input('sm', [S, 512], -3, 3).max(-1)] },
+  { name: 'anat-submax-65536x512', bytes: 8 * S * 512, build: () => { const x = input('sm', [S, 512], -3, 3); return [x.sub(x.max(-1, true))]; } },
+  { name: 'anat-divsum-65536x512', bytes: 8 * S * 512, build: () => { const x = input('sm', [S, 512], -3, 3); return [x.div(x.sum(-1, true))]; } },
+  { name: 'anat-expsum-65536x512', bytes: 8 * S * 512, build: () => { const e = input('sm', [S, 512], -3, 3).exp(); return [e.div(e.sum(-1, true))]; } },
+  { name: 'anat-layernorm-8192x1024', bytes: 8 * R * 1024, build: () => [wg.layerNorm(input('l', [R, 1024], -3, 3), input('lw', [1024], 0.5, 1.5), input('lb', [1024], -0.5, 0.5), 1e-5)] },
+  // A lone reduction (the reduce kernel, src/shaders/reduce.ts) against the same one with an elementwise
+  // producer (x + 0.5: a fused row kernel, src/shaders/row.ts), on short, long and column rows.
+  ...(
+    [
+      ['65536x512', [S, 512], -1],
+      ['8192x1024', [R, 1024], -1],
+      ['1Mx16', [M, 16], -1],
+      ['256x131072', [256, 131072], -1],
+      ['80000x512-cols', [N, 512], 0],
+      ['4096x4096-cols', [4096, 4096], 0],
+    ] as const
+  ).flatMap(([label, shape, axis]): Program[] => {
+    const key = `red${label}`;
+    const bytes = 4 * shape[0] * shape[1];
+    return [
+      { name: `red-sum-${label}`, bytes, build: () => [input(key, [...shape], -3, 3).sum(axis)] },
+      { name: `red-sum-fused-${label}`, bytes, build: () => [input(key, [...shape], -3, 3).add(0.5).sum(axis)] },
+      { name: `red-max-${label}`, bytes, build: () => [input(key, [...shape], -3, 3).max(axis)] },
+      { name: `red-argmax-${label}`, bytes, build: () => [input(key, [...shape], -3, 3).argmax(axis)] },
+    ];
+  }),
   {
     name: 'monte-carlo-1Mx256',
     bytes: 4,
@@ -145,6 +181,7 @@ const SERIAL_VARIANTS: [string, Partial<RowTuning>][] = [
 ];
 /** Which row-cache variants run for a program (none: only the row-split variants). */
 const rowCacheVariants = (p: Program) =>
+  /^anat-/.test(p.name) ? SEGMENT_VARIANTS.filter(([n]) => ['default', 'no-seg', 'seg-t16'].includes(n)) :
   /layernorm-softmax/.test(p.name) ? [...SEGMENT_VARIANTS, ...ROW_CACHE_VARIANTS] : /softmax-65536/.test(p.name) ? [...SEGMENT_VARIANTS, ...SERIAL_VARIANTS] : [];
 
 interface Result {
@@ -157,6 +194,62 @@ interface Result {
   kernels: { kernel: string; ms: number }[];
   /** The row kernels' headers past their shapes: which layout the variant ran. */
   rowLayouts: string[];
+}
+
+/**
+ * A plan's dispatches on buffers of their own (one per slot, inputs filled with values in [-3, 3)), encoded
+ * `reps` times per submit, each dispatch in its own timestamped compute pass. `run` submits once and
+ * returns each kernel's mean time per run (summed over its dispatches).
+ */
+function replayPlan(device: GPUDevice, plan: Plan, reps: number) {
+  const buffers = plan.slots.map((slot) => {
+    const bytes = Math.max(16, Math.ceil((slot.size * 4) / 16) * 16);
+    const buffer = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    if (slot.role === 'input') device.queue.writeBuffer(buffer, 0, random(bytes / 4, slot.index + 3, -3, 3) as Float32Array<ArrayBuffer>);
+    return buffer;
+  });
+  const steps = plan.dispatches.map((d) => {
+    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: d.wgsl }), entryPoint: d.entryPoint } });
+    const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: d.bindings.map((b, i) => ({ binding: i, resource: { buffer: buffers[b.slot] } })) });
+    return { kernel: d.kernel, pipeline, group, workgroups: d.workgroups };
+  });
+  const count = steps.length * Math.max(1, Math.min(reps, Math.floor(2048 / steps.length)));
+  const set = device.createQuerySet({ type: 'timestamp', count: 2 * count });
+  const resolve = device.createBuffer({ size: 16 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ size: 16 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const runs = count / steps.length;
+  return {
+    async run(): Promise<{ kernel: string; count: number; gpuNs: number }[]> {
+      const enc = device.createCommandEncoder();
+      for (let q = 0; q < count; q++) {
+        const st = steps[q % steps.length];
+        const pass = enc.beginComputePass({ timestampWrites: { querySet: set, beginningOfPassWriteIndex: 2 * q, endOfPassWriteIndex: 2 * q + 1 } });
+        pass.setPipeline(st.pipeline);
+        pass.setBindGroup(0, st.group);
+        pass.dispatchWorkgroups(...st.workgroups);
+        pass.end();
+      }
+      enc.resolveQuerySet(set, 0, 2 * count, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * count);
+      device.queue.submit([enc.finish()]);
+      await read.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      const out = new Map<string, { kernel: string; count: number; gpuNs: number }>();
+      for (let q = 0; q < count; q++) {
+        const k = steps[q % steps.length].kernel;
+        const e = out.get(k) ?? { kernel: k, count: 0, gpuNs: 0 };
+        e.count += 1 / runs;
+        e.gpuNs += Number(t[2 * q + 1] - t[2 * q]) / runs;
+        out.set(k, e);
+      }
+      return [...out.values()];
+    },
+    destroy(): void {
+      [...buffers, resolve, read].forEach((b) => b.destroy());
+      set.destroy();
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -175,15 +268,14 @@ async function main(): Promise<void> {
     try {
       const outputs = p.build();
       const { graph, args } = extractProgram(outputs.map((t) => t.node));
-      const once = async () => {
-        backend.resetTelemetry();
-        const res = await backend.run(graph, args);
-        res.forEach((r) => r.release());
-        return backend.telemetry().kernelTimes;
-      };
-      // Warm up for at least 200 ms of back-to-back evaluations, so the GPU is at its working clocks.
+      // The program's plan replayed REPS times per submit (replayPlan): the GPU never idles between runs, so
+      // its clock stays up (evaluating one run at a time, the H100 dropped to 345 MHz within seconds on the
+      // short kernels, whatever the batching of evaluations).
+      const replay = replayPlan(ctx.device, backend.plan(graph, args), quick ? 2 : REPS);
+      const once = () => replay.run();
+      // Warm up for at least 500 ms of back-to-back submits, so the GPU is at its working clocks.
       const warm = performance.now();
-      for (let i = 0; i < 3 || (!quick && performance.now() - warm < 200); i++) await once();
+      for (let i = 0; i < 3 || (!quick && performance.now() - warm < 500); i++) await once();
       const totals: number[] = [];
       const per = new Map<string, number[]>();
       for (let i = 0; i < RUNS; i++) {
@@ -191,6 +283,7 @@ async function main(): Promise<void> {
         totals.push(times.reduce((a, k) => a + k.gpuNs, 0) / 1e6);
         for (const k of times) per.set(k.kernel, [...(per.get(k.kernel) ?? []), k.gpuNs / 1e6 / k.count]);
       }
+      replay.destroy();
       const plan = backend.plan(graph, args);
       const ms = median(totals);
       const r: Result = {
