@@ -12,7 +12,6 @@ import { generateElementwise, type ElementwiseKernel, type ElementwiseSpec, type
 import { isFlatAccess, type Access, type Expr, type ExprStep } from '../shaders/expr.js';
 import { planMatmul, type GemmProgram, type MatrixOperand } from '../shaders/matmul.js';
 import type { OperandPrologue } from '../shaders/prologue.js';
-import { generateReduce, type ReduceSpec } from '../shaders/reduce.js';
 import { generateRow, type RowReduceOp, type RowSpec, type RowStage } from '../shaders/row.js';
 import { generateRowSplit, planRowSplit, rowFastAxis, rowSplitTuning, type RowSplitTuning } from '../shaders/row-split.js';
 import { DEFAULT_MAX_BUFFERS } from '../passes/fusion.js';
@@ -309,15 +308,19 @@ class Lowering {
     const ir = this.irOf(members);
     // Skipped only when nothing is stored: a sum or prod over an empty axis still writes its identities.
     const written = stored.reduce((a, n) => a + sizeOf(n.shape), 0);
-    if (!this.splitRows(kernel, rowSpec, bindings, reads, ir, written)) {
-      const vec4 = this.vec4Allowed(rowSpec.buffers, bindings);
-      const key = { rowSpec, subgroups: this.subgroups, subgroupMinSize: this.subgroupMinSize, vec4: rowSpec.buffers.map((b) => vec4(b.name)) };
-      const row = this.kernels.get('row', key, (k) =>
-        generateRow(k.rowSpec, { subgroups: k.subgroups, subgroupMinSize: k.subgroupMinSize, vec4: (name) => k.vec4[k.rowSpec.buffers.findIndex((b) => b.name === name)] === true }),
-      );
-      this.emit(kernel, row, bindings, ir, reads, written, written);
-    }
+    this.rows(kernel, rowSpec, bindings, reads, ir, written);
     stored.forEach((n, k) => this.views.set(n, rowMajorView(writes[k].slot, n.dtype, n.shape)));
+  }
+
+  /** A row program's dispatches: split over several workgroups per row where its rows are few and long, else one row kernel. */
+  private rows(kernel: string, rowSpec: RowSpec, bindings: readonly Binding[], reads: readonly View[], ir: IrText, written: number): void {
+    if (this.splitRows(kernel, rowSpec, bindings, reads, ir, written)) return;
+    const vec4 = this.vec4Allowed(rowSpec.buffers, bindings);
+    const key = { rowSpec, subgroups: this.subgroups, subgroupMinSize: this.subgroupMinSize, vec4: rowSpec.buffers.map((b) => vec4(b.name)) };
+    const row = this.kernels.get('row', key, (k) =>
+      generateRow(k.rowSpec, { subgroups: k.subgroups, subgroupMinSize: k.subgroupMinSize, vec4: (name) => k.vec4[k.rowSpec.buffers.findIndex((b) => b.name === name)] === true }),
+    );
+    this.emit(kernel, row, bindings, ir, reads, written, written);
   }
 
   /**
@@ -419,10 +422,6 @@ class Lowering {
     return this.kernels.get('elementwise', key, () => generateElementwise(spec));
   }
 
-  private reduceKernel(spec: ReduceSpec): GeneratedKernel {
-    return this.kernels.get('reduce', { spec, subgroups: this.subgroups }, (k) => generateReduce(k.spec, { subgroups: k.subgroups }));
-  }
-
   /** Whether reductions may combine through subgroup operations (the device has the feature). */
   private get subgroups(): boolean {
     return this.options.features?.subgroups === true;
@@ -448,7 +447,7 @@ class Lowering {
     };
   }
 
-  private emit(kernel: string, generated: GeneratedKernel, bindings: Binding[], ir: IrText, reads: readonly View[], writtenElems: number, space: number, inPlace?: InPlaceVariant): void {
+  private emit(kernel: string, generated: GeneratedKernel, bindings: readonly Binding[], ir: IrText, reads: readonly View[], writtenElems: number, space: number, inPlace?: InPlaceVariant): void {
     if (space === 0) return; // nothing to compute: the result is empty
     this.dispatches.push({
       kernel,
@@ -557,16 +556,18 @@ class Lowering {
     return rowMajorView(slot, node.dtype, node.shape);
   }
 
+  /**
+   * A reduction with nothing fused into it: the row kernel of one reduce stage (the program a fused group
+   * of one reduction would make), split over several workgroups per row where its rows are few and long.
+   */
   private reduce(node: Node): View {
     const x = node.inputs[0];
     const v = this.viewOf(x);
     const slot = this.newSlot(node.dtype, node.shape, 'temp');
     const { buffers, bindings } = this.bind([v], [{ slot, dtype: node.dtype }]);
     const axes = reducedAxes(node);
-    const kept = x.shape.filter((_, i) => !axes.includes(i));
-    // Few long rows: the split row kernel (partial reductions, then one combine per row) fills the device.
     const load: Expr = { steps: [{ kind: 'load', buffer: 'in0', dtype: v.dtype, access: accessIn(v, x.shape) }] };
-    const split: RowSpec = {
+    const spec: RowSpec = {
       inShape: x.shape,
       axes,
       stages: [{ kind: 'reduce', op: node.op as RowReduceOp, dtype: x.dtype, expr: load, step: 0, name: 'row0' }],
@@ -574,17 +575,7 @@ class Lowering {
       map: null,
       buffers,
     };
-    if (this.splitRows(`reduce.${node.op}.${x.dtype}`, split, bindings, [v], this.irOf([node]), sizeOf(node.shape))) return rowMajorView(slot, node.dtype, node.shape);
-    const generated = this.reduceKernel({
-      op: node.op as 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin',
-      inShape: x.shape,
-      axes,
-      input: { steps: [{ kind: 'load', buffer: 'in0', dtype: v.dtype, access: accessIn(v, x.shape) }] },
-      inputStep: 0,
-      buffers,
-      store: { buffer: 'out', access: { offset: 0, strides: stridesOf(kept) } },
-    });
-    this.emit(`reduce.${node.op}.${x.dtype}`, generated, bindings, this.irOf([node]), [v], sizeOf(node.shape), sizeOf(node.shape));
+    this.rows(`reduce.${node.op}.${x.dtype}`, spec, bindings, [v], this.irOf([node]), sizeOf(node.shape));
     return rowMajorView(slot, node.dtype, node.shape);
   }
 

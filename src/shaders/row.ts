@@ -1,5 +1,6 @@
-// The row kernel: what fuse-reduction builds. Each output row (one element of the kept axes) is owned by
-// one workgroup, or by one thread when rows are short, which runs stages in order:
+// The row kernel: what fuse-reduction builds, and what a reduction with nothing fused into it lowers to
+// (one reduce stage). Each output row (one element of the kept axes) is owned by one workgroup, or by one
+// thread when rows are short, which runs stages in order:
 // - a reduce stage loops over the row evaluating an expression at each input coordinate and reduces it
 //   (a workgroup merges its threads' partial results in a tree); the result is a row value;
 // - a value stage computes a per-row value from earlier ones (mean = sum / n, rsqrt(var + eps));
@@ -11,7 +12,7 @@
 // read the arrays, so the row is read from memory once, 4 consecutive elements per step (vec4) where the
 // row's buffers are aligned. Otherwise every stage loops over the row in memory again.
 // With options.subgroups (the device has the feature), a workgroup merges its threads' partial results
-// through subgroup operations instead of the tree (reduce.ts, subgroupCombine: exact for max/min with NaN
+// through subgroup operations instead of the tree (subgroups.ts, subgroupCombine: exact for max/min with NaN
 // and for argmax/argmin), keeping the tree for workgroups whose subgroups are not laid out as blocks.
 // Many short rows along the innermost axes may instead be segmented (row-segments.ts): a workgroup of 256
 // threads holds 256 / T rows of T threads each, and each reduction is a butterfly of subgroup shuffles.
@@ -20,7 +21,7 @@ import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
 import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords, type EmittedExpr, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
-import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './reduce.js';
+import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './subgroups.js';
 import { rowSegmentThreads, segmentCombine, segmentPrologue, SEGMENT_LANE, SEGMENT_LIVE, SEGMENT_WORKGROUP, SUBGROUP_ID_BUILTIN } from './row-segments.js';
 import { tuning } from './tuning.js';
 import { fromStorage, indent, literal, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
@@ -537,8 +538,10 @@ export function accumulator(op: RowReduceOp, dtype: DType): Accumulator {
 function decompose(linear: string, axes: readonly number[], shape: Shape, name = (d: number) => `c${d}`): string[] {
   const extents = axes.map((d) => shape[d]);
   const strides = stridesOf(extents);
+  // An empty space is never walked (its loops run zero times), but its zero strides must not divide.
+  const empty = extents.includes(0);
   return axes.map((d, k) => {
-    if (extents[k] <= 1) return `let ${name(d)} = 0u;`;
+    if (extents[k] <= 1 || empty) return `let ${name(d)} = 0u;`;
     const q = strides[k] === 1 ? linear : `${linear} / ${strides[k]}u`;
     return `let ${name(d)} = ${k === 0 ? q : `(${q}) % ${extents[k]}u`};`;
   });

@@ -4,7 +4,7 @@ import { expect } from 'vitest';
 import { stridesOf, type Shape } from '../../src/ir/shape.js';
 import type { GeneratedKernel, KernelBuffer } from '../../src/shaders/elementwise.js';
 import type { MatrixOperand } from '../../src/shaders/matmul.js';
-import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck } from '../../src/shaders/reduce.js';
+import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck } from '../../src/shaders/subgroups.js';
 import { BufferUsage, MapMode } from '../../src/runtime/webgpu/usage.js';
 
 export type DeviceArray = Float32Array | Int32Array | Uint32Array;

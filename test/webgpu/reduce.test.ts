@@ -1,33 +1,33 @@
-// The reduction kernel generator against the CPU reference executor: every op and dtype, odd shapes,
-// reductions over first/middle/last/several/all/no axes, strided (transposed, broadcast, sliced) inputs,
-// both strategies (serial and workgroup) on the same cases, large reduced extents, launches folded into a
-// 2-D grid, NaN placement, ties, int32 wrap-around and epilogues.
-import { afterAll, describe, expect, it } from 'vitest';
+// Reductions with nothing fused into them (lowered by src/lowering/lower.ts reduce() to the row kernel of one
+// reduce stage, src/shaders/row.ts, split over several workgroups per row where rows are few and long) against
+// the CPU reference executor: every op and dtype, odd shapes, reductions over first/middle/last/several/all/no
+// axes, strided (transposed, broadcast, sliced) inputs read in place, under every row layout forced through
+// the row tuning (one thread per row, a workgroup per row with and without the row cache, segmented rows) and
+// the automatic choice (splits included), large reduced extents, launches past 65,535 workgroups, NaN
+// placement, ties and int32 wrap-around.
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import * as wg from '../../src/index.js';
+import { extractProgram } from '../../src/api/program.js';
 import type { DType, TypedArray } from '../../src/ir/dtype.js';
 import { makeGraph } from '../../src/ir/graph.js';
 import { makeNode, type Node } from '../../src/ir/node.js';
 import { sizeOf, stridesOf, type Shape } from '../../src/ir/shape.js';
 import { executeGraph } from '../../src/runtime/cpu/executor.js';
-import type { KernelBuffer } from '../../src/shaders/elementwise.js';
-import type { Access, ExprStep } from '../../src/shaders/expr.js';
-import { MAX_WORKGROUPS_PER_DIM } from '../../src/shaders/grid.js';
-import {
-  chooseReduceStrategy,
-  generateReduce,
-  SERIAL_WORKGROUP,
-  reduceGeometry,
-  type ReduceOp,
-  type ReduceOptions,
-  type ReduceSpec,
-} from '../../src/shaders/reduce.js';
+import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
+import { setRowTuning, type RowTuning } from '../../src/shaders/row.js';
+import { setRowSplitTuning } from '../../src/shaders/row-split.js';
 import { hostArray, rng } from './differential.js';
 import { testGpu } from './gpu.js';
-import { runKernel, type DeviceArray } from './kernel-harness.js';
+
+type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
 
 const ctx = await testGpu();
 // Without an adapter outside CI the GPU tests skip; in CI testGpu() has already failed.
 const gpuIt = it.skipIf(!ctx);
-afterAll(() => ctx?.device.destroy());
+afterEach(() => {
+  setRowTuning(null);
+  setRowSplitTuning(null);
+});
 
 // ---------------------------------------------------------------------------------------------------------
 // Data
@@ -63,11 +63,6 @@ function generate(dtype: DType, n: number, gen: Gen, seed: number): TypedArray {
   return hostArray(dtype, Array.from({ length: n }, (_, i) => gen(rand, i)));
 }
 
-/** Device form: bool as one u32 0/1 per element. */
-function toDevice(a: TypedArray): DeviceArray {
-  return a instanceof Uint8Array ? Uint32Array.from(a) : a;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Views: how the kernel's input index space reads the buffer, and the same view as IR layout ops for the CPU.
 
@@ -78,7 +73,7 @@ type ViewOp =
 
 interface View {
   readonly shape: Shape;
-  readonly access: Access;
+  readonly access: { readonly offset: number; readonly strides: readonly number[] };
 }
 
 function applyView(base: Shape, ops: readonly ViewOp[]): View {
@@ -129,9 +124,38 @@ interface Case {
   readonly seed?: number;
 }
 
-const label = (c: Case, options: ReduceOptions = {}) =>
-  `${c.op} ${c.dtype}[${c.base.join(',')}]${c.view ? ` ${c.view.map((v) => v.op).join('+')}` : ''} axes [${c.axes.join(',')}]` +
-  ` ${options.strategy ?? 'auto'}${options.workgroupSize ? `@${options.workgroupSize}` : ''}${options.maxWorkgroupsPerDim ? ` fold@${options.maxWorkgroupsPerDim}` : ''}`;
+/**
+ * The row layouts a reduction can take, forced through the row tuning (rows are not split but under 'auto').
+ * Segmented rows need the device's subgroups and reduced innermost axes; elsewhere that layout is the
+ * workgroup per row.
+ */
+type Layout = 'auto' | 'serial' | 'workgroup' | 'cached' | 'segmented';
+const WORKGROUP_ROWS: Partial<RowTuning> = { serialRow: 0, serialFactor: Number.POSITIVE_INFINITY, segmentThreads: 0 };
+const LAYOUTS: Record<Layout, Partial<RowTuning> | null> = {
+  auto: null,
+  serial: { serialRow: Number.POSITIVE_INFINITY },
+  workgroup: { ...WORKGROUP_ROWS, cache: false },
+  cached: WORKGROUP_ROWS,
+  segmented: { serialRow: 0, serialFactor: Number.POSITIVE_INFINITY, segmentThreads: 8, segmentMinRows: 1 },
+};
+const ALL_LAYOUTS = Object.keys(LAYOUTS) as Layout[];
+
+/** One backend per layout (plans are cached per backend, and each is lowered under its layout's tuning). */
+const backends = new Map<Layout, WebGpuBackend>();
+afterAll(() => {
+  for (const b of backends.values()) b.destroy();
+  ctx?.device.destroy();
+});
+
+function useLayout(layout: Layout): WebGpuBackend {
+  setRowTuning(LAYOUTS[layout]);
+  setRowSplitTuning(layout === 'auto' ? null : { enabled: false });
+  let b = backends.get(layout);
+  if (!b) backends.set(layout, (b = new WebGpuBackend(ctx!, { fusion: false })));
+  return b;
+}
+
+const label = (c: Case, layout: Layout) => `${c.op} ${c.dtype}[${c.base.join(',')}]${c.view ? ` ${c.view.map((v) => v.op).join('+')}` : ''} axes [${c.axes.join(',')}] ${layout}`;
 
 function hostData(c: Case): TypedArray {
   if (c.data) return hostArray(c.dtype, c.data);
@@ -154,43 +178,44 @@ function reference(c: Case, data: TypedArray): { expected: TypedArray; magnitude
   return { expected, magnitude: magnitude as Float32Array | undefined };
 }
 
-/** The unfused spec: one load of buffer `a` through the view's access, stored row-major into `out`. */
-function plainSpec(c: Case): ReduceSpec {
-  const view = applyView(c.base, c.view ?? []);
-  const { outShape } = reduceGeometry(view.shape, c.axes);
-  const resultDtype: DType = c.op.startsWith('arg') ? 'int32' : c.dtype;
-  return {
-    op: c.op,
-    inShape: view.shape,
-    axes: c.axes,
-    input: { steps: [{ kind: 'load', buffer: 'a', dtype: c.dtype, access: view.access }] },
-    inputStep: 0,
-    buffers: [
-      { name: 'a', dtype: c.dtype, access: 'read' },
-      { name: 'out', dtype: resultDtype, access: 'read_write' },
-    ],
-    store: { buffer: 'out', access: { offset: 0, strides: stridesOf(outShape) } },
-  };
+/** The reduction of case `c` over `data` as a program: the input tensor, its view, the reduction. */
+function program(c: Case, data: TypedArray): Node {
+  return reduceNode(c.op, viewNode(wg.tensor(data, c.base, c.dtype).node, c.view ?? []), c.axes);
 }
 
-async function runSpec(spec: ReduceSpec, data: Readonly<Record<string, DeviceArray | number>>, options: ReduceOptions = {}) {
-  const kernel = generateReduce(spec, options);
-  const out = await runKernel(ctx!.device, kernel, spec.buffers, data);
-  return { kernel, out };
+/** Runs the reduction of `c` on the GPU under `layout`, checking the plan reduced it in the layout asked for. */
+async function runLowered(c: Case, data: TypedArray, layout: Layout): Promise<TypedArray> {
+  const backend = useLayout(layout);
+  const { graph, args } = extractProgram([program(c, data)]);
+  const plan = backend.plan(graph, args);
+  for (const d of plan.dispatches) expect(d.kernel, label(c, layout)).toMatch(new RegExp(`^reduce\\.${c.op}\\.`));
+  const header = plan.dispatches.map((d) => d.wgsl.split('\n').find((l) => l.startsWith('// row kernel')) ?? '').join(' ');
+  if (plan.dispatches.length > 0 && layout === 'serial') expect(header, label(c, layout)).toContain('one thread per row');
+  if (plan.dispatches.length > 0 && layout === 'workgroup' && reduceGeometry(viewShape(c), c.axes).extent > 0) {
+    expect(header, label(c, layout)).toContain('one workgroup');
+    expect(header, label(c, layout)).not.toContain('row cached');
+  }
+  const [out] = await backend.run(graph, args);
+  try {
+    return await backend.read(out);
+  } finally {
+    out.release();
+  }
 }
 
-const BOTH: readonly ReduceOptions[] = [{ strategy: 'serial' }, { strategy: 'workgroup' }];
+const viewShape = (c: Case) => applyView(c.base, c.view ?? []).shape;
 
-/** Runs case `c` with each of `runs` (both strategies unless told) and compares with the reference. */
-async function check(c: Case, runs: readonly ReduceOptions[] = BOTH) {
+/** Output shape and reduced extent of a reduction over `axes` of `inShape`. */
+function reduceGeometry(inShape: Shape, axes: readonly number[]): { outShape: number[]; extent: number } {
+  return { outShape: inShape.filter((_, i) => !axes.includes(i)), extent: sizeOf(axes.map((a) => inShape[a])) };
+}
+
+/** Runs case `c` under each of `layouts` (all unless told) and compares with the reference. */
+async function check(c: Case, layouts: readonly Layout[] = ALL_LAYOUTS) {
   const data = hostData(c);
   const { expected, magnitude } = reference(c, data);
-  const spec = plainSpec(c);
-  const { extent } = reduceGeometry(spec.inShape, c.axes);
-  for (const options of runs) {
-    const { out } = await runSpec(spec, { a: toDevice(data), out: expected.length }, options);
-    compare(label(c, options), c.op, c.dtype, out.out, expected, extent, magnitude);
-  }
+  const { extent } = reduceGeometry(viewShape(c), c.axes);
+  for (const layout of layouts) compare(label(c, layout), c.op, c.dtype, await runLowered(c, data, layout), expected, extent, magnitude);
 }
 
 /** int32/bool and float max/min/arg exactly (NaN equals NaN, -0 equals +0); float sum/prod within tolerance. */
@@ -226,8 +251,6 @@ interface Shaped {
   readonly base: Shape;
   readonly view?: readonly ViewOp[];
   readonly axes: readonly number[];
-  /** For the workgroup strategy on thousands of outputs: SwiftShader runs big workgroups with barriers slowly. */
-  readonly workgroupSize?: number;
 }
 
 const SHAPES: readonly Shaped[] = [
@@ -249,7 +272,7 @@ const SHAPES: readonly Shaped[] = [
   { base: [1, 5, 1], axes: [0, 1] },
   { base: [4097], axes: [0] },
   { base: [3, 4097], axes: [1] },
-  { base: [4097, 3], axes: [1], workgroupSize: 4 },
+  { base: [4097, 3], axes: [1] },
   // Strided inputs: transposed, broadcast and sliced views read in place.
   { base: [5, 13], view: [{ op: 'transpose', perm: [1, 0] }], axes: [1] },
   { base: [5, 13], view: [{ op: 'transpose', perm: [1, 0] }], axes: [0] },
@@ -290,25 +313,24 @@ function boolDensity(op: ReduceOp, extent: number): Gen {
   return boolGen(op === 'min' || op === 'argmin' ? 1 - rare : rare);
 }
 
-describe('generateReduce: every op and dtype over odd shapes, axes and views, both strategies', () => {
+describe('lone reductions: every op and dtype over odd shapes, axes and views, every row layout', () => {
   for (const { op, dtypes } of MATRIX) {
     for (const dtype of dtypes) {
       gpuIt(`${op} ${dtype}`, async () => {
         const shapes = SHAPES.filter((s) => !isArg(op) || s.axes.length === 1);
         const all = op === 'sum' || op === 'prod' ? [...shapes, ...EMPTY_EXTENT] : shapes;
         for (const [k, s] of all.entries()) {
-          const view = applyView(s.base, s.view ?? []);
-          const { extent } = reduceGeometry(view.shape, s.axes);
+          const { extent } = reduceGeometry(applyView(s.base, s.view ?? []).shape, s.axes);
           // Products of many floats leave f32's range: large extents take factors near 1.
           const gen = dtype === 'bool' ? boolDensity(op, extent) : op === 'prod' && dtype === 'float32' && extent > 100 ? GEN.nearOne : undefined;
-          await check({ op, dtype, ...s, gen, seed: 1000 + k }, [{ strategy: 'serial' }, { strategy: 'workgroup', workgroupSize: s.workgroupSize }]);
+          await check({ op, dtype, ...s, gen, seed: 1000 + k });
         }
       });
     }
   }
 });
 
-describe('generateReduce: the data the cases see is not degenerate', () => {
+describe('lone reductions: the data the cases see is not degenerate', () => {
   it('random inputs give varied, non-zero results', () => {
     // The checks above would pass for a kernel that writes nothing if the reference were all zeros.
     for (const { op, dtypes } of MATRIX) {
@@ -322,7 +344,7 @@ describe('generateReduce: the data the cases see is not degenerate', () => {
   });
 });
 
-describe('generateReduce: large reduced extents', () => {
+describe('lone reductions: large reduced extents', () => {
   const R = 100_000;
   gpuIt('float sums over 100k elements, signed and positive, exact on small integers', async () => {
     await check({ op: 'sum', dtype: 'float32', base: [R], axes: [0], gen: GEN.signed, seed: 11 });
@@ -331,10 +353,7 @@ describe('generateReduce: large reduced extents', () => {
     const c: Case = { op: 'sum', dtype: 'float32', base: [R], axes: [0], gen: GEN.smallInts, seed: 13 };
     const data = hostData(c);
     const { expected } = reference(c, data);
-    for (const strategy of ['serial', 'workgroup'] as const) {
-      const { out } = await runSpec(plainSpec(c), { a: toDevice(data), out: 1 }, { strategy });
-      expect(Array.from(out.out), strategy).toEqual(Array.from(expected));
-    }
+    for (const layout of ALL_LAYOUTS) expect(Array.from(await runLowered(c, data, layout)), layout).toEqual(Array.from(expected));
   });
 
   gpuIt('int32 sum and prod wrap over 100k elements', async () => {
@@ -370,45 +389,28 @@ describe('generateReduce: large reduced extents', () => {
   });
 });
 
-describe('generateReduce: launches beyond 65,535 workgroups fold into a 2-D grid', () => {
-  const WG_SMALL: ReduceOptions = { strategy: 'workgroup', workgroupSize: 8 };
-  const N = 70_001; // odd, so the folded grid has one workgroup past the last output
-  gpuIt('one workgroup per output: 70,001 outputs of R = 3', async () => {
-    const spec = plainSpec({ op: 'sum', dtype: 'float32', base: [N, 3], axes: [1] });
-    const kernel = generateReduce(spec, { strategy: 'workgroup' });
-    expect(kernel.workgroups[1]).toBeGreaterThan(1);
-    expect(kernel.workgroups[0]).toBeLessThanOrEqual(MAX_WORKGROUPS_PER_DIM);
-    expect(kernel.workgroups[0] * kernel.workgroups[1]).toBeGreaterThan(N);
-    await check({ op: 'sum', dtype: 'float32', base: [N, 3], axes: [1], gen: GEN.signed, seed: 31 }, [WG_SMALL]);
-    await check({ op: 'argmin', dtype: 'int32', base: [N, 3], axes: [1], seed: 32 }, [WG_SMALL]);
+describe('lone reductions: launches beyond 65,535 workgroups fold into a 2-D grid', () => {
+  const N = 70_001; // odd, so the folded grid has workgroups past the last row
+  gpuIt('a workgroup per row: 70,001 rows of 3', async () => {
+    const c: Case = { op: 'sum', dtype: 'float32', base: [N, 3], axes: [1], gen: GEN.signed, seed: 31 };
+    const backend = useLayout('workgroup');
+    const { graph, args } = extractProgram([program(c, hostData(c))]);
+    const [d] = backend.plan(graph, args).dispatches;
+    expect(d.workgroups[1]).toBeGreaterThan(1);
+    expect(d.workgroups[0] * d.workgroups[1]).toBeGreaterThan(N);
+    await check(c, ['workgroup']);
+    await check({ op: 'argmin', dtype: 'int32', base: [N, 3], axes: [1], seed: 32 }, ['workgroup']);
   });
 
-  gpuIt('one thread per output: 70,001 outputs of R = 3 (auto picks serial), folded at a small limit', async () => {
-    expect(chooseReduceStrategy(N, 3)).toBe('serial');
-    const spec = plainSpec({ op: 'max', dtype: 'int32', base: [N, 3], axes: [1] });
-    const kernel = generateReduce(spec, { maxWorkgroupsPerDim: 100 });
-    expect(kernel.workgroups[1]).toBeGreaterThan(1);
-    expect(kernel.workgroups[0] * kernel.workgroups[1] * SERIAL_WORKGROUP).toBeGreaterThan(N);
+  gpuIt('one thread per row and the automatic layout: 70,001 rows of 3 and 3 columns of 70,001', async () => {
     for (const op of ['max', 'argmax', 'sum'] as const) {
-      await check({ op, dtype: 'int32', base: [N, 3], axes: [1], seed: 33 }, [{ maxWorkgroupsPerDim: 100 }]);
-      await check({ op, dtype: 'int32', base: [3, N], axes: [0], seed: 34 }, [{ maxWorkgroupsPerDim: 100 }]);
+      await check({ op, dtype: 'int32', base: [N, 3], axes: [1], seed: 33 }, ['serial', 'auto']);
+      await check({ op, dtype: 'int32', base: [3, N], axes: [0], seed: 34 }, ['serial', 'auto']);
     }
-  });
-
-  gpuIt('a folded workgroup launch on a small grid: inactive workgroups take part in no store', async () => {
-    // 13 outputs at 4 workgroups per dimension: a 4 x 4 grid with 3 workgroups past the end.
-    const c: Case = { op: 'argmax', dtype: 'float32', base: [13, 300], axes: [1], gen: GEN.ties, seed: 35 };
-    expect(generateReduce(plainSpec(c), { strategy: 'workgroup', maxWorkgroupsPerDim: 4 }).workgroups).toEqual([4, 4, 1]);
-    await check(c, [{ strategy: 'workgroup', maxWorkgroupsPerDim: 4 }]);
-    // A sentinel past the outputs stays untouched.
-    const spec = { ...plainSpec(c), store: { buffer: 'out', access: { offset: 0, strides: [1] } } };
-    const data = hostData(c);
-    const { out } = await runSpec(spec, { a: toDevice(data), out: new Int32Array(16).fill(-7) }, { strategy: 'workgroup', maxWorkgroupsPerDim: 4 });
-    expect(Array.from(out.out.slice(13))).toEqual([-7, -7, -7]);
   });
 });
 
-describe('generateReduce: NaN and infinities', () => {
+describe('lone reductions: NaN and infinities', () => {
   const nan = NaN;
   const inf = Infinity;
   // Rows of 9: no NaN, NaN first, NaN last, two NaNs, all NaN, infinities around a NaN, infinities only.
@@ -439,7 +441,7 @@ describe('generateReduce: NaN and infinities', () => {
   }
 });
 
-describe('generateReduce: ties in argmax/argmin give the first index', () => {
+describe('lone reductions: ties in argmax/argmin give the first index', () => {
   for (const op of ['argmax', 'argmin'] as const) {
     gpuIt(`${op} ties`, async () => {
       const shapes: readonly Shaped[] = [
@@ -468,7 +470,7 @@ describe('generateReduce: ties in argmax/argmin give the first index', () => {
   }
 });
 
-describe('generateReduce: int32 sums wrap around', () => {
+describe('lone reductions: int32 sums wrap around', () => {
   gpuIt('sums past 2^31 wrap as in two’s complement', async () => {
     const big = Array.from({ length: 5 * 300 }, (_, i) => 2 ** 30 + i);
     const c: Case = { op: 'sum', dtype: 'int32', base: [5, 300], axes: [1], data: big };
@@ -478,213 +480,5 @@ describe('generateReduce: int32 sums wrap around', () => {
     await check(c);
     await check({ op: 'sum', dtype: 'int32', base: [5, 300], axes: [0, 1], data: big });
     await check({ op: 'sum', dtype: 'int32', base: [300, 5], view: [{ op: 'transpose', perm: [1, 0] }], axes: [1], data: big });
-  });
-});
-
-// ---------------------------------------------------------------------------------------------------------
-// Epilogues, fused inputs and strided stores
-
-const acc = (dtype: DType): ExprStep => ({ kind: 'value', name: 'acc', dtype });
-const opStep = (op: Extract<ExprStep, { kind: 'op' }>['op'], args: number[], dtype: DType, attrs: Record<string, number | string> = {}): ExprStep => ({
-  kind: 'op',
-  op,
-  args,
-  attrs,
-  dtype,
-});
-
-describe('generateReduce: epilogues', () => {
-  gpuIt('mean = acc / n over several axes', async () => {
-    for (const [k, s] of [
-      { base: [3, 5, 7], axes: [0, 2] },
-      { base: [7, 1000], axes: [1] },
-      { base: [13, 4097], axes: [1] },
-      { base: [5, 13], view: [{ op: 'transpose', perm: [1, 0] }] as ViewOp[], axes: [1] },
-    ].entries()) {
-      const c: Case = { op: 'sum', dtype: 'float32', ...s, gen: GEN.positive, seed: 40 + k };
-      const data = hostData(c);
-      const view = applyView(c.base, c.view ?? []);
-      const { outShape, extent } = reduceGeometry(view.shape, c.axes);
-      const x = viewNode(makeNode('input', [], {}, { dtype: 'float32', shape: c.base }), c.view ?? []);
-      const sum = makeNode('sum', [x], { axes: c.axes });
-      const mean = makeNode('div', [sum, makeNode('const', [], { value: extent }, { dtype: 'float32', shape: outShape })]);
-      const [expected] = executeGraph(makeGraph([mean]), [data]);
-      const spec: ReduceSpec = {
-        ...plainSpec(c),
-        epilogue: { expr: { steps: [acc('float32'), opStep('const', [], 'float32', { value: extent }), opStep('div', [0, 1], 'float32')] }, step: 2 },
-      };
-      for (const strategy of ['serial', 'workgroup'] as const) {
-        const { kernel, out } = await runSpec(spec, { a: data as Float32Array, out: expected.length }, { strategy });
-        expect(kernel.wgsl).toContain('let acc: f32 =');
-        // Positive data: the mean's error is relative to the mean itself.
-        compare(`mean ${label(c, { strategy })}`, 'sum', 'float32', out.out, expected, extent, expected);
-      }
-    }
-  });
-
-  gpuIt('an epilogue that loads per output element (int sum * 2 + bias), through a transposed output access', async () => {
-    // sum over axis 1 of [4, 6, 5] -> [4, 5]; bias is stored as [5, 4] and read transposed.
-    const c: Case = { op: 'sum', dtype: 'int32', base: [4, 6, 5], axes: [1], gen: GEN.int32, seed: 50 };
-    const data = hostData(c) as Int32Array;
-    const bias = generate('int32', 20, GEN.int32, 51) as Int32Array;
-    const x = makeNode('input', [], {}, { dtype: 'int32', shape: [4, 6, 5] });
-    const b = makeNode('input', [], {}, { dtype: 'int32', shape: [5, 4] });
-    const sum = makeNode('sum', [x], { axes: [1] });
-    const two = makeNode('const', [], { value: 2 }, { dtype: 'int32', shape: [4, 5] });
-    const y = makeNode('add', [makeNode('mul', [sum, two]), makeNode('transpose', [b], { perm: [1, 0] })]);
-    const [expected] = executeGraph(makeGraph([y]), [data, bias]);
-    const base = plainSpec(c);
-    const spec: ReduceSpec = {
-      ...base,
-      buffers: [...base.buffers, { name: 'bias', dtype: 'int32', access: 'read' }],
-      epilogue: {
-        expr: {
-          steps: [
-            acc('int32'),
-            opStep('const', [], 'int32', { value: 2 }),
-            opStep('mul', [0, 1], 'int32'),
-            { kind: 'load', buffer: 'bias', dtype: 'int32', access: { offset: 0, strides: [1, 4] } },
-            opStep('add', [2, 3], 'int32'),
-          ],
-        },
-        step: 4,
-      },
-    };
-    for (const strategy of ['serial', 'workgroup'] as const) {
-      const { out } = await runSpec(spec, { a: data, out: 20, bias }, { strategy });
-      compare(`sum*2+bias ${strategy}`, 'sum', 'int32', out.out, expected, 6);
-    }
-  });
-
-  gpuIt('epilogues that change dtype: max(x) > 0 stored as bool, not(any(b)), argmax cast to float', async () => {
-    const c: Case = { op: 'max', dtype: 'float32', base: [13, 7], axes: [1], gen: (r) => r() * 2 - 1.3, seed: 60 };
-    const data = hostData(c);
-    const x = makeNode('input', [], {}, { dtype: 'float32', shape: [13, 7] });
-    const gt = makeNode('gt', [makeNode('max', [x], { axes: [1] }), makeNode('const', [], { value: 0 }, { dtype: 'float32', shape: [13] })]);
-    const [expectedGt] = executeGraph(makeGraph([gt]), [data]);
-    const gtSpec: ReduceSpec = {
-      ...plainSpec(c),
-      buffers: [
-        { name: 'a', dtype: 'float32', access: 'read' },
-        { name: 'out', dtype: 'bool', access: 'read_write' },
-      ],
-      epilogue: { expr: { steps: [acc('float32'), opStep('const', [], 'float32', { value: 0 }), opStep('gt', [0, 1], 'bool')] }, step: 2 },
-    };
-
-    const cb: Case = { op: 'max', dtype: 'bool', base: [13, 7], axes: [1], gen: boolDensity('max', 7), seed: 61 };
-    const bools = hostData(cb);
-    const xb = makeNode('input', [], {}, { dtype: 'bool', shape: [13, 7] });
-    const [expectedNot] = executeGraph(makeGraph([makeNode('not', [makeNode('max', [xb], { axes: [1] })])]), [bools]);
-    const notSpec: ReduceSpec = { ...plainSpec(cb), epilogue: { expr: { steps: [acc('bool'), opStep('not', [0], 'bool')] }, step: 1 } };
-
-    const ca: Case = { op: 'argmax', dtype: 'float32', base: [13, 300], axes: [1], seed: 62 };
-    const floats = hostData(ca);
-    const xa = makeNode('input', [], {}, { dtype: 'float32', shape: [13, 300] });
-    const castArg = makeNode('cast', [makeNode('argmax', [xa], { axis: 1 })], { to: 'float32' });
-    const [expectedArg] = executeGraph(makeGraph([castArg]), [floats]);
-    const argSpec: ReduceSpec = {
-      ...plainSpec(ca),
-      buffers: [
-        { name: 'a', dtype: 'float32', access: 'read' },
-        { name: 'out', dtype: 'float32', access: 'read_write' },
-      ],
-      epilogue: { expr: { steps: [acc('int32'), opStep('cast', [0], 'float32', { to: 'float32' })] }, step: 1 },
-    };
-
-    for (const strategy of ['serial', 'workgroup'] as const) {
-      const g = await runSpec(gtSpec, { a: toDevice(data), out: 13 }, { strategy });
-      compare(`max>0 ${strategy}`, 'max', 'bool', g.out.out, Uint32Array.from(expectedGt), 7);
-      const n = await runSpec(notSpec, { a: toDevice(bools), out: 13 }, { strategy });
-      compare(`not(any) ${strategy}`, 'max', 'bool', n.out.out, Uint32Array.from(expectedNot), 7);
-      const a = await runSpec(argSpec, { a: toDevice(floats), out: 13 }, { strategy });
-      compare(`float(argmax) ${strategy}`, 'argmax', 'float32', a.out.out, expectedArg, 300);
-    }
-    // The bool results are mixed, so a kernel storing a constant fails.
-    expect(new Set(expectedGt).size).toBe(2);
-    expect(new Set(expectedNot).size).toBe(2);
-  });
-});
-
-describe('generateReduce: fused inputs and strided stores', () => {
-  gpuIt('sum(a * b) with b broadcast, and a result written transposed at an offset of a larger buffer', async () => {
-    // sum over axis 1 of a[6, 300] * b[300] -> [6], then max over axis 1 of a[6, 4, 50] -> [6, 50] stored as [50, 6] at offset 3.
-    const a = generate('float32', 1800, GEN.signed, 70) as Float32Array;
-    const b = generate('float32', 300, GEN.signed, 71) as Float32Array;
-    const xa = makeNode('input', [], {}, { dtype: 'float32', shape: [6, 300] });
-    const xb = makeNode('input', [], {}, { dtype: 'float32', shape: [300] });
-    const prodNode = makeNode('mul', [xa, makeNode('expand', [xb], { shape: [6, 300] })]);
-    const [expected, magnitude] = executeGraph(makeGraph([makeNode('sum', [prodNode], { axes: [1] }), makeNode('sum', [makeNode('abs', [prodNode])], { axes: [1] })]), [a, b]);
-    const spec: ReduceSpec = {
-      op: 'sum',
-      inShape: [6, 300],
-      axes: [1],
-      input: {
-        steps: [
-          { kind: 'load', buffer: 'a', dtype: 'float32', access: { offset: 0, strides: [300, 1] } },
-          { kind: 'load', buffer: 'b', dtype: 'float32', access: { offset: 0, strides: [0, 1] } },
-          opStep('mul', [0, 1], 'float32'),
-        ],
-      },
-      inputStep: 2,
-      buffers: [
-        { name: 'a', dtype: 'float32', access: 'read' },
-        { name: 'b', dtype: 'float32', access: 'read' },
-        { name: 'out', dtype: 'float32', access: 'read_write' },
-      ],
-      store: { buffer: 'out', access: { offset: 0, strides: [1] } },
-    };
-    for (const strategy of ['serial', 'workgroup'] as const) {
-      const { out } = await runSpec(spec, { a, b, out: 6 }, { strategy });
-      compare(`sum(a*b) ${strategy}`, 'sum', 'float32', out.out, expected, 300, magnitude);
-    }
-
-    const c: Case = { op: 'max', dtype: 'float32', base: [6, 4, 50], axes: [1], seed: 72 };
-    const data = hostData(c);
-    const { expected: maxes } = reference(c, data);
-    const stored: ReduceSpec = { ...plainSpec(c), store: { buffer: 'out', access: { offset: 3, strides: [1, 6] } } };
-    for (const strategy of ['serial', 'workgroup'] as const) {
-      const { out } = await runSpec(stored, { a: toDevice(data), out: new Float32Array(3 + 300).fill(-99) }, { strategy });
-      const got = Array.from({ length: 300 }, (_, i) => out.out[3 + (i % 50) * 6 + Math.floor(i / 50)]);
-      compare(`transposed store ${strategy}`, 'max', 'float32', got, maxes, 4);
-      expect(Array.from(out.out.slice(0, 3))).toEqual([-99, -99, -99]);
-    }
-  });
-});
-
-// ---------------------------------------------------------------------------------------------------------
-// Generated code
-
-describe('generateReduce: generated WGSL', () => {
-  it('picks serial for small extents or many outputs, a workgroup per output otherwise', () => {
-    expect(chooseReduceStrategy(1, 64)).toBe('serial');
-    expect(chooseReduceStrategy(1, 65)).toBe('workgroup');
-    expect(chooseReduceStrategy(1, 100_000)).toBe('workgroup');
-    expect(chooseReduceStrategy(70_000, 3)).toBe('serial');
-    expect(chooseReduceStrategy(1600, 100)).toBe('serial');
-    expect(chooseReduceStrategy(1599, 100)).toBe('workgroup');
-    expect(generateReduce(plainSpec({ op: 'sum', dtype: 'float32', base: [4097], axes: [0] })).wgsl).toContain('workgroupBarrier();');
-    expect(generateReduce(plainSpec({ op: 'sum', dtype: 'float32', base: [70, 13], axes: [1] })).wgsl).not.toContain('workgroupBarrier');
-  });
-
-  it('reads contiguous rows through the flat index and decomposes only the coordinates it uses', () => {
-    const last = generateReduce(plainSpec({ op: 'sum', dtype: 'float32', base: [3, 5, 7], axes: [1, 2] }), { strategy: 'serial' }).wgsl;
-    expect(last).toContain('let flat = o * 35u + r;');
-    expect(last).toContain('a[flat]');
-    expect(last).not.toMatch(/let c\d/);
-    const middle = generateReduce(plainSpec({ op: 'max', dtype: 'int32', base: [3, 5, 7], axes: [1] }), { strategy: 'serial' }).wgsl;
-    expect(middle).not.toContain('flat');
-    expect(middle).toContain('let c1 = r;');
-    expect(middle).toContain('a[c0 * 35u + c1 * 7u + c2]');
-    const leading = generateReduce(plainSpec({ op: 'min', dtype: 'bool', base: [3, 5, 7], axes: [0, 1] }), { strategy: 'workgroup' }).wgsl;
-    expect(leading).toContain('let flat = r * 7u + o;');
-  });
-
-  it('rejects specs the lowering must not produce', () => {
-    const base = plainSpec({ op: 'argmax', dtype: 'float32', base: [3, 5], axes: [1] });
-    expect(() => generateReduce({ ...base, axes: [0, 1] })).toThrow(/exactly one axis/);
-    expect(() => generateReduce({ ...plainSpec({ op: 'max', dtype: 'float32', base: [3, 0], axes: [1] }) })).toThrow(/empty extent/);
-    expect(() => generateReduce({ ...plainSpec({ op: 'sum', dtype: 'float32', base: [3, 5], axes: [1] }), axes: [1, 0] })).toThrow(/sorted/);
-    const renamed = { ...base, buffers: [{ name: 'flat', dtype: 'float32', access: 'read' } as KernelBuffer, base.buffers[1]] };
-    expect(() => generateReduce(renamed)).toThrow(/reserved/);
   });
 });

@@ -1,5 +1,5 @@
-// Subgroup combines in reductions (src/shaders/reduce.ts subgroupCombine, used by the workgroup strategy of
-// generateReduce and by the row kernel) against the CPU reference executor, with subgroups on and off:
+// Subgroup combines in reductions (src/shaders/reduce.ts subgroupCombine, used by the row kernel's workgroup
+// per row, src/shaders/row.ts) against the CPU reference executor, with subgroups on and off:
 // every reduction op and dtype, NaN placement, ties (-0/+0 included), infinities, int32 extremes, extents
 // shorter than the workgroup, long rows, every workgroup size. The generated kernel takes the subgroup path
 // only where the workgroup's subgroups are aligned blocks (sg_mapped) and the tree otherwise, so each path
@@ -20,14 +20,8 @@ import { executeGraph } from '../../src/runtime/cpu/executor.js';
 import { Storage } from '../../src/runtime/storage.js';
 import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import type { GeneratedKernel } from '../../src/shaders/elementwise.js';
-import {
-  generateReduce,
-  reduceGeometry,
-  SUBGROUP_ENABLE,
-  type ReduceOp,
-  type ReduceOptions,
-  type ReduceSpec,
-} from '../../src/shaders/reduce.js';
+import { SUBGROUP_ENABLE } from '../../src/shaders/subgroups.js';
+import { generateRow, rowTuning, type RowReduceOp as ReduceOp, type RowSpec, type RowTuning } from '../../src/shaders/row.js';
 import { expectClose, hostArray, reference as cpuReference, rng, type Tolerance } from './differential.js';
 import { runOutputs, testGpu } from './gpu.js';
 import { runKernel, runSubgroupCheck, type DeviceArray } from './kernel-harness.js';
@@ -80,20 +74,44 @@ interface Case {
 
 const isArg = (op: ReduceOp) => op === 'argmax' || op === 'argmin';
 
-function spec(c: Case): ReduceSpec {
-  const { outShape } = reduceGeometry(c.shape, c.axes);
+/** Output shape and reduced extent of a reduction over `axes` of `inShape`. */
+function reduceGeometry(inShape: Shape, axes: readonly number[]): { outShape: number[]; extent: number } {
+  return { outShape: inShape.filter((_, i) => !axes.includes(i)), extent: sizeOf(axes.map((a) => inShape[a])) };
+}
+
+/** The row program lower.ts makes of a lone reduction: one reduce stage, its row value stored. */
+function spec(c: Case): RowSpec {
+  const keep = c.shape.map((d, i) => (c.axes.includes(i) ? 1 : d));
   return {
-    op: c.op,
     inShape: c.shape,
     axes: c.axes,
-    input: { steps: [{ kind: 'load', buffer: 'a', dtype: c.dtype, access: { offset: 0, strides: stridesOf(c.shape) } }] },
-    inputStep: 0,
+    stages: [{ kind: 'reduce', op: c.op, dtype: c.dtype, expr: { steps: [{ kind: 'load', buffer: 'a', dtype: c.dtype, access: { offset: 0, strides: stridesOf(c.shape) } }] }, step: 0, name: 'row0' }],
+    rowStores: [{ name: 'row0', dtype: isArg(c.op) ? 'int32' : c.dtype, buffer: 'out', access: { offset: 0, strides: stridesOf(keep) } }],
+    map: null,
     buffers: [
       { name: 'a', dtype: c.dtype, access: 'read' },
       { name: 'out', dtype: isArg(c.op) ? 'int32' : c.dtype, access: 'read_write' },
     ],
-    store: { buffer: 'out', access: { offset: 0, strides: stridesOf(outShape) } },
   };
+}
+
+/** How the row kernel is generated here: a workgroup of `threads` per row (default: the tuning's choice), subgroups on or off. */
+interface Options {
+  readonly subgroups: boolean;
+  readonly threads?: number;
+}
+
+/**
+ * A workgroup per row: not one thread per row, not segmented; with `threads`, exactly that many (the row
+ * cache with its caps lifted, so that the row's values fit whatever the count).
+ */
+function tuningFor(threads?: number): RowTuning {
+  const workgroup = { ...rowTuning(), serialRow: 0, serialFactor: Number.POSITIVE_INFINITY, segmentThreads: 0 };
+  return threads === undefined ? workgroup : { ...workgroup, minThreads: threads, maxThreads: threads, maxValuesPerThread: 1 << 20, maxCachedValues: 1 << 20, maxUnroll: 0 };
+}
+
+function generate1(c: Case, options: Options): GeneratedKernel {
+  return generateRow(spec(c), { subgroups: options.subgroups, subgroupMinSize: 4, tuning: tuningFor(options.threads) });
 }
 
 function expected(c: Case): TypedArray {
@@ -116,8 +134,8 @@ function force(kernel: GeneratedKernel, path: Path): GeneratedKernel {
   return { ...kernel, wgsl: kernel.wgsl.replaceAll(branch, 'if (false) {') };
 }
 
-function label(c: Case, options: ReduceOptions, path: Path): string {
-  return `${c.op} ${c.dtype}[${c.shape.join(',')}] axes [${c.axes.join(',')}] ${options.strategy ?? 'auto'}@${options.workgroupSize ?? 'default'} subgroups ${options.subgroups ? 'on' : 'off'} ${path}`;
+function label(c: Case, options: Options, path: Path): string {
+  return `${c.op} ${c.dtype}[${c.shape.join(',')}] axes [${c.axes.join(',')}] workgroup@${options.threads ?? 'default'} subgroups ${options.subgroups ? 'on' : 'off'} ${path}`;
 }
 
 /** Float sum/prod within an f32 accumulation bound; everything else exactly (NaN equals NaN, -0 equals +0). */
@@ -144,20 +162,21 @@ function compare(what: string, c: Case, got: ArrayLike<number>, want: ArrayLike<
   expect(bad, what).toEqual([]);
 }
 
-async function run(c: Case, options: ReduceOptions, path: Path = 'generated'): Promise<GeneratedKernel> {
+async function run(c: Case, options: Options, path: Path = 'generated'): Promise<GeneratedKernel> {
   const s = spec(c);
   const want = expected(c);
-  const kernel = force(generateReduce(s, options), path);
+  const kernel = force(generate1(c, options), path);
+  expect(kernel.wgsl, label(c, options, path)).toMatch(/row kernel: .*one workgroup of/);
   const out = await runKernel(ctx!.device, kernel, s.buffers, { a: toDevice(c.data), out: want.length });
   compare(label(c, options, path), c, out.out, want);
   return kernel;
 }
 
-/** Subgroups off, on, and on with the fallback forced: the workgroup strategy at the given size. */
-async function checkAllPaths(c: Case, workgroupSize?: number): Promise<void> {
-  await run(c, { strategy: 'workgroup', workgroupSize, subgroups: false });
+/** Subgroups off, on, and on with the fallback forced: a workgroup per row of the given size. */
+async function checkAllPaths(c: Case, threads?: number): Promise<void> {
+  await run(c, { threads, subgroups: false });
   if (!hasSubgroups) return;
-  for (const path of ['generated', 'tree-only'] as const) await run(c, { strategy: 'workgroup', workgroupSize, subgroups: true }, path);
+  for (const path of ['generated', 'tree-only'] as const) await run(c, { threads, subgroups: true }, path);
 }
 
 const MATRIX: readonly { op: ReduceOp; dtypes: readonly DType[] }[] = [
@@ -181,8 +200,8 @@ function defaultGen(op: ReduceOp, dtype: DType, extent: number): Gen {
   return isArg(op) ? GEN.ties : GEN.signed;
 }
 
-/** Shapes for the workgroup strategy: short and long rows, extents below, at and above the workgroup size. */
-const SHAPES: readonly { shape: Shape; axes: number[]; workgroupSize?: number }[] = [
+/** Shapes for a workgroup per row: short and long rows, extents below, at and above the workgroup size. */
+const SHAPES: readonly { shape: Shape; axes: number[]; threads?: number }[] = [
   { shape: [1], axes: [0] },
   { shape: [3], axes: [0] },
   { shape: [5, 63], axes: [1] },
@@ -193,15 +212,15 @@ const SHAPES: readonly { shape: Shape; axes: number[]; workgroupSize?: number }[
   { shape: [2, 10007], axes: [1] },
   { shape: [300, 3], axes: [0] }, // reduced axis first
   { shape: [3, 40, 7], axes: [0, 2] },
-  { shape: [2, 100], axes: [1], workgroupSize: 1 },
-  { shape: [2, 100], axes: [1], workgroupSize: 2 },
-  { shape: [2, 100], axes: [1], workgroupSize: 4 },
-  { shape: [2, 100], axes: [1], workgroupSize: 8 },
-  { shape: [2, 100], axes: [1], workgroupSize: 16 },
-  { shape: [2, 300], axes: [1], workgroupSize: 32 },
-  { shape: [2, 300], axes: [1], workgroupSize: 128 },
-  { shape: [2, 3000], axes: [1], workgroupSize: 256 },
-  { shape: [3, 20], axes: [1], workgroupSize: 64 }, // extent < threads: idle threads hold the identity
+  { shape: [2, 100], axes: [1], threads: 1 },
+  { shape: [2, 100], axes: [1], threads: 2 },
+  { shape: [2, 100], axes: [1], threads: 4 },
+  { shape: [2, 100], axes: [1], threads: 8 },
+  { shape: [2, 100], axes: [1], threads: 16 },
+  { shape: [2, 300], axes: [1], threads: 32 },
+  { shape: [2, 300], axes: [1], threads: 128 },
+  { shape: [2, 3000], axes: [1], threads: 256 },
+  { shape: [3, 20], axes: [1], threads: 64 }, // extent < threads: idle threads hold the identity
 ];
 
 describe('the adapter', () => {
@@ -220,27 +239,24 @@ describe('the adapter', () => {
   });
 });
 
-describe('generateReduce: the WGSL', () => {
+describe('the row kernel of a reduction: the WGSL', () => {
   const c = (op: ReduceOp, dtype: DType, shape: Shape): Case => ({ op, dtype, shape, axes: [shape.length - 1], data: generate(dtype, sizeOf(shape), GEN.ties, 1) });
-  it('enables subgroups exactly when asked, in the workgroup strategy', () => {
+  it('enables subgroups exactly when asked, in a workgroup per row', () => {
     for (const { op, dtypes } of MATRIX) {
       for (const dtype of dtypes) {
-        const s = spec(c(op, dtype, [3, 1000]));
-        const on = generateReduce(s, { strategy: 'workgroup', subgroups: true }).wgsl;
-        const off = generateReduce(s, { strategy: 'workgroup', subgroups: false }).wgsl;
-        const plain = generateReduce(s, { strategy: 'workgroup' }).wgsl;
+        const k = c(op, dtype, [3, 1000]);
+        const on = generate1(k, { subgroups: true }).wgsl;
+        const off = generate1(k, { subgroups: false }).wgsl;
         expect(on.startsWith(`${SUBGROUP_ENABLE}\n`), `${op} ${dtype}`).toBe(true);
         expect(on).toContain('@builtin(subgroup_size) sg_size: u32');
         expect(on).toMatch(/subgroup(Add|Mul|Max|Min)\(/);
         // The tree stays as the fallback.
         expect(on).toContain('for (var s = ');
-        for (const wgsl of [off, plain]) {
-          expect(wgsl).not.toContain('enable subgroups');
-          expect(wgsl).not.toMatch(/subgroup[A-Z]|sg_size/);
-        }
-        expect(plain).toBe(off);
-        // The serial strategy has no workgroup combine: subgroups change nothing.
-        expect(generateReduce(s, { strategy: 'serial', subgroups: true }).wgsl).toBe(generateReduce(s, { strategy: 'serial' }).wgsl);
+        expect(off).not.toContain('enable subgroups');
+        expect(off).not.toMatch(/subgroup[A-Z]|sg_size/);
+        // One thread per row has no workgroup combine: subgroups change nothing.
+        const serial = { ...rowTuning(), serialRow: Number.POSITIVE_INFINITY };
+        expect(generateRow(spec(k), { subgroups: true, subgroupMinSize: 4, tuning: serial }).wgsl).toBe(generateRow(spec(k), { subgroups: false, tuning: serial }).wgsl);
       }
     }
   });
@@ -254,11 +270,11 @@ describe('generateReduce: the WGSL', () => {
       ['argmin', 'float32', /subgroupMin\(sg_v\)/],
       ['argmax', 'int32', /subgroupMax\(sg_x\)/],
     ];
-    for (const [op, dtype, pattern] of ops) expect(generateReduce(spec(c(op, dtype, [2, 1000])), { strategy: 'workgroup', subgroups: true }).wgsl, `${op} ${dtype}`).toMatch(pattern);
+    for (const [op, dtype, pattern] of ops) expect(generate1(c(op, dtype, [2, 1000]), { subgroups: true }).wgsl, `${op} ${dtype}`).toMatch(pattern);
   });
 });
 
-describe('generateReduce: every op and dtype, subgroups on and off', () => {
+describe('the row kernel of a reduction: every op and dtype, subgroups on and off', () => {
   for (const { op, dtypes } of MATRIX) {
     for (const dtype of dtypes) {
       gpuIt(`${op} ${dtype}`, async () => {
@@ -266,14 +282,14 @@ describe('generateReduce: every op and dtype, subgroups on and off', () => {
           if (isArg(op) && s.axes.length !== 1) continue;
           const { extent } = reduceGeometry(s.shape, s.axes);
           const data = generate(dtype, sizeOf(s.shape), defaultGen(op, dtype, extent), 100 + k);
-          await checkAllPaths({ op, dtype, shape: s.shape, axes: s.axes, data }, s.workgroupSize);
+          await checkAllPaths({ op, dtype, shape: s.shape, axes: s.axes, data }, s.threads);
         }
       });
     }
   }
 });
 
-describe('generateReduce with subgroups: NaN, infinities, ties, extremes', () => {
+describe('the row kernel of a reduction with subgroups: NaN, infinities, ties, extremes', () => {
   const NaN32 = Number.NaN;
   /** Rows of `extent` floats (seeded ties), with the given positions of each row overwritten. */
   function rows(extent: number, patches: readonly (readonly [number, number][])[], gen: Gen = GEN.ties, seed = 7): Case['data'] {
@@ -431,7 +447,7 @@ describe('programs through lowerGraph and WebGpuBackend, subgroups on and off', 
     }
   });
 
-  gpuIt('plans enable subgroups exactly in workgroup-strategy reductions and row kernels when on', async () => {
+  gpuIt('plans enable subgroups exactly in row kernels with a workgroup per row when on', async () => {
     const x = randomF([4, 3000], 11);
     const short = randomF([4, 10], 12);
     const outputs = [x.softmax(-1), x.argmax(-1), short.sum(-1), x.exp()];
