@@ -196,6 +196,9 @@ const EPILOGUE_SET = 'epilogue';
 /** The tiles of `--set epilogue`: the default choice, LARGE_VEC4 launched in groups of 8, R2, and R1's tile with double-buffered fragments. */
 const EPILOGUE_TILES: readonly Variant[] = [DEFAULT, tiled({ ...V16, group: 8 }), tiled(R2), tiled(t(128, 128, 8, 8, 8, true, true, 0, { frag: true }))];
 
+/** `--set padding`: its own shapes; each shape's default choice at 16 KiB of workgroup memory against the same choice with the device's maximum (the tiles whose loads scatter along k then pad their rows by a vector). */
+const PADDING_SET = 'padding';
+
 /** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
 const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
 
@@ -206,6 +209,7 @@ function epilogueVariants(): Variant[] {
 
 function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   if (set === EPILOGUE_SET) return epilogueVariants();
+  if (set === PADDING_SET) return [DEFAULT, { label: 'default smem48k', options: { workgroupStorage: 49152 } }];
   const sel = SETS[set];
   if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
@@ -255,6 +259,29 @@ function shapes(smoke: boolean, set: string): Shape[] {
           { id: 'gemm-4096x4096x1024-tB', batch: 1, m: 4096, n: 4096, k: 1024, transB: true },
           { id: 'gemm-4096x1024x4096-tB', batch: 1, m: 4096, n: 1024, k: 4096, transB: true },
         ];
+  }
+  if (set === PADDING_SET) {
+    const sq = smoke ? 256 : 4096;
+    return [
+      { id: `gemm-${sq}x${sq}x${sq}`, batch: 1, m: sq, n: sq, k: sq },
+      { id: `gemm-${sq}x${sq}x${sq}-tB`, batch: 1, m: sq, n: sq, k: sq, transB: true },
+      ...(smoke
+        ? [{ id: 'gemm-bias-gelu-256x256x64-tB', batch: 1, m: 256, n: 256, k: 64, transB: true, epilogue: 'bias-gelu' } as const]
+        : [
+            { id: 'gemm-2048x2048x2048', batch: 1, m: 2048, n: 2048, k: 2048 },
+            { id: 'gemm-4096x4096x1024', batch: 1, m: 4096, n: 4096, k: 1024 },
+            // The harness MLP's two products with their epilogues.
+            { id: 'mlp1-4096x4096x1024-tB', batch: 1, m: 4096, n: 4096, k: 1024, transB: true, epilogue: 'bias-gelu' } as const,
+            { id: 'mlp2-4096x1024x4096-tB', batch: 1, m: 4096, n: 1024, k: 4096, transB: true, epilogue: 'bias' } as const,
+            { id: 'gemm-65536x256x256', batch: 1, m: 65536, n: 256, k: 256 },
+            { id: 'gemm-65536x256x256-tB', batch: 1, m: 65536, n: 256, k: 256, transB: true },
+            { id: 'bgemm-64x256x256x256', batch: 64, m: 256, n: 256, k: 256 },
+            { id: 'gemm-4096x4096x32', batch: 1, m: 4096, n: 4096, k: 32 },
+            { id: 'syrk-512x80000', batch: 1, m: 512, n: 512, k: 80000, syrk: true },
+            { id: 'syrk-4096x4096', batch: 1, m: 4096, n: 4096, k: 4096, syrk: true },
+            { id: 'gemm-4095x4095x4095', batch: 1, m: 4095, n: 4095, k: 4095 },
+          ]),
+    ];
   }
   if (smoke) {
     return [
