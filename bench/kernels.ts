@@ -118,6 +118,9 @@ const ROWS: Program[] = [
       ['65536x512', [S, 512], -1],
       ['8192x1024', [R, 1024], -1],
       ['1Mx16', [M, 16], -1],
+      ['2Mx8', [2 * M, 8], -1],
+      ['512Kx32', [M / 2, 32], -1],
+      ['256Kx64', [M / 4, 64], -1],
       ['256x131072', [256, 131072], -1],
       ['80000x512-cols', [N, 512], 0],
       ['4096x4096-cols', [4096, 4096], 0],
@@ -179,8 +182,17 @@ const SERIAL_VARIANTS: [string, Partial<RowTuning>][] = [
   ['wg-rows-t128', { ...NO_SEGMENTS, serialFactor: Number.POSITIVE_INFINITY, valuesPerThread: 4 }],
   ['wg-rows-no-cache', { ...NO_SEGMENTS, serialFactor: Number.POSITIVE_INFINITY, cache: false }],
 ];
+// Short rows (at most serialRow = 64 elements: one thread per row by default) as segmented rows of T threads.
+const SHORT_ROW_VARIANTS: [string, Partial<RowTuning>][] = [
+  ['default', {}],
+  ['seg-t2', { serialRow: 0, segmentThreads: 2, segmentMinRows: 1 }],
+  ['seg-t4', { serialRow: 0, segmentThreads: 4, segmentMinRows: 1 }],
+  ['seg-t8', { serialRow: 0, segmentThreads: 8, segmentMinRows: 1 }],
+  ['seg-t16', { serialRow: 0, segmentThreads: 16, segmentMinRows: 1 }],
+];
 /** Which row-cache variants run for a program (none: only the row-split variants). */
 const rowCacheVariants = (p: Program) =>
+  /^red-.*-(1Mx16|2Mx8|512Kx32|256Kx64)$/.test(p.name) ? SHORT_ROW_VARIANTS :
   /^anat-/.test(p.name) ? SEGMENT_VARIANTS.filter(([n]) => ['default', 'no-seg', 'seg-t16'].includes(n)) :
   /layernorm-softmax/.test(p.name) ? [...SEGMENT_VARIANTS, ...ROW_CACHE_VARIANTS] : /softmax-65536/.test(p.name) ? [...SEGMENT_VARIANTS, ...SERIAL_VARIANTS] : [];
 

@@ -93,6 +93,12 @@ export interface RowTuning {
   readonly segmentMaxUnroll: number;
   /** Segmented rows: reduce by shuffles where the subgroups allow (false: the workgroup-memory tree only, to compare). */
   readonly segmentShuffles: boolean;
+  /**
+   * Short rows (at most serialRow elements, innermost axes reduced, at least segmentMinRows rows): segmented
+   * with T = extent / shortRowValues threads per row (a power of two from 2 to segmentThreads) instead of one
+   * thread per row, where T is at least 2 (0: off).
+   */
+  readonly shortRowValues: number;
 }
 
 export const DEFAULT_ROW_TUNING: RowTuning = {
@@ -116,6 +122,10 @@ export const DEFAULT_ROW_TUNING: RowTuning = {
   segmentMaxCachedValues: 96,
   segmentMaxUnroll: 32,
   segmentShuffles: true,
+  // On the H100 (2026-11-24, bench/kernels.ts red-*, GPU ms against one thread per row): rows of 16 took
+  // 0.032 on T = 2 against 0.042, of 32 0.032 on T = 4 against 0.076, of 64 0.031 on T = 8 against 0.076
+  // (argmax: 0.036 against 0.129 and 0.037 against 0.140); rows of 8 kept one thread (0.034 against 0.034).
+  shortRowValues: 8,
 };
 
 const knob = tuning(DEFAULT_ROW_TUNING);
@@ -147,9 +157,12 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
   // along an outer axis (neighbouring threads read neighbouring elements), not when the innermost axis is
   // reduced (softmax over [65536, 512] on the H100: 3.18 ms one thread per row, 0.21-0.24 ms a workgroup).
   const innermostReduced = axes.includes(inShape.length - 1);
-  const serial = extent <= t.serialRow || (!innermostReduced && rows >= t.serialFactor * extent);
+  // Short rows: T threads of a segmented kernel, each with about shortRowValues of the row, where T >= 2.
+  const shortLanes = t.shortRowValues > 0 && extent <= t.serialRow ? Math.min(t.segmentThreads, 2 ** Math.floor(Math.log2(Math.max(1, extent / t.shortRowValues)))) : 0;
+  const shortSegment = shortLanes >= 2 ? rowSegmentThreads(spec, rows, extent, { ...t, segmentThreads: shortLanes }, options) : 0;
+  const serial = shortSegment === 0 && (extent <= t.serialRow || (!innermostReduced && rows >= t.serialFactor * extent));
   // Threads per row of a segmented kernel (row-segments.ts); 0: a workgroup (or a thread) per row.
-  const segment = serial ? 0 : rowSegmentThreads(spec, rows, extent, t, options);
+  const segment = shortSegment || (serial ? 0 : rowSegmentThreads(spec, rows, extent, t, options));
   const cache = serial ? null : planRowCache(spec, extent, t, options.vec4 ?? (() => false), segment);
   const threads = serial ? SERIAL_THREADS : segment ? SEGMENT_WORKGROUP : cache ? cache.threads : extent > 4096 ? 256 : 64;
   const reduces = spec.stages.some((st) => st.kind === 'reduce');

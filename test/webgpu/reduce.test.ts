@@ -129,14 +129,16 @@ interface Case {
  * Segmented rows need the device's subgroups and reduced innermost axes; elsewhere that layout is the
  * workgroup per row.
  */
-type Layout = 'auto' | 'serial' | 'workgroup' | 'cached' | 'segmented';
+type Layout = 'auto' | 'serial' | 'workgroup' | 'cached' | 'segmented' | 'short';
 const WORKGROUP_ROWS: Partial<RowTuning> = { serialRow: 0, serialFactor: Number.POSITIVE_INFINITY, segmentThreads: 0 };
 const LAYOUTS: Record<Layout, Partial<RowTuning> | null> = {
   auto: null,
-  serial: { serialRow: Number.POSITIVE_INFINITY },
+  serial: { serialRow: Number.POSITIVE_INFINITY, shortRowValues: 0 },
   workgroup: { ...WORKGROUP_ROWS, cache: false },
   cached: WORKGROUP_ROWS,
   segmented: { serialRow: 0, serialFactor: Number.POSITIVE_INFINITY, segmentThreads: 8, segmentMinRows: 1 },
+  // Short rows (16 to 64 elements) as segmented rows of extent / 8 threads, on however few rows.
+  short: { segmentMinRows: 1 },
 };
 const ALL_LAYOUTS = Object.keys(LAYOUTS) as Layout[];
 
@@ -191,7 +193,14 @@ async function runLowered(c: Case, data: TypedArray, layout: Layout): Promise<Ty
   for (const d of plan.dispatches) expect(d.kernel, label(c, layout)).toMatch(new RegExp(`^reduce\\.${c.op}\\.`));
   const header = plan.dispatches.map((d) => d.wgsl.split('\n').find((l) => l.startsWith('// row kernel')) ?? '').join(' ');
   if (plan.dispatches.length > 0 && layout === 'serial') expect(header, label(c, layout)).toContain('one thread per row');
-  if (plan.dispatches.length > 0 && layout === 'workgroup' && reduceGeometry(viewShape(c), c.axes).extent > 0) {
+  const shape = viewShape(c);
+  const innermost = c.axes.every((a, k) => a === shape.length - c.axes.length + k);
+  const extent = reduceGeometry(shape, c.axes).extent;
+  // Short rows take T = extent / 8 threads (SwiftShader's subgroups have 4 lanes: T of 2 and 4 fit).
+  if (layout === 'short' && backend.features.subgroups && innermost && extent >= 16 && extent < 64 && sizeOf(shape) > 0) {
+    expect(header, label(c, layout)).toContain(`segmented: ${extent < 32 ? 2 : 4} threads per row`);
+  }
+  if (plan.dispatches.length > 0 && layout === 'workgroup' && extent > 0) {
     expect(header, label(c, layout)).toContain('one workgroup');
     expect(header, label(c, layout)).not.toContain('row cached');
   }
@@ -270,6 +279,9 @@ const SHAPES: readonly Shaped[] = [
   { base: [7, 1000], axes: [1] },
   { base: [5, 1, 13, 1], axes: [2] }, // extent-1 axes around the reduced one
   { base: [1, 5, 1], axes: [0, 1] },
+  { base: [6, 32], axes: [1] }, // short rows: segmented (layout 'short')
+  { base: [9, 35], axes: [1] },
+  { base: [7, 2, 16], axes: [1, 2] },
   { base: [4097], axes: [0] },
   { base: [3, 4097], axes: [1] },
   { base: [4097, 3], axes: [1] },

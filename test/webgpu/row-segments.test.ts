@@ -205,14 +205,14 @@ describe('segmented row kernels against the CPU reference', () => {
 });
 
 describe('segmented row kernels: the choice and the WGSL', () => {
-  /** The row kernels' WGSL of a program lowered for the given features (no split rows). */
+  /** The row kernels' WGSL of a program lowered for the given features (no split rows), fused or lone reductions. */
   function rowKernels(outputs: Tensor[], features: LowerOptions['features'], tuning: Partial<RowTuning> | null = null): string[] {
     setRowTuning(tuning);
     setRowSplitTuning({ enabled: false });
     try {
       const { graph, args } = extractProgram(outputs.map((t) => t.node));
       const plan = compileGraph(graph, { inputLayouts: args.map((a) => a.layout), features }).plan;
-      return plan.dispatches.filter((d) => d.kernel.startsWith('fused.row.')).map((d) => d.wgsl);
+      return plan.dispatches.filter((d) => /^(fused\.row|reduce)\./.test(d.kernel)).map((d) => d.wgsl);
     } finally {
       setRowTuning(null);
       setRowSplitTuning(null);
@@ -259,8 +259,15 @@ describe('segmented row kernels: the choice and the WGSL', () => {
     not(rowKernels([zeros([1024, 8192]).softmax(0)], H100));
     not(rowKernels([zeros([64, 8192, 256]).softmax(1)], H100));
     not(rowKernels(layerNormSoftmax(8192, 1024), H100, { segmentThreads: 0 }));
-    // Rows of at most 64 stay one thread's.
-    not(rowKernels([zeros([65536, 64]).softmax(-1)], H100));
+    // Rows of at most 64 (serialRow): segmented with extent / 8 threads (shortRowValues) where that is 2 or
+    // more and the rows are many; otherwise one thread's.
+    expect(header(rowKernels([zeros([65536, 64]).softmax(-1)], H100)[0])).toContain('segmented: 8 threads per row');
+    expect(header(rowKernels([zeros([65536, 35]).argmax(-1)], H100)[0])).toContain('segmented: 4 threads per row');
+    expect(header(rowKernels([zeros([65536, 16]).sum(-1)], H100)[0])).toContain('segmented: 2 threads per row');
+    not(rowKernels([zeros([65536, 15]).softmax(-1)], H100));
+    not(rowKernels([zeros([65536, 64]).softmax(-1)], H100, { shortRowValues: 0 }));
+    not(rowKernels([zeros([1000, 64]).softmax(-1)], H100));
+    not(rowKernels([zeros([64, 65536]).sum(0)], H100));
     expect(() => rowKernels(layerNormSoftmax(8192, 1024), H100, { segmentThreads: 3 })).toThrow(/segmentThreads 3/);
   });
 

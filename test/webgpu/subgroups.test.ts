@@ -255,7 +255,7 @@ describe('the row kernel of a reduction: the WGSL', () => {
         expect(off).not.toContain('enable subgroups');
         expect(off).not.toMatch(/subgroup[A-Z]|sg_size/);
         // One thread per row has no workgroup combine: subgroups change nothing.
-        const serial = { ...rowTuning(), serialRow: Number.POSITIVE_INFINITY };
+        const serial = { ...rowTuning(), serialRow: Number.POSITIVE_INFINITY, shortRowValues: 0 };
         expect(generateRow(spec(k), { subgroups: true, subgroupMinSize: 4, tuning: serial }).wgsl).toBe(generateRow(spec(k), { subgroups: false, tuning: serial }).wgsl);
       }
     }
