@@ -112,9 +112,10 @@ export const DEFAULT_ROW_TUNING: RowTuning = {
   maxUnroll: 4,
   serialFactor: 16,
   serialRow: SERIAL_ROW,
-  // A warp per row of up to 512 elements. On the H100 (2026-11-24): softmax [65536, 512] 0.228 ms GPU
-  // against 0.302 for a workgroup per row; layerNorm + softmax [8192, 1024] (32 values per thread and input,
-  // 96 in all) 0.0385 against 0.0369, so rows of 1024 keep the workgroup per row.
+  // A warp per row of up to 512 elements. On the H100 (2026-11-24, bench/kernels.ts at 1980 MHz): softmax
+  // [65536, 512] 0.0999 ms GPU against 0.1005 for a workgroup per row (0.228 against 0.302 at the 345 MHz
+  // the first sweep ran at); layerNorm + softmax [8192, 1024] (32 values per thread and input, 96 in all)
+  // 0.0366 against 0.0362, so rows of 1024 keep the workgroup per row.
   segmentThreads: 32,
   // About 4 workgroups of 8 rows for each of an H100's 132 SMs.
   segmentMinRows: 4096,
