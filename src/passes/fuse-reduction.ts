@@ -72,7 +72,7 @@ export function fuseReductions(graph: Graph, maxBuffers?: number): PassResult {
     if (!isReduce(seed) || c.groupOf.has(seed)) continue;
     const row = rowSpaceOf(seed);
     if (row.axes.some((a) => row.input[a] === 0)) {
-      // Nothing is read: the result is the identity, which the plain reduction kernel writes.
+      // Nothing is read: the result is the identity, which the lone reduction writes (nothing to fuse).
       fired.push(`leave ${c.name(seed)} ${seed.op} alone: it reduces an empty extent`);
       continue;
     }

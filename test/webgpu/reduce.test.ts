@@ -18,6 +18,7 @@ import { setRowTuning, type RowTuning } from '../../src/shaders/row.js';
 import { setRowSplitTuning } from '../../src/shaders/row-split.js';
 import { hostArray, rng } from './differential.js';
 import { testGpu } from './gpu.js';
+import { reducedExtent } from './row-inputs.js';
 
 type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
 
@@ -195,7 +196,7 @@ async function runLowered(c: Case, data: TypedArray, layout: Layout): Promise<Ty
   if (plan.dispatches.length > 0 && layout === 'serial') expect(header, label(c, layout)).toContain('one thread per row');
   const shape = viewShape(c);
   const innermost = c.axes.every((a, k) => a === shape.length - c.axes.length + k);
-  const extent = reduceGeometry(shape, c.axes).extent;
+  const extent = reducedExtent(shape, c.axes);
   // Short rows take T = extent / 8 threads (SwiftShader's subgroups have 4 lanes: T of 2 and 4 fit).
   if (layout === 'short' && backend.features.subgroups && innermost && extent >= 16 && extent < 64 && sizeOf(shape) > 0) {
     expect(header, label(c, layout)).toContain(`segmented: ${extent < 32 ? 2 : 4} threads per row`);
@@ -214,16 +215,11 @@ async function runLowered(c: Case, data: TypedArray, layout: Layout): Promise<Ty
 
 const viewShape = (c: Case) => applyView(c.base, c.view ?? []).shape;
 
-/** Output shape and reduced extent of a reduction over `axes` of `inShape`. */
-function reduceGeometry(inShape: Shape, axes: readonly number[]): { outShape: number[]; extent: number } {
-  return { outShape: inShape.filter((_, i) => !axes.includes(i)), extent: sizeOf(axes.map((a) => inShape[a])) };
-}
-
 /** Runs case `c` under each of `layouts` (all unless told) and compares with the reference. */
 async function check(c: Case, layouts: readonly Layout[] = ALL_LAYOUTS) {
   const data = hostData(c);
   const { expected, magnitude } = reference(c, data);
-  const { extent } = reduceGeometry(viewShape(c), c.axes);
+  const extent = reducedExtent(viewShape(c), c.axes);
   for (const layout of layouts) compare(label(c, layout), c.op, c.dtype, await runLowered(c, data, layout), expected, extent, magnitude);
 }
 
@@ -332,7 +328,7 @@ describe('lone reductions: every op and dtype over odd shapes, axes and views, e
         const shapes = SHAPES.filter((s) => !isArg(op) || s.axes.length === 1);
         const all = op === 'sum' || op === 'prod' ? [...shapes, ...EMPTY_EXTENT] : shapes;
         for (const [k, s] of all.entries()) {
-          const { extent } = reduceGeometry(applyView(s.base, s.view ?? []).shape, s.axes);
+          const extent = reducedExtent(applyView(s.base, s.view ?? []).shape, s.axes);
           // Products of many floats leave f32's range: large extents take factors near 1.
           const gen = dtype === 'bool' ? boolDensity(op, extent) : op === 'prod' && dtype === 'float32' && extent > 100 ? GEN.nearOne : undefined;
           await check({ op, dtype, ...s, gen, seed: 1000 + k });

@@ -27,6 +27,9 @@ export function restoreRowDefaults(backend: WebGpuBackend): void {
 
 export const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
+/** Elements a reduction over `axes` of `shape` combines per output (its row length). */
+export const reducedExtent = (shape: readonly number[], axes: readonly number[]) => axes.reduce((a, d) => a * shape[d], 1);
+
 /** Uniform floats in [lo, hi); with specials (2-D), row 1 holds +inf, row 2 a NaN in its last element, row 3 is all -inf. */
 export function f32(shape: number[], seed: number, lo = -1, hi = 1, specials = false): Tensor {
   const rand = rng(seed);

@@ -17,13 +17,13 @@ import { compileGraph } from '../../src/lowering/compile.js';
 import { lowerGraph } from '../../src/lowering/lower.js';
 import type { Plan } from '../../src/lowering/plan.js';
 import { executeGraph } from '../../src/runtime/cpu/executor.js';
-import { Storage } from '../../src/runtime/storage.js';
 import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import type { GeneratedKernel } from '../../src/shaders/elementwise.js';
 import { SUBGROUP_ENABLE } from '../../src/shaders/subgroups.js';
 import { generateRow, rowTuning, type RowReduceOp as ReduceOp, type RowSpec, type RowTuning } from '../../src/shaders/row.js';
 import { expectClose, hostArray, reference as cpuReference, rng, type Tolerance } from './differential.js';
 import { runOutputs, testGpu } from './gpu.js';
+import { reducedExtent } from './row-inputs.js';
 import { runKernel, runSubgroupCheck, type DeviceArray } from './kernel-harness.js';
 
 const ctx = await testGpu();
@@ -73,11 +73,6 @@ interface Case {
 }
 
 const isArg = (op: ReduceOp) => op === 'argmax' || op === 'argmin';
-
-/** Output shape and reduced extent of a reduction over `axes` of `inShape`. */
-function reduceGeometry(inShape: Shape, axes: readonly number[]): { outShape: number[]; extent: number } {
-  return { outShape: inShape.filter((_, i) => !axes.includes(i)), extent: sizeOf(axes.map((a) => inShape[a])) };
-}
 
 /** The row program lower.ts makes of a lone reduction: one reduce stage, its row value stored. */
 function spec(c: Case): RowSpec {
@@ -141,7 +136,7 @@ function label(c: Case, options: Options, path: Path): string {
 /** Float sum/prod within an f32 accumulation bound; everything else exactly (NaN equals NaN, -0 equals +0). */
 function compare(what: string, c: Case, got: ArrayLike<number>, want: ArrayLike<number>): void {
   expect(got.length, what).toBe(want.length);
-  const { extent } = reduceGeometry(c.shape, c.axes);
+  const extent = reducedExtent(c.shape, c.axes);
   const approximate = c.dtype === 'float32' && (c.op === 'sum' || c.op === 'prod');
   // Error scale of a sum: the sum of magnitudes along the row (not the possibly cancelled result).
   const magnitude = approximate && c.op === 'sum' ? expected({ ...c, data: Float32Array.from(c.data as Float32Array, Math.abs) }) : null;
@@ -280,7 +275,7 @@ describe('the row kernel of a reduction: every op and dtype, subgroups on and of
       gpuIt(`${op} ${dtype}`, async () => {
         for (const [k, s] of SHAPES.entries()) {
           if (isArg(op) && s.axes.length !== 1) continue;
-          const { extent } = reduceGeometry(s.shape, s.axes);
+          const extent = reducedExtent(s.shape, s.axes);
           const data = generate(dtype, sizeOf(s.shape), defaultGen(op, dtype, extent), 100 + k);
           await checkAllPaths({ op, dtype, shape: s.shape, axes: s.axes, data }, s.threads);
         }
