@@ -151,9 +151,12 @@ const ROW_VARIANTS: [string, Partial<RowSplitTuning>][] = [
   ['default', {}],
   ['col65k', { targetThreads: 65536 }],
   ['col262k', { targetThreads: 262144 }],
+  ['comb16', { combineLoads: 16 }],
+  ['comb32', { combineLoads: 32 }],
+  ['comb64', { combineLoads: 64 }],
 ];
 /** Which row variants run for a program (all for the column layouts). */
-const rowVariants = (p: Program) => (/colsum|centre/.test(p.name) ? ROW_VARIANTS : ROW_VARIANTS.slice(0, 1));
+const rowVariants = (p: Program) => (/colsum|centre|-cols$/.test(p.name) ? ROW_VARIANTS : ROW_VARIANTS.slice(0, 1));
 
 // The unsplit row kernel (src/shaders/row.ts). 'default' is segmented where the device allows
 // (src/shaders/row-segments.ts: 32 threads per row, 8 rows per workgroup, with subgroups of at least 32

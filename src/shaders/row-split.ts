@@ -24,8 +24,8 @@
 //   its chunk serially, 4 elements per step with the 4 loads issued first; consecutive threads own
 //   consecutive rows, so every load is coalesced. Partials lie at scratch[chunk * rows + row]. Recombining
 //   them in every later dispatch would cost each thread as many loads as there are chunks, so after each
-//   partial dispatch that something later depends on, a **combine** dispatch (a thread per row, 8 loads in
-//   flight) stores the row values in scratch, and later prologues load them: 2K + 1 dispatches.
+//   partial dispatch that something later depends on, a **combine** dispatch (a thread per row, combineLoads
+//   loads in flight) stores the row values in scratch, and later prologues load them: 2K + 1 dispatches.
 // The scratch buffer is one array<u32> for every stage's partials (floats and ints through bitcast; arg
 // reductions keep a second region of u32 indices: the index in the row, so ties keep the first index).
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
@@ -50,6 +50,8 @@ export interface RowSplitTuning {
   readonly minColumnChunk: number;
   /** At most this many chunks per row (every prologue combine reads all of a row's partials). */
   readonly maxChunks: number;
+  /** Column layout: a thread combining its row's partials keeps this many loads in flight. */
+  readonly combineLoads: number;
 }
 
 /**
@@ -64,6 +66,7 @@ export const DEFAULT_ROW_SPLIT: RowSplitTuning = {
   targetThreads: 131072,
   minColumnChunk: 64,
   maxChunks: 1024,
+  combineLoads: 8,
 };
 
 const knob = tuning(DEFAULT_ROW_SPLIT);
@@ -85,6 +88,8 @@ export interface RowSplitPlan {
   readonly chunk: number;
   /** Threads per workgroup. */
   readonly threads: number;
+  /** Column layout: loads in flight while a thread combines its row's partials (RowSplitTuning.combineLoads). */
+  readonly combineLoads: number;
 }
 
 const ROW_THREADS = 256;
@@ -111,7 +116,7 @@ export function planRowSplit(inShape: Shape, axes: readonly number[], t: RowSpli
   if (layout === 'row') chunk = Math.ceil(chunk / 4) * 4;
   const real = Math.ceil(extent / chunk);
   if (real < 2) return null;
-  return { layout, rows, extent, chunks: real, chunk, threads: layout === 'row' ? ROW_THREADS : COLUMN_THREADS };
+  return { layout, rows, extent, chunks: real, chunk, threads: layout === 'row' ? ROW_THREADS : COLUMN_THREADS, combineLoads: Math.max(1, Math.floor(t.combineLoads)) };
 }
 
 /**
@@ -368,8 +373,8 @@ class SplitGenerator {
       if (row) {
         d.body.push(`for (var ${t} = lid; ${t} < ${plan.chunks}u; ${t} += ${plan.threads}u) {`, ...indent([...load, ...update]), '}');
       } else {
-        // One thread reads all of its row's partials: 8 loads in flight per step, combined in chunk order.
-        const STEP = 8;
+        // One thread reads all of its row's partials: combineLoads loads in flight per step, combined in chunk order.
+        const STEP = plan.combineLoads;
         const loads: string[] = [];
         const updates: string[] = [];
         for (let j = 0; j < STEP; j++) {

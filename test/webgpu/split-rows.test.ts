@@ -48,7 +48,8 @@ const FORCE = (chunks: number, min = 1): Partial<RowSplitTuning> => ({ targetWor
 const ALL: [number, number][] = [[1, 100003], [2, 4097], [7, 1023]];
 const TUNINGS: [string, Partial<RowSplitTuning>, [number, number][]][] = [
   ['3 chunks per row', FORCE(3), ALL],
-  ['43 chunks of at least 8', FORCE(43, 8), [[1, 100003], [7, 4097]]],
+  // Column combines of 5 partials per step: 40 in whole steps, the last 3 one by one.
+  ['43 chunks of at least 8, 5 loads per combine step', { ...FORCE(43, 8), combineLoads: 5 }, [[1, 100003], [7, 4097]]],
   ['300 chunks (more than a workgroup has threads)', FORCE(300, 4), [[1, 4097]]],
 ];
 
