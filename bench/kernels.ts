@@ -111,8 +111,9 @@ const ROWS: Program[] = [
   { name: 'anat-divsum-65536x512', bytes: 8 * S * 512, build: () => { const x = input('sm', [S, 512], -3, 3); return [x.div(x.sum(-1, true))]; } },
   { name: 'anat-expsum-65536x512', bytes: 8 * S * 512, build: () => { const e = input('sm', [S, 512], -3, 3).exp(); return [e.div(e.sum(-1, true))]; } },
   { name: 'anat-layernorm-8192x1024', bytes: 8 * R * 1024, build: () => [wg.layerNorm(input('l', [R, 1024], -3, 3), input('lw', [1024], 0.5, 1.5), input('lb', [1024], -0.5, 0.5), 1e-5)] },
-  // A lone reduction (the reduce kernel, src/shaders/reduce.ts) against the same one with an elementwise
-  // producer (x + 0.5: a fused row kernel, src/shaders/row.ts), on short, long and column rows.
+  // A lone reduction (a row program of one reduce stage; until 2026-11-24 a kernel of its own, reduce.ts)
+  // against the same one with an elementwise producer (x + 0.5: a fused row kernel), on short, long and
+  // column rows.
   ...(
     [
       ['65536x512', [S, 512], -1],

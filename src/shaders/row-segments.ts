@@ -35,14 +35,20 @@ export interface SegmentOptions {
 }
 
 /**
- * Threads per row of a segmented row kernel, or 0 for another layout: segmented when the tuning's T is on
- * and at most the device's smallest subgroup size, the reduced axes are the innermost (each row is one run of
- * the input space), rows are many (segmentMinRows) and short (at most T * segmentMaxValuesPerThread).
+ * Threads per row of a segmented row kernel, or 0 for another layout. T is the tuning's segmentThreads, and
+ * for short rows (at most serialRow elements, otherwise one thread's) extent / shortRowValues rounded down
+ * to a power of two, at most segmentThreads, where that is 2 or more. Segmented when T is on and at most the
+ * device's smallest subgroup size, the reduced axes are the innermost (each row is one run of the input
+ * space), rows are many (segmentMinRows) and short (at most T * segmentMaxValuesPerThread).
  */
 export function rowSegmentThreads(spec: RowSpec, rows: number, extent: number, t: RowTuning, options: SegmentOptions): number {
-  const lanes = t.segmentThreads;
-  if (lanes === 0) return 0;
-  if (!Number.isInteger(lanes) || lanes < 2 || lanes > 32 || (lanes & (lanes - 1)) !== 0) throw new Error(`row tuning: segmentThreads ${lanes} must be 0 or a power of two from 2 to 32`);
+  if (t.segmentThreads === 0) return 0;
+  if (!Number.isInteger(t.segmentThreads) || t.segmentThreads < 2 || t.segmentThreads > 32 || (t.segmentThreads & (t.segmentThreads - 1)) !== 0) {
+    throw new Error(`row tuning: segmentThreads ${t.segmentThreads} must be 0 or a power of two from 2 to 32`);
+  }
+  const short = extent <= t.serialRow;
+  const lanes = !short ? t.segmentThreads : t.shortRowValues > 0 ? Math.min(t.segmentThreads, 2 ** Math.floor(Math.log2(Math.max(1, extent / t.shortRowValues)))) : 0;
+  if (lanes < 2) return 0;
   if (options.subgroups !== true || options.subgroupMinSize === undefined || lanes > options.subgroupMinSize) return 0;
   const { inShape, axes } = spec;
   const innermost = axes.every((a, k) => a === inShape.length - axes.length + k);

@@ -158,12 +158,9 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
   // along an outer axis (neighbouring threads read neighbouring elements), not when the innermost axis is
   // reduced (softmax over [65536, 512] on the H100: 3.18 ms one thread per row, 0.21-0.24 ms a workgroup).
   const innermostReduced = axes.includes(inShape.length - 1);
-  // Short rows: T threads of a segmented kernel, each with about shortRowValues of the row, where T >= 2.
-  const shortLanes = t.shortRowValues > 0 && extent <= t.serialRow ? Math.min(t.segmentThreads, 2 ** Math.floor(Math.log2(Math.max(1, extent / t.shortRowValues)))) : 0;
-  const shortSegment = shortLanes >= 2 ? rowSegmentThreads(spec, rows, extent, { ...t, segmentThreads: shortLanes }, options) : 0;
-  const serial = shortSegment === 0 && (extent <= t.serialRow || (!innermostReduced && rows >= t.serialFactor * extent));
-  // Threads per row of a segmented kernel (row-segments.ts); 0: a workgroup (or a thread) per row.
-  const segment = shortSegment || (serial ? 0 : rowSegmentThreads(spec, rows, extent, t, options));
+  // Threads per row of a segmented kernel (row-segments.ts, short rows included); 0: a workgroup (or a thread) per row.
+  const segment = rowSegmentThreads(spec, rows, extent, t, options);
+  const serial = segment === 0 && (extent <= t.serialRow || (!innermostReduced && rows >= t.serialFactor * extent));
   const cache = serial ? null : planRowCache(spec, extent, t, options.vec4 ?? (() => false), segment);
   const threads = serial ? SERIAL_THREADS : segment ? SEGMENT_WORKGROUP : cache ? cache.threads : extent > 4096 ? 256 : 64;
   const reduces = spec.stages.some((st) => st.kind === 'reduce');
