@@ -114,6 +114,11 @@ export function fuseReductions(graph: Graph, maxBuffers?: number): PassResult {
         for (const p of m.inputs) {
           const fits = isElementwiseOp(p) && spaceOf(p, row) === 'I' && c.outsideUses(p, group) === 0;
           if (fits && admit(p, 'producer')) changed = true;
+          // Siblings: other reductions of the same rows of a value the group reads (x.sum(-1) beside
+          // x.max(-1)) share its passes over the rows instead of reading them again in their own kernels.
+          for (const u of c.users.get(p)!) {
+            if (isReduce(u) && sameRow(rowSpaceOf(u), row) && admit(u, 'reduction of the same rows of the same value')) changed = true;
+          }
         }
         // Consumers: elementwise values of either space, and further reductions of the same row.
         for (const u of c.users.get(m)!) {

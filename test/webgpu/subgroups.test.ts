@@ -445,7 +445,8 @@ describe('programs through lowerGraph and WebGpuBackend, subgroups on and off', 
   gpuIt('plans enable subgroups exactly in row kernels with a workgroup per row when on', async () => {
     const x = randomF([4, 3000], 11);
     const short = randomF([4, 10], 12);
-    const outputs = [x.softmax(-1), x.argmax(-1), short.sum(-1), x.exp()];
+    // argmax of another tensor: of x it would join softmax's row kernel (a reduction of the same rows).
+    const outputs = [x.softmax(-1), randomF([4, 3000], 17).argmax(-1), short.sum(-1), x.exp()];
     const { graph, args } = extractProgram(outputs.map((t) => t.node));
     const layouts = args.map((a) => a.layout);
     const withFeature = compileGraph(graph, { inputLayouts: layouts, features: { subgroups: true } }).plan;
@@ -486,8 +487,7 @@ describe('programs through lowerGraph and WebGpuBackend, subgroups on and off', 
 
   gpuIt('the pipeline cache keeps one pipeline per kernel text', async () => {
     if (!on) return;
-    const x = randomF([3, 4000], 14);
-    const outputs = [x.softmax(-1), x.argmin(-1)];
+    const outputs = [randomF([3, 4000], 14).softmax(-1), randomF([3, 4000], 18).argmin(-1)];
     await runOutputs(on, outputs);
     const before = on.telemetry().pipelinesCompiled;
     await runOutputs(on, outputs);
