@@ -100,6 +100,10 @@ const ROWS: Program[] = [
   { name: 'sum-64M', bytes: 4 * 64 * M, build: () => [input('x64', [64 * M], -2, 2).sum()] },
   { name: 'colsum-80000x512', bytes: 4 * N * 512, build: () => [input('c', [N, 512]).sum(0)] },
   { name: 'centre-80000x512', bytes: 8 * N * 512, build: () => { const x = input('c', [N, 512]); return [x.sub(x.mean(0, true))]; } },
+  // Passes shared by sibling reductions, and the variance (centred squares as moments) about the columns.
+  { name: 'stats-8x2M', bytes: 4 * 16 * M, build: () => { const x = input('a', [8, 2 * M]); return [x.sum(-1), x.max(-1), x.argmin(-1)]; } },
+  { name: 'variance-cols-80000x512', bytes: 4 * N * 512, build: () => [input('c', [N, 512]).variance(0)] },
+  { name: 'standardise-cols-80000x512', bytes: 8 * N * 512, build: () => { const x = input('c', [N, 512]); return [x.sub(x.mean(0, true)).div(x.variance(0, true).sqrt())]; } },
   { name: 'softmax-4x4M', bytes: 8 * 16 * M, build: () => [input('s', [4, 4 * M], -3, 3).softmax(-1)] },
   { name: 'argmax-8x2M', bytes: 4 * 16 * M, build: () => [input('a', [8, 2 * M]).argmax(-1)] },
   { name: 'layernorm-softmax-8192x1024', bytes: 8 * R * 1024, build: () => [wg.layerNorm(input('l', [R, 1024], -3, 3), input('lw', [1024], 0.5, 1.5), input('lb', [1024], -0.5, 0.5), 1e-5).softmax(-1)] },
@@ -156,8 +160,14 @@ const ROW_VARIANTS: [string, Partial<RowSplitTuning>][] = [
   ['comb32', { combineLoads: 32 }],
   ['comb64', { combineLoads: 64 }],
 ];
-/** Which row variants run for a program (all for the column layouts). */
-const rowVariants = (p: Program) => (/colsum|centre|-cols$/.test(p.name) ? ROW_VARIANTS : ROW_VARIANTS.slice(0, 1));
+// One partial pass per reduction, as before shared passes and moments (RowSplitTuning.sharePasses).
+const PASS_VARIANTS: [string, Partial<RowSplitTuning>][] = [
+  ['default', {}],
+  ['separate-passes', { sharePasses: false }],
+];
+/** Which row variants run for a program (all for the column sums). */
+const rowVariants = (p: Program) =>
+  /^(image|stats|variance|standardise|softmax-4x4M)/.test(p.name) ? PASS_VARIANTS : /colsum|centre|-cols$/.test(p.name) ? ROW_VARIANTS : ROW_VARIANTS.slice(0, 1);
 
 // The unsplit row kernel (src/shaders/row.ts). 'default' is segmented where the device allows
 // (src/shaders/row-segments.ts: 32 threads per row, 8 rows per workgroup, with subgroups of at least 32
@@ -354,9 +364,12 @@ async function main(): Promise<void> {
       }
       setRowTuning(null);
     } else {
-      for (const [name, t] of rowVariants(p)) {
-        setRowSplitTuning(t);
-        await measure(p, name);
+      const variants = rowVariants(p);
+      for (let turn = 0; turn < (variants === PASS_VARIANTS ? TURNS : 1); turn++) {
+        for (const [name, t] of variants) {
+          setRowSplitTuning(t);
+          await measure(p, name);
+        }
       }
       setRowSplitTuning(null);
     }

@@ -371,7 +371,6 @@ class Lowering {
     const { dispatches, scratchSize } = this.kernels.get('row-split', key, (k) => generateRowSplit(k.spec, k.plan, { scratch: 'scratch', vec4 }));
     if (dispatches.some((d) => d.buffers.length > DEFAULT_MAX_BUFFERS)) return false;
     const scratch = this.newSlot('int32', [scratchSize], 'temp');
-    const partials = plan.rows * plan.chunks;
     for (const d of dispatches) {
       const bound: Binding[] = d.buffers.map(({ name, access }) => {
         if (name === 'scratch') return { slot: scratch, access };
@@ -390,8 +389,8 @@ class Lowering {
         get ir() {
           return `${isFinal ? '' : `// ${d.label}: ${isCombine ? 'row values from the partial results' : 'partial results'} over ${plan.chunks} chunks per row\n`}${ir()}`;
         },
-        bytesRead: isCombine ? partials * 4 : readViews.reduce((acc, v) => acc + sizeOf(v.shape) * DEVICE_BYTES[v.dtype], 0) + (d.label === 'partial0' ? 0 : partials * 4),
-        bytesWritten: isFinal ? written * 4 : isCombine ? plan.rows * 4 : partials * 4,
+        bytesRead: readViews.reduce((acc, v) => acc + sizeOf(v.shape) * DEVICE_BYTES[v.dtype], 0) + d.scratchRead * 4,
+        bytesWritten: (isFinal ? written * 4 : 0) + d.scratchWritten * 4,
       });
     }
     return true;

@@ -2,17 +2,20 @@
 // and a row map) run as several dispatches when its rows are too long and too few to fill the device with
 // one workgroup (or thread) per row. Each row is cut into `chunks` chunks of `chunk` consecutive reduced
 // elements, and:
-// - one **partial** dispatch per reduce stage: each (row, chunk) reduces its chunk of that stage's
-//   expression (the group's elementwise producers evaluated per element, as in the unsplit kernel) into one
-//   partial result, stored in a scratch buffer;
+// - **partial** dispatches, one per pass: each (row, chunk) reduces its chunk for every reduce stage of the
+//   pass in one loop (the group's elementwise producers evaluated per element, as in the unsplit kernel,
+//   each element loaded once), one partial result per stage, stored in a scratch buffer;
 // - one **final** dispatch: the row map over every (row, chunk) (or, without a map, one per row) storing
 //   the per-element results and the stored row values.
-// A dispatch that needs the value of an earlier reduce stage (the variance's partials need the mean; the
-// map needs every row value) recombines that stage's partials of its row in its prologue, and replays the
-// value stages in between (mean = sum / n, rsqrt(var + eps)). A stage with k reductions before it is thus
-// one pass over the data, and a row program of K reductions is K + 1 dispatches (the image pipeline: 3).
-// Every workgroup recombines in one fixed order, so they all get bit-identical row values. (The column
-// layout below stores row values through combine dispatches instead.)
+// A reduce stage goes in the first pass after those of the row values its expression reads: sum, max and
+// argmin of one value share pass 0. The sum of squared deviations from the row mean (the variance) and
+// softmax's sum of exp(x - max) would need the mean or max first; they keep partials that need neither
+// (moments; a running max and sum: row-rebase.ts) and share the pass of the mean or max. A dispatch that
+// needs an earlier row value (the map needs every one) recombines that stage's partials of its row in its
+// prologue, and replays the value stages in between (mean = sum / n, rsqrt(var + eps)). A program of P
+// passes is P + 1 dispatches: the image pipeline, layerNorm and softmax 2. Every workgroup recombines in
+// one fixed order, so they all get bit-identical row values. (The column layout below stores row values
+// through combine dispatches instead.)
 //
 // Two layouts, by which axis is the input's fastest (its last axis of extent > 1):
 // - **row**: a reduced axis. A workgroup of 256 threads owns one (row, chunk); threads stride over the
@@ -25,13 +28,16 @@
 //   consecutive rows, so every load is coalesced. Partials lie at scratch[chunk * rows + row]. Recombining
 //   them in every later dispatch would cost each thread as many loads as there are chunks, so after each
 //   partial dispatch that something later depends on, a **combine** dispatch (a thread per row, combineLoads
-//   loads in flight) stores the row values in scratch, and later prologues load them: 2K + 1 dispatches.
+//   loads in flight) stores the row values in scratch, and later prologues load them: 2P + 1 dispatches.
 // The scratch buffer is one array<u32> for every stage's partials (floats and ints through bitcast; arg
-// reductions keep a second region of u32 indices: the index in the row, so ties keep the first index).
+// reductions keep a second region of u32 indices: the index in the row, so ties keep the first index;
+// a rebased reduction one region per component: count, mean, M2; max, sum).
+import type { DType } from '../ir/dtype.js';
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import type { GeneratedKernel } from './elementwise.js';
-import { emitExpr, indexOf, type Access, type Coords, type Expr, type LoadStep } from './expr.js';
+import { emitExpr, indexOf, type Access, type Coords, type Expr, type ExprStep, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
+import { REBASED, rebasedStages, type RebasedKind } from './row-rebase.js';
 import { accumulator, workgroupTree, type Accumulator, type RowSpec, type RowStage } from './row.js';
 import { tuning } from './tuning.js';
 import { fromStorage, indent, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
@@ -52,6 +58,11 @@ export interface RowSplitTuning {
   readonly maxChunks: number;
   /** Column layout: a thread combining its row's partials keeps this many loads in flight. */
   readonly combineLoads: number;
+  /**
+   * Reductions needing no row value of a pass share it, and rebased reductions (row-rebase.ts) need none;
+   * false: one partial pass per reduction, in order (to compare).
+   */
+  readonly sharePasses: boolean;
 }
 
 /**
@@ -67,6 +78,7 @@ export const DEFAULT_ROW_SPLIT: RowSplitTuning = {
   minColumnChunk: 64,
   maxChunks: 1024,
   combineLoads: 8,
+  sharePasses: true,
 };
 
 const knob = tuning(DEFAULT_ROW_SPLIT);
@@ -90,6 +102,8 @@ export interface RowSplitPlan {
   readonly threads: number;
   /** Column layout: loads in flight while a thread combines its row's partials (RowSplitTuning.combineLoads). */
   readonly combineLoads: number;
+  /** RowSplitTuning.sharePasses. */
+  readonly sharePasses: boolean;
 }
 
 const ROW_THREADS = 256;
@@ -116,7 +130,7 @@ export function planRowSplit(inShape: Shape, axes: readonly number[], t: RowSpli
   if (layout === 'row') chunk = Math.ceil(chunk / 4) * 4;
   const real = Math.ceil(extent / chunk);
   if (real < 2) return null;
-  return { layout, rows, extent, chunks: real, chunk, threads: layout === 'row' ? ROW_THREADS : COLUMN_THREADS, combineLoads: Math.max(1, Math.floor(t.combineLoads)) };
+  return { layout, rows, extent, chunks: real, chunk, threads: layout === 'row' ? ROW_THREADS : COLUMN_THREADS, combineLoads: Math.max(1, Math.floor(t.combineLoads)), sharePasses: t.sharePasses };
 }
 
 /**
@@ -143,6 +157,9 @@ export interface SplitDispatch extends GeneratedKernel {
   readonly label: string;
   /** Whether the element loop takes 4 consecutive elements per step (vec4 loads and stores). */
   readonly vec4: boolean;
+  /** u32 words of scratch read (each partial or stored row value counted once) and written. */
+  readonly scratchRead: number;
+  readonly scratchWritten: number;
 }
 
 export interface RowSplitOptions {
@@ -164,15 +181,33 @@ export function generateRowSplit(spec: RowSpec, plan: RowSplitPlan, options: Row
   return { dispatches: g.dispatches(), scratchSize: g.scratchSize };
 }
 
-interface Region {
-  readonly values: number;
-  /** arg reductions: where the indices start. */
-  readonly indices?: number;
+type ReduceStage = Extract<RowStage, { kind: 'reduce' }>;
+
+/** How a reduce stage's partial results are kept. */
+interface Form {
+  readonly acc: Accumulator;
+  readonly isArg: boolean;
+  /** Scratch words per partial: 1; 2 for arg reductions (value, index); a rebased form's components. */
+  readonly words: number;
+  /** The per-element values the partials reduce: the stage's own, or a rebased stage's e (row-rebase.ts). */
+  readonly expr: Expr;
+  readonly step: number;
+  readonly dtype: DType;
+  /** A rebased reduction (row-rebase.ts): its kind, and the row value its partials are rebased to. */
+  readonly rebased?: { readonly kind: RebasedKind; readonly centre: string };
 }
 
 class SplitGenerator {
   private readonly kept: number[];
-  private readonly regions = new Map<number, Region>();
+  private readonly forms = new Map<number, Form>();
+  /** Where each reduce stage's partials start in scratch: word w of a partial lies rows * chunks further per w. */
+  private readonly regions = new Map<number, number>();
+  /** Stage index by row-value name. */
+  private readonly stageOf: Map<string, number>;
+  /** Reduce stages by pass: a stage's partials need the row values of earlier passes only. */
+  private readonly passes: number[][] = [];
+  /** Per stage: how many partial passes its row value needs. */
+  private readonly ready: number[] = [];
   /** Column layout: where each stage's row values lie in scratch (rows entries), once a combine stored them. */
   private readonly rowValues = new Map<number, number>();
   /** Stages whose row values earlier dispatches stored (the column layout's combines). */
@@ -189,13 +224,31 @@ class SplitGenerator {
   ) {
     const { inShape, axes } = spec;
     this.kept = inShape.map((_, d) => d).filter((d) => !axes.includes(d));
+    this.stageOf = new Map(spec.stages.map((st, k) => [st.name, k]));
+    const rebased = plan.sharePasses ? rebasedStages(spec) : new Map<number, never>();
     let size = 0;
     const per = plan.rows * plan.chunks;
     spec.stages.forEach((st, k) => {
-      if (st.kind !== 'reduce') return;
+      if (st.kind !== 'reduce') {
+        this.ready.push(Math.max(0, ...valueNames(st.expr).map((n) => this.ready[this.stageOf.get(n)!])));
+        return;
+      }
+      const rb = rebased.get(k);
       const isArg = st.op === 'argmax' || st.op === 'argmin';
-      this.regions.set(k, { values: size, indices: isArg ? size + per : undefined });
-      size += (isArg ? 2 : 1) * per;
+      let form: Form;
+      if (rb) {
+        const of = spec.stages[rb.of] as ReduceStage;
+        const { acc, words } = REBASED[rb.kind];
+        form = { acc, isArg: false, words, expr: of.expr, step: of.step, dtype: 'float32', rebased: { kind: rb.kind, centre: rb.centre } };
+      } else {
+        form = { acc: accumulator(st.op, st.dtype), isArg, words: isArg ? 2 : 1, expr: st.expr, step: st.step, dtype: st.dtype };
+      }
+      this.forms.set(k, form);
+      this.regions.set(k, size);
+      size += form.words * per;
+      const pass = plan.sharePasses ? Math.max(0, ...valueNames(form.expr).map((n) => this.ready[this.stageOf.get(n)!])) : this.passes.length;
+      (this.passes[pass] ??= []).push(k);
+      this.ready.push(Math.max(pass + 1, ...(form.rebased ? [this.ready[this.stageOf.get(form.rebased.centre)!]] : [])));
     });
     if (plan.layout === 'column') {
       spec.stages.forEach((_, k) => {
@@ -214,14 +267,12 @@ class SplitGenerator {
 
   dispatches(): SplitDispatch[] {
     const out: SplitDispatch[] = [];
-    const { stages, map } = this.spec;
-    const reduces = stages.flatMap((st, k) => (st.kind === 'reduce' ? [k] : []));
-    reduces.forEach((k, n) => {
-      out.push(this.partial(k, n));
+    this.passes.forEach((ks, n) => {
+      out.push(this.partial(ks, n));
       // Column layout: one thread per chunk would otherwise recombine its row's partials (as many as there
       // are chunks) in every later dispatch: a combine stores the row values once instead.
-      const last = n === reduces.length - 1;
-      if (this.plan.layout === 'column' && (!last || map)) out.push(this.combine(k, n, last ? stages.length : reduces[n + 1]));
+      const last = n === this.passes.length - 1;
+      if (this.plan.layout === 'column' && (!last || this.spec.map)) out.push(this.combine(n));
     });
     out.push(this.final());
     return out;
@@ -229,56 +280,56 @@ class SplitGenerator {
 
   // ---- the dispatches ----
 
-  private partial(k: number, ordinal: number): SplitDispatch {
-    const stage = this.spec.stages[k] as Extract<RowStage, { kind: 'reduce' }>;
+  /** Partial pass n: each (row, chunk) reduces its chunk for every reduce stage `ks` in one loop over it. */
+  private partial(ks: readonly number[], n: number): SplitDispatch {
     const d = new Dispatch();
-    this.prologue(d, k);
-    const acc = accumulator(stage.op, stage.dtype);
-    acc.helpers.forEach((h) => d.helpers.add(h));
-    const isArg = stage.op === 'argmax' || stage.op === 'argmin';
-    d.body.push(`var p${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var p${k}_i: u32 = 0xffffffffu;`] : []));
-    const vec4 = this.loop(d, stage.expr, (value, r) => {
-      const item = stage.dtype === 'bool' ? `select(0u, 1u, ${value})` : value;
-      if (!isArg) return [`p${k} = ${acc.combine(`p${k}`, item)};`];
-      return [`let it${k}_${r} = ${item};`, `if (${acc.better}(it${k}_${r}, ${r}, p${k}, p${k}_i)) {`, `  p${k} = it${k}_${r};`, `  p${k}_i = ${r};`, '}'];
-    }, [stage.step]);
-    const region = this.regions.get(k)!;
+    const forms = ks.map((k) => this.forms.get(k)!);
+    this.prologue(d, this.closure(forms.flatMap((f) => valueNames(f.expr))));
+    const merged = mergeExprs(forms);
+    ks.forEach((k, i) => {
+      const { acc, isArg } = forms[i];
+      acc.helpers.forEach((h) => d.helpers.add(h));
+      d.body.push(`var p${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var p${k}_i: u32 = 0xffffffffu;`] : []));
+    });
+    const vec4 = this.loop(d, merged.expr, (value, r, i) => this.accumulate(ks[i], value, r), merged.steps);
     const at = (base: number) => this.partialIndex(base, 'o', 'w');
-    let value = `p${k}`;
-    let index = `p${k}_i`;
-    if (this.plan.layout === 'row') {
-      d.body.push(...this.tree(d, `p${k}`, acc, isArg, `m${k}`));
-      value = `m${k}`;
-      index = `m${k}_i`;
-      d.body.push('if (lid == 0u) {', ...indent([`${this.options.scratch}[${at(region.values)}] = ${encode(acc.type, value)};`, ...(isArg ? [`${this.options.scratch}[${at(region.indices!)}] = ${index};`] : [])]), '}');
-    } else {
-      d.body.push(`${this.options.scratch}[${at(region.values)}] = ${encode(acc.type, value)};`, ...(isArg ? [`${this.options.scratch}[${at(region.indices!)}] = ${index};`] : []));
-    }
-    return this.finish(d, `partial${ordinal}`, this.plan.chunks, `partial results of reduction ${ordinal} (${stage.op})`, vec4, 'read_write');
+    ks.forEach((k, i) => {
+      const { acc, isArg } = forms[i];
+      if (this.plan.layout === 'row') {
+        d.body.push(...this.tree(d, `p${k}`, acc, isArg, `m${k}`));
+        d.body.push('if (lid == 0u) {', ...indent(this.storePartial(k, `m${k}`, at)), '}');
+      } else {
+        d.body.push(...this.storePartial(k, `p${k}`, at));
+      }
+      d.scratchWritten += forms[i].words * this.plan.rows * this.plan.chunks;
+    });
+    return this.finish(d, `partial${n}`, this.plan.chunks, `partial results of ${ks.map((k) => this.describe(k)).join(' and ')}`, vec4, 'read_write');
   }
 
   /**
-   * Column layout: one thread per row combines reduction `k`'s partials, runs the value stages up to stage
-   * `until`, and stores those row values in scratch for the later dispatches.
+   * Column layout, after partial pass n: one thread per row combines the partials and stores in scratch the
+   * row value of every stage known by then, for the later dispatches.
    */
-  private combine(k: number, ordinal: number, until: number): SplitDispatch {
+  private combine(n: number): SplitDispatch {
     const d = new Dispatch();
-    this.prologue(d, until);
-    const { options } = this;
-    for (let s = k; s < until; s++) {
-      const st = this.spec.stages[s];
+    const { spec, options } = this;
+    const known = spec.stages.flatMap((_, k) => (this.ready[k] <= n + 1 && !this.stored.has(k) ? [k] : []));
+    this.prologue(d, this.closure(known.map((k) => spec.stages[k].name)));
+    for (const s of known) {
+      const st = spec.stages[s];
       const dtype = st.kind === 'reduce' && (st.op === 'argmax' || st.op === 'argmin') ? 'int32' : st.dtype;
       const value = dtype === 'bool' ? `select(0u, 1u, ${st.name})` : dtype === 'float32' || dtype === 'int32' ? `bitcast<u32>(${st.name})` : st.name;
       d.body.push(`${options.scratch}[${this.rowValues.get(s)!}u + o] = ${value};`);
-      this.stored.add(s);
+      d.scratchWritten += this.plan.rows;
     }
-    return this.finish(d, `combine${ordinal}`, 1, `the row values of reduction ${ordinal}`, false, 'read_write');
+    known.forEach((s) => this.stored.add(s));
+    return this.finish(d, `combine${n}`, 1, `the row values after partial pass ${n}`, false, 'read_write');
   }
 
   private final(): SplitDispatch {
     const d = new Dispatch();
     const { spec } = this;
-    this.prologue(d, spec.stages.length);
+    this.prologue(d, this.closure([...spec.rowStores.map((s) => s.name), ...(spec.map ? valueNames(spec.map.expr) : [])]));
     const stores = spec.rowStores.map((s) => `${s.buffer}[${indexOf(s.access, this.keepCoords)}] = ${toStorage(s.dtype, s.name)};`);
     const chunked = spec.map !== null;
     if (stores.length > 0) {
@@ -327,7 +378,7 @@ class SplitGenerator {
       '',
     ].join('\n');
     const workgroups = row ? plan.rows * chunks : blocks * chunks;
-    return { wgsl, entryPoint: 'main', workgroups: grid1d(workgroups), buffers, label, vec4 };
+    return { wgsl, entryPoint: 'main', workgroups: grid1d(workgroups), buffers, label, vec4, scratchRead: d.scratchRead, scratchWritten: d.scratchWritten };
   }
 
   // ---- pieces ----
@@ -339,15 +390,71 @@ class SplitGenerator {
     return this.plan.layout === 'row' ? `${base}u + ${row} * ${chunks}u + ${c}` : `${base}u + ${c} * ${rows}u + ${row}`;
   }
 
-  /** Replays stages [0, upto): reduce stages by combining their partials, value stages as they are. */
-  private prologue(d: Dispatch, upto: number): void {
+  /** The stages to replay for the row values `names`: those stages and what they need, by stage index. */
+  private closure(names: Iterable<string>): Set<number> {
+    const out = new Set<number>();
+    const stack = [...names];
+    while (stack.length > 0) {
+      const k = this.stageOf.get(stack.pop()!);
+      if (k === undefined) throw new Error('internal: a split row expression reads a value no stage computes');
+      if (out.has(k)) continue;
+      out.add(k);
+      if (this.stored.has(k)) continue;
+      const st = this.spec.stages[k];
+      // A reduce stage replays from its partials; a rebased one needs its centre too.
+      const rebased = this.forms.get(k)?.rebased;
+      if (st.kind === 'value') stack.push(...valueNames(st.expr));
+      else if (rebased) stack.push(rebased.centre);
+    }
+    return out;
+  }
+
+  /** What a partial pass computes for stage k, in the dispatch's comment. */
+  private describe(k: number): string {
+    const st = this.spec.stages[k] as ReduceStage;
+    const ordinal = [...this.forms.keys()].indexOf(k);
+    const rebased = this.forms.get(k)!.rebased;
+    if (rebased?.kind === 'moments') return `reduction ${ordinal} (sum of squared deviations from the mean, as moments)`;
+    if (rebased?.kind === 'expsum') return `reduction ${ordinal} (sum of exp(x - max), as a running max and sum)`;
+    return `reduction ${ordinal} (${st.op})`;
+  }
+
+  /** Stage k's accumulator takes the element `value` (at reduced index r). */
+  private accumulate(k: number, value: string, r: string): string[] {
+    const { acc, isArg, rebased, dtype } = this.forms.get(k)!;
+    if (rebased) return [`p${k} = ${REBASED[rebased.kind].add(`p${k}`, value)};`];
+    const item = dtype === 'bool' ? `select(0u, 1u, ${value})` : value;
+    if (!isArg) return [`p${k} = ${acc.combine(`p${k}`, item)};`];
+    return [`let it${k}_${r} = ${item};`, `if (${acc.better}(it${k}_${r}, ${r}, p${k}, p${k}_i)) {`, `  p${k} = it${k}_${r};`, `  p${k}_i = ${r};`, '}'];
+  }
+
+  /** Stores stage k's partial `value` (and `${value}_i`) at word offsets through `at(base)`. */
+  private storePartial(k: number, value: string, at: (base: number) => string): string[] {
+    const { acc, isArg, rebased, words } = this.forms.get(k)!;
+    const word = (w: number) => `${this.options.scratch}[${at(this.regions.get(k)! + w * this.plan.rows * this.plan.chunks)}]`;
+    if (rebased) return COMPONENTS.slice(0, words).map((c, w) => `${word(w)} = bitcast<u32>(${value}.${c});`);
+    return [`${word(0)} = ${encode(acc.type, value)};`, ...(isArg ? [`${word(1)} = ${value}_i;`] : [])];
+  }
+
+  /** `let pv<k><sfx>` (and `pi<k><sfx>`): a partial of stage k loaded through `at(base)`. */
+  private loadPartial(k: number, at: (base: number) => string, sfx = ''): string[] {
+    const { acc, isArg, rebased, words } = this.forms.get(k)!;
+    const word = (w: number) => `${this.options.scratch}[${at(this.regions.get(k)! + w * this.plan.rows * this.plan.chunks)}]`;
+    if (rebased) return [`let pv${k}${sfx} = ${acc.type}(${COMPONENTS.slice(0, words).map((_, w) => `bitcast<f32>(${word(w)})`).join(', ')});`];
+    return [`let pv${k}${sfx} = ${decode(acc.type, word(0))};`, ...(isArg ? [`let pi${k}${sfx} = ${word(1)};`] : [])];
+  }
+
+  /** Replays the stages `which` in order: reduce stages by combining their partials, value stages as they are. */
+  private prologue(d: Dispatch, which: ReadonlySet<number>): void {
     const { spec, plan, options } = this;
-    spec.stages.slice(0, upto).forEach((stage, k) => {
+    spec.stages.forEach((stage, k) => {
+      if (!which.has(k)) return;
       if (this.stored.has(k)) {
         const dtype = stage.kind === 'reduce' && (stage.op === 'argmax' || stage.op === 'argmin') ? 'int32' : stage.dtype;
         const word = `${options.scratch}[${this.rowValues.get(k)!}u + o]`;
         const value = dtype === 'bool' ? `${word} != 0u` : dtype === 'float32' ? `bitcast<f32>(${word})` : dtype === 'int32' ? `bitcast<i32>(${word})` : word;
         d.body.push(`let ${stage.name}: ${VALUE_TYPE[dtype]} = ${value};`);
+        d.scratchRead += plan.rows;
         return;
       }
       if (stage.kind === 'value') {
@@ -356,40 +463,31 @@ class SplitGenerator {
         d.body.push(...e.code, `let ${stage.name}: ${VALUE_TYPE[stage.dtype]} = ${e.value(stage.step)};`);
         return;
       }
-      const acc = accumulator(stage.op, stage.dtype);
+      const { acc, isArg, rebased, words } = this.forms.get(k)!;
       acc.helpers.forEach((h) => d.helpers.add(h));
-      const isArg = stage.op === 'argmax' || stage.op === 'argmin';
-      const region = this.regions.get(k)!;
+      d.scratchRead += words * plan.rows * plan.chunks;
       const row = plan.layout === 'row';
       const t = 't';
-      const load = [
-        `let pv${k} = ${decode(acc.type, `${options.scratch}[${this.partialIndex(region.values, 'o', t)}]`)};`,
-        ...(isArg ? [`let pi${k} = ${options.scratch}[${this.partialIndex(region.indices!, 'o', t)}];`] : []),
-      ];
-      const update = isArg
-        ? [`if (${acc.better}(pv${k}, pi${k}, a${k}, a${k}_i)) {`, `  a${k} = pv${k};`, `  a${k}_i = pi${k};`, '}']
-        : [`a${k} = ${acc.combine(`a${k}`, `pv${k}`)};`];
+      const at = (j: string) => (base: number) => this.partialIndex(base, 'o', j);
+      const update = (sfx: string) =>
+        isArg
+          ? [`if (${acc.better}(pv${k}${sfx}, pi${k}${sfx}, a${k}, a${k}_i)) {`, `  a${k} = pv${k}${sfx};`, `  a${k}_i = pi${k}${sfx};`, '}']
+          : [`a${k} = ${acc.combine(`a${k}`, `pv${k}${sfx}`)};`];
       d.body.push(`var a${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var a${k}_i: u32 = 0xffffffffu;`] : []));
       if (row) {
-        d.body.push(`for (var ${t} = lid; ${t} < ${plan.chunks}u; ${t} += ${plan.threads}u) {`, ...indent([...load, ...update]), '}');
+        d.body.push(`for (var ${t} = lid; ${t} < ${plan.chunks}u; ${t} += ${plan.threads}u) {`, ...indent([...this.loadPartial(k, at(t)), ...update('')]), '}');
       } else {
         // One thread reads all of its row's partials: combineLoads loads in flight per step, combined in chunk order.
         const STEP = plan.combineLoads;
         const loads: string[] = [];
         const updates: string[] = [];
         for (let j = 0; j < STEP; j++) {
-          const at = `${t} + ${j}u`;
-          loads.push(`let pv${k}_${j} = ${decode(acc.type, `${options.scratch}[${this.partialIndex(region.values, 'o', at)}]`)};`);
-          if (isArg) loads.push(`let pi${k}_${j} = ${options.scratch}[${this.partialIndex(region.indices!, 'o', at)}];`);
-          updates.push(
-            ...(isArg
-              ? [`if (${acc.better}(pv${k}_${j}, pi${k}_${j}, a${k}, a${k}_i)) {`, `  a${k} = pv${k}_${j};`, `  a${k}_i = pi${k}_${j};`, '}']
-              : [`a${k} = ${acc.combine(`a${k}`, `pv${k}_${j}`)};`]),
-          );
+          loads.push(...this.loadPartial(k, at(`${t} + ${j}u`), `_${j}`));
+          updates.push(...update(`_${j}`));
         }
         const whole = plan.chunks - (plan.chunks % STEP);
         if (whole > 0) d.body.push(`for (var ${t} = 0u; ${t} < ${whole}u; ${t} += ${STEP}u) {`, ...indent([...loads, ...updates]), '}');
-        if (whole < plan.chunks) d.body.push(`for (var ${t} = ${whole}u; ${t} < ${plan.chunks}u; ${t} += 1u) {`, ...indent([...load, ...update]), '}');
+        if (whole < plan.chunks) d.body.push(`for (var ${t} = ${whole}u; ${t} < ${plan.chunks}u; ${t} += 1u) {`, ...indent([...this.loadPartial(k, at(t)), ...update('')]), '}');
       }
       let value = `a${k}`;
       let index = `a${k}_i`;
@@ -398,7 +496,7 @@ class SplitGenerator {
         value = `b${k}`;
         index = `b${k}_i`;
       }
-      const v = isArg ? `i32(${index})` : stage.dtype === 'bool' ? `${value} != 0u` : value;
+      const v = rebased ? REBASED[rebased.kind].final(value, rebased.centre) : isArg ? `i32(${index})` : stage.dtype === 'bool' ? `${value} != 0u` : value;
       d.body.push(`let ${stage.name}: ${VALUE_TYPE[isArg ? 'int32' : stage.dtype]} = ${v};`);
     });
   }
@@ -418,14 +516,14 @@ class SplitGenerator {
   }
 
   /**
-   * The loop over this (row, chunk)'s elements evaluating `expr`: `update(value, r)` per element of each
-   * step in `steps` (the reduce stage's value), and `stores` (the map's). Returns whether it went 4 elements
+   * The loop over this (row, chunk)'s elements evaluating `expr`: `update(value, r, i)` per element for each
+   * step steps[i] (the reduce stages' values), and `stores` (the map's). Returns whether it went 4 elements
    * per step.
    */
   private loop(
     d: Dispatch,
     expr: Expr,
-    update: ((value: string, r: string) => string[]) | null,
+    update: ((value: string, r: string, index: number) => string[]) | null,
     steps: readonly number[],
     stores: NonNullable<RowSpec['map']>['stores'] = [],
   ): boolean {
@@ -443,7 +541,7 @@ class SplitGenerator {
         ...decompose('r', axes, inShape, (a) => `c${a}`),
         ...(this.rowContiguous ? ['let f = ob + r;'] : []),
         ...e.code,
-        ...(update ? steps.flatMap((s) => update(e.value(s), 'r')) : []),
+        ...(update ? steps.flatMap((s, i) => update(e.value(s), 'r', i)) : []),
         ...stores.map((s) => `${s.buffer}[${indexOf(s.access, coords)}] = ${toStorage(s.dtype, e.value(s.step))};`),
       ];
       if (row) {
@@ -469,7 +567,7 @@ class SplitGenerator {
         le.helpers.forEach((h) => d.helpers.add(h));
         lanesCode.push(
           ...le.code,
-          ...(update ? steps.flatMap((st) => update(le.value(st), `r${lane}`)) : []),
+          ...(update ? steps.flatMap((st, i) => update(le.value(st), `r${lane}`, i)) : []),
           ...stores.map((st) => `${st.buffer}[${indexOf(st.access, laneCoords)}] = ${toStorage(st.dtype, le.value(st.step))};`),
         );
       }
@@ -533,7 +631,7 @@ class SplitGenerator {
       });
       e.helpers.forEach((h) => d.helpers.add(h));
       inner.push(...e.code);
-      if (update) for (const s of steps) inner.push(...update(e.value(s), `r${lane}`));
+      if (update) steps.forEach((s, i) => inner.push(...update(e.value(s), `r${lane}`, i)));
       laneValues.push(e.value);
       if (!vec.vectorStores) {
         for (const s of stores) inner.push(`${s.buffer}[${indexOf(s.access, coords)}] = ${toStorage(s.dtype, e.value(s.step))};`);
@@ -597,6 +695,7 @@ class SplitGenerator {
 }
 
 const LANES = ['x', 'y', 'z', 'w'] as const;
+const COMPONENTS = LANES;
 
 /** One dispatch's pieces while it is generated. */
 class Dispatch {
@@ -605,6 +704,38 @@ class Dispatch {
   readonly shared = new Map<string, string>();
   /** Buffers bound as array<vec4<T>>. */
   readonly vectors = new Set<string>();
+  scratchRead = 0;
+  scratchWritten = 0;
+}
+
+/** The row values an expression reads. */
+function valueNames(expr: Expr): string[] {
+  return expr.steps.flatMap((s) => (s.kind === 'value' ? [s.name] : []));
+}
+
+/**
+ * One expression computing the value of each part (its expr's step): steps appended in order, a step equal to
+ * one already there (the same op of the same operands, load, leaf or row value) shared, so a pass reducing
+ * several functions of one input loads each element once.
+ */
+function mergeExprs(parts: readonly { readonly expr: Expr; readonly step: number }[]): { expr: Expr; steps: number[] } {
+  const steps: ExprStep[] = [];
+  const at = new Map<string, number>();
+  const values = parts.map(({ expr, step }) => {
+    const moved: number[] = [];
+    for (const s of expr.steps) {
+      const step2: ExprStep = s.kind === 'op' ? { ...s, args: s.args.map((a) => moved[a]) } : s;
+      const key = JSON.stringify(step2);
+      let k = at.get(key);
+      if (k === undefined) {
+        k = steps.push(step2) - 1;
+        at.set(key, k);
+      }
+      moved.push(k);
+    }
+    return moved[step];
+  });
+  return { expr: { steps }, steps: values };
 }
 
 function encode(type: string, value: string): string {

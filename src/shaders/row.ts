@@ -486,7 +486,8 @@ const PRUNABLE = /^\s*let (r[0-3]?|q|c\d+|l[0-3]c\d+) = /;
  * result is left in its first entry.
  */
 export function workgroupTree(shared: Map<string, string>, acc: Accumulator, isArg: boolean, threads: number, value: string, lane = 'lid', span = threads): { vals: string; tree: string[] } {
-  const vals = `wg_${acc.type}`;
+  // Named by type (vec3<f32> as wg_vec3_f32): trees of one type in a kernel share the array in turn.
+  const vals = `wg_${acc.type.replace(/\W+/g, '_').replace(/_$/, '')}`;
   shared.set(vals, `var<workgroup> ${vals}: array<${acc.type}, ${threads}>;`);
   if (isArg) shared.set('wg_idx', `var<workgroup> wg_idx: array<u32, ${threads}>;`);
   const merge = isArg

@@ -134,6 +134,42 @@ function rowProgramCases(shapes: [number, number][], extra = true): Case[] {
         { name: `softmax and logSoftmax over [${rows}, ${n}]`, outputs: () => { const x = f32([rows, n], s, -4, 4); return [x.softmax(-1), x.logSoftmax(-1)]; } },
         { name: `layerNorm(x, w, b) over [${rows}, ${n}]`, outputs: () => [wg.layerNorm(f32([rows, n], s + 1, -3, 5), f32([n], s + 2), f32([n], s + 3))] },
         { name: `variance and the stored centred x over [${rows}, ${n}]`, outputs: () => { const x = f32([rows, n], s + 4, 2, 3); const c = x.sub(x.mean(-1, true)); return [x.variance(-1), c, c.square().sum(-1).sqrt()]; } },
+        // The running max and sum (row-rebase.ts): NaN late in a row, +Inf (NaN rows, as exp(inf - inf)),
+        // a row of -Inf (NaN), the first half of a row -Inf (whole chunks of it add 0), a -Inf among values.
+        {
+          name: `softmax and logSoftmax with NaN, +-Inf and -Inf chunks, [${Math.max(rows, 6)}, ${n}]`,
+          outputs: () => {
+            const r = Math.max(rows, 6);
+            const rand = rng(s + 6);
+            const data = Float32Array.from({ length: r * n }, () => -4 + 8 * rand());
+            data[n - 1] = Number.NaN;
+            data[n + Math.floor(n / 2)] = Number.POSITIVE_INFINITY;
+            data.fill(Number.NEGATIVE_INFINITY, 2 * n, 3 * n);
+            data.fill(Number.NEGATIVE_INFINITY, 3 * n, 3 * n + Math.ceil(n / 2));
+            data[4 * n + n - 1] = Number.NEGATIVE_INFINITY;
+            const x = wg.tensor(data, [r, n]);
+            return [x.softmax(-1), x.logSoftmax(-1), wg.tensor(data, [r, n]).T.softmax(0)];
+          },
+        },
+        // Centred squares from moments (row-rebase.ts): NaN, +-Inf late in a row make the mean and the
+        // variance NaN, as the two-pass reference; a constant row; values near 1e4 with a spread of 1 (a
+        // sum of squares minus the squared sum would lose every digit there). Also over axis 0 (columns).
+        {
+          name: `variance with NaN, +-Inf, a constant row and an offset of 1e4, [${Math.max(rows, 5)}, ${n}] and its transpose`,
+          outputs: () => {
+            const r = Math.max(rows, 5);
+            const rand = rng(s + 5);
+            const data = Float32Array.from({ length: r * n }, (_, i) => (Math.floor(i / n) === 3 ? 0.75 : Math.floor(i / n) === 4 ? 1e4 + rand() : rand()));
+            data[n - 1] = Number.NaN;
+            data[n + n - 2] = Number.POSITIVE_INFINITY;
+            data[2 * n + Math.floor(n / 2)] = Number.NEGATIVE_INFINITY;
+            data[2 * n + n - 1] = Number.POSITIVE_INFINITY;
+            const x = wg.tensor(data, [r, n]);
+            const t = wg.tensor(data, [r, n]).T;
+            return [x.variance(-1), x.mean(-1), t.variance(0, true)];
+          },
+          tol: { rel: 1e-3, abs: 1e-5 },
+        },
       );
     }
   }
@@ -207,19 +243,56 @@ describe('when the lowering splits', () => {
     }
   });
 
-  it('the image pipeline at 4 x 2160 x 3840 is three dispatches: two partial passes and the map', () => {
+  it('the image pipeline at 4 x 2160 x 3840 is two dispatches: one partial pass (sum and moments) and the map', () => {
     const x = wg.tensor(new Float32Array(4 * 2160 * 3840), [4, 2160, 3840]);
     const std = x.variance([1, 2], true).sqrt();
     const plan = planOf([x.sub(x.mean([1, 2], true)).div(std.add(1e-5)).mul(0.25).add(0.5).clamp(0).pow(0.8)]);
-    expect(plan.dispatches.map((d) => d.kernel)).toEqual([
-      'fused.row.sum+sum+11.split.partial0.vec4',
-      'fused.row.sum+sum+11.split.partial1.vec4',
-      'fused.row.sum+sum+11.split.map.vec4',
-    ]);
-    // One pass of reads per dispatch, one of writes in the map.
+    expect(plan.dispatches.map((d) => d.kernel)).toEqual(['fused.row.sum+sum+11.split.partial0.vec4', 'fused.row.sum+sum+11.split.map.vec4']);
+    // One pass of reads per dispatch, one of writes in the map; the partials are 4 words per chunk.
     const image = 4 * 2160 * 3840 * 4;
-    expect(plan.dispatches.map((d) => Math.round(d.bytesRead / image))).toEqual([1, 1, 1]);
-    expect(plan.dispatches[2].bytesWritten).toBe(image);
+    expect(plan.dispatches.map((d) => Math.round(d.bytesRead / image))).toEqual([1, 1]);
+    const partials = 4 * 4 * planRowSplit([4, 2160, 3840], [1, 2])!.chunks;
+    expect(plan.dispatches[0].bytesWritten).toBe(partials * 4);
+    expect(plan.dispatches[1].bytesWritten).toBe(image);
+  });
+
+  it('a partial pass takes every reduction whose values need no row value of its own pass', () => {
+    const passes = (outputs: Tensor[]) => planOf(outputs).dispatches.map((d) => d.kernel.replace(/^.*\.split\./, '').replace(/\.vec4$/, ''));
+    const x = f32([4, 1 << 16], 1);
+    const mean = x.mean(-1, true);
+    const c = x.sub(mean);
+    const r = mean.sub(x);
+    // Centred squares about the row mean, written each way: one pass (the sum and the moments) and the rest.
+    expect(passes([x.variance(-1)])).toEqual(['partial0', 'finish']);
+    expect(passes([c.square().sum(-1)])).toEqual(['partial0', 'finish']);
+    expect(passes([r.mul(r).sum(-1)])).toEqual(['partial0', 'finish']);
+    expect(passes([wg.layerNorm(x)])).toEqual(['partial0', 'map']);
+    // Sibling reductions of one value (fuse-reduction joins them) and the mean beside the variance.
+    expect(passes([x.sum(-1), x.max(-1), x.argmin(-1)])).toEqual(['partial0', 'finish']);
+    expect(passes([x.mean(-1), x.variance(-1)])).toEqual(['partial0', 'finish']);
+    // Not about the mean: the sum of (x - max)^2 or (x - sum / 7)^2, the squares about the mean of 2x,
+    // and softmax's sum of exp(x - max), need the earlier row value in their pass.
+    const m = x.sub(x.max(-1, true));
+    const s7 = x.sub(x.sum(-1, true).div(7));
+    const y = x.sub(x.mul(2).mean(-1, true));
+    expect(passes([m.mul(m).sum(-1)])).toEqual(['partial0', 'partial1', 'finish']);
+    expect(passes([s7.mul(s7).sum(-1)])).toEqual(['partial0', 'partial1', 'finish']);
+    expect(passes([y.mul(y).sum(-1)])).toEqual(['partial0', 'partial1', 'finish']);
+    // softmax's sum of exp(x - max) as a running max and sum: one pass with the max (logSoftmax too).
+    expect(passes([x.softmax(-1)])).toEqual(['partial0', 'map']);
+    expect(passes([x.logSoftmax(-1)])).toEqual(['partial0', 'map']);
+    const e2 = x.sub(x.max(-1, true)).exp().mul(2);
+    expect(passes([e2.sum(-1)])).toEqual(['partial0', 'partial1', 'finish']);
+    // Without shared passes (RowSplitTuning.sharePasses off): a pass per reduction.
+    setRowSplitTuning({ sharePasses: false });
+    expect(passes([x.variance(-1)])).toEqual(['partial0', 'partial1', 'finish']);
+    expect(passes([x.softmax(-1)])).toEqual(['partial0', 'partial1', 'map']);
+    expect(passes([x.sum(-1), x.max(-1)])).toEqual(['partial0', 'partial1', 'finish']);
+    setRowSplitTuning(null);
+    // The column layout: the variance over axis 0 in one pass; normalising columns adds the combine.
+    const t = f32([1 << 16, 4], 2);
+    expect(passes([t.variance(0)])).toEqual(['partial0', 'finish']);
+    expect(passes([t.sub(t.mean(0, true)).div(t.variance(0, true).sqrt())])).toEqual(['partial0', 'combine0', 'map']);
   });
 
   it('the issue-4 shapes keep their dispatch counts: layerNorm, softmax and the image pipeline are one row kernel', () => {
