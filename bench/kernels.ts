@@ -152,22 +152,23 @@ const ROWS: Program[] = [
   },
 ];
 
+// Column layouts: lanes per row in the combine and finish (1: one thread per row, as until 2026-11-24 night),
+// more threads over the rows, more loads in flight per combining thread.
 const ROW_VARIANTS: [string, Partial<RowSplitTuning>][] = [
   ['default', {}],
-  ['col65k', { targetThreads: 65536 }],
+  ['lanes1', { combineLanes: 1 }],
+  ['lanes8', { combineLanes: 8 }],
   ['col262k', { targetThreads: 262144 }],
   ['comb16', { combineLoads: 16 }],
-  ['comb32', { combineLoads: 32 }],
-  ['comb64', { combineLoads: 64 }],
 ];
 // One partial pass per reduction, as before shared passes and moments (RowSplitTuning.sharePasses).
 const PASS_VARIANTS: [string, Partial<RowSplitTuning>][] = [
   ['default', {}],
   ['separate-passes', { sharePasses: false }],
 ];
-/** Which row variants run for a program (all for the column sums). */
+/** Which row variants run for a program (all for the column layouts). */
 const rowVariants = (p: Program) =>
-  /^(image|stats|variance|standardise|softmax-4x4M)/.test(p.name) ? PASS_VARIANTS : /colsum|centre|-cols$/.test(p.name) ? ROW_VARIANTS : ROW_VARIANTS.slice(0, 1);
+  /^(image|stats|softmax-4x4M)/.test(p.name) ? PASS_VARIANTS : /colsum|centre|-cols/.test(p.name) ? ROW_VARIANTS : ROW_VARIANTS.slice(0, 1);
 
 // The unsplit row kernel (src/shaders/row.ts). 'default' is segmented where the device allows
 // (src/shaders/row-segments.ts: 32 threads per row, 8 rows per workgroup, with subgroups of at least 32
@@ -365,7 +366,7 @@ async function main(): Promise<void> {
       setRowTuning(null);
     } else {
       const variants = rowVariants(p);
-      for (let turn = 0; turn < (variants === PASS_VARIANTS ? TURNS : 1); turn++) {
+      for (let turn = 0; turn < (variants.length > 1 ? TURNS : 1); turn++) {
         for (const [name, t] of variants) {
           setRowSplitTuning(t);
           await measure(p, name);

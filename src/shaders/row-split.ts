@@ -58,6 +58,8 @@ export interface RowSplitTuning {
   readonly maxChunks: number;
   /** Column layout: a thread combining its row's partials keeps this many loads in flight. */
   readonly combineLoads: number;
+  /** Column layout: threads combining one row's partials (a power of two up to 32; fewer where chunks are fewer). */
+  readonly combineLanes: number;
   /**
    * Reductions needing no row value of a pass share it, and rebased reductions (row-rebase.ts) need none;
    * false: one partial pass per reduction, in order (to compare).
@@ -67,17 +69,23 @@ export interface RowSplitTuning {
 
 /**
  * Defaults for an H100-class device (132 SMs, 2048 threads each): about 1024 workgroups of 256 threads (row
- * layout) or 128k threads (column layout). Rows that already fill that are never split, nor rows shorter
- * than two chunks: layerNorm and softmax over rows of 1024 stay one kernel, whatever the row count.
+ * layout) or 256k threads (column layout: with 32 lanes per column in the finish, 256k threads took column
+ * sums of [80000, 512] from 0.081 to 0.077 ms and argmax over them from 0.092 to 0.083 on the H100;
+ * with one thread per column in the finish 128k had been the better). Rows that already fill that are
+ * never split, nor rows shorter than two chunks: layerNorm and softmax over rows of 1024 stay one kernel,
+ * whatever the row count.
  */
 export const DEFAULT_ROW_SPLIT: RowSplitTuning = {
   enabled: true,
   targetWorkgroups: 1024,
   minRowChunk: 8192,
-  targetThreads: 131072,
+  targetThreads: 262144,
   minColumnChunk: 64,
   maxChunks: 1024,
   combineLoads: 8,
+  // On the H100 (bench/kernels.ts, 512 columns of 256 partials): 32 lanes took the finish of a column sum
+  // from 0.018 to 0.0095 ms, of the variance's moments from 0.039 to 0.012 (8 lanes: 0.010 and 0.014).
+  combineLanes: 32,
   sharePasses: true,
 };
 
@@ -102,12 +110,23 @@ export interface RowSplitPlan {
   readonly threads: number;
   /** Column layout: loads in flight while a thread combines its row's partials (RowSplitTuning.combineLoads). */
   readonly combineLoads: number;
+  /** Column layout: threads per row in combine and finish dispatches (a power of two, at most 32 and chunks). */
+  readonly combineLanes: number;
   /** RowSplitTuning.sharePasses. */
   readonly sharePasses: boolean;
 }
 
 const ROW_THREADS = 256;
 const COLUMN_THREADS = 64;
+/** Column layout's combine and finish dispatches: threads per workgroup (rows x lanes). */
+const GATHER_THREADS = 256;
+
+/** The largest power of two at most `want`, 32 and `chunks` (at least 1). */
+function lanesFor(want: number, chunks: number): number {
+  let lanes = 1;
+  while (lanes * 2 <= Math.min(want, 32, chunks)) lanes *= 2;
+  return lanes;
+}
 
 /**
  * How to split rows of inShape reduced over `axes`, or null to keep one workgroup (or thread) per row.
@@ -130,7 +149,7 @@ export function planRowSplit(inShape: Shape, axes: readonly number[], t: RowSpli
   if (layout === 'row') chunk = Math.ceil(chunk / 4) * 4;
   const real = Math.ceil(extent / chunk);
   if (real < 2) return null;
-  return { layout, rows, extent, chunks: real, chunk, threads: layout === 'row' ? ROW_THREADS : COLUMN_THREADS, combineLoads: Math.max(1, Math.floor(t.combineLoads)), sharePasses: t.sharePasses };
+  return { layout, rows, extent, chunks: real, chunk, threads: layout === 'row' ? ROW_THREADS : COLUMN_THREADS, combineLoads: Math.max(1, Math.floor(t.combineLoads)), combineLanes: lanesFor(t.combineLanes, real), sharePasses: t.sharePasses };
 }
 
 /**
@@ -311,29 +330,30 @@ class SplitGenerator {
    * row value of every stage known by then, for the later dispatches.
    */
   private combine(n: number): SplitDispatch {
-    const d = new Dispatch();
+    const d = new Dispatch(true);
     const { spec, options } = this;
     const known = spec.stages.flatMap((_, k) => (this.ready[k] <= n + 1 && !this.stored.has(k) ? [k] : []));
     this.prologue(d, this.closure(known.map((k) => spec.stages[k].name)));
-    for (const s of known) {
+    const stores = known.map((s) => {
       const st = spec.stages[s];
       const dtype = st.kind === 'reduce' && (st.op === 'argmax' || st.op === 'argmin') ? 'int32' : st.dtype;
       const value = dtype === 'bool' ? `select(0u, 1u, ${st.name})` : dtype === 'float32' || dtype === 'int32' ? `bitcast<u32>(${st.name})` : st.name;
-      d.body.push(`${options.scratch}[${this.rowValues.get(s)!}u + o] = ${value};`);
       d.scratchWritten += this.plan.rows;
-    }
+      return `${options.scratch}[${this.rowValues.get(s)!}u + o] = ${value};`;
+    });
+    d.body.push(`if (${GATHER_FIRST}) {`, ...indent(stores), '}');
     known.forEach((s) => this.stored.add(s));
     return this.finish(d, `combine${n}`, 1, `the row values after partial pass ${n}`, false, 'read_write');
   }
 
   private final(): SplitDispatch {
-    const d = new Dispatch();
     const { spec } = this;
+    const d = new Dispatch(this.plan.layout === 'column' && spec.map === null);
     this.prologue(d, this.closure([...spec.rowStores.map((s) => s.name), ...(spec.map ? valueNames(spec.map.expr) : [])]));
     const stores = spec.rowStores.map((s) => `${s.buffer}[${indexOf(s.access, this.keepCoords)}] = ${toStorage(s.dtype, s.name)};`);
     const chunked = spec.map !== null;
     if (stores.length > 0) {
-      const first = this.plan.layout === 'row' ? (chunked ? 'w == 0u && lid == 0u' : 'lid == 0u') : chunked ? 'w == 0u' : '';
+      const first = this.plan.layout === 'row' ? (chunked ? 'w == 0u && lid == 0u' : 'lid == 0u') : chunked ? 'w == 0u' : GATHER_FIRST;
       d.body.push(...(first ? [`if (${first}) {`, ...indent(stores), '}'] : stores));
     }
     let vec4 = false;
@@ -348,10 +368,14 @@ class SplitGenerator {
   private finish(d: Dispatch, label: string, chunks: number, what: string, vec4: boolean, scratchAccess: 'read' | 'read_write'): SplitDispatch {
     const { plan, spec, options } = this;
     const row = plan.layout === 'row';
-    const blocks = Math.ceil(plan.rows / plan.threads);
+    const threads = d.gather ? GATHER_THREADS : plan.threads;
+    const perGroup = d.gather ? GATHER_THREADS / plan.combineLanes : plan.threads;
+    const blocks = Math.ceil(plan.rows / perGroup);
     const start = row
       ? [`let g = ${LINEAR_WORKGROUP};`, chunks > 1 ? `let o = g / ${chunks}u;` : 'let o = g;', chunks > 1 ? `let w = g % ${chunks}u;` : 'let w = 0u;', `if (o >= ${plan.rows}u) { return; }`]
-      : [`let g = ${LINEAR_WORKGROUP};`, chunks > 1 ? `let w = g / ${blocks}u;` : 'let w = 0u;', `let o = ${chunks > 1 ? `(g % ${blocks}u)` : 'g'} * ${plan.threads}u + lid;`, `if (w >= ${chunks}u || o >= ${plan.rows}u) { return; }`];
+      : d.gather
+        ? [`let g = ${LINEAR_WORKGROUP};`, 'let w = 0u;', `let lane = lid / ${perGroup}u;`, `let live = g * ${perGroup}u + lid % ${perGroup}u < ${plan.rows}u;`, `let o = min(g * ${perGroup}u + lid % ${perGroup}u, ${plan.rows - 1}u);`]
+        : [`let g = ${LINEAR_WORKGROUP};`, chunks > 1 ? `let w = g / ${blocks}u;` : 'let w = 0u;', `let o = ${chunks > 1 ? `(g % ${blocks}u)` : 'g'} * ${plan.threads}u + lid;`, `if (w >= ${chunks}u || o >= ${plan.rows}u) { return; }`];
     const body = [...start, ...decompose('o', this.kept, spec.inShape, (a) => `c${a}`), ...(this.rowContiguous ? [`let ob = o * ${plan.extent}u;`] : []), ...d.body];
     const pruned = pruneUnusedLets(PRUNABLE, body);
     const text = pruned.join('\n');
@@ -364,14 +388,19 @@ class SplitGenerator {
       return `@group(0) @binding(${i}) var<storage, ${b.access}> ${b.name}: array<${d.vectors.has(b.name) ? `vec4<${t}>` : t}>;`;
     });
     const { inShape, axes } = spec;
-    const header = `// split row kernel, ${label}: ${what}; ${plan.rows} row(s) of ${plan.extent} over axes [${axes.join(', ')}] of [${inShape.join(', ')}] in ${chunks} chunk(s) of ${chunks > 1 ? plan.chunk : plan.extent}, ${row ? `one workgroup of ${plan.threads} threads per chunk${vec4 ? ', 4 elements per step' : ''}` : 'one thread per chunk'}`;
+    const layout = row
+      ? `one workgroup of ${plan.threads} threads per chunk${vec4 ? ', 4 elements per step' : ''}`
+      : d.gather
+        ? `${plan.combineLanes} thread(s) per row combining its ${plan.chunks} partials, ${perGroup} rows per workgroup`
+        : 'one thread per chunk';
+    const header = `// split row kernel, ${label}: ${what}; ${plan.rows} row(s) of ${plan.extent} over axes [${axes.join(', ')}] of [${inShape.join(', ')}] in ${chunks} chunk(s) of ${chunks > 1 ? plan.chunk : plan.extent}, ${layout}`;
     const wgsl = [
       header,
       ...decls,
       ...d.shared.values(),
       ...d.helpers,
       '',
-      `@compute @workgroup_size(${plan.threads})`,
+      `@compute @workgroup_size(${threads})`,
       'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
       ...indent(pruned),
       '}',
@@ -477,28 +506,49 @@ class SplitGenerator {
       if (row) {
         d.body.push(`for (var ${t} = lid; ${t} < ${plan.chunks}u; ${t} += ${plan.threads}u) {`, ...indent([...this.loadPartial(k, at(t)), ...update('')]), '}');
       } else {
-        // One thread reads all of its row's partials: combineLoads loads in flight per step, combined in chunk order.
+        // A gather (GATHER_FIRST): the row's lanes take chunks lane, lane + L, ... with combineLoads loads in
+        // flight per step, each in chunk order, then merge in a tree over the lanes.
+        if (!d.gather) throw new Error('internal: a column-layout dispatch other than a combine or finish recombines partials');
+        const L = plan.combineLanes;
         const STEP = plan.combineLoads;
         const loads: string[] = [];
         const updates: string[] = [];
         for (let j = 0; j < STEP; j++) {
-          loads.push(...this.loadPartial(k, at(`${t} + ${j}u`), `_${j}`));
+          loads.push(...this.loadPartial(k, at(j === 0 ? t : `${t} + ${j * L}u`), `_${j}`));
           updates.push(...update(`_${j}`));
         }
-        const whole = plan.chunks - (plan.chunks % STEP);
-        if (whole > 0) d.body.push(`for (var ${t} = 0u; ${t} < ${whole}u; ${t} += ${STEP}u) {`, ...indent([...loads, ...updates]), '}');
-        if (whole < plan.chunks) d.body.push(`for (var ${t} = ${whole}u; ${t} < ${plan.chunks}u; ${t} += 1u) {`, ...indent([...this.loadPartial(k, at(t)), ...update('')]), '}');
+        d.body.push(
+          '{',
+          ...indent([
+            `var ${t} = ${L > 1 ? 'lane' : '0u'};`,
+            `for (; ${t} + ${(STEP - 1) * L}u < ${plan.chunks}u; ${t} += ${STEP * L}u) {`,
+            ...indent([...loads, ...updates]),
+            '}',
+            `for (; ${t} < ${plan.chunks}u; ${t} += ${L}u) {`,
+            ...indent([...this.loadPartial(k, at(t)), ...update('')]),
+            '}',
+          ]),
+          '}',
+        );
       }
       let value = `a${k}`;
       let index = `a${k}_i`;
-      if (row) {
-        d.body.push(...this.tree(d, `a${k}`, acc, isArg, `b${k}`));
+      if (row || plan.combineLanes > 1) {
+        d.body.push(...(row ? this.tree(d, `a${k}`, acc, isArg, `b${k}`) : this.laneTree(d, `a${k}`, acc, isArg, `b${k}`)));
         value = `b${k}`;
         index = `b${k}_i`;
       }
       const v = rebased ? REBASED[rebased.kind].final(value, rebased.centre) : isArg ? `i32(${index})` : stage.dtype === 'bool' ? `${value} != 0u` : value;
       d.body.push(`let ${stage.name}: ${VALUE_TYPE[isArg ? 'int32' : stage.dtype]} = ${v};`);
     });
+  }
+
+  /** A gather's tree over each row's lanes (see GATHER_FIRST): leaves the row's `let ${out}` in its every lane. */
+  private laneTree(d: Dispatch, value: string, acc: Accumulator, isArg: boolean, out: string): string[] {
+    const perGroup = GATHER_THREADS / this.plan.combineLanes;
+    const { vals, tree } = workgroupTree(d.shared, acc, isArg, GATHER_THREADS, value, 'lane', this.plan.combineLanes, perGroup);
+    const r = `lid % ${perGroup}u`;
+    return [...tree, `let ${out} = ${vals}[${r}];`, ...(isArg ? [`let ${out}_i = wg_idx[${r}];`] : []), 'workgroupBarrier();'];
   }
 
   /**
@@ -697,8 +747,18 @@ class SplitGenerator {
 const LANES = ['x', 'y', 'z', 'w'] as const;
 const COMPONENTS = LANES;
 
+/**
+ * Column layout, combine and finish dispatches: GATHER_THREADS threads of `rows per workgroup` x `lanes`,
+ * thread lane * rowsPerGroup + r on row g * rowsPerGroup + r, so that a warp's loads of one chunk's partials
+ * are of neighbouring rows. Past the last row a thread works on the last row again (a workgroup's threads
+ * all reach its barriers) and stores nothing.
+ */
+const GATHER_FIRST = 'live && lane == 0u';
+
 /** One dispatch's pieces while it is generated. */
 class Dispatch {
+  /** A column layout gather (combine or finish): lanes per row, see GATHER_FIRST. */
+  constructor(readonly gather = false) {}
   readonly body: string[] = [];
   readonly helpers = new Set<string>();
   readonly shared = new Map<string, string>();

@@ -483,16 +483,18 @@ const PRUNABLE = /^\s*let (r[0-3]?|q|c\d+|l[0-3]c\d+) = /;
  * The workgroup tree over every thread's `value` (and `${value}_i` for arg*), declaring its arrays in
  * `shared`: the result is left in `${vals}[0]` (and `wg_idx[0]`). Segmented rows (row-segments.ts) run one
  * tree per row: `lane` is the thread's index in its row and `span` the threads of a row, so each row's
- * result is left in its first entry.
+ * result is left in its first entry. With `stride` > 1 a row's threads lie `stride` apart (thread
+ * lane * stride + r of row r: the split kernel's column gathers), and row r's result is left in entry r.
  */
-export function workgroupTree(shared: Map<string, string>, acc: Accumulator, isArg: boolean, threads: number, value: string, lane = 'lid', span = threads): { vals: string; tree: string[] } {
+export function workgroupTree(shared: Map<string, string>, acc: Accumulator, isArg: boolean, threads: number, value: string, lane = 'lid', span = threads, stride = 1): { vals: string; tree: string[] } {
   // Named by type (vec3<f32> as wg_vec3_f32): trees of one type in a kernel share the array in turn.
   const vals = `wg_${acc.type.replace(/\W+/g, '_').replace(/_$/, '')}`;
   shared.set(vals, `var<workgroup> ${vals}: array<${acc.type}, ${threads}>;`);
   if (isArg) shared.set('wg_idx', `var<workgroup> wg_idx: array<u32, ${threads}>;`);
+  const p = stride === 1 ? 'lid + s' : `lid + s * ${stride}u`;
   const merge = isArg
-    ? [`if (${lane} < s && ${acc.better}(${vals}[lid + s], wg_idx[lid + s], ${vals}[lid], wg_idx[lid])) {`, `  ${vals}[lid] = ${vals}[lid + s];`, '  wg_idx[lid] = wg_idx[lid + s];', '}']
-    : [`if (${lane} < s) {`, `  ${vals}[lid] = ${acc.combine(`${vals}[lid]`, `${vals}[lid + s]`)};`, '}'];
+    ? [`if (${lane} < s && ${acc.better}(${vals}[${p}], wg_idx[${p}], ${vals}[lid], wg_idx[lid])) {`, `  ${vals}[lid] = ${vals}[${p}];`, `  wg_idx[lid] = wg_idx[${p}];`, '}']
+    : [`if (${lane} < s) {`, `  ${vals}[lid] = ${acc.combine(`${vals}[lid]`, `${vals}[${p}]`)};`, '}'];
   const tree = [
     `${vals}[lid] = ${value};`,
     ...(isArg ? [`wg_idx[lid] = ${value}_i;`] : []),
