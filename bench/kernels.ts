@@ -104,6 +104,11 @@ const ROWS: Program[] = [
   { name: 'stats-8x2M', bytes: 4 * 16 * M, build: () => { const x = input('a', [8, 2 * M]); return [x.sum(-1), x.max(-1), x.argmin(-1)]; } },
   { name: 'variance-cols-80000x512', bytes: 4 * N * 512, build: () => [input('c', [N, 512]).variance(0)] },
   { name: 'standardise-cols-80000x512', bytes: 8 * N * 512, build: () => { const x = input('c', [N, 512]); return [x.sub(x.mean(0, true)).div(x.variance(0, true).sqrt())]; } },
+  // Many rows too long for the row cache (the unsplit kernel reads them from memory in every loop): softmax
+  // over a vocabulary of 32000, layerNorm and variance over rows of 8192.
+  { name: 'long-softmax-2048x32000', bytes: 8 * 2048 * 32000 / (quick ? 64 : 1), build: () => [input('v', [quick ? 32 : 2048, 32000], -3, 3).softmax(-1)] },
+  { name: 'long-layernorm-4096x8192', bytes: 8 * 4096 * 8192 / (quick ? 64 : 1), build: () => [wg.layerNorm(input('ln', [quick ? 64 : 4096, 8192], -3, 3))] },
+  { name: 'long-variance-4096x8192', bytes: 4 * 4096 * 8192 / (quick ? 64 : 1), build: () => [input('ln', [quick ? 64 : 4096, 8192], -3, 3).variance(-1)] },
   { name: 'softmax-4x4M', bytes: 8 * 16 * M, build: () => [input('s', [4, 4 * M], -3, 3).softmax(-1)] },
   { name: 'argmax-8x2M', bytes: 4 * 16 * M, build: () => [input('a', [8, 2 * M]).argmax(-1)] },
   { name: 'layernorm-softmax-8192x1024', bytes: 8 * R * 1024, build: () => [wg.layerNorm(input('l', [R, 1024], -3, 3), input('lw', [1024], 0.5, 1.5), input('lb', [1024], -0.5, 0.5), 1e-5).softmax(-1)] },
@@ -206,7 +211,14 @@ const SHORT_ROW_VARIANTS: [string, Partial<RowTuning>][] = [
   ['seg-t16', { serialRow: 0, segmentThreads: 16, segmentMinRows: 1 }],
 ];
 /** Which row-cache variants run for a program (none: only the row-split variants). */
+// Rows too long for the row cache, one workgroup each: a loop over the row per pass (shared, row-passes.ts)
+// against one per reduction (as before 2026-11-24 night).
+const LOOP_VARIANTS: [string, Partial<RowTuning>][] = [
+  ['default', {}],
+  ['separate-loops', { sharePasses: false }],
+];
 const rowCacheVariants = (p: Program) =>
+  /^long-/.test(p.name) ? LOOP_VARIANTS :
   /^red-.*-(1Mx16|2Mx8|512Kx32|256Kx64)$/.test(p.name) ? SHORT_ROW_VARIANTS :
   /^anat-/.test(p.name) ? SEGMENT_VARIANTS.filter(([n]) => ['default', 'no-seg', 'seg-t16'].includes(n)) :
   /layernorm-softmax/.test(p.name) ? [...SEGMENT_VARIANTS, ...ROW_CACHE_VARIANTS] : /softmax-65536/.test(p.name) ? [...SEGMENT_VARIANTS, ...SERIAL_VARIANTS] : [];

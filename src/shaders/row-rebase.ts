@@ -6,7 +6,10 @@
 // - **centred squares**, sum((e - c)^2) with c = sum(e) / extent, the row mean (the variance): each chunk
 //   keeps the moments of its values, count n_k, mean m_k and M2_k (the sum of squared deviations from m_k:
 //   Welford's update per element, Chan et al.'s merge across threads and chunks), and
-//     sum_i (e_i - c)^2 = M2 + n (m - c)^2   over the merged moments (the cross terms sum to zero);
+//     sum_i (e_i - c)^2 = M2 + n (m - c)^2   over the merged moments (the cross terms sum to zero).
+//   The moments are of e - K, K the row's first value of e (every thread and chunk of a row loads the same
+//   one): Welford's running mean then stays near 0, where float32 keeps its digits (values near 1e4 with a
+//   spread of 1 lost 3 of them otherwise), and the row needs m - c = m' - (c - K);
 // - **exp-sums**, sum(exp(e - c)) with c = max(e) (softmax, logSoftmax): each chunk keeps its running
 //   maximum m_k and s_k = sum(exp(e_i - m_k)), rescaled by exp(m_old - m_new) when the maximum grows, and
 //     sum_i exp(e_i - c) = s exp(m - c)   over the merged pair.
@@ -112,10 +115,12 @@ export interface RebasedForm {
   readonly acc: Accumulator;
   /** Components (x, y, z), each a scratch word. */
   readonly words: number;
-  /** The accumulator `acc` after taking the element `value` (f32). */
-  add(acc: string, value: string): string;
-  /** The row value from the merged partials `acc` and the centre c. */
-  final(acc: string, centre: string): string;
+  /** Whether values enter relative to a shift K per row (the row's first value), named by the caller. */
+  readonly shifted: boolean;
+  /** The accumulator `acc` after taking the element `value` (f32), with the row's `shift` where shifted. */
+  add(acc: string, value: string, shift: string): string;
+  /** The row value from the merged partials `acc`, the centre c and the row's `shift` where shifted. */
+  final(acc: string, centre: string, shift: string): string;
 }
 
 const MOMENTS: RebasedForm = {
@@ -137,8 +142,9 @@ const MOMENTS: RebasedForm = {
     ],
   },
   words: 3,
-  add: (acc, value) => `row_moments(${acc}, vec3<f32>(1.0, ${value}, 0.0))`,
-  final: (m, c) => `${m}.z + ${m}.x * (${m}.y - ${c}) * (${m}.y - ${c})`,
+  shifted: true,
+  add: (acc, value, k) => `row_moments(${acc}, vec3<f32>(1.0, ${value} - ${k}, 0.0))`,
+  final: (m, c, k) => `${m}.z + ${m}.x * (${m}.y - (${c} - ${k})) * (${m}.y - (${c} - ${k}))`,
 };
 
 // exp(x - m), 1 where x == m: a chunk of -Inf (or +Inf) values counts them instead of exp(inf - inf) = NaN.
@@ -169,6 +175,7 @@ const EXPSUM: RebasedForm = {
     ],
   },
   words: 2,
+  shifted: false,
   add: (acc, value) => `row_expsum_add(${acc}, ${value})`,
   // NaN where the max is infinite or NaN, as sum(exp(e - c)) is there.
   final: (p, c) => `select(${p}.y * row_rebase(${p}.x, ${c}), ${literal(NaN, 'float32')}, (bitcast<u32>(${c}) & 0x7fffffffu) >= 0x7f800000u)`,

@@ -32,13 +32,12 @@
 // The scratch buffer is one array<u32> for every stage's partials (floats and ints through bitcast; arg
 // reductions keep a second region of u32 indices: the index in the row, so ties keep the first index;
 // a rebased reduction one region per component: count, mean, M2; max, sum).
-import type { DType } from '../ir/dtype.js';
 import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import type { GeneratedKernel } from './elementwise.js';
-import { emitExpr, indexOf, type Access, type Coords, type Expr, type ExprStep, type LoadStep } from './expr.js';
+import { emitExpr, indexOf, type Access, type Coords, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
-import { REBASED, rebasedStages, type RebasedKind } from './row-rebase.js';
-import { accumulator, workgroupTree, type Accumulator, type RowSpec, type RowStage } from './row.js';
+import { accumulate, declareAccumulator, mergeExprs, planPasses, rowValueOf, shiftOf, valueNames, type StageForm } from './row-passes.js';
+import { workgroupTree, type Accumulator, type RowSpec, type RowStage } from './row.js';
 import { tuning } from './tuning.js';
 import { fromStorage, indent, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
@@ -202,31 +201,17 @@ export function generateRowSplit(spec: RowSpec, plan: RowSplitPlan, options: Row
 
 type ReduceStage = Extract<RowStage, { kind: 'reduce' }>;
 
-/** How a reduce stage's partial results are kept. */
-interface Form {
-  readonly acc: Accumulator;
-  readonly isArg: boolean;
-  /** Scratch words per partial: 1; 2 for arg reductions (value, index); a rebased form's components. */
-  readonly words: number;
-  /** The per-element values the partials reduce: the stage's own, or a rebased stage's e (row-rebase.ts). */
-  readonly expr: Expr;
-  readonly step: number;
-  readonly dtype: DType;
-  /** A rebased reduction (row-rebase.ts): its kind, and the row value its partials are rebased to. */
-  readonly rebased?: { readonly kind: RebasedKind; readonly centre: string };
-}
-
 class SplitGenerator {
   private readonly kept: number[];
-  private readonly forms = new Map<number, Form>();
+  private readonly forms: ReadonlyMap<number, StageForm>;
   /** Where each reduce stage's partials start in scratch: word w of a partial lies rows * chunks further per w. */
   private readonly regions = new Map<number, number>();
   /** Stage index by row-value name. */
-  private readonly stageOf: Map<string, number>;
-  /** Reduce stages by pass: a stage's partials need the row values of earlier passes only. */
-  private readonly passes: number[][] = [];
+  private readonly stageOf: ReadonlyMap<string, number>;
+  /** Reduce stages by pass (row-passes.ts): a stage's partials need the row values of earlier passes only. */
+  private readonly passes: readonly (readonly number[])[];
   /** Per stage: how many partial passes its row value needs. */
-  private readonly ready: number[] = [];
+  private readonly ready: readonly number[];
   /** Column layout: where each stage's row values lie in scratch (rows entries), once a combine stored them. */
   private readonly rowValues = new Map<number, number>();
   /** Stages whose row values earlier dispatches stored (the column layout's combines). */
@@ -243,32 +228,13 @@ class SplitGenerator {
   ) {
     const { inShape, axes } = spec;
     this.kept = inShape.map((_, d) => d).filter((d) => !axes.includes(d));
-    this.stageOf = new Map(spec.stages.map((st, k) => [st.name, k]));
-    const rebased = plan.sharePasses ? rebasedStages(spec) : new Map<number, never>();
+    ({ forms: this.forms, passes: this.passes, ready: this.ready, stageOf: this.stageOf } = planPasses(spec, plan.sharePasses));
     let size = 0;
     const per = plan.rows * plan.chunks;
-    spec.stages.forEach((st, k) => {
-      if (st.kind !== 'reduce') {
-        this.ready.push(Math.max(0, ...valueNames(st.expr).map((n) => this.ready[this.stageOf.get(n)!])));
-        return;
-      }
-      const rb = rebased.get(k);
-      const isArg = st.op === 'argmax' || st.op === 'argmin';
-      let form: Form;
-      if (rb) {
-        const of = spec.stages[rb.of] as ReduceStage;
-        const { acc, words } = REBASED[rb.kind];
-        form = { acc, isArg: false, words, expr: of.expr, step: of.step, dtype: 'float32', rebased: { kind: rb.kind, centre: rb.centre } };
-      } else {
-        form = { acc: accumulator(st.op, st.dtype), isArg, words: isArg ? 2 : 1, expr: st.expr, step: st.step, dtype: st.dtype };
-      }
-      this.forms.set(k, form);
+    for (const [k, form] of this.forms) {
       this.regions.set(k, size);
       size += form.words * per;
-      const pass = plan.sharePasses ? Math.max(0, ...valueNames(form.expr).map((n) => this.ready[this.stageOf.get(n)!])) : this.passes.length;
-      (this.passes[pass] ??= []).push(k);
-      this.ready.push(Math.max(pass + 1, ...(form.rebased ? [this.ready[this.stageOf.get(form.rebased.centre)!]] : [])));
-    });
+    }
     if (plan.layout === 'column') {
       spec.stages.forEach((_, k) => {
         this.rowValues.set(k, size);
@@ -306,11 +272,10 @@ class SplitGenerator {
     this.prologue(d, this.closure(forms.flatMap((f) => valueNames(f.expr))));
     const merged = mergeExprs(forms);
     ks.forEach((k, i) => {
-      const { acc, isArg } = forms[i];
-      acc.helpers.forEach((h) => d.helpers.add(h));
-      d.body.push(`var p${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var p${k}_i: u32 = 0xffffffffu;`] : []));
+      forms[i].acc.helpers.forEach((h) => d.helpers.add(h));
+      d.body.push(...declareAccumulator(forms[i], k), this.shift(d, k));
     });
-    const vec4 = this.loop(d, merged.expr, (value, r, i) => this.accumulate(ks[i], value, r), merged.steps);
+    const vec4 = this.loop(d, merged.expr, (value, r, i) => accumulate(forms[i], ks[i], value, r), merged.steps);
     const at = (base: number) => this.partialIndex(base, 'o', 'w');
     ks.forEach((k, i) => {
       const { acc, isArg } = forms[i];
@@ -376,7 +341,8 @@ class SplitGenerator {
       : d.gather
         ? [`let g = ${LINEAR_WORKGROUP};`, 'let w = 0u;', `let lane = lid / ${perGroup}u;`, `let live = g * ${perGroup}u + lid % ${perGroup}u < ${plan.rows}u;`, `let o = min(g * ${perGroup}u + lid % ${perGroup}u, ${plan.rows - 1}u);`]
         : [`let g = ${LINEAR_WORKGROUP};`, chunks > 1 ? `let w = g / ${blocks}u;` : 'let w = 0u;', `let o = ${chunks > 1 ? `(g % ${blocks}u)` : 'g'} * ${plan.threads}u + lid;`, `if (w >= ${chunks}u || o >= ${plan.rows}u) { return; }`];
-    const body = [...start, ...decompose('o', this.kept, spec.inShape, (a) => `c${a}`), ...(this.rowContiguous ? [`let ob = o * ${plan.extent}u;`] : []), ...d.body];
+    const expanded = d.body.flatMap((line) => d.shifts.get(line)?.() ?? [line]);
+    const body = [...start, ...decompose('o', this.kept, spec.inShape, (a) => `c${a}`), ...(this.rowContiguous ? [`let ob = o * ${plan.extent}u;`] : []), ...expanded];
     const pruned = pruneUnusedLets(PRUNABLE, body);
     const text = pruned.join('\n');
     for (const h of literalHelpers([text, ...d.helpers].join('\n'))) d.helpers.add(h);
@@ -430,12 +396,23 @@ class SplitGenerator {
       out.add(k);
       if (this.stored.has(k)) continue;
       const st = this.spec.stages[k];
-      // A reduce stage replays from its partials; a rebased one needs its centre too.
-      const rebased = this.forms.get(k)?.rebased;
+      // A reduce stage replays from its partials; a rebased one needs its centre too, and the row values
+      // its shift reads (shiftOf: its values' expression at the row's first element).
+      const form = this.forms.get(k);
       if (st.kind === 'value') stack.push(...valueNames(st.expr));
-      else if (rebased) stack.push(rebased.centre);
+      else if (form?.rebased) stack.push(form.rebased.centre, ...valueNames(form.expr));
     }
     return out;
+  }
+
+  /**
+   * A placeholder line for stage k's shift (shiftOf), expanded by finish(): only then is it known which
+   * buffers the dispatch binds as vectors.
+   */
+  private shift(d: Dispatch, k: number): string {
+    const marker = `// shift of stage ${k}`;
+    d.shifts.set(marker, () => shiftOf(this.forms.get(k)!, k, this.keepCoords, d.helpers, d.vectors));
+    return marker;
   }
 
   /** What a partial pass computes for stage k, in the dispatch's comment. */
@@ -446,15 +423,6 @@ class SplitGenerator {
     if (rebased?.kind === 'moments') return `reduction ${ordinal} (sum of squared deviations from the mean, as moments)`;
     if (rebased?.kind === 'expsum') return `reduction ${ordinal} (sum of exp(x - max), as a running max and sum)`;
     return `reduction ${ordinal} (${st.op})`;
-  }
-
-  /** Stage k's accumulator takes the element `value` (at reduced index r). */
-  private accumulate(k: number, value: string, r: string): string[] {
-    const { acc, isArg, rebased, dtype } = this.forms.get(k)!;
-    if (rebased) return [`p${k} = ${REBASED[rebased.kind].add(`p${k}`, value)};`];
-    const item = dtype === 'bool' ? `select(0u, 1u, ${value})` : value;
-    if (!isArg) return [`p${k} = ${acc.combine(`p${k}`, item)};`];
-    return [`let it${k}_${r} = ${item};`, `if (${acc.better}(it${k}_${r}, ${r}, p${k}, p${k}_i)) {`, `  p${k} = it${k}_${r};`, `  p${k}_i = ${r};`, '}'];
   }
 
   /** Stores stage k's partial `value` (and `${value}_i`) at word offsets through `at(base)`. */
@@ -492,7 +460,8 @@ class SplitGenerator {
         d.body.push(...e.code, `let ${stage.name}: ${VALUE_TYPE[stage.dtype]} = ${e.value(stage.step)};`);
         return;
       }
-      const { acc, isArg, rebased, words } = this.forms.get(k)!;
+      const form = this.forms.get(k)!;
+      const { acc, isArg, words } = form;
       acc.helpers.forEach((h) => d.helpers.add(h));
       d.scratchRead += words * plan.rows * plan.chunks;
       const row = plan.layout === 'row';
@@ -538,8 +507,7 @@ class SplitGenerator {
         value = `b${k}`;
         index = `b${k}_i`;
       }
-      const v = rebased ? REBASED[rebased.kind].final(value, rebased.centre) : isArg ? `i32(${index})` : stage.dtype === 'bool' ? `${value} != 0u` : value;
-      d.body.push(`let ${stage.name}: ${VALUE_TYPE[isArg ? 'int32' : stage.dtype]} = ${v};`);
+      d.body.push(this.shift(d, k), `let ${stage.name}: ${VALUE_TYPE[isArg ? 'int32' : stage.dtype]} = ${rowValueOf(form, k, stage, value, index)};`);
     });
   }
 
@@ -764,38 +732,10 @@ class Dispatch {
   readonly shared = new Map<string, string>();
   /** Buffers bound as array<vec4<T>>. */
   readonly vectors = new Set<string>();
+  /** Placeholder lines of d.body and what finish() puts in their place (see SplitGenerator.shift). */
+  readonly shifts = new Map<string, () => string[]>();
   scratchRead = 0;
   scratchWritten = 0;
-}
-
-/** The row values an expression reads. */
-function valueNames(expr: Expr): string[] {
-  return expr.steps.flatMap((s) => (s.kind === 'value' ? [s.name] : []));
-}
-
-/**
- * One expression computing the value of each part (its expr's step): steps appended in order, a step equal to
- * one already there (the same op of the same operands, load, leaf or row value) shared, so a pass reducing
- * several functions of one input loads each element once.
- */
-function mergeExprs(parts: readonly { readonly expr: Expr; readonly step: number }[]): { expr: Expr; steps: number[] } {
-  const steps: ExprStep[] = [];
-  const at = new Map<string, number>();
-  const values = parts.map(({ expr, step }) => {
-    const moved: number[] = [];
-    for (const s of expr.steps) {
-      const step2: ExprStep = s.kind === 'op' ? { ...s, args: s.args.map((a) => moved[a]) } : s;
-      const key = JSON.stringify(step2);
-      let k = at.get(key);
-      if (k === undefined) {
-        k = steps.push(step2) - 1;
-        at.set(key, k);
-      }
-      moved.push(k);
-    }
-    return moved[step];
-  });
-  return { expr: { steps }, steps: values };
 }
 
 function encode(type: string, value: string): string {

@@ -10,7 +10,9 @@
 // Where a workgroup owns the row and each thread's share is small (planRowCache), each thread keeps what it
 // reads of the row in private arrays, filled by the first stage that reads them; later stages and the map
 // read the arrays, so the row is read from memory once, 4 consecutive elements per step (vec4) where the
-// row's buffers are aligned. Otherwise every stage loops over the row in memory again.
+// row's buffers are aligned. Otherwise the row is read from memory in a loop per pass: reductions that need
+// no row value of a pass share its loop, the variance's moments and softmax's running sum included
+// (row-passes.ts, row-rebase.ts), and the map has its own loop.
 // With options.subgroups (the device has the feature), a workgroup merges its threads' partial results
 // through subgroup operations instead of the tree (subgroups.ts, subgroupCombine: exact for max/min with NaN
 // and for argmax/argmin), keeping the tree for workgroups whose subgroups are not laid out as blocks.
@@ -22,6 +24,7 @@ import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementw
 import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords, type EmittedExpr, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './subgroups.js';
+import { accumulate, declareAccumulator, mergeExprs, planPasses, rowValueOf, shiftOf } from './row-passes.js';
 import { rowSegmentThreads, segmentCombine, segmentPrologue, SEGMENT_LANE, SEGMENT_LIVE, SEGMENT_WORKGROUP, SUBGROUP_ID_BUILTIN } from './row-segments.js';
 import { tuning } from './tuning.js';
 import { fromStorage, indent, literal, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
@@ -94,6 +97,11 @@ export interface RowTuning {
   /** Segmented rows: reduce by shuffles where the subgroups allow (false: the workgroup-memory tree only, to compare). */
   readonly segmentShuffles: boolean;
   /**
+   * Without the row cache (and not segmented), reductions share loops over the row (row-passes.ts); false: a
+   * loop per reduction (to compare).
+   */
+  readonly sharePasses: boolean;
+  /**
    * Short rows (at most serialRow elements, innermost axes reduced, at least segmentMinRows rows): segmented
    * with T = extent / shortRowValues threads per row (a power of two from 2 to segmentThreads) instead of one
    * thread per row, where T is at least 2 (0: off).
@@ -123,6 +131,7 @@ export const DEFAULT_ROW_TUNING: RowTuning = {
   segmentMaxCachedValues: 96,
   segmentMaxUnroll: 32,
   segmentShuffles: true,
+  sharePasses: true,
   // On the H100 (2026-11-24, bench/kernels.ts red-*, GPU ms against one thread per row): rows of 16 took
   // 0.032 on T = 2 against 0.042, of 32 0.032 on T = 4 against 0.076, of 64 0.031 on T = 8 against 0.076
   // (argmax: 0.036 against 0.129 and 0.037 against 0.140); rows of 8 kept one thread (0.034 against 0.034).
@@ -184,71 +193,92 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
     '}',
   ];
 
-  spec.stages.forEach((stage, k) => {
-    if (stage.kind === 'value') {
-      const e = emitExpr(stage.expr, keepCoords, `s${k}_`);
-      e.helpers.forEach((h) => helpers.add(h));
-      body.push(...e.code, `let ${stage.name}: ${VALUE_TYPE[stage.dtype]} = ${e.value(stage.step)};`);
-      return;
-    }
-    const acc = accumulator(stage.op, stage.dtype);
-    acc.helpers.forEach((h) => helpers.add(h));
-    const isArg = stage.op === 'argmax' || stage.op === 'argmin';
-    const updateOf = (e: EmittedExpr, r: string, it: string) => {
-      const item = stage.dtype === 'bool' ? `select(0u, 1u, ${e.value(stage.step)})` : e.value(stage.step);
-      return isArg
-        ? [`let ${it} = ${item};`, `if (${acc.better}(${it}, ${r}, p${k}, p${k}_i)) {`, `  p${k} = ${it};`, `  p${k}_i = ${r};`, '}']
-        : [`p${k} = ${acc.combine(`p${k}`, item)};`];
-    };
-    if (cached) {
-      body.push(...cached.loads(k), `var p${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var p${k}_i: u32 = 0xffffffffu;`] : []));
-      body.push(...cached.steps((lane, coords, r) => {
-        const e = cached.expr(stage.expr, coords, `s${k}_${lane === null ? '' : `l${lane}_`}`, lane);
-        e.helpers.forEach((h) => helpers.add(h));
-        return [...e.code, ...updateOf(e, r, lane === null ? `it${k}` : `it${k}_${lane}`)];
-      }));
-    } else {
-      const e = emitExpr(stage.expr, inCoords, `s${k}_`);
-      e.helpers.forEach((h) => helpers.add(h));
-      body.push(`var p${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var p${k}_i: u32 = 0xffffffffu;`] : []));
-      body.push(...loop([...e.code, ...updateOf(e, 'r', `it${k}`)]));
-    }
-    let result = `p${k}`;
-    let index = `p${k}_i`;
+  const valueStage = (stage: Extract<RowStage, { kind: 'value' }>, k: number) => {
+    const e = emitExpr(stage.expr, keepCoords, `s${k}_`);
+    e.helpers.forEach((h) => helpers.add(h));
+    body.push(...e.code, `let ${stage.name}: ${VALUE_TYPE[stage.dtype]} = ${e.value(stage.step)};`);
+  };
+  /** Merges the threads' accumulators `p<k>` (a segment's, a workgroup's); returns the names of the merged value and index. */
+  const combine = (k: number, op: RowReduceOp, dtype: DType, acc: Accumulator, isArg: boolean, rebased: boolean): [string, string] => {
     if (segment) {
-      body.push(...segmentCombine(shared, { op: stage.op, dtype: stage.dtype, acc, lanes: segment, value: `p${k}`, result: `w${k}`, shuffles }));
-      result = `w${k}`;
-      index = `w${k}_i`;
-    } else if (!serial) {
-      const { vals, tree } = workgroupTree(shared, acc, isArg, threads, `p${k}`);
-      if (subgroups) {
-        // Thread 0 leaves the result in the arrays' entry 0; the barrier makes it visible to every thread.
-        const combine = subgroupCombine({
-          op: stage.op,
-          dtype: stage.dtype,
-          threads,
-          vals,
-          idx: isArg ? 'wg_idx' : undefined,
-          value: `p${k}`,
-          index: isArg ? `p${k}_i` : undefined,
-        });
-        combine.helpers.forEach(([name, text]) => {
-          if (![...helpers].some((h) => h.includes(`fn ${name}(`))) helpers.add(text);
-        });
-        body.push('if (sg_mapped) {', ...indent([...combine.code, 'workgroupBarrier();']), '} else {', ...indent(tree), '}');
-      } else body.push(...tree);
-      body.push(
-        `let w${k} = ${vals}[0];`,
-        ...(isArg ? [`let w${k}_i = wg_idx[0];`] : []),
-        // Every thread has read the result before the next stage reuses the workgroup arrays.
-        'workgroupBarrier();',
-      );
-      result = `w${k}`;
-      index = `w${k}_i`;
+      body.push(...segmentCombine(shared, { op, dtype, acc, lanes: segment, value: `p${k}`, result: `w${k}`, shuffles }));
+      return [`w${k}`, `w${k}_i`];
     }
-    const value = isArg ? `i32(${index})` : stage.dtype === 'bool' ? `${result} != 0u` : result;
-    body.push(`let ${stage.name}: ${VALUE_TYPE[isArg ? 'int32' : stage.dtype]} = ${value};`);
-  });
+    if (serial) return [`p${k}`, `p${k}_i`];
+    const { vals, tree } = workgroupTree(shared, acc, isArg, threads, `p${k}`);
+    if (subgroups && !rebased) {
+      // Thread 0 leaves the result in the arrays' entry 0; the barrier makes it visible to every thread.
+      const merged = subgroupCombine({ op, dtype, threads, vals, idx: isArg ? 'wg_idx' : undefined, value: `p${k}`, index: isArg ? `p${k}_i` : undefined });
+      merged.helpers.forEach(([name, text]) => {
+        if (![...helpers].some((h) => h.includes(`fn ${name}(`))) helpers.add(text);
+      });
+      body.push('if (sg_mapped) {', ...indent([...merged.code, 'workgroupBarrier();']), '} else {', ...indent(tree), '}');
+    } else body.push(...tree);
+    body.push(
+      `let w${k} = ${vals}[0];`,
+      ...(isArg ? [`let w${k}_i = wg_idx[0];`] : []),
+      // Every thread has read the result before the next stage reuses the workgroup arrays.
+      'workgroupBarrier();',
+    );
+    return [`w${k}`, `w${k}_i`];
+  };
+
+  // Where every stage reads the row from memory (no row cache, not segmented), reductions that need no row
+  // value of a pass share one loop over the row (row-passes.ts: sum, max and argmin of one value; the mean
+  // and the variance's moments; softmax's max and running sum). Otherwise a loop (or cached steps) per stage.
+  const passes = !cached && !segment && t.sharePasses ? planPasses(spec, true) : null;
+  if (passes) {
+    const finish = (k: number) => {
+      const stage = spec.stages[k];
+      if (stage.kind === 'value') return valueStage(stage, k);
+      const form = passes.forms.get(k)!;
+      const [result, index] = combine(k, stage.op, stage.dtype, form.acc, form.isArg, form.rebased !== undefined);
+      body.push(`let ${stage.name}: ${VALUE_TYPE[form.isArg ? 'int32' : stage.dtype]} = ${rowValueOf(form, k, stage, result, index)};`);
+    };
+    spec.stages.forEach((_, k) => passes.ready[k] === 0 && finish(k));
+    passes.passes.forEach((ks, n) => {
+      const forms = ks.map((k) => passes.forms.get(k)!);
+      forms.forEach((f, i) => {
+        f.acc.helpers.forEach((h) => helpers.add(h));
+        body.push(...declareAccumulator(f, ks[i]), ...shiftOf(f, ks[i], keepCoords, helpers));
+      });
+      const merged = mergeExprs(forms);
+      const e = emitExpr(merged.expr, inCoords, `e${n}_`);
+      e.helpers.forEach((h) => helpers.add(h));
+      body.push(...loop([...e.code, ...ks.flatMap((k, i) => accumulate(forms[i], k, e.value(merged.steps[i]), 'r'))]));
+      // The stages this pass completes, in order: its reductions and the per-row values after them.
+      spec.stages.forEach((_, k) => passes.ready[k] === n + 1 && finish(k));
+    });
+  } else {
+    spec.stages.forEach((stage, k) => {
+      if (stage.kind === 'value') return valueStage(stage, k);
+      const acc = accumulator(stage.op, stage.dtype);
+      acc.helpers.forEach((h) => helpers.add(h));
+      const isArg = stage.op === 'argmax' || stage.op === 'argmin';
+      const updateOf = (e: EmittedExpr, r: string, it: string) => {
+        const item = stage.dtype === 'bool' ? `select(0u, 1u, ${e.value(stage.step)})` : e.value(stage.step);
+        return isArg
+          ? [`let ${it} = ${item};`, `if (${acc.better}(${it}, ${r}, p${k}, p${k}_i)) {`, `  p${k} = ${it};`, `  p${k}_i = ${r};`, '}']
+          : [`p${k} = ${acc.combine(`p${k}`, item)};`];
+      };
+      if (cached) {
+        body.push(...cached.loads(k), `var p${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var p${k}_i: u32 = 0xffffffffu;`] : []));
+        body.push(...cached.steps((lane, coords, r) => {
+          const e = cached.expr(stage.expr, coords, `s${k}_${lane === null ? '' : `l${lane}_`}`, lane);
+          e.helpers.forEach((h) => helpers.add(h));
+          return [...e.code, ...updateOf(e, r, lane === null ? `it${k}` : `it${k}_${lane}`)];
+        }));
+      } else {
+        const e = emitExpr(stage.expr, inCoords, `s${k}_`);
+        e.helpers.forEach((h) => helpers.add(h));
+        body.push(`var p${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var p${k}_i: u32 = 0xffffffffu;`] : []));
+        body.push(...loop([...e.code, ...updateOf(e, 'r', `it${k}`)]));
+      }
+      const [result, index] = combine(k, stage.op, stage.dtype, acc, isArg, false);
+      const value = isArg ? `i32(${index})` : stage.dtype === 'bool' ? `${result} != 0u` : result;
+      body.push(`let ${stage.name}: ${VALUE_TYPE[isArg ? 'int32' : stage.dtype]} = ${value};`);
+    });
+  }
 
   const rowStores = spec.rowStores.map((s) => `${s.buffer}[${indexOf(s.access, keepCoords)}] = ${toStorage(s.dtype, s.name)};`);
   if (rowStores.length > 0) body.push(...(serial ? rowStores : [`if (${rowLane} == 0u${ragged ? ` && ${SEGMENT_LIVE}` : ''}) {`, ...indent(rowStores), '}']));

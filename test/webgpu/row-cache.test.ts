@@ -245,3 +245,62 @@ describe('the row cache in the generated WGSL', () => {
     expect(wgsl).toContain('var<storage, read_write> out: array<vec4<f32>>;');
   });
 });
+
+describe('without the row cache, reductions that need no row value of a pass share one loop over the row', () => {
+  // row-passes.ts: loops over the row in memory (`for (var r = ...`), shared (the default) or one per
+  // reduction (sharePasses off), with one workgroup per row (rows of 5000: too long for the cache) and one
+  // thread per row (over axis 0 of [20, 4096]: 4096 columns of 20, neighbouring threads on neighbouring columns).
+  const loops = (outputs: Tensor[]) =>
+    planOf(outputs)
+      .dispatches.filter((d) => d.kernel.startsWith('fused.row.'))
+      .map((d) => d.wgsl.match(/for \(var r = /g)?.length ?? 0);
+  const programs2 = (x: () => Tensor, axis: number): [string, () => Tensor[], number, number][] => [
+    ['softmax', () => [x().softmax(axis)], 2, 3],
+    ['logSoftmax', () => [x().logSoftmax(axis)], 2, 3],
+    ['layerNorm-like standardising', () => { const v = x(); return [v.sub(v.mean(axis, true)).div(v.variance(axis, true).add(1e-5).sqrt())]; }, 2, 3],
+    ['variance and mean', () => { const v = x(); return [v.variance(axis), v.mean(axis)]; }, 1, 3],
+    ['sum, max and argmin', () => { const v = x(); return [v.sum(axis), v.max(axis), v.argmin(axis)]; }, 1, 3],
+    ['sum of (x - max)^2 (not rebased)', () => { const v = x(); const d = v.sub(v.max(axis, true)); return [d.mul(d).sum(axis)]; }, 2, 2],
+  ];
+
+  it('loop counts: shared against one per reduction, a workgroup per row and a thread per row', () => {
+    setRowSplitTuning({ enabled: false });
+    try {
+      const wide = () => wg.tensor(new Float32Array(4 * 5000), [4, 5000]);
+      const tall = () => wg.tensor(new Float32Array(20 * 4096), [20, 4096]);
+      for (const [x, axis, layout] of [[wide, -1, 'one workgroup of 256'], [tall, 0, 'one thread per row']] as const) {
+        for (const [name, outputs, shared, separate] of programs2(x, axis)) {
+          const header = planOf(outputs()).dispatches.find((d) => d.kernel.startsWith('fused.row.'))!.wgsl.split('\n')[0];
+          expect(header, name).toContain(layout);
+          expect(loops(outputs()), `${name}, ${layout}, shared`).toEqual([shared]);
+          setRowTuning({ sharePasses: false });
+          expect(loops(outputs()), `${name}, ${layout}, one loop per reduction`).toEqual([separate]);
+          setRowTuning(null);
+        }
+      }
+    } finally {
+      setRowTuning(null);
+      setRowSplitTuning(null);
+    }
+  });
+
+  gpuIt('numerics: +-Inf, NaN and -Inf rows, values near 1e4 with a spread of 1, both layouts', { timeout: 120_000 }, async () => {
+    const offset = (shape: number[], seed: number) => {
+      const rand = rng(seed);
+      return wg.tensor(Float32Array.from({ length: size(shape) }, () => 1e4 + rand()), shape);
+    };
+    const cases: Case[] = [];
+    for (const [shape, axis] of [[[5, 5000], -1], [[20, 1024], 0]] as const) {
+      const sh = [...shape];
+      const specials = () => (axis === 0 ? f32([sh[1], sh[0]], 41, -4, 4, true).T : f32(sh, 41, -4, 4, true));
+      for (const [name, outputs] of programs2(specials, axis)) cases.push({ name: `${name} over axis ${axis} of [${sh}] with +-Inf and NaN`, mode: 'none', outputs });
+      // The variance within 1e-3 (its moments are shifted by the row's first value: unshifted, Welford's
+      // running mean near 1e4 put it 3e-3 off); the standardised values within 5e-2: a float32 sum of
+      // values near 1e4 (ulp 1e-3, the partial sums' up to 2e-2) puts the mean up to 1e-2 off, 0.035 after
+      // dividing by the std (0.29), which the reference (sums in float64) does not share.
+      cases.push({ name: `variance near 1e4 over axis ${axis} of [${sh}]`, mode: 'none', outputs: () => [offset(sh, 42).variance(axis)], tol: { rel: 1e-3, abs: 0 } });
+      cases.push({ name: `standardised rows near 1e4 over axis ${axis} of [${sh}]`, mode: 'none', outputs: () => { const v = offset(sh, 42); return [v.sub(v.mean(axis, true)).div(v.variance(axis, true).sqrt())]; }, tol: { rel: 0, abs: 5e-2 } });
+    }
+    await check(cases, null, 'default');
+  });
+});
