@@ -212,9 +212,11 @@ const SHORT_ROW_VARIANTS: [string, Partial<RowTuning>][] = [
 ];
 /** Which row-cache variants run for a program (none: only the row-split variants). */
 // Rows too long for the row cache, one workgroup each: a loop over the row per pass (shared, row-passes.ts)
-// against one per reduction (as before 2026-11-24 night).
+// of 4 elements per step (row-loop.ts), against scalar steps and one scalar loop per reduction (as before
+// 2026-11-24 night).
 const LOOP_VARIANTS: [string, Partial<RowTuning>][] = [
   ['default', {}],
+  ['scalar-loops', { vec4: false }],
   ['separate-loops', { sharePasses: false }],
 ];
 const rowCacheVariants = (p: Program) =>

@@ -32,14 +32,15 @@
 // The scratch buffer is one array<u32> for every stage's partials (floats and ints through bitcast; arg
 // reductions keep a second region of u32 indices: the index in the row, so ties keep the first index;
 // a rebased reduction one region per component: count, mean, M2; max, sum).
-import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
+import { sizeOf, type Shape } from '../ir/shape.js';
 import type { GeneratedKernel } from './elementwise.js';
-import { emitExpr, indexOf, type Access, type Coords, type Expr, type LoadStep } from './expr.js';
+import { emitExpr, indexOf, type Coords } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
+import { decompose, RowLoop, rowContiguous } from './row-loop.js';
 import { accumulate, declareAccumulator, mergeExprs, planPasses, rowValueOf, shiftOf, valueNames, type StageForm } from './row-passes.js';
 import { workgroupTree, type Accumulator, type RowSpec, type RowStage } from './row.js';
 import { tuning } from './tuning.js';
-import { fromStorage, indent, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
+import { indent, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 /** When and how finely the lowering splits row programs and plain reductions (tests force small splits). */
 export interface RowSplitTuning {
@@ -219,6 +220,7 @@ class SplitGenerator {
   readonly scratchSize: number;
   /** Kept axes of extent > 1 all precede reduced axes of extent > 1: the flat input index is o * extent + r. */
   private readonly rowContiguous: boolean;
+  private readonly rowLoop: RowLoop;
   private readonly keepCoords: Coords;
 
   constructor(
@@ -242,11 +244,10 @@ class SplitGenerator {
       });
     }
     this.scratchSize = size;
-    const big = (d: number) => inShape[d] > 1;
-    const keptBig = this.kept.filter(big);
-    const redBig = axes.filter(big);
-    this.rowContiguous = keptBig.length === 0 || redBig.length === 0 || Math.max(...keptBig) < Math.min(...redBig);
+    this.rowContiguous = rowContiguous(inShape, axes);
     this.keepCoords = { names: inShape.map((_, d) => (axes.includes(d) ? '0u' : `c${d}`)) };
+    const { layout, extent, chunk, threads } = plan;
+    this.rowLoop = new RowLoop(spec, { layout, extent, chunk, threads, rowContiguous: this.rowContiguous, keepCoords: this.keepCoords, kept: this.kept, vec4: options.vec4 ?? (() => false) });
     if (spec.buffers.some((b) => b.name === options.scratch)) throw new Error(`internal: scratch buffer name ${options.scratch} is taken`);
   }
 
@@ -275,7 +276,7 @@ class SplitGenerator {
       forms[i].acc.helpers.forEach((h) => d.helpers.add(h));
       d.body.push(...declareAccumulator(forms[i], k), this.shift(d, k));
     });
-    const vec4 = this.loop(d, merged.expr, (value, r, i) => accumulate(forms[i], ks[i], value, r), merged.steps);
+    const vec4 = this.rowLoop.emit(d, merged.expr, (value, r, i) => accumulate(forms[i], ks[i], value, r), merged.steps);
     const at = (base: number) => this.partialIndex(base, 'o', 'w');
     ks.forEach((k, i) => {
       const { acc, isArg } = forms[i];
@@ -324,7 +325,7 @@ class SplitGenerator {
     let vec4 = false;
     if (spec.map) {
       const map = spec.map;
-      vec4 = this.loop(d, map.expr, null, [], map.stores);
+      vec4 = this.rowLoop.emit(d, map.expr, null, [], map.stores);
     }
     return this.finish(d, chunked ? 'map' : 'finish', chunked ? this.plan.chunks : 1, chunked ? 'the row map' : 'the row values', vec4, 'read');
   }
@@ -532,188 +533,10 @@ class SplitGenerator {
       'workgroupBarrier();',
     ];
   }
-
-  /**
-   * The loop over this (row, chunk)'s elements evaluating `expr`: `update(value, r, i)` per element for each
-   * step steps[i] (the reduce stages' values), and `stores` (the map's). Returns whether it went 4 elements
-   * per step.
-   */
-  private loop(
-    d: Dispatch,
-    expr: Expr,
-    update: ((value: string, r: string, index: number) => string[]) | null,
-    steps: readonly number[],
-    stores: NonNullable<RowSpec['map']>['stores'] = [],
-  ): boolean {
-    const { plan, spec } = this;
-    const { inShape, axes } = spec;
-    const row = plan.layout === 'row';
-    const lo = `w * ${plan.chunk}u`;
-    const hi = `min(${lo} + ${plan.chunk}u, ${plan.extent}u)`;
-    const vec = row && this.rowContiguous && plan.extent % 4 === 0 && plan.chunk % 4 === 0 ? this.vectorPlan(expr, stores) : null;
-    if (!vec) {
-      const coords: Coords = { names: inShape.map((_, a) => `c${a}`), flat: this.rowContiguous ? { name: 'f', shape: inShape } : undefined };
-      const e = emitExpr(expr, coords, 'e');
-      e.helpers.forEach((h) => d.helpers.add(h));
-      const inner = [
-        ...decompose('r', axes, inShape, (a) => `c${a}`),
-        ...(this.rowContiguous ? ['let f = ob + r;'] : []),
-        ...e.code,
-        ...(update ? steps.flatMap((s, i) => update(e.value(s), 'r', i)) : []),
-        ...stores.map((s) => `${s.buffer}[${indexOf(s.access, coords)}] = ${toStorage(s.dtype, e.value(s.step))};`),
-      ];
-      if (row) {
-        d.body.push(`for (var r = ${lo} + lid; r < ${hi}; r += ${plan.threads}u) {`, ...indent(inner), '}');
-        return false;
-      }
-      // Column layout: 4 consecutive elements of the chunk per step, every load issued before the lanes'
-      // arithmetic (four loads in flight per thread, not one); updates and stores in element order, so
-      // results are those of the plain loop. The plain loop takes the last 1-3 elements.
-      const unrolled: string[] = ['let r0 = r;', 'let r1 = r + 1u;', 'let r2 = r + 2u;', 'let r3 = r + 3u;'];
-      const hoisted: string[] = [];
-      const lanesCode: string[] = [];
-      for (let lane = 0; lane < 4; lane++) {
-        const name = (a: number) => (axes.includes(a) ? `k${lane}c${a}` : `c${a}`);
-        const laneCoords: Coords = { names: inShape.map((_, a) => name(a)) };
-        unrolled.push(...decompose(`r${lane}`, axes, inShape, name));
-        const le = emitExpr(expr, laneCoords, `l${lane}_`, {
-          loadValue: (i: number, st: LoadStep) => {
-            hoisted.push(`let u${i}_${lane}: ${VALUE_TYPE[st.dtype]} = ${fromStorage(st.dtype, `${st.buffer}[${indexOf(st.access, laneCoords)}]`)};`);
-            return `u${i}_${lane}`;
-          },
-        });
-        le.helpers.forEach((h) => d.helpers.add(h));
-        lanesCode.push(
-          ...le.code,
-          ...(update ? steps.flatMap((st, i) => update(le.value(st), `r${lane}`, i)) : []),
-          ...stores.map((st) => `${st.buffer}[${indexOf(st.access, laneCoords)}] = ${toStorage(st.dtype, le.value(st.step))};`),
-        );
-      }
-      d.body.push(
-        '{',
-        `  var r = ${lo};`,
-        `  for (; r + 3u < ${hi}; r += 4u) {`,
-        ...indent(indent([...unrolled, ...hoisted, ...lanesCode])),
-        '  }',
-        `  for (; r < ${hi}; r += 1u) {`,
-        ...indent(indent(inner)),
-        '  }',
-        '}',
-      );
-      return false;
-    }
-    // 4 elements per step: lane k is element 4q + k of the row; vector loads and stores at base(o) / 4 + q.
-    vec.vectors.forEach((v) => d.vectors.add(v.buffer));
-    const pre: string[] = [];
-    const bases = new Map<string, string>();
-    const baseOf = (access: Access): string => {
-      const key = `${access.offset}:${access.strides.join(',')}`;
-      let name = bases.get(key);
-      if (!name) {
-        name = `vb${bases.size}`;
-        bases.set(key, name);
-        pre.push(`let ${name} = ${this.vectorBase(access)};`);
-      }
-      return name;
-    };
-    const inner: string[] = ['let r0 = q * 4u;', 'let r1 = r0 + 1u;', 'let r2 = r0 + 2u;', 'let r3 = r0 + 3u;'];
-    const loaded = new Map<string, string>();
-    const constants = new Map<number, string>();
-    expr.steps.forEach((st, i) => {
-      if (st.kind !== 'load') return;
-      if (vec.vectorLoads.has(i)) {
-        const key = `${st.buffer}@${baseOf(st.access)}`;
-        if (!loaded.has(key)) {
-          const name = `q${loaded.size}`;
-          loaded.set(key, name);
-          inner.push(`let ${name} = ${st.buffer}[${baseOf(st.access)} + q];`);
-        }
-      } else if (vec.constantLoads.has(i)) {
-        const name = `h${i}`;
-        constants.set(i, name);
-        pre.push(`let ${name}: ${VALUE_TYPE[st.dtype]} = ${fromStorage(st.dtype, `${st.buffer}[${indexOf(st.access, this.keepCoords)}]`)};`);
-      }
-    });
-    const laneValues: ((step: number) => string)[] = [];
-    for (let lane = 0; lane < 4; lane++) {
-      const name = (a: number) => (axes.includes(a) ? `k${lane}c${a}` : `c${a}`);
-      const coords: Coords = { names: inShape.map((_, a) => name(a)), flat: { name: `f${lane}`, shape: inShape } };
-      inner.push(...decompose(`r${lane}`, axes, inShape, name), `let f${lane} = ob + r${lane};`);
-      const e = emitExpr(expr, coords, `l${lane}_`, {
-        loadValue: (i: number, st: LoadStep) => {
-          const c = constants.get(i);
-          if (c) return c;
-          if (!vec.vectorLoads.has(i)) return undefined;
-          return fromStorage(st.dtype, `${loaded.get(`${st.buffer}@${baseOf(st.access)}`)}.${LANES[lane]}`);
-        },
-      });
-      e.helpers.forEach((h) => d.helpers.add(h));
-      inner.push(...e.code);
-      if (update) steps.forEach((s, i) => inner.push(...update(e.value(s), `r${lane}`, i)));
-      laneValues.push(e.value);
-      if (!vec.vectorStores) {
-        for (const s of stores) inner.push(`${s.buffer}[${indexOf(s.access, coords)}] = ${toStorage(s.dtype, e.value(s.step))};`);
-      }
-    }
-    if (vec.vectorStores) {
-      for (const s of stores) {
-        inner.push(`${s.buffer}[${baseOf(s.access)} + q] = vec4<${STORAGE_TYPE[s.dtype]}>(${laneValues.map((v) => toStorage(s.dtype, v(s.step))).join(', ')});`);
-      }
-    }
-    d.body.push(...pre, `for (var q = ${lo} / 4u + lid; q < ${hi} / 4u; q += ${plan.threads}u) {`, ...indent(inner), '}');
-    return true;
-  }
-
-  /**
-   * Which loads of `expr` (step indices) are vector loads and which are per-row constants (hoisted out of
-   * the loop), and whether the stores are vector stores; null when nothing would be a vector (the scalar
-   * loop is as good then).
-   */
-  private vectorPlan(expr: Expr, stores: NonNullable<RowSpec['map']>['stores']) {
-    const allowed = this.options.vec4 ?? (() => false);
-    const vectorLoads = new Set<number>();
-    const constantLoads = new Set<number>();
-    expr.steps.forEach((st, i) => {
-      if (st.kind !== 'load') return;
-      if (this.isRowConstant(st.access)) constantLoads.add(i);
-      else if (allowed(st.buffer) && this.isRowVector(st.access)) vectorLoads.add(i);
-    });
-    const vectorStores = stores.length > 0 && stores.every((s) => allowed(s.buffer) && this.isRowVector(s.access));
-    if (vectorLoads.size === 0 && !vectorStores) return null;
-    // A buffer read both as vectors and element by element is bound one way only: then no vector loads of it.
-    const scalarBuffers = new Set(expr.steps.flatMap((st, i) => (st.kind === 'load' && !vectorLoads.has(i) ? [st.buffer] : [])));
-    if (!vectorStores) for (const s of stores) scalarBuffers.add(s.buffer);
-    for (const i of [...vectorLoads]) if (scalarBuffers.has((expr.steps[i] as LoadStep).buffer)) vectorLoads.delete(i);
-    if (vectorStores && stores.some((s) => scalarBuffers.has(s.buffer))) return null;
-    if (vectorLoads.size === 0 && !vectorStores) return null;
-    const vectors = [...new Set([...[...vectorLoads].map((i) => (expr.steps[i] as LoadStep).buffer), ...(vectorStores ? stores.map((s) => s.buffer) : [])])].map((buffer) => ({ buffer }));
-    return { vectorLoads, constantLoads, vectorStores, vectors };
-  }
-
-  /** The access reads the same element for every reduced coordinate (a per-row value broadcast over the row). */
-  private isRowConstant(access: Access): boolean {
-    return this.spec.axes.every((a) => this.spec.inShape[a] === 1 || access.strides[a] === 0);
-  }
-
-  /** The access is base(o) + r with base(o) a multiple of 4 for every row: 4 elements of a step are one vector. */
-  private isRowVector(access: Access): boolean {
-    const { inShape, axes } = this.spec;
-    const red = axes.filter((a) => inShape[a] > 1);
-    const strides = stridesOf(red.map((a) => inShape[a]));
-    if (!red.every((a, i) => access.strides[a] === strides[i])) return false;
-    return access.offset % 4 === 0 && this.kept.every((a) => inShape[a] === 1 || access.strides[a] % 4 === 0);
-  }
-
-  /** base(o) / 4 of a row-vector access, from the kept coordinates. */
-  private vectorBase(access: Access): string {
-    const terms = this.kept.flatMap((a) => (this.spec.inShape[a] === 1 || access.strides[a] === 0 ? [] : [access.strides[a] === 4 ? `c${a}` : `c${a} * ${access.strides[a] / 4}u`]));
-    if (access.offset !== 0 || terms.length === 0) terms.unshift(`${access.offset / 4}u`);
-    return terms.join(' + ');
-  }
 }
 
-const LANES = ['x', 'y', 'z', 'w'] as const;
-const COMPONENTS = LANES;
+/** The components of a rebased partial, one scratch word each. */
+const COMPONENTS = ['x', 'y', 'z', 'w'] as const;
 
 /**
  * Column layout, combine and finish dispatches: GATHER_THREADS threads of `rows per workgroup` x `lanes`,
@@ -746,20 +569,6 @@ function decode(type: string, stored: string): string {
   return type === 'u32' ? stored : `bitcast<${type}>(${stored})`;
 }
 
-/** `let NAME = ...;` for `axes` of `shape` from the row-major linear index `linear` over them. */
-function decompose(linear: string, axes: readonly number[], shape: Shape, name: (axis: number) => string): string[] {
-  const extents = axes.map((d) => shape[d]);
-  const strides = stridesOf(extents);
-  return axes.map((d, k) => {
-    if (extents[k] <= 1) return `let ${name(d)} = 0u;`;
-    const q = strides[k] === 1 ? linear : `${linear} / ${strides[k]}u`;
-    const outer = extents.slice(0, k).every((e) => e <= 1);
-    return `let ${name(d)} = ${outer ? q : `(${q}) % ${extents[k]}u`};`;
-  });
-}
 
 /** The index lets (coordinates, lane indices, flat indices, vector bases), dropped where unused. */
 const PRUNABLE = /^\s*let ((?:k\dc|c)\d+|r[0-3]|f[0-3]?|ob|vb\d+|h\d+) = /;
-
-
-

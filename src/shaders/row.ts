@@ -12,7 +12,8 @@
 // read the arrays, so the row is read from memory once, 4 consecutive elements per step (vec4) where the
 // row's buffers are aligned. Otherwise the row is read from memory in a loop per pass: reductions that need
 // no row value of a pass share its loop, the variance's moments and softmax's running sum included
-// (row-passes.ts, row-rebase.ts), and the map has its own loop.
+// (row-passes.ts, row-rebase.ts), and the map has its own loop; a workgroup's loops take 4 elements per
+// step with vec4 loads and stores where the row is contiguous and aligned (row-loop.ts).
 // With options.subgroups (the device has the feature), a workgroup merges its threads' partial results
 // through subgroup operations instead of the tree (subgroups.ts, subgroupCombine: exact for max/min with NaN
 // and for argmax/argmin), keeping the tree for workgroups whose subgroups are not laid out as blocks.
@@ -24,6 +25,7 @@ import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementw
 import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords, type EmittedExpr, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './subgroups.js';
+import { RowLoop, rowContiguous } from './row-loop.js';
 import { accumulate, declareAccumulator, mergeExprs, planPasses, rowValueOf, shiftOf } from './row-passes.js';
 import { rowSegmentThreads, segmentCombine, segmentPrologue, SEGMENT_LANE, SEGMENT_LIVE, SEGMENT_WORKGROUP, SUBGROUP_ID_BUILTIN } from './row-segments.js';
 import { tuning } from './tuning.js';
@@ -227,7 +229,26 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
   // value of a pass share one loop over the row (row-passes.ts: sum, max and argmin of one value; the mean
   // and the variance's moments; softmax's max and running sum). Otherwise a loop (or cached steps) per stage.
   const passes = !cached && !segment && t.sharePasses ? planPasses(spec, true) : null;
+  // A workgroup per row without the cache: the split kernel's loop over one chunk, the whole row
+  // (row-loop.ts: 4 elements per step, vec4 loads and stores where the row is contiguous and aligned).
+  // Buffers that value stages read per row stay scalar arrays.
+  const valueBuffers = new Set(spec.stages.flatMap((st) => (st.kind === 'value' ? st.expr.steps.flatMap((x) => (x.kind === 'load' ? [x.buffer] : [])) : [])));
+  const contiguous = rowContiguous(inShape, axes);
+  const sink = { body: [] as string[], helpers, vectors: new Set<string>() };
+  const rowLoop =
+    passes && !serial
+      ? new RowLoop(spec, { layout: 'row', extent, chunk: extent, threads, rowContiguous: contiguous, keepCoords, kept, vec4: (b) => t.vec4 && options.vec4?.(b) === true && !valueBuffers.has(b) })
+      : null;
+  /** The loop's statements in a block of their own (several loops declare the same per-row lets). */
+  const emitLoop = (expr: Expr, update: ((value: string, r: string, index: number) => string[]) | null, steps: readonly number[], stores: NonNullable<RowSpec['map']>['stores'] = []) => {
+    sink.body.length = 0;
+    rowLoop!.emit(sink, expr, update, steps, stores);
+    return ['{', ...indent(sink.body), '}'];
+  };
+  // Shifts (shiftOf) read buffers the loops may bind as vectors: placeholders, expanded at the end.
+  const shifts = new Map<string, () => string[]>();
   if (passes) {
+    if (rowLoop) body.push('let w = 0u;', ...(contiguous ? [`let ob = o * ${extent}u;`] : []));
     const finish = (k: number) => {
       const stage = spec.stages[k];
       if (stage.kind === 'value') return valueStage(stage, k);
@@ -240,12 +261,18 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
       const forms = ks.map((k) => passes.forms.get(k)!);
       forms.forEach((f, i) => {
         f.acc.helpers.forEach((h) => helpers.add(h));
-        body.push(...declareAccumulator(f, ks[i]), ...shiftOf(f, ks[i], keepCoords, helpers));
+        const marker = `// shift of stage ${ks[i]}`;
+        shifts.set(marker, () => shiftOf(f, ks[i], keepCoords, helpers, sink.vectors));
+        body.push(...declareAccumulator(f, ks[i]), marker);
       });
       const merged = mergeExprs(forms);
-      const e = emitExpr(merged.expr, inCoords, `e${n}_`);
-      e.helpers.forEach((h) => helpers.add(h));
-      body.push(...loop([...e.code, ...ks.flatMap((k, i) => accumulate(forms[i], k, e.value(merged.steps[i]), 'r'))]));
+      const update = (value: string, r: string, i: number) => accumulate(forms[i], ks[i], value, r);
+      if (rowLoop) body.push(...emitLoop(merged.expr, update, merged.steps));
+      else {
+        const e = emitExpr(merged.expr, inCoords, `e${n}_`);
+        e.helpers.forEach((h) => helpers.add(h));
+        body.push(...loop([...e.code, ...ks.flatMap((k, i) => update(e.value(merged.steps[i]), 'r', i))]));
+      }
       // The stages this pass completes, in order: its reductions and the per-row values after them.
       spec.stages.forEach((_, k) => passes.ready[k] === n + 1 && finish(k));
     });
@@ -301,17 +328,20 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
         ...vector.map((s) => `${s.buffer}[${cached.vectorIndex(s.access)}] = vec4<${STORAGE_TYPE[s.dtype]}>(${lanes.map((l) => toStorage(s.dtype, l.value(s.step))).join(', ')});`),
       ];
     }));
+  } else if (spec.map && rowLoop) {
+    mapBody.push(...emitLoop(spec.map.expr, null, [], spec.map.stores));
   } else if (spec.map) {
     const e = emitExpr(spec.map.expr, inCoords, 'm');
     e.helpers.forEach((h) => helpers.add(h));
     mapBody.push(...loop([...e.code, ...spec.map.stores.map((s) => `${s.buffer}[${indexOf(s.access, inCoords)}] = ${toStorage(s.dtype, e.value(s.step))};`)]));
   }
   body.push(...(segment && ragged && mapBody.length > 0 ? [`if (${SEGMENT_LIVE}) {`, ...indent(mapBody), '}'] : mapBody));
-  for (const h of literalHelpers([...body, ...helpers].join('\n'))) helpers.add(h);
+  const expanded = body.flatMap((line) => shifts.get(line)?.() ?? [line]);
+  for (const h of literalHelpers([...expanded, ...helpers].join('\n'))) helpers.add(h);
 
   const layout = serial ? 'one thread per row' : segment ? `segmented: ${segment} threads per row, ${rowsPerWorkgroup} rows per workgroup of ${threads}` : `one workgroup of ${threads} threads per row`;
   const combined = segment ? (shuffles ? ', reduced by subgroupShuffleXor butterflies' : ', reduced in workgroup memory') : subgroups ? ', merged through subgroups' : '';
-  const header = `// row kernel: ${rows} row(s) of ${extent} over axes [${axes.join(', ')}] of [${inShape.join(', ')}], ${layout}${cache ? `, row cached in registers (${cache.loads.size} input(s), ${cache.steps} step(s) of ${cache.unit} element(s) per thread${cache.vectors.size > 0 ? ', vec4' : ''})` : ''}${combined}`;
+  const header = `// row kernel: ${rows} row(s) of ${extent} over axes [${axes.join(', ')}] of [${inShape.join(', ')}], ${layout}${cache ? `, row cached in registers (${cache.loads.size} input(s), ${cache.steps} step(s) of ${cache.unit} element(s) per thread${cache.vectors.size > 0 ? ', vec4' : ''})` : ''}${sink.vectors.size > 0 ? ', loops of 4 elements per step (vec4)' : ''}${combined}`;
   const start = serial ? `let o = (${LINEAR_WORKGROUP}) * ${threads}u + lid;` : `let o = ${LINEAR_WORKGROUP};`;
   const usesSubgroups = subgroups || shuffles;
   // o (or a segmented workgroup's first row) depends only on the workgroup, so the return keeps barriers and
@@ -327,14 +357,14 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
   const wgsl = [
     ...(usesSubgroups ? [SUBGROUP_ENABLE] : []),
     header,
-    ...bufferDecls(spec.buffers, cache?.vectors),
+    ...bufferDecls(spec.buffers, cache?.vectors ?? sink.vectors),
     ...shared.values(),
     ...(usesSubgroups ? SUBGROUP_MODULE : []),
     ...helpers,
     '',
     `@compute @workgroup_size(${threads})`,
     `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${usesSubgroups ? `, ${SUBGROUP_BUILTIN}` : ''}${shuffles ? `, ${SUBGROUP_ID_BUILTIN}` : ''}) {`,
-    ...indent([...prologue, ...decompose('o', kept, inShape), ...body]),
+    ...indent([...prologue, ...decompose('o', kept, inShape), ...expanded]),
     '}',
     '',
   ].join('\n');

@@ -247,13 +247,14 @@ describe('the row cache in the generated WGSL', () => {
 });
 
 describe('without the row cache, reductions that need no row value of a pass share one loop over the row', () => {
-  // row-passes.ts: loops over the row in memory (`for (var r = ...`), shared (the default) or one per
-  // reduction (sharePasses off), with one workgroup per row (rows of 5000: too long for the cache) and one
+  // row-passes.ts: loops over the row in memory (`for (var r = ...`, `for (var q = ...` where 4 elements a
+  // step), shared (the default) or one per reduction (sharePasses off), with one workgroup per row (rows of
+  // 5000: too long for the cache; vec4 loops, row-loop.ts, where shared) and one
   // thread per row (over axis 0 of [20, 4096]: 4096 columns of 20, neighbouring threads on neighbouring columns).
   const loops = (outputs: Tensor[]) =>
     planOf(outputs)
       .dispatches.filter((d) => d.kernel.startsWith('fused.row.'))
-      .map((d) => d.wgsl.match(/for \(var r = /g)?.length ?? 0);
+      .map((d) => d.wgsl.match(/for \(var [rq] = /g)?.length ?? 0);
   const programs2 = (x: () => Tensor, axis: number): [string, () => Tensor[], number, number][] => [
     ['softmax', () => [x().softmax(axis)], 2, 3],
     ['logSoftmax', () => [x().logSoftmax(axis)], 2, 3],
@@ -268,7 +269,7 @@ describe('without the row cache, reductions that need no row value of a pass sha
     try {
       const wide = () => wg.tensor(new Float32Array(4 * 5000), [4, 5000]);
       const tall = () => wg.tensor(new Float32Array(20 * 4096), [20, 4096]);
-      for (const [x, axis, layout] of [[wide, -1, 'one workgroup of 256'], [tall, 0, 'one thread per row']] as const) {
+      for (const [x, axis, layout] of [[wide, -1, 'one workgroup of 256 threads per row, loops of 4 elements per step (vec4)'], [tall, 0, 'one thread per row']] as const) {
         for (const [name, outputs, shared, separate] of programs2(x, axis)) {
           const header = planOf(outputs()).dispatches.find((d) => d.kernel.startsWith('fused.row.'))!.wgsl.split('\n')[0];
           expect(header, name).toContain(layout);
