@@ -35,6 +35,14 @@ export interface LoopSink {
   readonly vectors: Set<string>;
 }
 
+/**
+ * The buffers a row program's value stages read (per-row operands, loaded once per row by index): a loop
+ * must not bind them as vectors.
+ */
+export function valueStageBuffers(spec: RowSpec): Set<string> {
+  return new Set(spec.stages.flatMap((st) => (st.kind === 'value' ? st.expr.steps.flatMap((x) => (x.kind === 'load' ? [x.buffer] : [])) : [])));
+}
+
 /** Kept axes of extent > 1 all precede reduced axes of extent > 1: the flat input index is o * extent + r. */
 export function rowContiguous(inShape: Shape, axes: readonly number[]): boolean {
   const big = (d: number) => inShape[d] > 1;

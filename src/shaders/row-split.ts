@@ -36,7 +36,7 @@ import { sizeOf, type Shape } from '../ir/shape.js';
 import type { GeneratedKernel } from './elementwise.js';
 import { emitExpr, indexOf, type Coords } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
-import { decompose, RowLoop, rowContiguous } from './row-loop.js';
+import { decompose, RowLoop, rowContiguous, valueStageBuffers } from './row-loop.js';
 import { accumulate, declareAccumulator, mergeExprs, planPasses, rowValueOf, shiftOf, valueNames, type StageForm } from './row-passes.js';
 import { workgroupTree, type Accumulator, type RowSpec, type RowStage } from './row.js';
 import { tuning } from './tuning.js';
@@ -247,7 +247,10 @@ class SplitGenerator {
     this.rowContiguous = rowContiguous(inShape, axes);
     this.keepCoords = { names: inShape.map((_, d) => (axes.includes(d) ? '0u' : `c${d}`)) };
     const { layout, extent, chunk, threads } = plan;
-    this.rowLoop = new RowLoop(spec, { layout, extent, chunk, threads, rowContiguous: this.rowContiguous, keepCoords: this.keepCoords, kept: this.kept, vec4: options.vec4 ?? (() => false) });
+    // Buffers that value stages read per row (in prologues) stay scalar arrays.
+    const valueBuffers = valueStageBuffers(spec);
+    const vec4 = (b: string) => options.vec4?.(b) === true && !valueBuffers.has(b);
+    this.rowLoop = new RowLoop(spec, { layout, extent, chunk, threads, rowContiguous: this.rowContiguous, keepCoords: this.keepCoords, kept: this.kept, vec4 });
     if (spec.buffers.some((b) => b.name === options.scratch)) throw new Error(`internal: scratch buffer name ${options.scratch} is taken`);
   }
 

@@ -25,7 +25,7 @@ import { bufferDecls, type GeneratedKernel, type KernelBuffer } from './elementw
 import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords, type EmittedExpr, type Expr, type LoadStep } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './subgroups.js';
-import { RowLoop, rowContiguous } from './row-loop.js';
+import { RowLoop, rowContiguous, valueStageBuffers } from './row-loop.js';
 import { accumulate, declareAccumulator, mergeExprs, planPasses, rowValueOf, shiftOf } from './row-passes.js';
 import { rowSegmentThreads, segmentCombine, segmentPrologue, SEGMENT_LANE, SEGMENT_LIVE, SEGMENT_WORKGROUP, SUBGROUP_ID_BUILTIN } from './row-segments.js';
 import { tuning } from './tuning.js';
@@ -232,7 +232,7 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
   // A workgroup per row without the cache: the split kernel's loop over one chunk, the whole row
   // (row-loop.ts: 4 elements per step, vec4 loads and stores where the row is contiguous and aligned).
   // Buffers that value stages read per row stay scalar arrays.
-  const valueBuffers = new Set(spec.stages.flatMap((st) => (st.kind === 'value' ? st.expr.steps.flatMap((x) => (x.kind === 'load' ? [x.buffer] : [])) : [])));
+  const valueBuffers = valueStageBuffers(spec);
   const contiguous = rowContiguous(inShape, axes);
   const sink = { body: [] as string[], helpers, vectors: new Set<string>() };
   const rowLoop =

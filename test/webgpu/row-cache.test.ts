@@ -295,6 +295,9 @@ describe('without the row cache, reductions that need no row value of a pass sha
       const sh = [...shape];
       const specials = () => (axis === 0 ? f32([sh[1], sh[0]], 41, -4, 4, true).T : f32(sh, 41, -4, 4, true));
       for (const [name, outputs] of programs2(specials, axis)) cases.push({ name: `${name} over axis ${axis} of [${sh}] with +-Inf and NaN`, mode: 'none', outputs });
+      // A per-row value read from the rows' own buffer (their first element): scalar loads, not vectors.
+      const first = (v: Tensor) => (axis === 0 ? v.slice([0, 0], [1, sh[1]]) : v.slice([0, 0], [sh[0], 1]));
+      cases.push({ name: `x - (mean + first element) over axis ${axis} of [${sh}]`, mode: 'none', outputs: () => { const v = f32(sh, 43); return [v.sub(v.mean(axis, true).add(first(v)))]; } });
       // The variance within 1e-3 (its moments are shifted by the row's first value: unshifted, Welford's
       // running mean near 1e4 put it 3e-3 off); the standardised values within 5e-2: a float32 sum of
       // values near 1e4 (ulp 1e-3, the partial sums' up to 2e-2) puts the mean up to 1e-2 off, 0.035 after

@@ -195,6 +195,9 @@ function rowProgramCases(shapes: [number, number][], extra = true): Case[] {
       },
     },
     { name: 'softmax over axis 0 of [3001, 3] (column layout)', outputs: () => [f32([3001, 3], 204, -3, 3).softmax(0)] },
+    // A per-row value read from the rows' own buffer (their first column): the loop must not bind it as
+    // vectors, the value stage reads it element by element.
+    { name: 'x - (mean + x[:, 0]) over [3, 4096]: a value stage reads the buffer the loop reads', outputs: () => { const x = f32([3, 4096], 206); return [x.sub(x.mean(-1, true).add(x.slice([0, 0], [3, 1])))]; } },
     { name: 'layerNorm without weights over [1, 3] never splits in the row layout', outputs: () => [wg.layerNorm(f32([1, 3], 205))], splits: false },
   );
   return cases;
