@@ -277,35 +277,29 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
       spec.stages.forEach((_, k) => passes.ready[k] === n + 1 && finish(k));
     });
   } else {
+    // A loop (or the cached steps) per reduce stage, in order.
+    const { forms } = planPasses(spec, false);
     spec.stages.forEach((stage, k) => {
       if (stage.kind === 'value') return valueStage(stage, k);
-      const acc = accumulator(stage.op, stage.dtype);
-      acc.helpers.forEach((h) => helpers.add(h));
-      const isArg = stage.op === 'argmax' || stage.op === 'argmin';
-      const updateOf = (e: EmittedExpr, r: string, it: string) => {
-        const item = stage.dtype === 'bool' ? `select(0u, 1u, ${e.value(stage.step)})` : e.value(stage.step);
-        return isArg
-          ? [`let ${it} = ${item};`, `if (${acc.better}(${it}, ${r}, p${k}, p${k}_i)) {`, `  p${k} = ${it};`, `  p${k}_i = ${r};`, '}']
-          : [`p${k} = ${acc.combine(`p${k}`, item)};`];
-      };
+      const form = forms.get(k)!;
+      form.acc.helpers.forEach((h) => helpers.add(h));
       if (cached) {
-        body.push(...cached.loads(k), `var p${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var p${k}_i: u32 = 0xffffffffu;`] : []));
+        body.push(...cached.loads(k), ...declareAccumulator(form, k));
         body.push(...cached.steps((lane, coords, r) => {
           const e = cached.expr(stage.expr, coords, `s${k}_${lane === null ? '' : `l${lane}_`}`, lane);
           e.helpers.forEach((h) => helpers.add(h));
-          return [...e.code, ...updateOf(e, r, lane === null ? `it${k}` : `it${k}_${lane}`)];
+          return [...e.code, ...accumulate(form, k, e.value(stage.step), r)];
         }));
       } else {
         const e = emitExpr(stage.expr, inCoords, `s${k}_`);
         e.helpers.forEach((h) => helpers.add(h));
-        body.push(`var p${k}: ${acc.type} = ${acc.identity};`, ...(isArg ? [`var p${k}_i: u32 = 0xffffffffu;`] : []));
-        body.push(...loop([...e.code, ...updateOf(e, 'r', `it${k}`)]));
+        body.push(...declareAccumulator(form, k), ...loop([...e.code, ...accumulate(form, k, e.value(stage.step), 'r')]));
       }
-      const [result, index] = combine(k, stage.op, stage.dtype, acc, isArg, false);
-      const value = isArg ? `i32(${index})` : stage.dtype === 'bool' ? `${result} != 0u` : result;
-      body.push(`let ${stage.name}: ${VALUE_TYPE[isArg ? 'int32' : stage.dtype]} = ${value};`);
+      const [result, index] = combine(k, stage.op, stage.dtype, form.acc, form.isArg, false);
+      body.push(`let ${stage.name}: ${VALUE_TYPE[form.isArg ? 'int32' : stage.dtype]} = ${rowValueOf(form, k, stage, result, index)};`);
     });
   }
+
 
   const rowStores = spec.rowStores.map((s) => `${s.buffer}[${indexOf(s.access, keepCoords)}] = ${toStorage(s.dtype, s.name)};`);
   if (rowStores.length > 0) body.push(...(serial ? rowStores : [`if (${rowLane} == 0u${ragged ? ` && ${SEGMENT_LIVE}` : ''}) {`, ...indent(rowStores), '}']));
