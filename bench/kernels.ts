@@ -167,13 +167,16 @@ const ROW_VARIANTS: [string, Partial<RowSplitTuning>][] = [
   ['comb16', { combineLoads: 16 }],
 ];
 // One partial pass per reduction, as before shared passes and moments (RowSplitTuning.sharePasses).
+// And more workgroups per split program (RowSplitTuning.targetWorkgroups, default 1024: shorter chunks).
 const PASS_VARIANTS: [string, Partial<RowSplitTuning>][] = [
   ['default', {}],
   ['separate-passes', { sharePasses: false }],
+  ['wg2048', { targetWorkgroups: 2048 }],
+  ['wg4096', { targetWorkgroups: 4096 }],
 ];
 /** Which row variants run for a program (all for the column layouts). */
 const rowVariants = (p: Program) =>
-  /^(image|stats|softmax-4x4M)/.test(p.name) ? PASS_VARIANTS : /colsum|centre|-cols/.test(p.name) ? ROW_VARIANTS : ROW_VARIANTS.slice(0, 1);
+  /^(image|stats|softmax-4x4M|sum-64M|argmax-8x2M)/.test(p.name) ? PASS_VARIANTS : /colsum|centre|-cols/.test(p.name) ? ROW_VARIANTS : ROW_VARIANTS.slice(0, 1);
 
 // The unsplit row kernel (src/shaders/row.ts). 'default' is segmented where the device allows
 // (src/shaders/row-segments.ts: 32 threads per row, 8 rows per workgroup, with subgroups of at least 32
