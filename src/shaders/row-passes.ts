@@ -7,7 +7,7 @@
 // memory in every stage, a loop per pass.
 import type { DType } from '../ir/dtype.js';
 import { emitExpr, indexOf, type Coords, type Expr, type ExprStep } from './expr.js';
-import { fromStorage } from './wgsl.js';
+import { fromStorage, VALUE_TYPE } from './wgsl.js';
 import { REBASED, rebasedStages, type RebasedKind } from './row-rebase.js';
 import { accumulator, type Accumulator, type RowSpec, type RowStage } from './row.js';
 
@@ -132,9 +132,37 @@ export function accumulate(form: StageForm, k: number, value: string, r: string)
   return [`let it${k}_${r} = ${item};`, `if (${acc.better}(it${k}_${r}, ${r}, p${k}, p${k}_i)) {`, `  p${k} = it${k}_${r};`, `  p${k}_i = ${r};`, '}'];
 }
 
-/** Stage k's row value (WGSL expression of its value type) from the merged accumulator `value` (and `index`). */
-export function rowValueOf(form: StageForm, k: number, stage: ReduceStage, value: string, index: string): string {
-  if (form.rebased) return REBASED[form.rebased.kind].final(value, form.rebased.centre, `sh${k}`);
-  if (form.isArg) return `i32(${index})`;
-  return stage.dtype === 'bool' ? `${value} != 0u` : value;
+/** The dtype of a stage's row value: int32 for arg reductions (an index), else the stage's own. */
+export function rowValueType(stage: RowStage): DType {
+  return stage.kind === 'reduce' && (stage.op === 'argmax' || stage.op === 'argmin') ? 'int32' : stage.dtype;
+}
+
+/** `let <name>: T = ...;`: stage k's row value from the merged accumulator `value` (and `index`). */
+export function rowValueLet(form: StageForm, k: number, stage: ReduceStage, value: string, index: string): string {
+  const v = form.rebased
+    ? REBASED[form.rebased.kind].final(value, form.rebased.centre, `sh${k}`)
+    : form.isArg
+      ? `i32(${index})`
+      : stage.dtype === 'bool'
+        ? `${value} != 0u`
+        : value;
+  return `let ${stage.name}: ${VALUE_TYPE[rowValueType(stage)]} = ${v};`;
+}
+
+/**
+ * Shifts (shiftOf) placed before the loops that decide which buffers are bound as vectors: `slot` leaves a
+ * placeholder line, `expand` replaces each with the shift's statements once `vectors` is complete.
+ */
+export function deferredShifts(keepCoords: Coords, helpers: Set<string>, vectors: ReadonlySet<string>) {
+  const slots = new Map<string, () => string[]>();
+  return {
+    slot(form: StageForm, k: number): string {
+      const marker = `// shift of stage ${k}`;
+      slots.set(marker, () => shiftOf(form, k, keepCoords, helpers, vectors));
+      return marker;
+    },
+    expand(lines: readonly string[]): string[] {
+      return lines.flatMap((line) => slots.get(line)?.() ?? [line]);
+    },
+  };
 }

@@ -62,7 +62,7 @@ export function rebasedStages(spec: RowSpec): Map<number, Rebased> {
     for (const [e, c] of [dev.args, [...dev.args].reverse()]) {
       const centre = steps[c];
       if (centre.kind !== 'value') continue;
-      const of = meanOf(spec, stageNamed.get(centre.name), extent);
+      const of = meanOf(spec, stageNamed, stageNamed.get(centre.name), extent);
       if (of === undefined) continue;
       const sum = spec.stages[of] as ReduceStage;
       if (sameValue(st.expr, e, sum.expr, sum.step)) {
@@ -75,7 +75,7 @@ export function rebasedStages(spec: RowSpec): Map<number, Rebased> {
 }
 
 /** The float sum stage that value stage `k` divides by `extent` (the mean), or undefined. */
-function meanOf(spec: RowSpec, k: number | undefined, extent: number): number | undefined {
+function meanOf(spec: RowSpec, stageNamed: ReadonlyMap<string, number>, k: number | undefined, extent: number): number | undefined {
   if (k === undefined) return undefined;
   const st = spec.stages[k];
   if (st.kind !== 'value' || st.dtype !== 'float32') return undefined;
@@ -83,9 +83,9 @@ function meanOf(spec: RowSpec, k: number | undefined, extent: number): number | 
   if (div.kind !== 'op' || div.op !== 'div') return undefined;
   const [num, den] = div.args.map((a) => st.expr.steps[a]);
   if (num.kind !== 'value' || den.kind !== 'op' || den.op !== 'const' || den.attrs.value !== extent) return undefined;
-  const s = spec.stages.findIndex((x) => x.name === num.name);
-  const sum = spec.stages[s];
-  return sum && sum.kind === 'reduce' && sum.op === 'sum' && sum.dtype === 'float32' ? s : undefined;
+  const s = stageNamed.get(num.name);
+  const sum = s === undefined ? undefined : spec.stages[s];
+  return sum?.kind === 'reduce' && sum.op === 'sum' && sum.dtype === 'float32' ? s : undefined;
 }
 
 /** Whether step i of `a` and step j of `b` compute the same value (the same loads, leaves, row values and ops). */

@@ -37,7 +37,7 @@ import type { GeneratedKernel } from './elementwise.js';
 import { emitExpr, indexOf, type Coords } from './expr.js';
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { decompose, RowLoop, rowContiguous, valueStageBuffers } from './row-loop.js';
-import { accumulate, declareAccumulator, mergeExprs, planPasses, rowValueOf, shiftOf, valueNames, type StageForm } from './row-passes.js';
+import { accumulate, declareAccumulator, deferredShifts, mergeExprs, planPasses, rowValueLet, rowValueType, valueNames, type StageForm } from './row-passes.js';
 import { workgroupTree, type Accumulator, type RowSpec, type RowStage } from './row.js';
 import { tuning } from './tuning.js';
 import { indent, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
@@ -271,13 +271,13 @@ class SplitGenerator {
 
   /** Partial pass n: each (row, chunk) reduces its chunk for every reduce stage `ks` in one loop over it. */
   private partial(ks: readonly number[], n: number): SplitDispatch {
-    const d = new Dispatch();
+    const d = this.dispatch();
     const forms = ks.map((k) => this.forms.get(k)!);
     this.prologue(d, this.closure(forms.flatMap((f) => valueNames(f.expr))));
     const merged = mergeExprs(forms);
     ks.forEach((k, i) => {
       forms[i].acc.helpers.forEach((h) => d.helpers.add(h));
-      d.body.push(...declareAccumulator(forms[i], k), this.shift(d, k));
+      d.body.push(...declareAccumulator(forms[i], k), d.shifts.slot(forms[i], k));
     });
     const vec4 = this.rowLoop.emit(d, merged.expr, (value, r, i) => accumulate(forms[i], ks[i], value, r), merged.steps);
     const at = (base: number) => this.partialIndex(base, 'o', 'w');
@@ -299,13 +299,13 @@ class SplitGenerator {
    * row value of every stage known by then, for the later dispatches.
    */
   private combine(n: number): SplitDispatch {
-    const d = new Dispatch(true);
+    const d = this.dispatch(true);
     const { spec, options } = this;
     const known = spec.stages.flatMap((_, k) => (this.ready[k] <= n + 1 && !this.stored.has(k) ? [k] : []));
     this.prologue(d, this.closure(known.map((k) => spec.stages[k].name)));
     const stores = known.map((s) => {
       const st = spec.stages[s];
-      const dtype = st.kind === 'reduce' && (st.op === 'argmax' || st.op === 'argmin') ? 'int32' : st.dtype;
+      const dtype = rowValueType(st);
       const value = dtype === 'bool' ? `select(0u, 1u, ${st.name})` : dtype === 'float32' || dtype === 'int32' ? `bitcast<u32>(${st.name})` : st.name;
       d.scratchWritten += this.plan.rows;
       return `${options.scratch}[${this.rowValues.get(s)!}u + o] = ${value};`;
@@ -317,7 +317,7 @@ class SplitGenerator {
 
   private final(): SplitDispatch {
     const { spec } = this;
-    const d = new Dispatch(this.plan.layout === 'column' && spec.map === null);
+    const d = this.dispatch(this.plan.layout === 'column' && spec.map === null);
     this.prologue(d, this.closure([...spec.rowStores.map((s) => s.name), ...(spec.map ? valueNames(spec.map.expr) : [])]));
     const stores = spec.rowStores.map((s) => `${s.buffer}[${indexOf(s.access, this.keepCoords)}] = ${toStorage(s.dtype, s.name)};`);
     const chunked = spec.map !== null;
@@ -345,7 +345,7 @@ class SplitGenerator {
       : d.gather
         ? [`let g = ${LINEAR_WORKGROUP};`, 'let w = 0u;', `let lane = lid / ${perGroup}u;`, `let live = g * ${perGroup}u + lid % ${perGroup}u < ${plan.rows}u;`, `let o = min(g * ${perGroup}u + lid % ${perGroup}u, ${plan.rows - 1}u);`]
         : [`let g = ${LINEAR_WORKGROUP};`, chunks > 1 ? `let w = g / ${blocks}u;` : 'let w = 0u;', `let o = ${chunks > 1 ? `(g % ${blocks}u)` : 'g'} * ${plan.threads}u + lid;`, `if (w >= ${chunks}u || o >= ${plan.rows}u) { return; }`];
-    const expanded = d.body.flatMap((line) => d.shifts.get(line)?.() ?? [line]);
+    const expanded = d.shifts.expand(d.body);
     const body = [...start, ...decompose('o', this.kept, spec.inShape, (a) => `c${a}`), ...(this.rowContiguous ? [`let ob = o * ${plan.extent}u;`] : []), ...expanded];
     const pruned = pruneUnusedLets(PRUNABLE, body);
     const text = pruned.join('\n');
@@ -409,14 +409,9 @@ class SplitGenerator {
     return out;
   }
 
-  /**
-   * A placeholder line for stage k's shift (shiftOf), expanded by finish(): only then is it known which
-   * buffers the dispatch binds as vectors.
-   */
-  private shift(d: Dispatch, k: number): string {
-    const marker = `// shift of stage ${k}`;
-    d.shifts.set(marker, () => shiftOf(this.forms.get(k)!, k, this.keepCoords, d.helpers, d.vectors));
-    return marker;
+  /** A new dispatch's pieces (a gather: see GATHER_FIRST). */
+  private dispatch(gather = false): Dispatch {
+    return new Dispatch(this.keepCoords, gather);
   }
 
   /** What a partial pass computes for stage k, in the dispatch's comment. */
@@ -429,10 +424,15 @@ class SplitGenerator {
     return `reduction ${ordinal} (${st.op})`;
   }
 
+  /** Word w of a partial of stage k in scratch, indexed through `at(base)` (partialIndex). */
+  private partialWord(k: number, w: number, at: (base: number) => string): string {
+    return `${this.options.scratch}[${at(this.regions.get(k)! + w * this.plan.rows * this.plan.chunks)}]`;
+  }
+
   /** Stores stage k's partial `value` (and `${value}_i`) at word offsets through `at(base)`. */
   private storePartial(k: number, value: string, at: (base: number) => string): string[] {
     const { acc, isArg, rebased, words } = this.forms.get(k)!;
-    const word = (w: number) => `${this.options.scratch}[${at(this.regions.get(k)! + w * this.plan.rows * this.plan.chunks)}]`;
+    const word = (w: number) => this.partialWord(k, w, at);
     if (rebased) return COMPONENTS.slice(0, words).map((c, w) => `${word(w)} = bitcast<u32>(${value}.${c});`);
     return [`${word(0)} = ${encode(acc.type, value)};`, ...(isArg ? [`${word(1)} = ${value}_i;`] : [])];
   }
@@ -440,7 +440,7 @@ class SplitGenerator {
   /** `let pv<k><sfx>` (and `pi<k><sfx>`): a partial of stage k loaded through `at(base)`. */
   private loadPartial(k: number, at: (base: number) => string, sfx = ''): string[] {
     const { acc, isArg, rebased, words } = this.forms.get(k)!;
-    const word = (w: number) => `${this.options.scratch}[${at(this.regions.get(k)! + w * this.plan.rows * this.plan.chunks)}]`;
+    const word = (w: number) => this.partialWord(k, w, at);
     if (rebased) return [`let pv${k}${sfx} = ${acc.type}(${COMPONENTS.slice(0, words).map((_, w) => `bitcast<f32>(${word(w)})`).join(', ')});`];
     return [`let pv${k}${sfx} = ${decode(acc.type, word(0))};`, ...(isArg ? [`let pi${k}${sfx} = ${word(1)};`] : [])];
   }
@@ -451,7 +451,7 @@ class SplitGenerator {
     spec.stages.forEach((stage, k) => {
       if (!which.has(k)) return;
       if (this.stored.has(k)) {
-        const dtype = stage.kind === 'reduce' && (stage.op === 'argmax' || stage.op === 'argmin') ? 'int32' : stage.dtype;
+        const dtype = rowValueType(stage);
         const word = `${options.scratch}[${this.rowValues.get(k)!}u + o]`;
         const value = dtype === 'bool' ? `${word} != 0u` : dtype === 'float32' ? `bitcast<f32>(${word})` : dtype === 'int32' ? `bitcast<i32>(${word})` : word;
         d.body.push(`let ${stage.name}: ${VALUE_TYPE[dtype]} = ${value};`);
@@ -511,7 +511,7 @@ class SplitGenerator {
         value = `b${k}`;
         index = `b${k}_i`;
       }
-      d.body.push(this.shift(d, k), `let ${stage.name}: ${VALUE_TYPE[isArg ? 'int32' : stage.dtype]} = ${rowValueOf(form, k, stage, value, index)};`);
+      d.body.push(d.shifts.slot(form, k), rowValueLet(form, k, stage, value, index));
     });
   }
 
@@ -551,17 +551,23 @@ const GATHER_FIRST = 'live && lane == 0u';
 
 /** One dispatch's pieces while it is generated. */
 class Dispatch {
-  /** A column layout gather (combine or finish): lanes per row, see GATHER_FIRST. */
-  constructor(readonly gather = false) {}
   readonly body: string[] = [];
   readonly helpers = new Set<string>();
   readonly shared = new Map<string, string>();
   /** Buffers bound as array<vec4<T>>. */
   readonly vectors = new Set<string>();
-  /** Placeholder lines of d.body and what finish() puts in their place (see SplitGenerator.shift). */
-  readonly shifts = new Map<string, () => string[]>();
+  /** Shifts' placeholder lines in body, expanded by finish() once `vectors` is complete. */
+  readonly shifts: ReturnType<typeof deferredShifts>;
   scratchRead = 0;
   scratchWritten = 0;
+
+  constructor(
+    keepCoords: Coords,
+    /** A column layout gather (combine or finish): lanes per row, see GATHER_FIRST. */
+    readonly gather = false,
+  ) {
+    this.shifts = deferredShifts(keepCoords, this.helpers, this.vectors);
+  }
 }
 
 function encode(type: string, value: string): string {

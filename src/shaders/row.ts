@@ -26,7 +26,7 @@ import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './subgroups.js';
 import { RowLoop, rowContiguous, valueStageBuffers } from './row-loop.js';
-import { accumulate, declareAccumulator, mergeExprs, planPasses, rowValueOf, shiftOf } from './row-passes.js';
+import { accumulate, declareAccumulator, deferredShifts, mergeExprs, planPasses, rowValueLet } from './row-passes.js';
 import { rowSegmentThreads, segmentCombine, segmentPrologue, SEGMENT_LANE, SEGMENT_LIVE, SEGMENT_WORKGROUP, SUBGROUP_ID_BUILTIN } from './row-segments.js';
 import { tuning } from './tuning.js';
 import { fromStorage, indent, literal, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
@@ -245,8 +245,8 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
     rowLoop!.emit(sink, expr, update, steps, stores);
     return ['{', ...indent(sink.body), '}'];
   };
-  // Shifts (shiftOf) read buffers the loops may bind as vectors: placeholders, expanded at the end.
-  const shifts = new Map<string, () => string[]>();
+  // Shifts read buffers the loops may bind as vectors: placeholders, expanded at the end.
+  const shifts = deferredShifts(keepCoords, helpers, sink.vectors);
   if (passes) {
     if (rowLoop) body.push('let w = 0u;', ...(contiguous ? [`let ob = o * ${extent}u;`] : []));
     const finish = (k: number) => {
@@ -254,16 +254,14 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
       if (stage.kind === 'value') return valueStage(stage, k);
       const form = passes.forms.get(k)!;
       const [result, index] = combine(k, stage.op, stage.dtype, form.acc, form.isArg, form.rebased !== undefined);
-      body.push(`let ${stage.name}: ${VALUE_TYPE[form.isArg ? 'int32' : stage.dtype]} = ${rowValueOf(form, k, stage, result, index)};`);
+      body.push(rowValueLet(form, k, stage, result, index));
     };
     spec.stages.forEach((_, k) => passes.ready[k] === 0 && finish(k));
     passes.passes.forEach((ks, n) => {
       const forms = ks.map((k) => passes.forms.get(k)!);
       forms.forEach((f, i) => {
         f.acc.helpers.forEach((h) => helpers.add(h));
-        const marker = `// shift of stage ${ks[i]}`;
-        shifts.set(marker, () => shiftOf(f, ks[i], keepCoords, helpers, sink.vectors));
-        body.push(...declareAccumulator(f, ks[i]), marker);
+        body.push(...declareAccumulator(f, ks[i]), shifts.slot(f, ks[i]));
       });
       const merged = mergeExprs(forms);
       const update = (value: string, r: string, i: number) => accumulate(forms[i], ks[i], value, r);
@@ -296,7 +294,7 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
         body.push(...declareAccumulator(form, k), ...loop([...e.code, ...accumulate(form, k, e.value(stage.step), 'r')]));
       }
       const [result, index] = combine(k, stage.op, stage.dtype, form.acc, form.isArg, false);
-      body.push(`let ${stage.name}: ${VALUE_TYPE[form.isArg ? 'int32' : stage.dtype]} = ${rowValueOf(form, k, stage, result, index)};`);
+      body.push(rowValueLet(form, k, stage, result, index));
     });
   }
 
@@ -330,7 +328,7 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
     mapBody.push(...loop([...e.code, ...spec.map.stores.map((s) => `${s.buffer}[${indexOf(s.access, inCoords)}] = ${toStorage(s.dtype, e.value(s.step))};`)]));
   }
   body.push(...(segment && ragged && mapBody.length > 0 ? [`if (${SEGMENT_LIVE}) {`, ...indent(mapBody), '}'] : mapBody));
-  const expanded = body.flatMap((line) => shifts.get(line)?.() ?? [line]);
+  const expanded = shifts.expand(body);
   for (const h of literalHelpers([...expanded, ...helpers].join('\n'))) helpers.add(h);
 
   const layout = serial ? 'one thread per row' : segment ? `segmented: ${segment} threads per row, ${rowsPerWorkgroup} rows per workgroup of ${threads}` : `one workgroup of ${threads} threads per row`;
