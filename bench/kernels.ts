@@ -82,6 +82,15 @@ const ELEMENTWISE: Program[] = [
   { name: 'sqrt-64M', bytes: 8 * 64 * M, build: () => [input('x64', [64 * M], -2, 2).abs().sqrt()] },
   { name: 'pow-64M', bytes: 8 * 64 * M, build: () => [input('x64', [64 * M], -2, 2).pow(0.8)] },
   { name: 'bias-relu-16Kx4K', bytes: 8 * 64 * M, build: () => [input('m', [16 * M / 1024 * 4, 1024], -1, 1).add(input('b', [1024], -1, 1)).relu()] },
+  // Floors (--only floor): one dispatch that does next to nothing, and 64 MiB written, read and copied, to
+  // read the products and reductions of that size against (the small-K GEMM writes 64 MiB, GEMV reads it).
+  { name: 'floor-tiny-1K', bytes: 8 * 1024, build: () => [input('t1k', [1024], -2, 2).add(0.5)] },
+  { name: 'floor-copy-1M', bytes: 8 * M, build: () => [input('x1', [M], -2, 2).add(0.5)] },
+  { name: 'floor-copy-16M', bytes: 8 * 16 * M, build: () => [input('x16', [16 * M], -2, 2).add(0.5)] },
+  { name: 'floor-write-64MiB', bytes: 4 * 16 * M, build: () => [input('oc', [quick ? 128 : 4096, 1], -2, 2).add(input('or', [1, quick ? 128 : 4096], -2, 2))] },
+  { name: 'floor-gemm-4096x4096x32', bytes: 4 * 16 * M, build: () => [input('ka', [quick ? 128 : 4096, 32], -1, 1).matmul(input('kb', [32, quick ? 128 : 4096], -1, 1))] },
+  { name: 'floor-gemm-4096x4096x8', bytes: 4 * 16 * M, build: () => [input('ka8', [quick ? 128 : 4096, 8], -1, 1).matmul(input('kb8', [8, quick ? 128 : 4096], -1, 1))] },
+  { name: 'floor-gemv-1x4096x4096', bytes: 4 * 16 * M, build: () => [input('va', [1, quick ? 128 : 4096], -1, 1).matmul(input('vb', [quick ? 128 : 4096, quick ? 128 : 4096], -1, 1))] },
 ];
 
 // Variants measured in turns (A B C A B C): a drift of the GPU's clocks during the run then shows as a
@@ -98,6 +107,7 @@ const ROWS: Program[] = [
   { name: 'image-4', bytes: 8 * 4 * H * W, build: () => image(4) },
   { name: 'image-16', bytes: 8 * 16 * H * W, build: () => image(16) },
   { name: 'sum-64M', bytes: 4 * 64 * M, build: () => [input('x64', [64 * M], -2, 2).sum()] },
+  { name: 'floor-sum-16M', bytes: 4 * 16 * M, build: () => [input('x16r', [16 * M], -2, 2).sum()] },
   { name: 'colsum-80000x512', bytes: 4 * N * 512, build: () => [input('c', [N, 512]).sum(0)] },
   { name: 'centre-80000x512', bytes: 8 * N * 512, build: () => { const x = input('c', [N, 512]); return [x.sub(x.mean(0, true))]; } },
   // Passes shared by sibling reductions, and the variance (centred squares as moments) about the columns.
