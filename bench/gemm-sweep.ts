@@ -198,8 +198,8 @@ const EPILOGUE_TILES: readonly Variant[] = [DEFAULT, tiled({ ...V16, group: 8 })
 
 /** `--set padding`: its own shapes; each shape's default choice at 16 KiB of workgroup memory against the same choice with the device's maximum (the tiles whose loads scatter along k then pad their rows by a vector). */
 const PADDING_SET = 'padding';
-/** `--set persist`: see variantsFor. */
-const PERSIST_SET = 'persist';
+/** `--set smallk`: see variantsFor. */
+const SMALLK_SET = 'smallk';
 
 /** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
 const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
@@ -212,25 +212,22 @@ function epilogueVariants(): Variant[] {
 function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   if (set === EPILOGUE_SET) return epilogueVariants();
   if (set === PADDING_SET) return [DEFAULT, { label: 'default smem48k', options: { workgroupStorage: 49152 } }];
-  // `--set persist`: persistent workgroups (TileConfig.persist: tiles per workgroup, grid-stride) against one
-  // tile each, on the small-K tile, a one-step K of 32, the 8x8 tile and 4x8; other shapes: the default only.
-  if (set === PERSIST_SET) {
+  // `--set smallk`: tile geometries for K <= 64 (SMALL_K, 4x4 per thread, against 8x8, 8x4 and 4x8 per
+  // thread on 64x64 tiles, with prefetch and fragments). Persistent workgroups (each running several tiles,
+  // grid-stride) were measured here too and removed: gemm-sweep-smallk-2026-11-24-stop17/.
+  if (set === SMALLK_SET) {
     if (s.k > 64) return [DEFAULT];
-    const bases = [
+    const tiles = [
+      t(64, 64, 16, 4, 4, false, true, 0),
       t(64, 64, 16, 8, 8, false, true, 0),
-      t(64, 64, 16, 8, 8, false, true, 0, { frag: true }),
       t(64, 64, 16, 8, 8, false, true, 0, PF),
-      t(64, 64, 32, 8, 8, false, true, 0),
-      t(64, 64, 16, 4, 8, false, true, 0),
+      t(64, 64, 16, 8, 8, true, true, 0, K2F),
       t(64, 64, 16, 8, 4, false, true, 0),
-      t(64, 128, 16, 8, 8, false, true, 0),
-      t(128, 64, 16, 8, 8, false, true, 0),
-      t(32, 64, 16, 4, 8, false, true, 0),
-      t(64, 32, 16, 8, 4, false, true, 0),
-      t(128, 128, 16, 16, 8, false, true, 0, PF),
-      t(64, 64, 16, 16, 8, false, true, 0),
+      t(64, 64, 16, 8, 4, false, true, 0, PF),
+      t(64, 64, 16, 4, 8, false, true, 0, PF),
+      t(64, 64, 16, 4, 4, false, true, 0, PF),
     ];
-    return [DEFAULT, ...bases.flatMap((b) => [1, 4].map((p) => tiled(p === 1 ? b : { ...b, persist: p })))];
+    return [DEFAULT, ...tiles.map((x) => tiled(x))];
   }
   const sel = SETS[set];
   if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET].join(', ')})`);
@@ -282,15 +279,19 @@ function shapes(smoke: boolean, set: string): Shape[] {
           { id: 'gemm-4096x1024x4096-tB', batch: 1, m: 4096, n: 1024, k: 4096, transB: true },
         ];
   }
-  if (set === PERSIST_SET) {
+  if (set === SMALLK_SET) {
     return smoke
-      ? [{ id: 'gemm-256x256x32', batch: 1, m: 256, n: 256, k: 32 }, { id: 'gemm-250x256x20-tB', batch: 1, m: 250, n: 256, k: 20, transB: true }]
+      ? [{ id: 'gemm-256x256x32', batch: 1, m: 256, n: 256, k: 32 }, { id: 'gemm-250x256x60-tB', batch: 1, m: 250, n: 256, k: 60, transB: true }]
       : [
           { id: 'gemm-4096x4096x32', batch: 1, m: 4096, n: 4096, k: 32 },
-          { id: 'gemm-4096x4096x32-tB', batch: 1, m: 4096, n: 4096, k: 32, transB: true },
-          { id: 'gemm-4096x4096x8', batch: 1, m: 4096, n: 4096, k: 8 },
+          { id: 'gemm-4096x4096x48', batch: 1, m: 4096, n: 4096, k: 48 },
           { id: 'gemm-4096x4096x64', batch: 1, m: 4096, n: 4096, k: 64 },
-          { id: 'gemm-65536x256x16', batch: 1, m: 65536, n: 256, k: 16 },
+          { id: 'gemm-4096x4096x64-tB', batch: 1, m: 4096, n: 4096, k: 64, transB: true },
+          // Attention scores: q @ k.T over heads of 64 (32 heads of 1024 positions), and 256 of 256.
+          { id: 'bgemm-32x1024x1024x64-tB', batch: 32, m: 1024, n: 1024, k: 64, transB: true },
+          { id: 'bgemm-128x256x256x64-tB', batch: 128, m: 256, n: 256, k: 64, transB: true },
+          { id: 'gemm-65536x256x64', batch: 1, m: 65536, n: 256, k: 64 },
+          { id: 'gemm-1000x1000x40', batch: 1, m: 1000, n: 1000, k: 40 },
         ];
   }
   if (set === PADDING_SET) {

@@ -61,11 +61,6 @@ export interface TileConfig {
   readonly pairs?: boolean;
   /** Register fragments double-buffered, the step boundary before the last kk's multiply-adds (needs unroll). */
   readonly frag?: boolean;
-  /**
-   * Tiles per workgroup (default 1): the workgroups walk the tiles grid-stride, so one tile's stores drain
-   * while the same workgroup loads and multiplies its next tile.
-   */
-  readonly persist?: number;
 }
 
 /** The storage a WebGPU device grants by default (maxComputeWorkgroupStorageSize); every default config fits. */
@@ -81,7 +76,7 @@ export const tileThreads = (c: TileConfig) => (c.bm / c.tm) * (c.bn / c.tn);
  * grouped launch order.
  */
 export function tileName(c: TileConfig): string {
-  const flags = [c.db ? '.db' : '', c.prefetch ? '.p' : '', c.pairs ? '.k2' : '', c.unroll ? '.u' : '', c.frag ? '.f' : '', c.group > 1 ? `.g${c.group}` : '', (c.persist ?? 1) > 1 ? `.t${c.persist}` : ''];
+  const flags = [c.db ? '.db' : '', c.prefetch ? '.p' : '', c.pairs ? '.k2' : '', c.unroll ? '.u' : '', c.frag ? '.f' : '', c.group > 1 ? `.g${c.group}` : ''];
   return `${c.bm}x${c.bn}x${c.bk}/${c.tm}x${c.tn}${flags.join('')}`;
 }
 
@@ -96,7 +91,6 @@ export function tileConfigError(c: TileConfig): string | null {
   if (c.prefetch && c.db) return 'prefetch is implied by db';
   if (c.pairs && !c.db) return 'pairs needs db';
   if (c.frag && !c.unroll) return 'frag needs unroll';
-  if (c.persist !== undefined && (!Number.isInteger(c.persist) || c.persist < 1)) return 'persist must be a positive integer';
   return null;
 }
 
@@ -425,7 +419,8 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
       stores.push(`wg_store(${spec.storeArgs}, ${row}, ${col}, ${accName(i, j)});`);
     }
   }
-  const tile = [
+  const body = [
+    ...grid.code,
     ...spec.prelude,
     'let tx = tid.x;',
     'let ty = tid.y;',
@@ -437,9 +432,6 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
     `let c0 = col0 + tx * 4u;`,
     ...stores,
   ];
-  // Persistent workgroups: the tile's code runs once per tile of the workgroup's stride; the barrier keeps
-  // the next tile's staging from overwriting workgroup memory a slower thread still reads.
-  const body = grid.perTile ? [...grid.code, `for (var it = ${grid.perTile.first}; it < ${grid.perTile.total}u; it += ${grid.perTile.stride}u) {`, ...indent([...grid.perTile.place, ...tile, 'workgroupBarrier();']), '}'] : [...grid.code, ...tile];
   const decls = [
     `// The staged K steps (${stages} stage${stages > 1 ? 's' : ''}), k-major, in vec4: tile_a${c.db ? '[stage]' : ''}[kk][r / 4] holds A(row0 + r.., k0 + kk), tile_b${c.db ? '[stage]' : ''}[kk][c / 4] B(k0 + kk, col0 + c..)${pa.width4 > c.bm / 4 || pb.width4 > c.bn / 4 ? ' (rows padded by a vector)' : ''}.`,
     `var<workgroup> tile_a: ${tileType(pa)};`,
@@ -469,16 +461,14 @@ export function describeLoads(a: CoreOperand, b: CoreOperand): string {
  * (split, batch, tile) and folded over x, y and z, the surplus workgroups of the last row leaving at once
  * (the id is uniform, so the barriers stay in uniform control flow).
  */
-function tileGrid(spec: TiledCoreSpec): { workgroups: [number, number, number]; code: string[]; perTile?: { first: string; total: number; stride: number; place: string[] } } {
+function tileGrid(spec: TiledCoreSpec): { workgroups: [number, number, number]; code: string[] } {
   const { bm, bn, group } = spec.config;
-  const persist = spec.config.persist ?? 1;
   const gx = Math.ceil(spec.n / bn);
   const gy = Math.ceil(spec.m / bm);
   const S = spec.splits;
   const zs = spec.batches * S;
   const splitLets = (z: string) => (S > 1 ? [`let bz = ${z} / ${S}u;`, `let ks = ${z} % ${S}u;`] : [`let bz = ${z};`, 'let ks = 0u;']);
   if (spec.tiles === 'lower') {
-    if (persist > 1) throw new Error(`internal: ${spec.kernel}: persistent workgroups over lower-triangle tiles`);
     const tiles = (gy * (gy + 1)) / 2;
     const tileLets = [...TRI_TILE, `let row0 = rt * ${bm}u;`, `let col0 = ct * ${bn}u;`];
     if (tiles <= spec.maxPerDim && zs <= spec.maxPerDim) return { workgroups: [tiles, 1, zs], code: ['let t = wid.x;', ...tileLets, ...splitLets('wid.z')] };
@@ -486,7 +476,7 @@ function tileGrid(spec: TiledCoreSpec): { workgroups: [number, number, number]; 
     return { workgroups: fold.workgroups, code: [...fold.code, `let t = w % ${tiles}u;`, ...tileLets, ...splitLets(`w / ${tiles}u`)] };
   }
   const grouped = group > 1 && gy > group;
-  if (!grouped && persist === 1 && gx <= spec.maxPerDim && gy <= spec.maxPerDim && zs <= spec.maxPerDim) {
+  if (!grouped && gx <= spec.maxPerDim && gy <= spec.maxPerDim && zs <= spec.maxPerDim) {
     return { workgroups: [gx, gy, zs], code: [`let row0 = wid.y * ${bm}u;`, `let col0 = wid.x * ${bn}u;`, ...splitLets('wid.z')] };
   }
   const tiles = gx * gy;
@@ -500,13 +490,6 @@ function tileGrid(spec: TiledCoreSpec): { workgroups: [number, number, number]; 
         `let col0 = ti / rows * ${bn}u;`,
       ]
     : [`let row0 = t / ${gx}u * ${bm}u;`, `let col0 = t % ${gx}u * ${bn}u;`];
-  if (persist > 1) {
-    // Item it = (split, batch, tile) numbered linearly; workgroup w takes items w, w + G, w + 2G, ...
-    const total = tiles * zs;
-    const G = Math.ceil(total / persist);
-    const fold = G <= spec.maxPerDim ? { workgroups: [G, 1, 1] as [number, number, number], code: ['let w = wid.x;'] } : foldedGrid(spec.kernel, G, spec.maxPerDim);
-    return { workgroups: fold.workgroups, code: fold.code, perTile: { first: 'w', total, stride: G, place: [`let t = it % ${tiles}u;`, ...place, ...splitLets(`it / ${tiles}u`)] } };
-  }
   if (tiles <= spec.maxPerDim && zs <= spec.maxPerDim) {
     return { workgroups: [tiles, 1, zs], code: ['let t = wid.x;', ...place, ...splitLets('wid.z')] };
   }
