@@ -136,7 +136,15 @@ export const PARTIAL_BUFFER = 'wg_part';
  *   variant.
  * - SPLIT: 8x8 on 256 threads with K steps of 16 in one stage, for split K (GEMM and SYRK) with an operand
  *   loaded as scalars.
- * - SMALL_K (k <= 64): 64x64 tiles, 4x4 per thread: four times the workgroups, the output store dominates.
+ * - SMALL_K (k <= 32, and up to 64 on outputs of few tiles): 64x64 tiles, 4x4 per thread: four times the
+ *   workgroups of 128x128 tiles. At K = 8 (0.033 ms on 4096 x 4096) the product costs about writing its
+ *   64 MiB; each K step of 16 adds about 16 us. No other geometry of 19 measured, nor workgroups running
+ *   several tiles, beat it at K = 32 (gemm-sweep-smallk-2026-11-24-stop17/).
+ * - SMALL_K_WIDE (32 < k <= 64 with at least 4 x FILL_WORKGROUPS tiles of 64x64, operands loaded as vec4):
+ *   64x64 tiles of 8x8 per thread on 64 threads, the next K step prefetched, double-buffered fragments:
+ *   against SMALL_K 0.0711 vs 0.0811 ms on 4096 x 4096 x 64 (x @ w.T 0.0734 vs 0.0849), 0.0601 vs 0.0640
+ *   at K = 48, attention scores 32 x 1024 x 1024 x 64 (q @ k.T) 0.129 vs 0.164, 128 x 256^2 x 64 0.0496 vs
+ *   0.0521, 65536 x 256 x 64 0.0745 vs 0.0830; on 1000 x 1000 x 40 (256 tiles) 0.0299 vs 0.0275.
  * - MEDIUM: 64x64 tiles for outputs too small for LARGE when K is too short to split.
  * - GEMV_N / GEMV_K: the gemv layouts (the long operand's stride-1 axis along n or k).
  */
@@ -146,6 +154,7 @@ export const TILE_LARGE: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, d
 export const TILE_SPLIT: TileConfig = { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 8 };
 export const TILE_MEDIUM: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: true, unroll: true, group: 8 };
 export const TILE_SMALL_K: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: false, unroll: true, group: 0 };
+export const TILE_SMALL_K_WIDE: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 0, prefetch: true, frag: true };
 export const GEMV_N: GemvConfig = { wn: 16, wk: 16, unroll: 4 };
 export const GEMV_K: GemvConfig = { wn: 4, wk: 64, unroll: 4 };
 /**
@@ -211,8 +220,8 @@ export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'> &
   if (batches * m * n === 0) return { ...base, variant: 'direct' };
   if (m * n <= DIRECT_MAX_OUTPUTS && k <= DIRECT_MAX_K) return { ...base, variant: 'direct' };
   if (Math.min(m, n) <= GEMV_MAX_ROWS) return { ...base, variant: 'gemv' };
-  if (k <= 64) return { ...base, variant: 'tiled', tile: TILE_SMALL_K };
   const tiles = (t: TileConfig) => batches * Math.ceil(m / t.bm) * Math.ceil(n / t.bn);
+  if (k <= 64) return { ...base, variant: 'tiled', tile: k > 32 && tiles(TILE_SMALL_K) >= 4 * FILL_WORKGROUPS ? TILE_SMALL_K_WIDE : TILE_SMALL_K };
   // Large outputs: LARGE_VEC4 from two waves of tiles, LARGE_PAIRS below (planMatmul takes LARGE, and SPLIT
   // for split K, where an operand cannot load as vec4).
   // One wave of tiles with a long K (the MLP's 4096 x 1024 x 4096: 0.776 ms against 0.792) also takes
@@ -258,13 +267,14 @@ export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmP
 
 /**
  * The tile a default choice keeps, given how its operands would load (planMatmul and planSyrk; a forced tile
- * is kept as it is). LARGE_VEC4 and LARGE_PAIRS were measured on operands that load as vec4, and LARGE_VEC4
- * keeps a step's tile loads in registers, 4 vectors per operand and thread but 16 scalars otherwise (which
- * SwiftShader takes minutes to compile). `vec4Loads(tile)` says whether every operand of the kernel loads
- * (and is bound) as vec4 with that tile; where one would not, LARGE takes the product, or SPLIT for split K.
- * Every other tile is returned unchanged.
+ * is kept as it is). LARGE_VEC4, LARGE_PAIRS and SMALL_K_WIDE were measured on operands that load as vec4,
+ * and LARGE_VEC4 and SMALL_K_WIDE keep a step's tile loads in registers, 4 vectors per operand and thread
+ * but 16 scalars otherwise (which SwiftShader takes minutes to compile). `vec4Loads(tile)` says whether every
+ * operand of the kernel loads (and is bound) as vec4 with that tile; where one would not, LARGE takes the
+ * product, or SPLIT for split K, or SMALL_K for a short K. Every other tile is returned unchanged.
  */
 export function tileForLoads(chosen: TileConfig, split: boolean, vec4Loads: (tile: TileConfig) => boolean): TileConfig {
+  if (chosen === TILE_SMALL_K_WIDE) return vec4Loads(chosen) ? chosen : TILE_SMALL_K;
   if (chosen !== TILE_LARGE_VEC4 && chosen !== TILE_LARGE_PAIRS) return chosen;
   return vec4Loads(chosen) ? chosen : split ? TILE_SPLIT : TILE_LARGE;
 }

@@ -38,6 +38,7 @@ import {
   TILE_LARGE_VEC4,
   TILE_MEDIUM,
   TILE_SMALL_K,
+  TILE_SMALL_K_WIDE,
   TILE_SPLIT,
   type GemvConfig,
   type MatmulOptions,
@@ -373,6 +374,12 @@ describe('variant choice', () => {
     // Tiles per shape class: large outputs take the large tile, small K its own, few tiles split K.
     expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 4096 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 1 });
     expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 32 })).toMatchObject({ variant: 'tiled', tile: TILE_SMALL_K, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 33 })).toMatchObject({ variant: 'tiled', tile: TILE_SMALL_K_WIDE, splitK: 1 });
+    // Attention scores over heads of 64: 32 x 16 x 16 tiles of 64x64.
+    expect(chooseMatmul({ batch: [32], m: 1024, n: 1024, k: 64 })).toMatchObject({ tile: TILE_SMALL_K_WIDE });
+    // From 4 x FILL_WORKGROUPS = 1056 tiles.
+    expect(chooseMatmul({ batch: [], m: 4096, n: 1088, k: 64 })).toMatchObject({ tile: TILE_SMALL_K_WIDE }); // 64 x 17 tiles
+    expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 64 })).toMatchObject({ tile: TILE_SMALL_K }); // 64 x 16
     expect(chooseMatmul({ batch: [], m: 512, n: 512, k: 80000 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 16 });
     expect(chooseMatmul({ batch: [64], m: 256, n: 256, k: 256 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_PAIRS, splitK: 1 });
     // One wave of tiles with a long K (the MLP's second product): LARGE_VEC4, from K = 1024.
@@ -434,6 +441,17 @@ describe('variant choice', () => {
     // Split K: LARGE_VEC4's ranges, SPLIT's where an operand loads scalars.
     expect(label(big(512, 512, 80000))).toEqual([`tiled ${tileName(TILE_LARGE_VEC4)} split 16`, 'combine 16']);
     expect(label(big(512, 512, 80000, { aOffset: 2 }))).toEqual([`tiled ${tileName(TILE_SPLIT)} split 16`, 'combine 16']);
+    // K of 33 to 64 on many tiles: SMALL_K_WIDE where both operands load as vec4, SMALL_K otherwise; K <= 32
+    // and outputs of few tiles keep SMALL_K.
+    const wide = [`tiled ${tileName(TILE_SMALL_K_WIDE)}`];
+    const smallK = [`tiled ${tileName(TILE_SMALL_K)}`];
+    expect(label(big(4096, 4096, 64))).toEqual(wide);
+    expect(label(big(4096, 4096, 48, { transB: true }))).toEqual(wide);
+    expect(label(big(4096, 4096, 32))).toEqual(smallK);
+    expect(label(big(4096, 4096, 65))).not.toEqual(smallK);
+    expect(label(big(1000, 1000, 40))).toEqual(smallK); // 256 tiles
+    expect(label(big(4096, 4096, 62))).toEqual(smallK); // k not a multiple of 4: A's rows are not aligned
+    expect(label(big(4096, 4093, 64))).toEqual(smallK); // n odd: B loads scalars
   });
 
   it('gemv along n: narrower workgroups instead of split K where they fill the GPU, split K where they cannot', () => {
@@ -559,27 +577,53 @@ describe('matmul tile configurations', () => {
 });
 
 /**
- * The large default for operands that load as vec4 (TILE_LARGE_VEC4: 16x8 per thread, one stage with
- * prefetch, double-buffered fragments) on the layouts that choose it: every operand aligned to 4 along its
- * stride-1 axis, bounds checks along m, n and k, both transposes, broadcast batches, m = 1, an epilogue with
- * a transposed store, int32. One test per case: SwiftShader takes about 10 s to compile each kernel.
+ * The defaults that keep a step's tile loads in registers (prefetch) with double-buffered fragments, on the
+ * layouts that choose them: operands aligned to 4 along their stride-1 axes (scalar loads fall back to other
+ * tiles, asserted above: compiled with scalar loads, SwiftShader takes many minutes and gigabytes), bounds
+ * checks along m, n and k, both transposes, broadcast batches, an epilogue with a transposed store, int32.
+ * One test per case: SwiftShader takes about 10 s to compile each LARGE_VEC4 kernel.
+ * - TILE_LARGE_VEC4: 128x128, 16x8 per thread, K steps of 16; also m = 1.
+ * - TILE_SMALL_K_WIDE: 64x64, 8x8 per thread, for K of 33 to 64 on outputs of many tiles; K not a multiple
+ *   of its step of 16.
  */
-describe('matmul TILE_LARGE_VEC4', () => {
-  const cases: readonly Case[] = [
-    mat(128, 68, 36),
-    { ...mat(65, 72, 36), seed: 2 },
-    { ...trans(100, 64, 36, true, true), seed: 3 },
-    { a: [2, 1, 72, 16], b: [1, 3, 16, 68], seed: 4 },
-    { ...trans(1, 132, 24, false, true), seed: 5 },
-    { a: [2, 36, 20], b: [2, 20, 68], transposedStore: true, epilogue: true, seed: 6 },
-    { ...mat(68, 72, 36), dtype: 'int32', gen: anyInts, seed: 7 },
-  ];
-  for (const c of cases) {
-    gpuIt(`${dims(c)}${c.epilogue ? ' with an epilogue' : ''}${c.dtype === 'int32' ? ' int32' : ''}`, async () => {
-      await check({ ...c, options: { variant: 'tiled', tile: TILE_LARGE_VEC4 }, expectVariant: /^tiled128x128$/ });
-    });
-  }
-});
+const PREFETCHING_TILES: readonly { readonly name: string; readonly tile: TileConfig; readonly variant: RegExp; readonly cases: readonly Case[] }[] = [
+  {
+    name: 'TILE_LARGE_VEC4',
+    tile: TILE_LARGE_VEC4,
+    variant: /^tiled128x128$/,
+    cases: [
+      mat(128, 68, 36),
+      { ...mat(65, 72, 36), seed: 2 },
+      { ...trans(100, 64, 36, true, true), seed: 3 },
+      { a: [2, 1, 72, 16], b: [1, 3, 16, 68], seed: 4 },
+      { ...trans(1, 132, 24, false, true), seed: 5 },
+      { a: [2, 36, 20], b: [2, 20, 68], transposedStore: true, epilogue: true, seed: 6 },
+      { ...mat(68, 72, 36), dtype: 'int32', gen: anyInts, seed: 7 },
+    ],
+  },
+  {
+    name: 'TILE_SMALL_K_WIDE',
+    tile: TILE_SMALL_K_WIDE,
+    variant: /^tiled64x64$/,
+    cases: [
+      mat(68, 72, 64),
+      { ...mat(128, 64, 36), seed: 2 },
+      { ...trans(100, 64, 44, true, true), seed: 3 },
+      { a: [2, 1, 72, 16], b: [1, 3, 16, 68], seed: 4 },
+      { a: [2, 36, 40], b: [2, 40, 68], transposedStore: true, epilogue: true, seed: 5 },
+      { ...mat(68, 72, 48), dtype: 'int32', gen: anyInts, seed: 6 },
+    ],
+  },
+];
+for (const { name, tile, variant, cases } of PREFETCHING_TILES) {
+  describe(`matmul ${name}`, () => {
+    for (const c of cases) {
+      gpuIt(`${dims(c)}${c.epilogue ? ' with an epilogue' : ''}${c.dtype === 'int32' ? ' int32' : ''}`, async () => {
+        await check({ ...c, options: { variant: 'tiled', tile }, expectVariant: variant });
+      });
+    }
+  });
+}
 
 describe('matmul split K', () => {
   // k = 100 in 3 ranges of 40 (bk 8): 40 + 40 + 20, the last one partial; 7 ranges of 16 over k = 100 give 7.
