@@ -198,6 +198,8 @@ const EPILOGUE_TILES: readonly Variant[] = [DEFAULT, tiled({ ...V16, group: 8 })
 
 /** `--set padding`: its own shapes; each shape's default choice at 16 KiB of workgroup memory against the same choice with the device's maximum (the tiles whose loads scatter along k then pad their rows by a vector). */
 const PADDING_SET = 'padding';
+/** `--set narrow`: see variantsFor. */
+const NARROW_SET = 'narrow';
 /** `--set smallk`: see variantsFor. */
 const SMALLK_SET = 'smallk';
 
@@ -228,6 +230,22 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
       t(64, 64, 16, 4, 4, false, true, 0, PF),
     ];
     return [DEFAULT, ...tiles.map((x) => tiled(x))];
+  }
+  // `--set narrow`: outputs narrower than the 128-wide tiles along n or m (attention's P @ V over heads of 64),
+  // where a 128x128 tile computes half its outputs out of bounds: 64-wide tiles against the default.
+  if (set === NARROW_SET) {
+    return [
+      DEFAULT,
+      ...[
+        t(64, 64, 16, 8, 8, false, true, 0, PF),
+        t(128, 64, 16, 8, 8, false, true, 0, PF),
+        t(64, 128, 16, 8, 8, false, true, 0, PF),
+        t(128, 64, 16, 16, 4, false, true, 0, PF),
+        t(128, 64, 8, 8, 4, true, true, 0, K2F),
+        t(64, 64, 16, 4, 4, true, true, 8),
+        t(64, 64, 8, 4, 4, true, true, 0, K2F),
+      ].map((x) => tiled(x)),
+    ];
   }
   const sel = SETS[set];
   if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET].join(', ')})`);
@@ -277,6 +295,19 @@ function shapes(smoke: boolean, set: string): Shape[] {
       : [
           { id: 'gemm-4096x4096x1024-tB', batch: 1, m: 4096, n: 4096, k: 1024, transB: true },
           { id: 'gemm-4096x1024x4096-tB', batch: 1, m: 4096, n: 1024, k: 4096, transB: true },
+        ];
+  }
+  if (set === NARROW_SET) {
+    return smoke
+      ? [{ id: 'bgemm-2x200x64x100', batch: 2, m: 200, n: 64, k: 100 }, { id: 'gemm-64x200x100-tB', batch: 1, m: 64, n: 200, k: 100, transB: true }]
+      : [
+          // Attention's P @ V: 32 heads, 1024 positions, head size 64 (and 128 positions... of 16 heads x 4096).
+          { id: 'bgemm-32x1024x64x1024', batch: 32, m: 1024, n: 64, k: 1024 },
+          { id: 'bgemm-16x4096x64x4096', batch: 16, m: 4096, n: 64, k: 4096 },
+          { id: 'gemm-65536x64x256', batch: 1, m: 65536, n: 64, k: 256 },
+          { id: 'gemm-4096x64x4096', batch: 1, m: 4096, n: 64, k: 4096 },
+          { id: 'gemm-64x4096x4096', batch: 1, m: 64, n: 4096, k: 4096 },
+          { id: 'gemm-16384x192x1024-tB', batch: 1, m: 16384, n: 192, k: 1024, transB: true },
         ];
   }
   if (set === SMALLK_SET) {

@@ -140,11 +140,16 @@ export const PARTIAL_BUFFER = 'wg_part';
  *   workgroups of 128x128 tiles. At K = 8 (0.033 ms on 4096 x 4096) the product costs about writing its
  *   64 MiB; each K step of 16 adds about 16 us. No other geometry of 19 measured, nor workgroups running
  *   several tiles, beat it at K = 32 (gemm-sweep-smallk-2026-11-24-stop17/).
- * - SMALL_K_WIDE (32 < k <= 64 with at least 4 x FILL_WORKGROUPS tiles of 64x64, operands loaded as vec4):
- *   64x64 tiles of 8x8 per thread on 64 threads, the next K step prefetched, double-buffered fragments:
- *   against SMALL_K 0.0711 vs 0.0811 ms on 4096 x 4096 x 64 (x @ w.T 0.0734 vs 0.0849), 0.0601 vs 0.0640
- *   at K = 48, attention scores 32 x 1024 x 1024 x 64 (q @ k.T) 0.129 vs 0.164, 128 x 256^2 x 64 0.0496 vs
- *   0.0521, 65536 x 256 x 64 0.0745 vs 0.0830; on 1000 x 1000 x 40 (256 tiles) 0.0299 vs 0.0275.
+ * - NARROW, NARROW_N, NARROW_M: 64x64, 128x64 and 64x128 tiles of 8x8 per thread (64 or 128 threads), the
+ *   next K step prefetched, double-buffered fragments, operands loaded as vec4 (else MEDIUM, or SMALL_K for
+ *   a short K). For outputs whose n (NARROW_N), m (NARROW_M) or both (NARROW) 128-wide tiles would cover
+ *   with more than 10% out of bounds (n = 64: half of every 128x128 tile computes nothing), and for K of
+ *   33 to 64 on outputs of at least 4 x FILL_WORKGROUPS tiles of 64x64 (NARROW). Measured on the H100
+ *   (gemm-sweep --set narrow and smallk, 2026-11-24 stop 17, cuBLAS in the same call): attention's P @ V
+ *   32 x 1024 x 64 x 1024 0.116 vs 0.205 ms for 128x128 tiles (cuBLAS 0.136), 16 x 4096 x 64 x 4096 0.778
+ *   vs 1.465 (cuBLAS 0.832), 65536 x 64 x 256 0.072 vs 0.147, 4096 x 64 x 4096 (split K 8) 0.074 vs 0.128,
+ *   64 x 4096 x 4096 0.071 vs 0.128, 16384 x 192 x 1024 x @ w.T 0.161 vs 0.210; 4096^2 x 64 0.0711 vs 0.0811
+ *   for SMALL_K (cuBLAS 0.101), attention scores 32 x 1024^2 x 64 0.129 vs 0.164.
  * - MEDIUM: 64x64 tiles for outputs too small for LARGE when K is too short to split.
  * - GEMV_N / GEMV_K: the gemv layouts (the long operand's stride-1 axis along n or k).
  */
@@ -154,7 +159,11 @@ export const TILE_LARGE: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, d
 export const TILE_SPLIT: TileConfig = { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 8 };
 export const TILE_MEDIUM: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: true, unroll: true, group: 8 };
 export const TILE_SMALL_K: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: false, unroll: true, group: 0 };
-export const TILE_SMALL_K_WIDE: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 0, prefetch: true, frag: true };
+export const TILE_NARROW: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 0, prefetch: true, frag: true };
+export const TILE_NARROW_N: TileConfig = { ...TILE_NARROW, bm: 128 };
+export const TILE_NARROW_M: TileConfig = { ...TILE_NARROW, bn: 128 };
+/** The narrow tiles, whose prefetch registers would hold scalars where an operand does not load as vec4. */
+const NARROW_TILES: readonly TileConfig[] = [TILE_NARROW, TILE_NARROW_N, TILE_NARROW_M];
 export const GEMV_N: GemvConfig = { wn: 16, wk: 16, unroll: 4 };
 export const GEMV_K: GemvConfig = { wn: 4, wk: 64, unroll: 4 };
 /**
@@ -221,7 +230,14 @@ export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'> &
   if (m * n <= DIRECT_MAX_OUTPUTS && k <= DIRECT_MAX_K) return { ...base, variant: 'direct' };
   if (Math.min(m, n) <= GEMV_MAX_ROWS) return { ...base, variant: 'gemv' };
   const tiles = (t: TileConfig) => batches * Math.ceil(m / t.bm) * Math.ceil(n / t.bn);
-  if (k <= 64) return { ...base, variant: 'tiled', tile: k > 32 && tiles(TILE_SMALL_K) >= 4 * FILL_WORKGROUPS ? TILE_SMALL_K_WIDE : TILE_SMALL_K };
+  if (k <= 64) return { ...base, variant: 'tiled', tile: k > 32 && tiles(TILE_SMALL_K) >= 4 * FILL_WORKGROUPS ? TILE_NARROW : TILE_SMALL_K };
+  // An extent that 128-wide tiles cover with more than 10% out of bounds takes 64-wide tiles along it.
+  const narrowM = Math.ceil(m / 128) * 128 > 1.1 * m;
+  const narrowN = Math.ceil(n / 128) * 128 > 1.1 * n;
+  if (narrowM || narrowN) {
+    const tile = narrowM && narrowN ? TILE_NARROW : narrowN ? TILE_NARROW_N : TILE_NARROW_M;
+    return { ...base, variant: 'tiled', tile, splitK: splitsFor(tiles(tile), k, tile.bk) };
+  }
   // Large outputs: LARGE_VEC4 from two waves of tiles, LARGE_PAIRS below (planMatmul takes LARGE, and SPLIT
   // for split K, where an operand cannot load as vec4).
   // One wave of tiles with a long K (the MLP's 4096 x 1024 x 4096: 0.776 ms against 0.792) also takes
@@ -260,21 +276,22 @@ export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmP
     tile = tileForLoads(tile, splitsWanted > 1, (t) => {
       const loads = tiledLoads(spec, t, splitsWanted > 1);
       return tileLanes(spec.a, loads.a, loads.vectors) !== null && tileLanes(spec.b, loads.b, loads.vectors) !== null;
-    });
+    }, spec.k);
   }
   return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);
 }
 
 /**
  * The tile a default choice keeps, given how its operands would load (planMatmul and planSyrk; a forced tile
- * is kept as it is). LARGE_VEC4, LARGE_PAIRS and SMALL_K_WIDE were measured on operands that load as vec4,
- * and LARGE_VEC4 and SMALL_K_WIDE keep a step's tile loads in registers, 4 vectors per operand and thread
- * but 16 scalars otherwise (which SwiftShader takes minutes to compile). `vec4Loads(tile)` says whether every
- * operand of the kernel loads (and is bound) as vec4 with that tile; where one would not, LARGE takes the
- * product, or SPLIT for split K, or SMALL_K for a short K. Every other tile is returned unchanged.
+ * is kept as it is). LARGE_VEC4, LARGE_PAIRS and the narrow tiles were measured on operands that load as
+ * vec4, and LARGE_VEC4 and the narrow tiles keep a step's tile loads in registers, 4 vectors per operand and
+ * thread but 16 scalars otherwise (which SwiftShader takes minutes to compile). `vec4Loads(tile)` says
+ * whether every operand of the kernel loads (and is bound) as vec4 with that tile; where one would not,
+ * LARGE takes the product (SPLIT for split K) instead of LARGE_VEC4 or LARGE_PAIRS, and SMALL_K (K of `k` up
+ * to 64) or MEDIUM instead of a narrow tile. Every other tile is returned unchanged.
  */
-export function tileForLoads(chosen: TileConfig, split: boolean, vec4Loads: (tile: TileConfig) => boolean): TileConfig {
-  if (chosen === TILE_SMALL_K_WIDE) return vec4Loads(chosen) ? chosen : TILE_SMALL_K;
+export function tileForLoads(chosen: TileConfig, split: boolean, vec4Loads: (tile: TileConfig) => boolean, k = Number.POSITIVE_INFINITY): TileConfig {
+  if (NARROW_TILES.includes(chosen)) return vec4Loads(chosen) ? chosen : k <= 64 ? TILE_SMALL_K : TILE_MEDIUM;
   if (chosen !== TILE_LARGE_VEC4 && chosen !== TILE_LARGE_PAIRS) return chosen;
   return vec4Loads(chosen) ? chosen : split ? TILE_SPLIT : TILE_LARGE;
 }

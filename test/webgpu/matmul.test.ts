@@ -38,7 +38,9 @@ import {
   TILE_LARGE_VEC4,
   TILE_MEDIUM,
   TILE_SMALL_K,
-  TILE_SMALL_K_WIDE,
+  TILE_NARROW,
+  TILE_NARROW_M,
+  TILE_NARROW_N,
   TILE_SPLIT,
   type GemvConfig,
   type MatmulOptions,
@@ -374,11 +376,18 @@ describe('variant choice', () => {
     // Tiles per shape class: large outputs take the large tile, small K its own, few tiles split K.
     expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 4096 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 1 });
     expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 32 })).toMatchObject({ variant: 'tiled', tile: TILE_SMALL_K, splitK: 1 });
-    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 33 })).toMatchObject({ variant: 'tiled', tile: TILE_SMALL_K_WIDE, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 33 })).toMatchObject({ variant: 'tiled', tile: TILE_NARROW, splitK: 1 });
     // Attention scores over heads of 64: 32 x 16 x 16 tiles of 64x64.
-    expect(chooseMatmul({ batch: [32], m: 1024, n: 1024, k: 64 })).toMatchObject({ tile: TILE_SMALL_K_WIDE });
+    expect(chooseMatmul({ batch: [32], m: 1024, n: 1024, k: 64 })).toMatchObject({ tile: TILE_NARROW });
+    // Outputs narrower than 128-wide tiles along n, m or both: attention's P @ V (32 heads of 1024 x 64).
+    expect(chooseMatmul({ batch: [32], m: 1024, n: 64, k: 1024 })).toMatchObject({ variant: 'tiled', tile: TILE_NARROW_N, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 16384, n: 192, k: 1024 })).toMatchObject({ tile: TILE_NARROW_N, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 100, n: 4096, k: 1024 })).toMatchObject({ tile: TILE_NARROW_M });
+    expect(chooseMatmul({ batch: [], m: 100, n: 100, k: 5000 })).toMatchObject({ tile: TILE_NARROW });
+    expect(chooseMatmul({ batch: [], m: 100, n: 100, k: 5000 }).splitK).toBeGreaterThan(1);
+    expect(chooseMatmul({ batch: [1000], m: 33, n: 33, k: 200 })).toMatchObject({ tile: TILE_NARROW, splitK: 1 });
     // From 4 x FILL_WORKGROUPS = 1056 tiles.
-    expect(chooseMatmul({ batch: [], m: 4096, n: 1088, k: 64 })).toMatchObject({ tile: TILE_SMALL_K_WIDE }); // 64 x 17 tiles
+    expect(chooseMatmul({ batch: [], m: 4096, n: 1088, k: 64 })).toMatchObject({ tile: TILE_NARROW }); // 64 x 17 tiles
     expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 64 })).toMatchObject({ tile: TILE_SMALL_K }); // 64 x 16
     expect(chooseMatmul({ batch: [], m: 512, n: 512, k: 80000 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 16 });
     expect(chooseMatmul({ batch: [64], m: 256, n: 256, k: 256 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_PAIRS, splitK: 1 });
@@ -441,9 +450,9 @@ describe('variant choice', () => {
     // Split K: LARGE_VEC4's ranges, SPLIT's where an operand loads scalars.
     expect(label(big(512, 512, 80000))).toEqual([`tiled ${tileName(TILE_LARGE_VEC4)} split 16`, 'combine 16']);
     expect(label(big(512, 512, 80000, { aOffset: 2 }))).toEqual([`tiled ${tileName(TILE_SPLIT)} split 16`, 'combine 16']);
-    // K of 33 to 64 on many tiles: SMALL_K_WIDE where both operands load as vec4, SMALL_K otherwise; K <= 32
+    // K of 33 to 64 on many tiles: NARROW where both operands load as vec4, SMALL_K otherwise; K <= 32
     // and outputs of few tiles keep SMALL_K.
-    const wide = [`tiled ${tileName(TILE_SMALL_K_WIDE)}`];
+    const wide = [`tiled ${tileName(TILE_NARROW)}`];
     const smallK = [`tiled ${tileName(TILE_SMALL_K)}`];
     expect(label(big(4096, 4096, 64))).toEqual(wide);
     expect(label(big(4096, 4096, 48, { transB: true }))).toEqual(wide);
@@ -452,6 +461,14 @@ describe('variant choice', () => {
     expect(label(big(1000, 1000, 40))).toEqual(smallK); // 256 tiles
     expect(label(big(4096, 4096, 62))).toEqual(smallK); // k not a multiple of 4: A's rows are not aligned
     expect(label(big(4096, 4093, 64))).toEqual(smallK); // n odd: B loads scalars
+    // Narrow outputs: 64-wide tiles along the extent 128-wide ones would cover with more than 10% out of
+    // bounds, split K where they are few; MEDIUM where an operand loads scalars.
+    expect(label(big(4096, 64, 4096))).toEqual([`tiled ${tileName(TILE_NARROW_N)} split 8`, 'combine 8']);
+    expect(label(big(64, 4096, 4096, { transB: true }))).toEqual([`tiled ${tileName(TILE_NARROW_M)} split 8`, 'combine 8']);
+    expect(label(big(65536, 64, 256))).toEqual([`tiled ${tileName(TILE_NARROW_N)}`]);
+    expect(label(big(4096, 60, 4096))).toEqual([`tiled ${tileName(TILE_NARROW_N)} split 8`, 'combine 8']);
+    expect(label(big(4096, 63, 4096))).toEqual([`tiled ${tileName(TILE_MEDIUM)} split 8`, 'combine 8']); // n odd
+    expect(label(big(4096, 1088, 1024))).toEqual(vec4); // 6% out of bounds: 128-wide tiles
   });
 
   it('gemv along n: narrower workgroups instead of split K where they fill the GPU, split K where they cannot', () => {
@@ -490,7 +507,7 @@ describe('variant choice', () => {
     await check(mat(32, 32, 7));
     await check({ ...mat(1, DIRECT_MAX_OUTPUTS + 1, 9), seed: 2, expectVariant: /^gemv$/ }); // a wide row vector
     await check({ ...mat(9, 200, 7), seed: 3, expectVariant: /^tiled/ });
-    await check({ ...mat(20, 20, 2000), seed: 4, expectVariant: /^tiled128x128.splitK/ }); // a long K: split
+    await check({ ...mat(20, 20, 2000), seed: 4, expectVariant: /^tiled64x64.splitK/ }); // a long K: split, a narrow tile
     // A row vector of 4100 columns (not a multiple of 4: scalar columns): 8 x 32 threads, one dispatch.
     await check({ ...mat(1, 4100, 300), seed: 5, expectVariant: /^gemv$/ });
     await check({ ...mat(3, 4096, 300), seed: 6, expectVariant: /^gemv$/ }); // 3 rows, vec4 columns: 2 x 128
@@ -583,8 +600,9 @@ describe('matmul tile configurations', () => {
  * checks along m, n and k, both transposes, broadcast batches, an epilogue with a transposed store, int32.
  * One test per case: SwiftShader takes about 10 s to compile each LARGE_VEC4 kernel.
  * - TILE_LARGE_VEC4: 128x128, 16x8 per thread, K steps of 16; also m = 1.
- * - TILE_SMALL_K_WIDE: 64x64, 8x8 per thread, for K of 33 to 64 on outputs of many tiles; K not a multiple
- *   of its step of 16.
+ * - TILE_NARROW, TILE_NARROW_N, TILE_NARROW_M: 64x64, 128x64 and 64x128, 8x8 per thread, for outputs
+ *   narrower than 128-wide tiles and for K of 33 to 64 on outputs of many tiles; K not a multiple of the
+ *   step of 16, one K step and several.
  */
 const PREFETCHING_TILES: readonly { readonly name: string; readonly tile: TileConfig; readonly variant: RegExp; readonly cases: readonly Case[] }[] = [
   {
@@ -601,19 +619,25 @@ const PREFETCHING_TILES: readonly { readonly name: string; readonly tile: TileCo
       { ...mat(68, 72, 36), dtype: 'int32', gen: anyInts, seed: 7 },
     ],
   },
-  {
-    name: 'TILE_SMALL_K_WIDE',
-    tile: TILE_SMALL_K_WIDE,
-    variant: /^tiled64x64$/,
+  ...(
+    [
+      ['TILE_NARROW', TILE_NARROW, /^tiled64x64$/],
+      ['TILE_NARROW_N', TILE_NARROW_N, /^tiled128x64$/],
+      ['TILE_NARROW_M', TILE_NARROW_M, /^tiled64x128$/],
+    ] as const
+  ).map(([name, tile, variant]) => ({
+    name,
+    tile,
+    variant,
     cases: [
       mat(68, 72, 64),
-      { ...mat(128, 64, 36), seed: 2 },
+      { ...mat(132, 64, 100), seed: 2 },
       { ...trans(100, 64, 44, true, true), seed: 3 },
       { a: [2, 1, 72, 16], b: [1, 3, 16, 68], seed: 4 },
-      { a: [2, 36, 40], b: [2, 40, 68], transposedStore: true, epilogue: true, seed: 5 },
+      { a: [2, 36, 40], b: [2, 40, 136], transposedStore: true, epilogue: true, seed: 5 },
       { ...mat(68, 72, 48), dtype: 'int32', gen: anyInts, seed: 6 },
-    ],
-  },
+    ] as readonly Case[],
+  })),
 ];
 for (const { name, tile, variant, cases } of PREFETCHING_TILES) {
   describe(`matmul ${name}`, () => {
