@@ -37,7 +37,7 @@ import { create, globals } from 'webgpu';
 import type { KernelBuffer } from '../src/shaders/elementwise.js';
 import type { ExprStep } from '../src/shaders/expr.js';
 import { tileName, type TileConfig } from '../src/shaders/gemm-tiled.js';
-import { planMatmul, type GemmProgram, type GemvConfig, type MatmulSpec } from '../src/shaders/matmul.js';
+import { chooseMatmul, planMatmul, type GemmProgram, type GemvConfig, type MatmulSpec } from '../src/shaders/matmul.js';
 import { planSyrk, type SyrkSpec } from '../src/shaders/syrk.js';
 
 Object.assign(globalThis, globals);
@@ -198,6 +198,10 @@ const EPILOGUE_TILES: readonly Variant[] = [DEFAULT, tiled({ ...V16, group: 8 })
 
 /** `--set padding`: its own shapes; each shape's default choice at 16 KiB of workgroup memory against the same choice with the device's maximum (the tiles whose loads scatter along k then pad their rows by a vector). */
 const PADDING_SET = 'padding';
+/** `--set splits`: see variantsFor. */
+const SPLITS_SET = 'splits';
+/** `--set skinny`: see variantsFor. */
+const SKINNY_SET = 'skinny';
 /** `--set narrow`: see variantsFor. */
 const NARROW_SET = 'narrow';
 /** `--set smallk`: see variantsFor. */
@@ -231,6 +235,13 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     ];
     return [DEFAULT, ...tiles.map((x) => tiled(x))];
   }
+  // `--set splits`: the narrow and skinny shapes, each default tile (chooseMatmul) over 1 to 16 K ranges
+  // against the default's own count (narrowSplits; the call in gemm-sweep-splits-2026-11-24-stop17/ ran an
+  // earlier rule's).
+  if (set === SPLITS_SET) {
+    const chosen = chooseMatmul({ batch: s.batch > 1 ? [s.batch] : [], m: s.m, n: s.n, k: s.k });
+    return [DEFAULT, ...[1, 2, 4, 8, 16].map((split) => tiled(chosen.tile, undefined, split))];
+  }
   // `--set narrow`: outputs narrower than the 128-wide tiles along n or m (attention's P @ V over heads of 64),
   // where a 128x128 tile computes half its outputs out of bounds: 64-wide tiles against the default.
   if (set === NARROW_SET) {
@@ -245,6 +256,21 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
         t(64, 64, 16, 4, 4, true, true, 8),
         t(64, 64, 8, 4, 4, true, true, 0, K2F),
       ].map((x) => tiled(x)),
+    ];
+  }
+  // `--set skinny`: 9 to 32 rows or columns (a batch of tokens times a weight matrix): tiles of 16 or 32
+  // along the short side and their split K. (Its first call also ran gemv kernels of 16 and 32 rows, m
+  // accumulators per thread: 1.3-3x slower than these tiles, gemm-sweep-skinny-2026-11-24-stop17/.)
+  if (set === SKINNY_SET) {
+    const rows = s.m <= s.n;
+    const skinny = rows ? t(32, 64, 16, 4, 8, false, true, 0, PF) : t(64, 32, 16, 8, 4, false, true, 0, PF);
+    const sixteen = rows ? t(16, 128, 16, 4, 8, false, true, 0, PF) : t(128, 16, 16, 8, 4, false, true, 0, PF);
+    const narrow = rows ? t(64, 128, 16, 8, 8, false, true, 0, PF) : t(128, 64, 16, 8, 8, false, true, 0, PF);
+    return [
+      DEFAULT,
+      ...[2, 4, 8, 16].map((split) => tiled(skinny, undefined, split)),
+      ...[4, 8].map((split) => tiled(sixteen, undefined, split)),
+      tiled(narrow, undefined, 8),
     ];
   }
   const sel = SETS[set];
@@ -295,6 +321,21 @@ function shapes(smoke: boolean, set: string): Shape[] {
       : [
           { id: 'gemm-4096x4096x1024-tB', batch: 1, m: 4096, n: 4096, k: 1024, transB: true },
           { id: 'gemm-4096x1024x4096-tB', batch: 1, m: 4096, n: 1024, k: 4096, transB: true },
+        ];
+  }
+  if (set === SPLITS_SET) return [...shapes(smoke, NARROW_SET), ...shapes(smoke, SKINNY_SET)];
+  if (set === SKINNY_SET) {
+    return smoke
+      ? [{ id: 'gemm-12x256x600', batch: 1, m: 12, n: 256, k: 600 }, { id: 'gemm-256x20x600-tB', batch: 1, m: 256, n: 20, k: 600, transB: true }]
+      : [
+          { id: 'gemm-16x4096x4096', batch: 1, m: 16, n: 4096, k: 4096 },
+          { id: 'gemm-32x4096x4096-tB', batch: 1, m: 32, n: 4096, k: 4096, transB: true },
+          { id: 'gemm-24x4096x4096', batch: 1, m: 24, n: 4096, k: 4096 },
+          { id: 'gemm-12x4096x4096-tB', batch: 1, m: 12, n: 4096, k: 4096, transB: true },
+          { id: 'gemm-4096x16x4096', batch: 1, m: 4096, n: 16, k: 4096 },
+          { id: 'gemm-4096x32x4096-tB', batch: 1, m: 4096, n: 32, k: 4096, transB: true },
+          { id: 'gemm-32x11008x4096-tB', batch: 1, m: 32, n: 11008, k: 4096, transB: true },
+          { id: 'bgemm-8x32x1024x1024', batch: 8, m: 32, n: 1024, k: 1024 },
         ];
   }
   if (set === NARROW_SET) {

@@ -10,12 +10,14 @@
 // - tiled (src/shaders/gemm-tiled.ts): a register-blocked tile per workgroup, parametric (TileConfig: tile
 //   bm x bn, K step bk, tm x tn outputs per thread, double-buffered workgroup memory with the next step's
 //   loads prefetched in registers, unrolled K step, grouped launch order). Tiles load vec4 along an
-//   operand's stride-1 axis where aligned; results are stored as vec4 where the output allows it.
+//   operand's stride-1 axis where aligned; results are stored as vec4 where the output allows it. The tile's
+//   shape follows the output's: 128x128 where it fills them, 64 wide along an extent that 128 would cover
+//   with more than 10% out of bounds (narrow), 16 or 32 along a short side of 9 to 32 (skinny).
 // - split K: the tiled kernel over `splits` K ranges, each writing its partial sums to a temporary buffer,
 //   then a combine dispatch adds them in a fixed order and runs the epilogue: for outputs too small to fill
 //   the GPU with tiles while K is long (planMatmul returns both dispatches and the temporary).
 // - gemv (src/shaders/gemv.ts): m or n at most GEMV_MAX_ROWS (a row vector times a matrix, a matrix times a
-//   column vector, skinny products): each workgroup streams the other operand once, threads spread over the
+//   column vector, products of up to 8 rows): each workgroup streams the other operand once, threads spread over the
 //   long axis and over K, reduced through workgroup memory; optionally split K as well.
 // - direct: one thread per output element, a plain dot product from global memory; for tiny outputs with a
 //   short K, and for empty outputs.
@@ -26,7 +28,7 @@ import { sizeOf, stridesOf, type Shape } from '../ir/shape.js';
 import { emitExpr, indexOf, type Access, type Coords, type Expr } from './expr.js';
 import { bufferDecls, coordsOf, type GeneratedKernel, type KernelBuffer } from './elementwise.js';
 import { gemvConfigError, gemvLayout, generateGemvCore, type GemvConfig } from './gemv.js';
-import { describeLoads, generateTiledCore, tileConfigError, tileName, type CoreOperand, type TileConfig } from './gemm-tiled.js';
+import { describeLoads, generateTiledCore, tileConfigError, tileName, tileThreads, type CoreOperand, type TileConfig } from './gemm-tiled.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
 import { checkPrologue, prologueBuffers, prologueFunction, prologueLanes, prologueWants, type MajorAxis, type OperandPrologue } from './prologue.js';
 import { indent, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
@@ -149,7 +151,12 @@ export const PARTIAL_BUFFER = 'wg_part';
  *   32 x 1024 x 64 x 1024 0.116 vs 0.205 ms for 128x128 tiles (cuBLAS 0.136), 16 x 4096 x 64 x 4096 0.778
  *   vs 1.465 (cuBLAS 0.832), 65536 x 64 x 256 0.072 vs 0.147, 4096 x 64 x 4096 (split K 8) 0.074 vs 0.128,
  *   64 x 4096 x 4096 0.071 vs 0.128, 16384 x 192 x 1024 x @ w.T 0.161 vs 0.210; 4096^2 x 64 0.0711 vs 0.0811
- *   for SMALL_K (cuBLAS 0.101), attention scores 32 x 1024^2 x 64 0.129 vs 0.164.
+ *   for SMALL_K (cuBLAS 0.101), attention scores 32 x 1024^2 x 64 0.129 vs 0.164. Split K: narrowSplits.
+ * - SKINNY_M16 / SKINNY_M32 (SKINNY_N16 / SKINNY_N32): 16x128 or 32x64 tiles of 4x8 per thread (128x16 or
+ *   64x32 of 8x4), 64 threads, as NARROW otherwise, for 9 to 32 rows (columns): 16 x 4096 x 4096 0.0435 vs
+ *   0.0684 ms for NARROW_M (cuBLAS 0.094), 32 x 4096 x 4096 x @ w.T 0.0584 vs 0.0722 (cuBLAS 0.070), 4096 x
+ *   16 x 4096 0.0521 vs 0.0943 for NARROW_N (docs/performance.md has the rest). gemv with 16 or 32 rows was
+ *   1.3-3x slower.
  * - MEDIUM: 64x64 tiles for outputs too small for LARGE when K is too short to split.
  * - GEMV_N / GEMV_K: the gemv layouts (the long operand's stride-1 axis along n or k).
  */
@@ -162,8 +169,29 @@ export const TILE_SMALL_K: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, 
 export const TILE_NARROW: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 0, prefetch: true, frag: true };
 export const TILE_NARROW_N: TileConfig = { ...TILE_NARROW, bm: 128 };
 export const TILE_NARROW_M: TileConfig = { ...TILE_NARROW, bn: 128 };
-/** The narrow tiles, whose prefetch registers would hold scalars where an operand does not load as vec4. */
-const NARROW_TILES: readonly TileConfig[] = [TILE_NARROW, TILE_NARROW_N, TILE_NARROW_M];
+export const TILE_SKINNY_M16: TileConfig = { ...TILE_NARROW, bm: 16, bn: 128, tm: 4 };
+export const TILE_SKINNY_M32: TileConfig = { ...TILE_NARROW, bm: 32, tm: 4 };
+export const TILE_SKINNY_N16: TileConfig = { ...TILE_NARROW, bm: 128, bn: 16, tn: 4 };
+export const TILE_SKINNY_N32: TileConfig = { ...TILE_NARROW, bn: 32, tn: 4 };
+/** The tiles whose prefetch registers would hold scalars where an operand does not load as vec4. */
+const NARROW_TILES: readonly TileConfig[] = [TILE_NARROW, TILE_NARROW_N, TILE_NARROW_M, TILE_SKINNY_M16, TILE_SKINNY_M32, TILE_SKINNY_N16, TILE_SKINNY_N32];
+/** Products with m (or n) of GEMV_MAX_ROWS + 1 to this many take a skinny tile along it. */
+const SKINNY_MAX_ROWS = 32;
+/** The threads a narrow or skinny tile's launch is split to about (narrowSplits). */
+const NARROW_SPLIT_THREADS = 32768;
+
+/**
+ * K ranges for `tiles` narrow or skinny tiles (64 or 128 threads): as many as bring the launch to about
+ * NARROW_SPLIT_THREADS threads, each range at least MIN_SPLIT_K long, at most 64. Measured on the H100
+ * (gemm-sweep --set splits, 1 to 16 ranges per shape): the best count launched 32k threads on each of 14
+ * shapes but one, where 3 ranges (this count) was not timed and 4 and 16 were within 1% of each other
+ * (32 x 11008 x 4096: 172 tiles); with 256 tiles of 128 threads (attention's P @ V) 2 ranges were 17%
+ * slower than none. Why not splitsFor: its waves of FILL_WORKGROUPS count 256-thread workgroups.
+ */
+function narrowSplits(tiles: number, tile: TileConfig, k: number): number {
+  const wanted = Math.round(NARROW_SPLIT_THREADS / (tiles * tileThreads(tile)));
+  return Math.max(1, Math.min(wanted, Math.floor(k / MIN_SPLIT_K), 64));
+}
 export const GEMV_N: GemvConfig = { wn: 16, wk: 16, unroll: 4 };
 export const GEMV_K: GemvConfig = { wn: 4, wk: 64, unroll: 4 };
 /**
@@ -198,7 +226,7 @@ export function chooseMatmulVariant(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n'> 
  * (ceil(tiles * splits / FILL_WORKGROUPS)) times the K per range, plus a K step per range for its partial
  * sums, with ranges of at least MIN_SPLIT_K and at most 64 of them; on a tie, fewer. E.g. 16 tiles of a
  * 512 x 512 output over K = 80000: 16 ranges of 5008 fill one wave; the 10 lower-triangle tiles of a SYRK:
- * 26 ranges of 3088.
+ * 26 ranges of 3088. (The tiles of 256 threads; the narrow and skinny ones take narrowSplits.)
  */
 export function splitsFor(tiles: number, k: number, step: number): number {
   if (tiles >= FILL_WORKGROUPS / 2 || k < 2 * MIN_SPLIT_K) return 1;
@@ -231,12 +259,18 @@ export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'> &
   if (Math.min(m, n) <= GEMV_MAX_ROWS) return { ...base, variant: 'gemv' };
   const tiles = (t: TileConfig) => batches * Math.ceil(m / t.bm) * Math.ceil(n / t.bn);
   if (k <= 64) return { ...base, variant: 'tiled', tile: k > 32 && tiles(TILE_SMALL_K) >= 4 * FILL_WORKGROUPS ? TILE_NARROW : TILE_SMALL_K };
+  // A short side of 9 to 32 (a batch of tokens times a weight matrix): tiles of 16 or 32 along it.
+  const short = Math.min(m, n);
+  if (short <= SKINNY_MAX_ROWS) {
+    const tile = m <= n ? (short <= 16 ? TILE_SKINNY_M16 : TILE_SKINNY_M32) : short <= 16 ? TILE_SKINNY_N16 : TILE_SKINNY_N32;
+    return { ...base, variant: 'tiled', tile, splitK: narrowSplits(tiles(tile), tile, k) };
+  }
   // An extent that 128-wide tiles cover with more than 10% out of bounds takes 64-wide tiles along it.
   const narrowM = Math.ceil(m / 128) * 128 > 1.1 * m;
   const narrowN = Math.ceil(n / 128) * 128 > 1.1 * n;
   if (narrowM || narrowN) {
     const tile = narrowM && narrowN ? TILE_NARROW : narrowN ? TILE_NARROW_N : TILE_NARROW_M;
-    return { ...base, variant: 'tiled', tile, splitK: splitsFor(tiles(tile), k, tile.bk) };
+    return { ...base, variant: 'tiled', tile, splitK: narrowSplits(tiles(tile), tile, k) };
   }
   // Large outputs: LARGE_VEC4 from two waves of tiles, LARGE_PAIRS below (planMatmul takes LARGE, and SPLIT
   // for split K, where an operand cannot load as vec4).
