@@ -15,6 +15,10 @@
 //
 //   node gemm-sweep.mjs --set epilogue --only '^gemm-4096x(4096x1024|1024x4096)-tB$' --out $OUT
 //
+// Sets with their own shapes (stop 17, see variantsFor): `smallk` (K of 32 to 64), `narrow` (outputs narrower
+// than 128-wide tiles), `skinny` (9 to 32 rows or columns), `splits` (the narrow and skinny defaults over 1
+// to 16 K ranges), `syrk-narrow` (SYRK of up to 100 features).
+//
 // Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
 // gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
 // rounds over all configurations in turn: each a short warm-up (about 20 ms of GPU work) and `--reps` runs in
@@ -198,6 +202,8 @@ const EPILOGUE_TILES: readonly Variant[] = [DEFAULT, tiled({ ...V16, group: 8 })
 
 /** `--set padding`: its own shapes; each shape's default choice at 16 KiB of workgroup memory against the same choice with the device's maximum (the tiles whose loads scatter along k then pad their rows by a vector). */
 const PADDING_SET = 'padding';
+/** `--set syrk-narrow`: see variantsFor. */
+const SYRK_NARROW_SET = 'syrk-narrow';
 /** `--set splits`: see variantsFor. */
 const SPLITS_SET = 'splits';
 /** `--set skinny`: see variantsFor. */
@@ -241,6 +247,12 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   if (set === SPLITS_SET) {
     const chosen = chooseMatmul({ batch: s.batch > 1 ? [s.batch] : [], m: s.m, n: s.n, k: s.k });
     return [DEFAULT, ...[1, 2, 4, 8, 16].map((split) => tiled(chosen.tile, undefined, split))];
+  }
+  // `--set syrk-narrow`: SYRK of 36 to 100 features (the demo's PCA: 64), the narrow 64x64 tile over K ranges
+  // against LARGE_VEC4, the default there before (one 128x128 tile, mostly out of bounds).
+  if (set === SYRK_NARROW_SET) {
+    const narrowTile = t(64, 64, 16, 8, 8, false, true, 0, PF);
+    return [DEFAULT, ...[1, 4, 16, 64].map((split) => tiled(V16, undefined, split)), ...[1, 4, 7, 16, 64].map((split) => tiled(narrowTile, undefined, split))];
   }
   // `--set narrow`: outputs narrower than the 128-wide tiles along n or m (attention's P @ V over heads of 64),
   // where a 128x128 tile computes half its outputs out of bounds: 64-wide tiles against the default.
@@ -322,6 +334,9 @@ function shapes(smoke: boolean, set: string): Shape[] {
           { id: 'gemm-4096x4096x1024-tB', batch: 1, m: 4096, n: 4096, k: 1024, transB: true },
           { id: 'gemm-4096x1024x4096-tB', batch: 1, m: 4096, n: 1024, k: 4096, transB: true },
         ];
+  }
+  if (set === SYRK_NARROW_SET) {
+    return (smoke ? [[36, 600], [64, 700]] : [[64, 2000], [64, 80000], [100, 20000], [36, 3000], [96, 80000]]).map(([n, k]) => ({ id: `syrk-${n}x${k}`, batch: 1, m: n, n, k, syrk: true }));
   }
   if (set === SPLITS_SET) return [...shapes(smoke, NARROW_SET), ...shapes(smoke, SKINNY_SET)];
   if (set === SKINNY_SET) {

@@ -188,7 +188,7 @@ const NARROW_SPLIT_THREADS = 32768;
  * (32 x 11008 x 4096: 172 tiles); with 256 tiles of 128 threads (attention's P @ V) 2 ranges were 17%
  * slower than none. Why not splitsFor: its waves of FILL_WORKGROUPS count 256-thread workgroups.
  */
-function narrowSplits(tiles: number, tile: TileConfig, k: number): number {
+export function narrowSplits(tiles: number, tile: TileConfig, k: number): number {
   const wanted = Math.round(NARROW_SPLIT_THREADS / (tiles * tileThreads(tile)));
   return Math.max(1, Math.min(wanted, Math.floor(k / MIN_SPLIT_K), 64));
 }

@@ -21,7 +21,11 @@
 //   has 10 tiles of 128), each of `splits` K ranges writes its tiles' partial sums to a temporary; a combine
 //   dispatch adds them per output (reading the lower-triangle sum for both (i, j) and (j, i), so the result
 //   is exactly symmetric), runs the epilogue and stores every element once, coalesced. The tile is GEMM's
-//   LARGE_VEC4 where X loads as vec4, SPLIT otherwise (the fallback planMatmul uses: tileForLoads).
+//   LARGE_VEC4 where X loads as vec4, SPLIT otherwise (the fallback planMatmul uses: tileForLoads); for
+//   matrices that 128-wide tiles cover with more than 10% out of bounds (up to 116 features), GEMM's narrow
+//   64x64 tile split to about 32k threads (MEDIUM where X loads scalars). H100 (gemm-sweep --set
+//   syrk-narrow): 64 x 80000 0.0843 ms against 0.218 for LARGE_VEC4 over 64 ranges, 96 x 80000 0.093 against
+//   0.219, 100 x 20000 0.038 against 0.074, 64 x 2000 0.029 against 0.029-0.036.
 // - direct: one thread per element of the lower triangle, n (n + 1) / 2 per matrix, numbered the same way,
 //   a plain dot product from global memory; for small matrices with a short K, and empty outputs.
 // The triangle index is inverted with a float square root and then corrected by exact integer steps
@@ -64,6 +68,8 @@ import {
   TILE_LARGE,
   TILE_LARGE_VEC4,
   TILE_MEDIUM,
+  TILE_NARROW,
+  narrowSplits,
   tileForLoads,
   tileLanes,
   vec4Bindings,
@@ -144,6 +150,11 @@ export function chooseSyrk(spec: Pick<SyrkSpec, 'batch' | 'n' | 'k'>): SyrkChoic
   // first-round kernel (LARGE) is the best measured on SYRK (4096 x 4096: 1.509 ms, LARGE_VEC4 1.532,
   // LARGE_PAIRS 1.605); with split K, LARGE_VEC4 (512 x 80000, 26 ranges: 0.615 ms, SPLIT 0.670, LARGE_PAIRS
   // 0.683; bench/results/nvidia-h100-80gb-hbm3/gemm-sweep-2026-11-24-run2.md).
+  // A matrix that 128-wide tiles cover with more than 10% out of bounds (n = 64: three quarters of the one
+  // tile): the 64x64 narrow tile, split K to about 32k threads (as matmul's narrow outputs).
+  if (Math.ceil(n / 128) * 128 > 1.1 * n) {
+    return { variant: 'tiled', tile: TILE_NARROW, splitK: narrowSplits(batches * syrkTilesPerMatrix(n, TILE_NARROW.bm), TILE_NARROW, k) };
+  }
   const large = batches * syrkTilesPerMatrix(n, TILE_LARGE.bm);
   if (large >= FILL_WORKGROUPS / 2) return { variant: 'tiled', tile: TILE_LARGE, splitK: 1 };
   const split = splitsFor(large, k, TILE_LARGE_VEC4.bk);
@@ -178,7 +189,7 @@ export function planSyrk(spec: SyrkSpec, options: SyrkOptions = {}): GemmProgram
     tile = tileForLoads(tile, splitsWanted > 1, (t) => {
       const loads = tiledLoads(spec, t, splitK(spec.k, splitsWanted, t.bk).splits > 1);
       return tileLanes(spec.x, loads.axis, loads.vectors) !== null;
-    });
+    }, spec.k);
   }
   return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);
 }

@@ -30,7 +30,7 @@ import type { KernelBuffer } from '../../src/shaders/elementwise.js';
 import type { ExprStep } from '../../src/shaders/expr.js';
 import type { MatrixOperand } from '../../src/shaders/matmul.js';
 import { chooseSyrk, chooseSyrkVariant, generateSyrk, planSyrk, syrkTilesPerMatrix, TRI_ROW_HELPER, type SyrkOptions, type SyrkSpec, type SyrkVariant } from '../../src/shaders/syrk.js';
-import { TILE_LARGE, TILE_LARGE_PAIRS, TILE_LARGE_VEC4, TILE_MEDIUM, TILE_SPLIT, type TileConfig } from '../../src/shaders/matmul.js';
+import { TILE_LARGE, TILE_LARGE_PAIRS, TILE_LARGE_VEC4, TILE_MEDIUM, TILE_NARROW, TILE_SPLIT, type TileConfig } from '../../src/shaders/matmul.js';
 import { tileName } from '../../src/shaders/gemm-tiled.js';
 import { testGpu } from './gpu.js';
 import { rng } from './differential.js';
@@ -407,7 +407,7 @@ describe('syrk tile configurations and split K', () => {
     }
   }
   gpuIt('the default choice: split K for a long K, exactly symmetric', async () => {
-    const c: Case = { x: [3000, 36], transA: true, seed: 32, expectVariant: /^tiled128.splitK/ };
+    const c: Case = { x: [3000, 36], transA: true, seed: 32, expectVariant: /^tiled64.splitK/ }; // 36 features: the narrow tile
     await check(c);
     const { spec, data } = build(c);
     const out = (await runProgram(ctx!.device, planSyrk(spec), spec.buffers, data)).out;
@@ -577,28 +577,36 @@ describe('syrk default tiles', () => {
     expect(labels(big(512, 80000), { tile: TILE_LARGE_PAIRS, splitK: 8 })).toEqual(split(TILE_LARGE_PAIRS, 8));
   });
 
-  gpuIt('the default on small covariance-like shapes: LARGE_VEC4 split, SPLIT where unaligned', async () => {
+  gpuIt('the default on small covariance-like shapes: the narrow tile split, MEDIUM where unaligned; LARGE_VEC4 from n = 117', async () => {
+    // 68 and 64 features: 128-wide tiles would be mostly out of bounds (a matrix of 117 or more fills 90%).
+    expect(chooseSyrk({ batch: [], n: 64, k: 2000 })).toEqual({ variant: 'tiled', tile: TILE_NARROW, splitK: 7 });
+    expect(chooseSyrk({ batch: [], n: 116, k: 2000 })).toMatchObject({ tile: TILE_NARROW });
+    expect(chooseSyrk({ batch: [], n: 117, k: 2000 })).toMatchObject({ tile: TILE_LARGE_VEC4 });
     for (const [c, tile] of [
-      [{ x: [2000, 68], transA: true, epilogue: true, seed: 41 }, TILE_LARGE_VEC4],
-      [{ x: [2000, 67], transA: true, epilogue: true, seed: 42 }, TILE_SPLIT],
-      [{ x: [1500, 64], slice: { from: [1502, 66], begin: [1, 1] }, transA: true, seed: 43 }, TILE_SPLIT],
+      [{ x: [2000, 68], transA: true, epilogue: true, seed: 41 }, TILE_NARROW],
+      [{ x: [2000, 67], transA: true, epilogue: true, seed: 42 }, TILE_MEDIUM],
+      [{ x: [1500, 64], slice: { from: [1502, 66], begin: [1, 1] }, transA: true, seed: 43 }, TILE_MEDIUM],
+      [{ x: [2000, 120], transA: true, seed: 44 }, TILE_LARGE_VEC4],
     ] as const) {
       const { spec } = build(c);
       const program = planSyrk(spec);
       expect(program.dispatches[0].label.split(' ')[1]).toBe(tileName(tile));
-      expect(program.variant).toMatch(/^tiled128\.splitK\d+$/);
+      expect(program.variant).toMatch(new RegExp(`^tiled${tile.bm}\\.splitK\\d+$`));
       await check(c);
     }
   });
 });
 
 /**
- * LARGE_VEC4 (the split-K default) forced on layouts where X loads as vec4 (along k for x [n, k], along n
- * for x^T x): n not a multiple of 4 or of the tile where the layout allows, n = 1, k = 1, k short of a K step,
+ * LARGE_VEC4 (the split-K default) and the narrow 64x64 tile (the default for n up to 116) forced on layouts
+ * where X loads as vec4 (along k for x [n, k], along n for x^T x): n not a multiple of 4 or of the tile where the layout allows, n = 1, k = 1, k short of a K step,
  * batches, a sliced view with an aligned offset, one and several K ranges, the epilogue in the product and
  * in the combine, int32 wrap-around. One test per case: SwiftShader takes seconds to compile each kernel.
  */
-describe('syrk TILE_LARGE_VEC4', () => {
+describe.each([
+  ['TILE_LARGE_VEC4', TILE_LARGE_VEC4],
+  ['TILE_NARROW', TILE_NARROW],
+] as const)('syrk %s', (_name, tile) => {
   const cases: readonly (Case & { readonly splitK: number })[] = [
     { ...transposed(100, 36), splitK: 3 },
     { ...transposed(132, 40, { epilogue: true }), splitK: 1 },
@@ -615,10 +623,10 @@ describe('syrk TILE_LARGE_VEC4', () => {
   for (const c of cases) {
     gpuIt(`${describeCase(c)} split ${c.splitK}`, async () => {
       const { spec } = build(c);
-      const options: SyrkOptions = { variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: c.splitK };
-      // X is bound and loaded as vec4 (the layouts LARGE_VEC4 is chosen for).
+      const options: SyrkOptions = { variant: 'tiled', tile, splitK: c.splitK };
+      // X is bound and loaded as vec4 (the layouts these tiles are chosen for).
       expect(planSyrk(spec, options).dispatches[0].kernel.wgsl).toMatch(/in0: array<vec4<(f32|i32)>>/);
-      await check({ ...c, options, expectVariant: c.splitK > 1 ? new RegExp(`^tiled128\\.splitK${c.splitK}$`) : /^tiled128$/ });
+      await check({ ...c, options, expectVariant: new RegExp(`^tiled${tile.bm}${c.splitK > 1 ? `\\.splitK${c.splitK}` : ''}$`) });
     });
   }
 });
