@@ -17,8 +17,8 @@
 //   then a combine dispatch adds them in a fixed order and runs the epilogue: for outputs too small to fill
 //   the GPU with tiles while K is long (planMatmul returns both dispatches and the temporary).
 // - gemv (src/shaders/gemv.ts): m or n at most GEMV_MAX_ROWS (a row vector times a matrix, a matrix times a
-//   column vector, products of up to 8 rows): each workgroup streams the other operand once, threads spread over the
-//   long axis and over K, reduced through workgroup memory; optionally split K as well.
+//   column vector, products of up to 8 rows): each workgroup streams the other operand once, threads spread
+//   over the long axis and over K, reduced through workgroup memory; optionally split K as well.
 // - direct: one thread per output element, a plain dot product from global memory; for tiny outputs with a
 //   short K, and for empty outputs.
 //
@@ -177,21 +177,6 @@ export const TILE_SKINNY_N32: TileConfig = { ...TILE_NARROW, bn: 32, tn: 4 };
 const NARROW_TILES: readonly TileConfig[] = [TILE_NARROW, TILE_NARROW_N, TILE_NARROW_M, TILE_SKINNY_M16, TILE_SKINNY_M32, TILE_SKINNY_N16, TILE_SKINNY_N32];
 /** Products with m (or n) of GEMV_MAX_ROWS + 1 to this many take a skinny tile along it. */
 const SKINNY_MAX_ROWS = 32;
-/** The threads a narrow or skinny tile's launch is split to about (narrowSplits). */
-const NARROW_SPLIT_THREADS = 32768;
-
-/**
- * K ranges for `tiles` narrow or skinny tiles (64 or 128 threads): as many as bring the launch to about
- * NARROW_SPLIT_THREADS threads, each range at least MIN_SPLIT_K long, at most 64. Measured on the H100
- * (gemm-sweep --set splits, 1 to 16 ranges per shape): the best count launched 32k threads on each of 14
- * shapes but one, where 3 ranges (this count) was not timed and 4 and 16 were within 1% of each other
- * (32 x 11008 x 4096: 172 tiles); with 256 tiles of 128 threads (attention's P @ V) 2 ranges were 17%
- * slower than none. Why not splitsFor: its waves of FILL_WORKGROUPS count 256-thread workgroups.
- */
-export function narrowSplits(tiles: number, tile: TileConfig, k: number): number {
-  const wanted = Math.round(NARROW_SPLIT_THREADS / (tiles * tileThreads(tile)));
-  return Math.max(1, Math.min(wanted, Math.floor(k / MIN_SPLIT_K), 64));
-}
 export const GEMV_N: GemvConfig = { wn: 16, wk: 16, unroll: 4 };
 export const GEMV_K: GemvConfig = { wn: 4, wk: 64, unroll: 4 };
 /**
@@ -242,6 +227,28 @@ export function splitsFor(tiles: number, k: number, step: number): number {
   return best;
 }
 
+/** The threads a narrow or skinny tile's launch is split to about (narrowSplits). */
+const NARROW_SPLIT_THREADS = 32768;
+
+/**
+ * K ranges for `tiles` narrow or skinny tiles (64 or 128 threads): as many as bring the launch to about
+ * NARROW_SPLIT_THREADS threads, each range at least MIN_SPLIT_K long, at most 64. Measured on the H100
+ * (gemm-sweep --set splits, 1 to 16 ranges per shape): the best count launched 32k threads on each of 14
+ * shapes but one, where 3 ranges (this count) was not timed and 4 and 16 were within 1% of each other
+ * (32 x 11008 x 4096: 172 tiles); with 256 tiles of 128 threads (attention's P @ V) 2 ranges were 17%
+ * slower than none. Why not splitsFor: its waves of FILL_WORKGROUPS count 256-thread workgroups.
+ */
+export function narrowSplits(tiles: number, tile: TileConfig, k: number): number {
+  const wanted = Math.round(NARROW_SPLIT_THREADS / (tiles * tileThreads(tile)));
+  return Math.max(1, Math.min(wanted, Math.floor(k / MIN_SPLIT_K), 64));
+}
+
+/**
+ * Whether tiles of `tile` along an extent cover it with more than 10% out of bounds (n = 64 with 128-wide
+ * tiles: half of every tile), so that tiles half as wide fit it better (chooseMatmul, chooseSyrk).
+ */
+export const wastesTile = (extent: number, tile = 128): boolean => Math.ceil(extent / tile) * tile > 1.1 * extent;
+
 /**
  * The default kernel and geometry for a shape (see the file header and docs/performance.md). With an epilogue
  * in the tile kernel's stores, large outputs take LARGE_PAIRS rather than LARGE_VEC4: measured interleaved on
@@ -266,8 +273,8 @@ export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'> &
     return { ...base, variant: 'tiled', tile, splitK: narrowSplits(tiles(tile), tile, k) };
   }
   // An extent that 128-wide tiles cover with more than 10% out of bounds takes 64-wide tiles along it.
-  const narrowM = Math.ceil(m / 128) * 128 > 1.1 * m;
-  const narrowN = Math.ceil(n / 128) * 128 > 1.1 * n;
+  const narrowM = wastesTile(m);
+  const narrowN = wastesTile(n);
   if (narrowM || narrowN) {
     const tile = narrowM && narrowN ? TILE_NARROW : narrowN ? TILE_NARROW_N : TILE_NARROW_M;
     return { ...base, variant: 'tiled', tile, splitK: narrowSplits(tiles(tile), tile, k) };

@@ -22,8 +22,8 @@
 //   dispatch adds them per output (reading the lower-triangle sum for both (i, j) and (j, i), so the result
 //   is exactly symmetric), runs the epilogue and stores every element once, coalesced. The tile is GEMM's
 //   LARGE_VEC4 where X loads as vec4, SPLIT otherwise (the fallback planMatmul uses: tileForLoads); for
-//   matrices that 128-wide tiles cover with more than 10% out of bounds (up to 116 features), GEMM's narrow
-//   64x64 tile split to about 32k threads (MEDIUM where X loads scalars). H100 (gemm-sweep --set
+//   matrices that 128-wide tiles cover with more than 10% out of bounds (n up to 116, 129 to 232, ...),
+//   GEMM's narrow 64x64 tile split to about 32k threads (MEDIUM where X loads scalars). H100 (gemm-sweep --set
 //   syrk-narrow): 64 x 80000 0.0843 ms against 0.218 for LARGE_VEC4 over 64 ranges, 96 x 80000 0.093 against
 //   0.219, 100 x 20000 0.038 against 0.074, 64 x 2000 0.029 against 0.029-0.036.
 // - direct: one thread per element of the lower triangle, n (n + 1) / 2 per matrix, numbered the same way,
@@ -71,6 +71,7 @@ import {
   TILE_NARROW,
   narrowSplits,
   tileForLoads,
+  wastesTile,
   tileLanes,
   vec4Bindings,
   zero,
@@ -152,7 +153,7 @@ export function chooseSyrk(spec: Pick<SyrkSpec, 'batch' | 'n' | 'k'>): SyrkChoic
   // 0.683; bench/results/nvidia-h100-80gb-hbm3/gemm-sweep-2026-11-24-run2.md).
   // A matrix that 128-wide tiles cover with more than 10% out of bounds (n = 64: three quarters of the one
   // tile): the 64x64 narrow tile, split K to about 32k threads (as matmul's narrow outputs).
-  if (Math.ceil(n / 128) * 128 > 1.1 * n) {
+  if (wastesTile(n)) {
     return { variant: 'tiled', tile: TILE_NARROW, splitK: narrowSplits(batches * syrkTilesPerMatrix(n, TILE_NARROW.bm), TILE_NARROW, k) };
   }
   const large = batches * syrkTilesPerMatrix(n, TILE_LARGE.bm);

@@ -657,6 +657,9 @@ const PREFETCHING_TILES: readonly { readonly name: string; readonly tile: TileCo
       { a: [2, 1, 72, 16], b: [1, 3, 16, 68], seed: 4 },
       { a: [2, 36, 40], b: [2, 40, 136], transposedStore: true, epilogue: true, seed: 5 },
       { ...mat(68, 72, 48), dtype: 'int32', gen: anyInts, seed: 6 },
+      // The skinny products these tiles are chosen for: 12 and 20 rows, 136 columns.
+      { ...trans(12, 72, 40, false, true), seed: 7 },
+      { ...mat(20, 136, 100), seed: 8 },
     ] as readonly Case[],
   })),
 ];

@@ -599,9 +599,10 @@ describe('syrk default tiles', () => {
 
 /**
  * LARGE_VEC4 (the split-K default) and the narrow 64x64 tile (the default for n up to 116) forced on layouts
- * where X loads as vec4 (along k for x [n, k], along n for x^T x): n not a multiple of 4 or of the tile where the layout allows, n = 1, k = 1, k short of a K step,
- * batches, a sliced view with an aligned offset, one and several K ranges, the epilogue in the product and
- * in the combine, int32 wrap-around. One test per case: SwiftShader takes seconds to compile each kernel.
+ * where X loads as vec4 (along k for x [n, k], along n for x^T x): n not a multiple of 4 or of the tile where
+ * the layout allows, n = 1, k = 1, k short of a K step, batches, a sliced view with an aligned offset, one
+ * and several K ranges, the epilogue in the product and in the combine, int32 wrap-around. One test per case:
+ * SwiftShader takes seconds to compile each kernel.
  */
 describe.each([
   ['TILE_LARGE_VEC4', TILE_LARGE_VEC4],
