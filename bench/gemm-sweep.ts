@@ -321,6 +321,16 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   return list(s.id === 'gemm-4096x4096x4096' ? sel.big : sel.core);
 }
 
+/** A product named by its dimensions: gemm-MxNxK or bgemm-BxMxNxK, with -tB for x @ w.T. */
+const product = (batch: number, m: number, n: number, k: number, transB = false): Shape => ({
+  id: `${batch > 1 ? `bgemm-${batch}x` : 'gemm-'}${m}x${n}x${k}${transB ? '-tB' : ''}`,
+  batch,
+  m,
+  n,
+  k,
+  ...(transB ? { transB } : {}),
+});
+
 function shapes(smoke: boolean, set: string): Shape[] {
   if (set === EPILOGUE_SET) {
     // The harness MLP's two products (x @ w1.T, w1 [4096, 1024]; h @ w2.T, w2 [1024, 4096]): their epilogues
@@ -341,44 +351,44 @@ function shapes(smoke: boolean, set: string): Shape[] {
   if (set === SPLITS_SET) return [...shapes(smoke, NARROW_SET), ...shapes(smoke, SKINNY_SET)];
   if (set === SKINNY_SET) {
     return smoke
-      ? [{ id: 'gemm-12x256x600', batch: 1, m: 12, n: 256, k: 600 }, { id: 'gemm-256x20x600-tB', batch: 1, m: 256, n: 20, k: 600, transB: true }]
+      ? [product(1, 12, 256, 600), product(1, 256, 20, 600, true)]
       : [
-          { id: 'gemm-16x4096x4096', batch: 1, m: 16, n: 4096, k: 4096 },
-          { id: 'gemm-32x4096x4096-tB', batch: 1, m: 32, n: 4096, k: 4096, transB: true },
-          { id: 'gemm-24x4096x4096', batch: 1, m: 24, n: 4096, k: 4096 },
-          { id: 'gemm-12x4096x4096-tB', batch: 1, m: 12, n: 4096, k: 4096, transB: true },
-          { id: 'gemm-4096x16x4096', batch: 1, m: 4096, n: 16, k: 4096 },
-          { id: 'gemm-4096x32x4096-tB', batch: 1, m: 4096, n: 32, k: 4096, transB: true },
-          { id: 'gemm-32x11008x4096-tB', batch: 1, m: 32, n: 11008, k: 4096, transB: true },
-          { id: 'bgemm-8x32x1024x1024', batch: 8, m: 32, n: 1024, k: 1024 },
+          product(1, 16, 4096, 4096),
+          product(1, 32, 4096, 4096, true),
+          product(1, 24, 4096, 4096),
+          product(1, 12, 4096, 4096, true),
+          product(1, 4096, 16, 4096),
+          product(1, 4096, 32, 4096, true),
+          product(1, 32, 11008, 4096, true),
+          product(8, 32, 1024, 1024),
         ];
   }
   if (set === NARROW_SET) {
     return smoke
-      ? [{ id: 'bgemm-2x200x64x100', batch: 2, m: 200, n: 64, k: 100 }, { id: 'gemm-64x200x100-tB', batch: 1, m: 64, n: 200, k: 100, transB: true }]
+      ? [product(2, 200, 64, 100), product(1, 64, 200, 100, true)]
       : [
-          // Attention's P @ V: 32 heads, 1024 positions, head size 64 (and 128 positions... of 16 heads x 4096).
-          { id: 'bgemm-32x1024x64x1024', batch: 32, m: 1024, n: 64, k: 1024 },
-          { id: 'bgemm-16x4096x64x4096', batch: 16, m: 4096, n: 64, k: 4096 },
-          { id: 'gemm-65536x64x256', batch: 1, m: 65536, n: 64, k: 256 },
-          { id: 'gemm-4096x64x4096', batch: 1, m: 4096, n: 64, k: 4096 },
-          { id: 'gemm-64x4096x4096', batch: 1, m: 64, n: 4096, k: 4096 },
-          { id: 'gemm-16384x192x1024-tB', batch: 1, m: 16384, n: 192, k: 1024, transB: true },
+          // Attention's P @ V over heads of 64: 32 heads of 1024 positions, 16 heads of 4096.
+          product(32, 1024, 64, 1024),
+          product(16, 4096, 64, 4096),
+          product(1, 65536, 64, 256),
+          product(1, 4096, 64, 4096),
+          product(1, 64, 4096, 4096),
+          product(1, 16384, 192, 1024, true),
         ];
   }
   if (set === SMALLK_SET) {
     return smoke
-      ? [{ id: 'gemm-256x256x32', batch: 1, m: 256, n: 256, k: 32 }, { id: 'gemm-250x256x60-tB', batch: 1, m: 250, n: 256, k: 60, transB: true }]
+      ? [product(1, 256, 256, 32), product(1, 250, 256, 60, true)]
       : [
-          { id: 'gemm-4096x4096x32', batch: 1, m: 4096, n: 4096, k: 32 },
-          { id: 'gemm-4096x4096x48', batch: 1, m: 4096, n: 4096, k: 48 },
-          { id: 'gemm-4096x4096x64', batch: 1, m: 4096, n: 4096, k: 64 },
-          { id: 'gemm-4096x4096x64-tB', batch: 1, m: 4096, n: 4096, k: 64, transB: true },
-          // Attention scores: q @ k.T over heads of 64 (32 heads of 1024 positions), and 256 of 256.
-          { id: 'bgemm-32x1024x1024x64-tB', batch: 32, m: 1024, n: 1024, k: 64, transB: true },
-          { id: 'bgemm-128x256x256x64-tB', batch: 128, m: 256, n: 256, k: 64, transB: true },
-          { id: 'gemm-65536x256x64', batch: 1, m: 65536, n: 256, k: 64 },
-          { id: 'gemm-1000x1000x40', batch: 1, m: 1000, n: 1000, k: 40 },
+          product(1, 4096, 4096, 32),
+          product(1, 4096, 4096, 48),
+          product(1, 4096, 4096, 64),
+          product(1, 4096, 4096, 64, true),
+          // Attention scores: q @ k.T over heads of 64 (32 heads of 1024 positions, 128 of 256).
+          product(32, 1024, 1024, 64, true),
+          product(128, 256, 256, 64, true),
+          product(1, 65536, 256, 64),
+          product(1, 1000, 1000, 40),
         ];
   }
   if (set === PADDING_SET) {

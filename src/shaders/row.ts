@@ -26,7 +26,7 @@ import { emitExpr, WGSL_ISNAN, wgslNanExtreme, indexOf, type Access, type Coords
 import { grid1d, LINEAR_WORKGROUP } from './grid.js';
 import { SUBGROUP_BUILTIN, SUBGROUP_ENABLE, SUBGROUP_MODULE, subgroupCheck, subgroupCombine } from './subgroups.js';
 import { RowLoop, rowContiguous, valueStageBuffers } from './row-loop.js';
-import { accumulate, declareAccumulator, deferredShifts, mergeExprs, planPasses, rowValueLet } from './row-passes.js';
+import { accumulate, declareAccumulator, deferredShifts, mergeExprs, planPasses, rowValueLet, type StageForm } from './row-passes.js';
 import { rowSegmentThreads, segmentCombine, segmentPrologue, SEGMENT_LANE, SEGMENT_LIVE, SEGMENT_WORKGROUP, SUBGROUP_ID_BUILTIN } from './row-segments.js';
 import { tuning } from './tuning.js';
 import { fromStorage, indent, literal, literalHelpers, pruneUnusedLets, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
@@ -201,7 +201,7 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
     body.push(...e.code, `let ${stage.name}: ${VALUE_TYPE[stage.dtype]} = ${e.value(stage.step)};`);
   };
   /** Merges the threads' accumulators `p<k>` (a segment's, a workgroup's); returns the names of the merged value and index. */
-  const combine = (k: number, op: RowReduceOp, dtype: DType, acc: Accumulator, isArg: boolean, rebased: boolean): [string, string] => {
+  const combine = (k: number, { op, dtype }: Extract<RowStage, { kind: 'reduce' }>, { acc, isArg, rebased }: StageForm): [string, string] => {
     if (segment) {
       body.push(...segmentCombine(shared, { op, dtype, acc, lanes: segment, value: `p${k}`, result: `w${k}`, shuffles }));
       return [`w${k}`, `w${k}_i`];
@@ -253,7 +253,7 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
       const stage = spec.stages[k];
       if (stage.kind === 'value') return valueStage(stage, k);
       const form = passes.forms.get(k)!;
-      const [result, index] = combine(k, stage.op, stage.dtype, form.acc, form.isArg, form.rebased !== undefined);
+      const [result, index] = combine(k, stage, form);
       body.push(rowValueLet(form, k, stage, result, index));
     };
     spec.stages.forEach((_, k) => passes.ready[k] === 0 && finish(k));
@@ -293,7 +293,7 @@ export function generateRow(spec: RowSpec, options: RowOptions = {}): GeneratedK
         e.helpers.forEach((h) => helpers.add(h));
         body.push(...declareAccumulator(form, k), ...loop([...e.code, ...accumulate(form, k, e.value(stage.step), 'r')]));
       }
-      const [result, index] = combine(k, stage.op, stage.dtype, form.acc, form.isArg, false);
+      const [result, index] = combine(k, stage, form);
       body.push(rowValueLet(form, k, stage, result, index));
     });
   }
