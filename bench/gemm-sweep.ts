@@ -17,7 +17,9 @@
 //
 // Sets with their own shapes (stop 17, see variantsFor): `smallk` (K of 32 to 64), `narrow` (outputs narrower
 // than 128-wide tiles), `skinny` (9 to 32 rows or columns), `splits` (the narrow and skinny defaults over 1
-// to 16 K ranges), `syrk-narrow` (SYRK of up to 100 features).
+// to 16 K ranges), `syrk-narrow` (SYRK of up to 100 features). `transposes` (stop 18): each product in its
+// four layouts, bare, + bias and + bias then gelu (issue 5's 5% rules for transposes and epilogues);
+// `layout-tiles` the tiles each layout could take with an epilogue, and the skinny tiles on x @ w.T.
 //
 // Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
 // gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
@@ -212,6 +214,10 @@ const SKINNY_SET = 'skinny';
 const NARROW_SET = 'narrow';
 /** `--set smallk`: see variantsFor. */
 const SMALLK_SET = 'smallk';
+/** `--set transposes`: see variantsFor. */
+const TRANSPOSES_SET = 'transposes';
+/** `--set layout-tiles`: see variantsFor. */
+const LAYOUT_TILES_SET = 'layout-tiles';
 
 /** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
 const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
@@ -240,6 +246,22 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
       t(64, 64, 16, 4, 4, false, true, 0, PF),
     ];
     return [DEFAULT, ...tiles.map((x) => tiled(x))];
+  }
+  // `--set transposes`: issue 5's two 5% rules. Each product in its four layouts (x @ w, x.T @ w, x @ w.T,
+  // x.T @ w.T: separate shapes, each its own rounds) with the default kernel bare, + bias and + bias then
+  // gelu (interleaved within a shape's rounds): a transposed operand against the plain layout, an epilogue
+  // against the bare product of the same layout.
+  if (set === TRANSPOSES_SET) return (['none', 'bias', 'bias-gelu'] as const).map((e) => withEpilogue(DEFAULT, e));
+  // `--set layout-tiles`: the tiles a product with an epilogue could take, per layout (the transposes set
+  // found LARGE_PAIRS 6-9% slower with x.T @ w and an epilogue, 20-35% with x.T @ w.T and gelu), and the
+  // skinny tiles on x @ w.T (22% slower than x @ w on 16 x 4096 x 4096).
+  if (set === LAYOUT_TILES_SET) {
+    if (Math.min(s.m, s.n) <= 32) {
+      const [m16, m32] = [t(16, 128, 16, 4, 8, false, true, 0, PF), t(32, 64, 16, 4, 8, false, true, 0, PF)];
+      return [DEFAULT, ...[8, 32].map((x) => tiled(m16, undefined, x)), tiled(t(16, 128, 8, 4, 8, true, true, 0, K2F), undefined, 16), ...[8, 16].map((x) => tiled(m32, undefined, x)), tiled(t(64, 128, 16, 8, 8, false, true, 0, PF), undefined, 8)];
+    }
+    const tiles = [null, { ...V16, group: 8 }, R1, t(128, 128, 8, 8, 8, true, true, 0, { frag: true }), t(128, 128, 16, 8, 8, false, true, 0, PF), t(128, 128, 8, 8, 8, true, true, 0, { pairs: true })];
+    return (['bias', 'bias-gelu'] as const).flatMap((e) => tiles.map((x) => withEpilogue(x ? tiled(x) : DEFAULT, e)));
   }
   // `--set splits`: the narrow and skinny shapes, each default tile (chooseMatmul) over 1 to 16 K ranges
   // against the default's own count (narrowSplits; the call in gemm-sweep-splits-2026-11-24-stop17/ ran an
@@ -286,7 +308,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     ];
   }
   const sel = SETS[set];
-  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET].join(', ')})`);
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
@@ -321,15 +343,20 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   return list(s.id === 'gemm-4096x4096x4096' ? sel.big : sel.core);
 }
 
-/** A product named by its dimensions: gemm-MxNxK or bgemm-BxMxNxK, with -tB for x @ w.T. */
-const product = (batch: number, m: number, n: number, k: number, transB = false): Shape => ({
-  id: `${batch > 1 ? `bgemm-${batch}x` : 'gemm-'}${m}x${n}x${k}${transB ? '-tB' : ''}`,
+/** A product named by its dimensions: gemm-MxNxK or bgemm-BxMxNxK, with -tA for x.T @ w and -tB for x @ w.T. */
+const product = (batch: number, m: number, n: number, k: number, transB = false, transA = false): Shape => ({
+  id: `${batch > 1 ? `bgemm-${batch}x` : 'gemm-'}${m}x${n}x${k}${transA ? '-tA' : ''}${transB ? '-tB' : ''}`,
   batch,
   m,
   n,
   k,
+  ...(transA ? { transA } : {}),
   ...(transB ? { transB } : {}),
 });
+
+/** A product in its four layouts: plain, -tA, -tB, -tA-tB. */
+const layouts = (batch: number, m: number, n: number, k: number): Shape[] =>
+  [false, true].flatMap((transA) => [false, true].map((transB) => product(batch, m, n, k, transB, transA)));
 
 function shapes(smoke: boolean, set: string): Shape[] {
   if (set === EPILOGUE_SET) {
@@ -349,6 +376,33 @@ function shapes(smoke: boolean, set: string): Shape[] {
     return (smoke ? [[36, 600], [64, 700]] : [[64, 2000], [64, 80000], [100, 20000], [36, 3000], [96, 80000]]).map(([n, k]) => ({ id: `syrk-${n}x${k}`, batch: 1, m: n, n, k, syrk: true }));
   }
   if (set === SPLITS_SET) return [...shapes(smoke, NARROW_SET), ...shapes(smoke, SKINNY_SET)];
+  if (set === TRANSPOSES_SET) {
+    // The harness's GEMM shapes and the MLP's second product, an unaligned one (scalar loads), a narrow
+    // (attention's P @ V) and a skinny one.
+    const dims: [number, number, number, number][] = smoke
+      ? [[1, 256, 256, 256], [1, 100, 72, 60], [1, 1, 128, 96], [4, 32, 24, 40], [1, 12, 256, 600], [2, 200, 64, 100]]
+      : [
+          [1, 4096, 4096, 4096],
+          [1, 2048, 2048, 2048],
+          [1, 4096, 4096, 1024],
+          [1, 4096, 1024, 4096],
+          [1, 65536, 256, 256],
+          [1, 4096, 4096, 32],
+          [1, 1, 4096, 4096],
+          [64, 256, 256, 256],
+          [1, 1001, 1003, 1005],
+          [32, 1024, 64, 1024],
+          [1, 16, 4096, 4096],
+        ];
+    return dims.flatMap(([b, m, n, k]) => layouts(b, m, n, k));
+  }
+  if (set === LAYOUT_TILES_SET) {
+    const dims: [number, number, number, number][] = smoke
+      ? [[1, 256, 256, 256], [4, 32, 24, 40]]
+      : [[1, 4096, 4096, 1024], [1, 4096, 1024, 4096], [1, 65536, 256, 256], [64, 256, 256, 256]];
+    const skinny = smoke ? [product(1, 12, 256, 600), product(1, 12, 256, 600, true)] : [16, 32].flatMap((m) => [product(1, m, 4096, 4096), product(1, m, 4096, 4096, true)]);
+    return [...dims.flatMap(([b, m, n, k]) => layouts(b, m, n, k)), ...skinny];
+  }
   if (set === SKINNY_SET) {
     return smoke
       ? [product(1, 12, 256, 600), product(1, 256, 20, 600, true)]
@@ -819,6 +873,7 @@ async function main(): Promise<number> {
       return `| ${r.shape} | ${r.variant} | ${r.ms!.toFixed(4)} | ${r.tflops!.toFixed(2)} | ${pct(r.ms)} | ${d?.chosen.split(':')[0] ?? '-'} | ${d?.ms?.toFixed(4) ?? '-'} | ${pct(d?.ms)} |`;
     }),
     ...epilogueTable(rows),
+    ...layoutTable(rows, torch),
   ];
   const md = lines.join('\n') + '\n';
   if (args.out) {
@@ -865,6 +920,43 @@ function epilogueTable(rows: Row[]): string[] {
       });
       return `| ${key} | ${none?.toFixed(4) ?? '-'} | ${cells.join(' | ')} |`;
     }),
+  ];
+}
+
+/**
+ * Where a product ran in more than one layout (`--set transposes`): per product and variant, the plain
+ * layout's time and each transposed layout's against it, and cuBLAS's the same way. No lines otherwise.
+ */
+function layoutTable(rows: Row[], torch: Record<string, number>): string[] {
+  const LAYOUTS = ['', '-tA', '-tB', '-tA-tB'];
+  const baseOf = (shape: string) => shape.replace(/(-tA)?(-tB)?$/, '');
+  // Products that ran in two layouts or more.
+  const bases = [...new Set(rows.map((r) => baseOf(r.shape)))].filter((b) => new Set(rows.filter((r) => baseOf(r.shape) === b).map((r) => r.shape)).size > 1);
+  if (bases.length === 0) return [];
+  const ok = (r: Row | undefined) => (r && r.ms !== null && r.check.startsWith('ok') ? r.ms : null);
+  const cell = (ms: number | null | undefined, plain: number | null | undefined) =>
+    ms == null ? '-' : plain == null ? ms.toFixed(4) : `${ms.toFixed(4)} (${ms >= plain ? '+' : ''}${(((ms - plain) / plain) * 100).toFixed(1)}%)`;
+  const lines: string[] = [];
+  for (const b of bases) {
+    const variants = [...new Set(rows.filter((r) => baseOf(r.shape) === b).map((r) => r.variant))];
+    for (const v of variants) {
+      const ms = LAYOUTS.map((l) => ok(rows.find((r) => r.shape === b + l && r.variant === v)));
+      lines.push(`| ${b} | ${v} | ${LAYOUTS.map((_, i) => cell(ms[i], i === 0 ? null : ms[0])).join(' | ')} |`);
+    }
+    if (LAYOUTS.some((l) => torch[b + l] !== undefined)) {
+      const ms = LAYOUTS.map((l) => torch[b + l]);
+      lines.push(`| ${b} | cuBLAS | ${LAYOUTS.map((_, i) => cell(ms[i], i === 0 ? null : ms[0])).join(' | ')} |`);
+    }
+  }
+  return [
+    '',
+    '## Transposed operands',
+    '',
+    'Per product and variant: GPU ms in the plain layout (x @ w), and each transposed layout against it (x.T @ w, x @ w.T, x.T @ w.T; each layout its own rounds). "-": not run or not ok.',
+    '',
+    '| product | variant | plain ms | -tA | -tB | -tA-tB |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+    ...lines,
   ];
 }
 
