@@ -1138,7 +1138,7 @@ const BENCH_DAWN_FLAGS = ['enable-dawn-features=disable_workgroup_init', 'disabl
  * in both. wgfuse's driver probe picks the adapter; the bench then opens its own instance on the same driver
  * with exact timestamps, and keeps the probe's instance if that instance does not yield the same adapter.
  */
-async function installNavigatorGpu(): Promise<{ gpu: GPU; path: string; exactTimestamps: boolean }> {
+export async function installNavigatorGpu(): Promise<{ gpu: GPU; path: string; exactTimestamps: boolean }> {
   const g = globalThis as { navigator?: { gpu?: GPU } };
   if (g.navigator?.gpu) return { gpu: g.navigator.gpu, path: 'navigator.gpu (already installed)', exactTimestamps: false };
   const selection = await selectNodeGpu({ software: 'fallback' });
