@@ -163,6 +163,8 @@ export const PARTIAL_BUFFER = 'wg_part';
 export const TILE_LARGE_VEC4: TileConfig = { bm: 128, bn: 128, bk: 16, tm: 16, tn: 8, db: false, unroll: true, group: 8, prefetch: true, frag: true };
 export const TILE_LARGE_PAIRS: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, db: true, unroll: true, group: 0, pairs: true, frag: true };
 export const TILE_LARGE: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, db: true, unroll: true, group: 0 };
+/** LARGE with double-buffered fragments: LARGE_PAIRS's place where A loads along m (x.T @ w; tileForLoads). */
+export const TILE_LARGE_FRAG: TileConfig = { ...TILE_LARGE, frag: true };
 export const TILE_SPLIT: TileConfig = { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 8 };
 export const TILE_MEDIUM: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: true, unroll: true, group: 8 };
 export const TILE_SMALL_K: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: false, unroll: true, group: 0 };
@@ -283,7 +285,8 @@ export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'> &
   // for split K, where an operand cannot load as vec4).
   // One wave of tiles with a long K (the MLP's 4096 x 1024 x 4096: 0.776 ms against 0.792) also takes
   // LARGE_VEC4; with a short K, LARGE_PAIRS (batched 64 x 256^3: 0.0670 against 0.0714).
-  // An epilogue runs in the tile kernel's stores (not under split K, where the combine runs it): LARGE_PAIRS.
+  // An epilogue runs in the tile kernel's stores (not under split K, where the combine runs it): LARGE_PAIRS
+  // (LARGE_FRAG where A loads along m: planMatmul, tileForLoads).
   const vec4 = spec.epilogue ? TILE_LARGE_PAIRS : TILE_LARGE_VEC4;
   if (tiles(TILE_LARGE) >= 2 * FILL_WORKGROUPS) return { ...base, variant: 'tiled', tile: vec4 };
   if (tiles(TILE_LARGE) >= FILL_WORKGROUPS / 2) return { ...base, variant: 'tiled', tile: k >= LONG_K ? vec4 : TILE_LARGE_PAIRS };
@@ -316,25 +319,39 @@ export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmP
   if (!options.tile) {
     tile = tileForLoads(tile, splitsWanted > 1, (t) => {
       const loads = tiledLoads(spec, t, splitsWanted > 1);
-      return tileLanes(spec.a, loads.a, loads.vectors) !== null && tileLanes(spec.b, loads.b, loads.vectors) !== null;
+      const a = tileLanes(spec.a, loads.a, loads.vectors);
+      return { vec4: a !== null && tileLanes(spec.b, loads.b, loads.vectors) !== null, aAlongM: a === 'major' };
     }, spec.k);
   }
   return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);
+}
+
+/** How a kernel's operands would load with a tile (tileForLoads). */
+export interface TileLoads {
+  /** Every operand loads (and is bound) as vec4. */
+  readonly vec4: boolean;
+  /** A's tile loads run along m (A stored [k, m]: x.T @ w), so its vectors go to workgroup memory as loaded. */
+  readonly aAlongM: boolean;
 }
 
 /**
  * The tile a default choice keeps, given how its operands would load (planMatmul and planSyrk; a forced tile
  * is kept as it is). LARGE_VEC4, LARGE_PAIRS and the narrow tiles were measured on operands that load as
  * vec4, and LARGE_VEC4 and the narrow tiles keep a step's tile loads in registers, 4 vectors per operand and
- * thread but 16 scalars otherwise (which SwiftShader takes minutes to compile). `vec4Loads(tile)` says
- * whether every operand of the kernel loads (and is bound) as vec4 with that tile; where one would not,
- * LARGE takes the product (SPLIT for split K) instead of LARGE_VEC4 or LARGE_PAIRS, and SMALL_K (K of `k` up
- * to 64) or MEDIUM instead of a narrow tile. Every other tile is returned unchanged.
+ * thread but 16 scalars otherwise (which SwiftShader takes minutes to compile). `loads(tile)` says how the
+ * kernel's operands load with that tile; where one would not load as vec4, LARGE takes the product (SPLIT
+ * for split K) instead of LARGE_VEC4 or LARGE_PAIRS, and SMALL_K (K of `k` up to 64) or MEDIUM instead of a
+ * narrow tile. Where A loads along m, LARGE_FRAG takes LARGE_PAIRS's place: `gemm-sweep --set layout-tiles`
+ * on the H100 (both 5-8% on x.T @ w + bias, 20-35% on x.T @ w.T + bias then gelu, LARGE_FRAG at most 1.3%
+ * behind LARGE_PAIRS on any of these; for x @ w and x @ w.T LARGE_PAIRS stays, up to 6% ahead).
+ * Every other tile is returned unchanged.
  */
-export function tileForLoads(chosen: TileConfig, split: boolean, vec4Loads: (tile: TileConfig) => boolean, k = Number.POSITIVE_INFINITY): TileConfig {
-  if (NARROW_TILES.includes(chosen)) return vec4Loads(chosen) ? chosen : k <= 64 ? TILE_SMALL_K : TILE_MEDIUM;
+export function tileForLoads(chosen: TileConfig, split: boolean, loads: (tile: TileConfig) => TileLoads, k = Number.POSITIVE_INFINITY): TileConfig {
+  if (NARROW_TILES.includes(chosen)) return loads(chosen).vec4 ? chosen : k <= 64 ? TILE_SMALL_K : TILE_MEDIUM;
   if (chosen !== TILE_LARGE_VEC4 && chosen !== TILE_LARGE_PAIRS) return chosen;
-  return vec4Loads(chosen) ? chosen : split ? TILE_SPLIT : TILE_LARGE;
+  const l = loads(chosen);
+  if (!l.vec4) return split ? TILE_SPLIT : TILE_LARGE;
+  return chosen === TILE_LARGE_PAIRS && l.aAlongM ? TILE_LARGE_FRAG : chosen;
 }
 
 function checkSpec(spec: MatmulSpec): void {

@@ -189,7 +189,8 @@ export function planSyrk(spec: SyrkSpec, options: SyrkOptions = {}): GemmProgram
   if (!options.tile) {
     tile = tileForLoads(tile, splitsWanted > 1, (t) => {
       const loads = tiledLoads(spec, t, splitK(spec.k, splitsWanted, t.bk).splits > 1);
-      return tileLanes(spec.x, loads.axis, loads.vectors) !== null;
+      const axis = tileLanes(spec.x, loads.axis, loads.vectors);
+      return { vec4: axis !== null, aAlongM: axis === 'major' };
     }, spec.k);
   }
   return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);

@@ -34,6 +34,7 @@ import {
   GEMV_N,
   planMatmul,
   TILE_LARGE,
+  TILE_LARGE_FRAG,
   TILE_LARGE_PAIRS,
   TILE_LARGE_VEC4,
   TILE_MEDIUM,
@@ -419,17 +420,19 @@ describe('variant choice', () => {
 
   it('large outputs take LARGE_VEC4 where both operands load as vec4, LARGE where one loads scalars', () => {
     // Specs by hand: these shapes are too large for the CPU reference that build() runs.
-    const big = (m: number, n: number, k: number, o: { transB?: boolean; aOffset?: number; epilogueReadsA?: boolean } = {}): MatmulSpec => ({
+    const big = (m: number, n: number, k: number, o: { transA?: boolean; transB?: boolean; aOffset?: number; epilogue?: boolean; epilogueReadsA?: boolean } = {}): MatmulSpec => ({
       dtype: 'float32',
       batch: [],
       m,
       n,
       k,
-      a: { buffer: 'in0', offset: o.aOffset ?? 0, batchStrides: [], rowStride: k, colStride: 1 },
+      a: { buffer: 'in0', offset: o.aOffset ?? 0, batchStrides: [], ...(o.transA ? { rowStride: 1, colStride: m } : { rowStride: k, colStride: 1 }) },
       b: { buffer: 'in1', offset: 0, batchStrides: [], ...(o.transB ? { rowStride: 1, colStride: k } : { rowStride: n, colStride: 1 }) },
       ...(o.epilogueReadsA
         ? { epilogue: { expr: { steps: [{ kind: 'value', name: 'acc', dtype: 'float32' }, { kind: 'load', buffer: 'in0', dtype: 'float32', access: { offset: 0, strides: [0, 1] } }, { kind: 'op', op: 'add', args: [0, 1], attrs: {}, dtype: 'float32' }] }, step: 2 } }
-        : {}),
+        : o.epilogue
+          ? { epilogue: { expr: { steps: [{ kind: 'value', name: 'acc', dtype: 'float32' }, { kind: 'op', op: 'relu', args: [0], attrs: {}, dtype: 'float32' }] }, step: 1 } }
+          : {}),
       buffers: [
         { name: 'in0', dtype: 'float32', access: 'read' },
         { name: 'in1', dtype: 'float32', access: 'read' },
@@ -458,6 +461,17 @@ describe('variant choice', () => {
     };
     expect(label(batched(512))).toEqual([`tiled ${tileName(TILE_LARGE_PAIRS)}`]);
     expect(label(batched(511))).toEqual(large);
+    // Where LARGE_PAIRS is chosen (an epilogue, or one wave of tiles) and A loads along m (x.T @ w):
+    // LARGE_FRAG; x @ w and x @ w.T keep LARGE_PAIRS, and x.T @ w without an epilogue LARGE_VEC4.
+    const pairs = [`tiled ${tileName(TILE_LARGE_PAIRS)}`];
+    const frag = [`tiled ${tileName(TILE_LARGE_FRAG)}`];
+    expect(label(big(4096, 4096, 1024, { epilogue: true }))).toEqual(pairs);
+    expect(label(big(4096, 4096, 1024, { transB: true, epilogue: true }))).toEqual(pairs);
+    expect(label(big(4096, 4096, 1024, { transA: true, epilogue: true }))).toEqual(frag);
+    expect(label(big(4096, 4096, 1024, { transA: true, transB: true, epilogue: true }))).toEqual(frag);
+    expect(label(big(4096, 4096, 1024, { transA: true }))).toEqual(vec4);
+    expect(label({ ...batched(512), a: { ...batched(512).a, rowStride: 1, colStride: 1024 } })).toEqual(frag);
+    expect(label(big(4094, 4096, 1024, { transA: true, epilogue: true }))).toEqual(large); // m not a multiple of 4: A scalar
     // Split K: LARGE_VEC4's ranges, SPLIT's where an operand loads scalars.
     expect(label(big(512, 512, 80000))).toEqual([`tiled ${tileName(TILE_LARGE_VEC4)} split 16`, 'combine 16']);
     expect(label(big(512, 512, 80000, { aOffset: 2 }))).toEqual([`tiled ${tileName(TILE_SPLIT)} split 16`, 'combine 16']);
@@ -562,6 +576,7 @@ describe('spec checks', () => {
 const TILES: readonly { readonly tile: TileConfig; readonly storage?: number }[] = [
   { tile: TILE_LARGE },
   { tile: TILE_LARGE_PAIRS },
+  { tile: TILE_LARGE_FRAG },
   { tile: TILE_SPLIT },
   { tile: TILE_MEDIUM },
   { tile: TILE_SMALL_K },
