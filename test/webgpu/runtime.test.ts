@@ -1,6 +1,6 @@
 // The WebGPU runtime: pooled buffers, zero-copy views with reference counts, telemetry, one submit per
 // evaluation, the plan cache, and compile errors with context.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as wg from '../../src/index.js';
 import { currentBackend } from '../../src/api/context.js';
 import { storageOf } from '../../src/api/program.js';
@@ -178,6 +178,31 @@ describe('evaluation', () => {
     // rand and the constant are recomputed inside one fused kernel (1000 elements: the vec4 variant).
     expect(times.map((k) => k.kernel)).toEqual(['fused.elementwise.2ops.vec4']);
     for (const k of times) expect(k.gpuNs).toBeGreaterThanOrEqual(0);
+  });
+  it('reuses the query set and buffers of a read timer in later timed evaluations of as many dispatches', async () => {
+    await wg.init({ backend: 'webgpu', quiet: true, timing: true });
+    const backend = currentBackend() as WebGpuBackend;
+    try {
+      if (!backend.context.features.includes('timestamp-query')) return;
+      const add = () => wg.arange(1000).add(1);
+      const product = () => wg.arange(12).reshape([3, 4]).matmul(wg.arange(8).reshape([4, 2]));
+      const dispatches = [add, product].map((f) => wg.compile(f()).dispatches.length);
+      const made = vi.spyOn(backend.device, 'createQuerySet');
+      wg.resetTelemetry();
+      // add, add again (its timer reused), the product (a timer of its dispatch count), add a third time.
+      const sums = [await add().data(), await add().data()];
+      const m = await product().data();
+      sums.push(await add().data());
+      expect(made).toHaveBeenCalledTimes(new Set(dispatches).size);
+      expect(sums.every((v) => v[0] === 1 && v[999] === 1000)).toBe(true);
+      expect(Array.from(m)).toEqual([28, 34, 76, 98, 124, 162]);
+      const times = wg.telemetry().kernelTimes;
+      expect(times.reduce((n, k) => n + k.count, 0)).toBe(3 * dispatches[0] + dispatches[1]);
+      for (const k of times) expect(k.gpuNs).toBeGreaterThanOrEqual(0);
+    } finally {
+      await wg.init({ backend: 'webgpu', quiet: true });
+      gpu = currentBackend() as WebGpuBackend;
+    }
   });
   it('folds more than 65,535 workgroups into a 2-D grid', async () => {
     const n = 65536 * 256 + 7;

@@ -71,6 +71,9 @@ export interface BufferLimits {
   readonly maxStorageBufferBindingSize: number;
 }
 
+/** Idle timers kept per dispatch count (evaluations in flight at once each take their own). */
+const MAX_IDLE_TIMERS = 4;
+
 interface Timer {
   readonly set: GPUQuerySet;
   readonly resolve: GPUBuffer;
@@ -176,6 +179,11 @@ export class WebGpuBackend implements Backend {
   private deferredError: Error | null = null;
   /** GPU waits in flight: each fails its promise with DeviceLostError when the device is lost. */
   private readonly waiters = new Set<() => void>();
+  /**
+   * Timers whose timestamps were read, by dispatch count, for the next timed evaluations: a query set and two
+   * buffers made and destroyed per evaluation cost about 1.2 ms of wall time on the H100 (wall-probe).
+   */
+  private readonly idleTimers = new Map<number, Timer[]>();
   timing: boolean;
   /**
    * Whether a replay of a trusted plan encodes the next evaluation's commands once the host is idle, so that
@@ -523,7 +531,7 @@ export class WebGpuBackend implements Backend {
         // A view's kernel indexes its whole base.
         bytes[slot] = Math.max(4, root.size * 4);
       }
-      timer = this.timing && plan.dispatches.length > 0 ? this.createTimer(plan.dispatches.length) : null;
+      timer = this.timing && plan.dispatches.length > 0 ? this.takeTimer(plan.dispatches.length) : null;
       const bound: Bound = { plan, state, compiled, buffers, bytes };
       const commands = this.commandsFor(bound, timer);
       this.device.queue.submit(copies ? [copies.finish(), commands] : [commands]);
@@ -540,7 +548,7 @@ export class WebGpuBackend implements Backend {
         if (created.includes(b)) this.pool.discard(b);
         else this.pool.release(b);
       }
-      if (timer) [timer.resolve, timer.staging, timer.set].forEach((x) => x.destroy());
+      if (timer) WebGpuBackend.destroyTimer(timer);
       // The bind groups this attempt made may be invalid: none is reused.
       this.invalidations++;
     };
@@ -821,7 +829,10 @@ export class WebGpuBackend implements Backend {
     }
   }
 
-  private createTimer(count: number): Timer {
+  /** An idle timer for `count` dispatches, or a new one. */
+  private takeTimer(count: number): Timer {
+    const idle = this.idleTimers.get(count)?.pop();
+    if (idle) return idle;
     const bytes = 16 * count;
     return {
       set: this.device.createQuerySet({ type: 'timestamp', count: 2 * count }),
@@ -831,17 +842,31 @@ export class WebGpuBackend implements Backend {
     };
   }
 
+  /** Destroys a timer whose submission failed or whose read did. */
+  private static destroyTimer(timer: Timer): void {
+    [timer.resolve, timer.staging, timer.set].forEach((x) => x.destroy());
+  }
+
   private async readTimestamps(timer: Timer): Promise<number[]> {
+    let times: number[];
     try {
       await this.settle(timer.staging.mapAsync(MapMode.READ), 'reading kernel timestamps').catch(async (err: unknown) => {
         throw await this.explain(err, 'reading kernel timestamps');
       });
       const t = new BigUint64Array(timer.staging.getMappedRange().slice(0));
       timer.staging.unmap();
-      return Array.from({ length: timer.count }, (_, i) => Number(t[2 * i + 1] - t[2 * i]));
-    } finally {
-      [timer.resolve, timer.staging, timer.set].forEach((b) => b.destroy());
+      times = Array.from({ length: timer.count }, (_, i) => Number(t[2 * i + 1] - t[2 * i]));
+    } catch (err) {
+      WebGpuBackend.destroyTimer(timer);
+      throw err;
     }
+    // Read and unmapped: kept for the next timed evaluations of as many dispatches (a few per count).
+    const idle = this.idleTimers.get(timer.count) ?? [];
+    if (idle.length < MAX_IDLE_TIMERS) {
+      idle.push(timer);
+      this.idleTimers.set(timer.count, idle);
+    } else WebGpuBackend.destroyTimer(timer);
+    return times;
   }
 
   // ---- faults ----
