@@ -42,7 +42,7 @@ import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import type { KernelBuffer } from '../src/shaders/elementwise.js';
 import type { ExprStep } from '../src/shaders/expr.js';
-import { tileName, type TileConfig } from '../src/shaders/gemm-tiled.js';
+import { tileName, tileStorageBytes, type TileConfig } from '../src/shaders/gemm-tiled.js';
 import { chooseMatmul, planMatmul, type GemmProgram, type GemvConfig, type MatmulSpec } from '../src/shaders/matmul.js';
 import { planSyrk, type SyrkSpec } from '../src/shaders/syrk.js';
 
@@ -218,6 +218,8 @@ const SMALLK_SET = 'smallk';
 const TRANSPOSES_SET = 'transposes';
 /** `--set layout-tiles`: see variantsFor. */
 const LAYOUT_TILES_SET = 'layout-tiles';
+/** `--set skinny-k`: see variantsFor. */
+const SKINNY_K_SET = 'skinny-k';
 
 /** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
 const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
@@ -262,6 +264,16 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     }
     const tiles = [null, { ...V16, group: 8 }, R1, t(128, 128, 8, 8, 8, true, true, 0, { frag: true }), t(128, 128, 16, 8, 8, false, true, 0, PF), t(128, 128, 8, 8, 8, true, true, 0, { pairs: true })];
     return (['bias', 'bias-gelu'] as const).flatMap((e) => tiles.map((x) => withEpilogue(x ? tiled(x) : DEFAULT, e)));
+  }
+  // `--set skinny-k`: skinny tiles with K steps of 32 (a thread row reads 128 contiguous bytes of each row of
+  // w [n, k] per step instead of 64): is x @ w.T's 22% over x @ w the reads along k of w? Its first call
+  // (gemm-sweep-skinny-k-2026-11-25-stop18/gemm-sweep-call1.md) also ran 16x128 / 128x16 tiles with K steps
+  // of 32 and 64-wide ones with K steps of 64 (all slower); this list is the second call's: 16x64 (64x16)
+  // tiles of 4x4 with K steps of 32 over 4, 8 and 16 K ranges. (They are the 16-row defaults since: DEFAULT
+  // rows of 16 or fewer rows or columns now run the same tile.)
+  if (set === SKINNY_K_SET) {
+    const tile = s.m <= s.n ? t(16, 64, 32, 4, 4, false, true, 0, PF) : t(64, 16, 32, 4, 4, false, true, 0, PF);
+    return [DEFAULT, ...[4, 8, 16].map((split) => tiled(tile, tileStorageBytes(tile) > 16384 ? 49152 : undefined, split))];
   }
   // `--set splits`: the narrow and skinny shapes, each default tile (chooseMatmul) over 1 to 16 K ranges
   // against the default's own count (narrowSplits; the call in gemm-sweep-splits-2026-11-24-stop17/ ran an
@@ -308,7 +320,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     ];
   }
   const sel = SETS[set];
-  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET].join(', ')})`);
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
@@ -395,6 +407,12 @@ function shapes(smoke: boolean, set: string): Shape[] {
           [1, 16, 4096, 4096],
         ];
     return dims.flatMap(([b, m, n, k]) => layouts(b, m, n, k));
+  }
+  if (set === SKINNY_K_SET) {
+    const two = (m: number, n: number, k: number) => [product(1, m, n, k), product(1, m, n, k, true)];
+    return smoke
+      ? [...two(12, 256, 600), ...two(256, 12, 600)]
+      : [...two(16, 4096, 4096), product(1, 12, 4096, 4096, true), product(1, 16, 8192, 4096, true), ...two(4096, 16, 4096), product(1, 4096, 12, 4096, true), product(1, 8192, 16, 4096)];
   }
   if (set === LAYOUT_TILES_SET) {
     const dims: [number, number, number, number][] = smoke

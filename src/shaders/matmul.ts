@@ -152,10 +152,15 @@ export const PARTIAL_BUFFER = 'wg_part';
  *   vs 1.465 (cuBLAS 0.832), 65536 x 64 x 256 0.072 vs 0.147, 4096 x 64 x 4096 (split K 8) 0.074 vs 0.128,
  *   64 x 4096 x 4096 0.071 vs 0.128, 16384 x 192 x 1024 x @ w.T 0.161 vs 0.210; 4096^2 x 64 0.0711 vs 0.0811
  *   for SMALL_K (cuBLAS 0.101), attention scores 32 x 1024^2 x 64 0.129 vs 0.164. Split K: narrowSplits.
- * - SKINNY_M16 / SKINNY_M32 (SKINNY_N16 / SKINNY_N32): 16x128 or 32x64 tiles of 4x8 per thread (128x16 or
- *   64x32 of 8x4), 64 threads, as NARROW otherwise, for 9 to 32 rows (columns): 16 x 4096 x 4096 0.0435 vs
- *   0.0684 ms for NARROW_M (cuBLAS 0.094), 32 x 4096 x 4096 x @ w.T 0.0584 vs 0.0722 (cuBLAS 0.070), 4096 x
- *   16 x 4096 0.0521 vs 0.0943 for NARROW_N (docs/performance.md has the rest). gemv with 16 or 32 rows was
+ * - SKINNY_M16 / SKINNY_M32 (SKINNY_N16 / SKINNY_N32): for 9 to 32 rows (columns), 64 threads, as NARROW
+ *   otherwise. Up to 16 rows, 16x64 tiles of 4x4 per thread with K steps of 32 (64x16 for columns); 17 to
+ *   32, 32x64 tiles of 4x8 with K steps of 16 (64x32 of 8x4). Stop 17 measured 16x128 tiles of 4x8 with K
+ *   steps of 16 for 16 rows against NARROW_M (16 x 4096 x 4096 0.0435 vs 0.0684 ms, cuBLAS 0.094; 4096 x 16 x
+ *   4096 0.0521 vs 0.0943 for NARROW_N), stop 18 the 16x64 tile of K steps of 32 against those (gemm-sweep
+ *   --set skinny-k, two calls agreeing within 0.5%): 16 x 4096 x 4096 0.0422 vs 0.0433, x @ w.T 0.0472 vs
+ *   0.0527, 16 x 8192 x 4096 x @ w.T 0.0747 vs 0.0876, 4096 x 16 x 4096 0.0462 vs 0.0527, 8192 x 16 x 4096
+ *   0.0724 vs 0.0874: a thread row reads 128 contiguous bytes of each row along k per step instead of 64.
+ *   32 x 4096 x 4096 x @ w.T: 0.0584 vs 0.0722 for NARROW_M (cuBLAS 0.070). gemv with 16 or 32 rows was
  *   1.3-3x slower.
  * - MEDIUM: 64x64 tiles for outputs too small for LARGE when K is too short to split.
  * - GEMV_N / GEMV_K: the gemv layouts (the long operand's stride-1 axis along n or k).
@@ -171,9 +176,9 @@ export const TILE_SMALL_K: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, 
 export const TILE_NARROW: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 0, prefetch: true, frag: true };
 export const TILE_NARROW_N: TileConfig = { ...TILE_NARROW, bm: 128 };
 export const TILE_NARROW_M: TileConfig = { ...TILE_NARROW, bn: 128 };
-export const TILE_SKINNY_M16: TileConfig = { ...TILE_NARROW, bm: 16, bn: 128, tm: 4 };
+export const TILE_SKINNY_M16: TileConfig = { ...TILE_NARROW, bm: 16, bn: 64, bk: 32, tm: 4, tn: 4 };
 export const TILE_SKINNY_M32: TileConfig = { ...TILE_NARROW, bm: 32, tm: 4 };
-export const TILE_SKINNY_N16: TileConfig = { ...TILE_NARROW, bm: 128, bn: 16, tn: 4 };
+export const TILE_SKINNY_N16: TileConfig = { ...TILE_NARROW, bm: 64, bn: 16, bk: 32, tm: 4, tn: 4 };
 export const TILE_SKINNY_N32: TileConfig = { ...TILE_NARROW, bn: 32, tn: 4 };
 /** The tiles whose prefetch registers would hold scalars where an operand does not load as vec4. */
 const NARROW_TILES: readonly TileConfig[] = [TILE_NARROW, TILE_NARROW_N, TILE_NARROW_M, TILE_SKINNY_M16, TILE_SKINNY_M32, TILE_SKINNY_N16, TILE_SKINNY_N32];

@@ -392,9 +392,10 @@ describe('variant choice', () => {
     expect(chooseMatmul({ batch: [], m: 100, n: 100, k: 5000 }).splitK).toBeGreaterThan(1);
     expect(chooseMatmul({ batch: [1000], m: 33, n: 33, k: 200 })).toMatchObject({ tile: TILE_NARROW, splitK: 1 });
     // 9 to 32 rows or columns (a batch of tokens times a weight matrix): skinny tiles; 8 or fewer: gemv.
-    expect(chooseMatmul({ batch: [], m: 9, n: 4096, k: 4096 })).toMatchObject({ tile: TILE_SKINNY_M16, splitK: 16 });
+    expect(chooseMatmul({ batch: [], m: 9, n: 4096, k: 4096 })).toMatchObject({ tile: TILE_SKINNY_M16, splitK: 8 });
     expect(chooseMatmul({ batch: [], m: 17, n: 4096, k: 4096 })).toMatchObject({ tile: TILE_SKINNY_M32, splitK: 8 });
-    expect(chooseMatmul({ batch: [], m: 4096, n: 16, k: 4096 })).toMatchObject({ tile: TILE_SKINNY_N16, splitK: 16 });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 16, k: 4096 })).toMatchObject({ tile: TILE_SKINNY_N16, splitK: 8 });
+    expect(chooseMatmul({ batch: [], m: 8192, n: 16, k: 4096 })).toMatchObject({ tile: TILE_SKINNY_N16, splitK: 4 });
     expect(chooseMatmul({ batch: [], m: 32, n: 11008, k: 4096 })).toMatchObject({ tile: TILE_SKINNY_M32, splitK: 3 });
     expect(chooseMatmul({ batch: [8], m: 32, n: 1024, k: 1024 })).toMatchObject({ tile: TILE_SKINNY_M32, splitK: 4 });
     expect(chooseMatmul({ batch: [], m: 8, n: 4096, k: 4096 })).toMatchObject({ variant: 'gemv' });
@@ -495,10 +496,10 @@ describe('variant choice', () => {
     expect(label(big(4096, 63, 4096))).toEqual([`tiled ${tileName(TILE_MEDIUM)} split 8`, 'combine 8']); // n odd
     expect(label(big(4096, 1088, 1024))).toEqual(vec4); // 6% out of bounds: 128-wide tiles
     // 9 to 32 rows or columns: skinny tiles of 16 or 32 along them, split K to about 32k threads.
-    expect(label(big(16, 4096, 4096))).toEqual([`tiled ${tileName(TILE_SKINNY_M16)} split 16`, 'combine 16']);
+    expect(label(big(16, 4096, 4096))).toEqual([`tiled ${tileName(TILE_SKINNY_M16)} split 8`, 'combine 8']);
     expect(label(big(32, 4096, 4096, { transB: true }))).toEqual([`tiled ${tileName(TILE_SKINNY_M32)} split 8`, 'combine 8']);
     expect(label(big(4096, 24, 4096))).toEqual([`tiled ${tileName(TILE_SKINNY_N32)} split 8`, 'combine 8']);
-    expect(label(big(16, 4093, 4096))).toEqual([`tiled ${tileName(TILE_MEDIUM)} split 16`, 'combine 16']); // n odd
+    expect(label(big(16, 4093, 4096))).toEqual([`tiled ${tileName(TILE_MEDIUM)} split 8`, 'combine 8']); // n odd
   });
 
   it('gemv along n: narrower workgroups instead of split K where they fill the GPU, split K where they cannot', () => {
@@ -632,9 +633,9 @@ describe('matmul tile configurations', () => {
  * One test per case: SwiftShader takes about 10 s to compile each LARGE_VEC4 kernel.
  * - TILE_LARGE_VEC4: 128x128, 16x8 per thread, K steps of 16; also m = 1.
  * - TILE_NARROW, TILE_NARROW_N, TILE_NARROW_M: 64x64, 128x64 and 64x128, 8x8 per thread, for outputs
- *   narrower than 128-wide tiles and for K of 33 to 64 on outputs of many tiles; TILE_SKINNY_*: 16 or 32
- *   rows (columns) by 128 or 64, 4x8 (8x4) per thread, for products with 9 to 32 rows (columns); K not a
- *   multiple of the step of 16, one K step and several.
+ *   narrower than 128-wide tiles and for K of 33 to 64 on outputs of many tiles; TILE_SKINNY_*: 16 rows
+ *   (columns) by 64, 4x4 per thread, K steps of 32, or 32 by 64, 4x8 (8x4), K steps of 16, for products with
+ *   9 to 32 rows (columns); K not a multiple of the step, one K step and several.
  */
 const PREFETCHING_TILES: readonly { readonly name: string; readonly tile: TileConfig; readonly variant: RegExp; readonly cases: readonly Case[] }[] = [
   {
@@ -656,9 +657,9 @@ const PREFETCHING_TILES: readonly { readonly name: string; readonly tile: TileCo
       ['TILE_NARROW', TILE_NARROW, /^tiled64x64$/],
       ['TILE_NARROW_N', TILE_NARROW_N, /^tiled128x64$/],
       ['TILE_NARROW_M', TILE_NARROW_M, /^tiled64x128$/],
-      ['TILE_SKINNY_M16', TILE_SKINNY_M16, /^tiled16x128$/],
+      ['TILE_SKINNY_M16', TILE_SKINNY_M16, /^tiled16x64$/],
       ['TILE_SKINNY_M32', TILE_SKINNY_M32, /^tiled32x64$/],
-      ['TILE_SKINNY_N16', TILE_SKINNY_N16, /^tiled128x16$/],
+      ['TILE_SKINNY_N16', TILE_SKINNY_N16, /^tiled64x16$/],
       ['TILE_SKINNY_N32', TILE_SKINNY_N32, /^tiled64x32$/],
     ] as const
   ).map(([name, tile, variant]) => ({
