@@ -271,8 +271,11 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   // of 32 and 64-wide ones with K steps of 64 (all slower); this list is the second call's: 16x64 (64x16)
   // tiles of 4x4 with K steps of 32 over 4, 8 and 16 K ranges. (They are the 16-row defaults since: DEFAULT
   // rows of 16 or fewer rows or columns now run the same tile.)
+  // Its fourth call: 17 to 32 rows (columns), 32x64 (64x32) tiles of 4x8 (8x4) with K steps of 32.
   if (set === SKINNY_K_SET) {
-    const tile = s.m <= s.n ? t(16, 64, 32, 4, 4, false, true, 0, PF) : t(64, 16, 32, 4, 4, false, true, 0, PF);
+    const rows = s.m <= s.n;
+    const short = Math.min(s.m, s.n);
+    const tile = short <= 16 ? (rows ? t(16, 64, 32, 4, 4, false, true, 0, PF) : t(64, 16, 32, 4, 4, false, true, 0, PF)) : rows ? t(32, 64, 32, 4, 8, false, true, 0, PF) : t(64, 32, 32, 8, 4, false, true, 0, PF);
     return [DEFAULT, ...[4, 8, 16].map((split) => tiled(tile, tileStorageBytes(tile) > 16384 ? 49152 : undefined, split))];
   }
   // `--set splits`: the narrow and skinny shapes, each default tile (chooseMatmul) over 1 to 16 K ranges
@@ -411,8 +414,20 @@ function shapes(smoke: boolean, set: string): Shape[] {
   if (set === SKINNY_K_SET) {
     const two = (m: number, n: number, k: number) => [product(1, m, n, k), product(1, m, n, k, true)];
     return smoke
-      ? [...two(12, 256, 600), ...two(256, 12, 600)]
-      : [...two(16, 4096, 4096), product(1, 12, 4096, 4096, true), product(1, 16, 8192, 4096, true), ...two(4096, 16, 4096), product(1, 4096, 12, 4096, true), product(1, 8192, 16, 4096)];
+      ? [...two(12, 256, 600), ...two(256, 12, 600), product(1, 24, 256, 600, true)]
+      : [
+          ...two(16, 4096, 4096),
+          product(1, 12, 4096, 4096, true),
+          product(1, 16, 8192, 4096, true),
+          ...two(4096, 16, 4096),
+          product(1, 4096, 12, 4096, true),
+          product(1, 8192, 16, 4096),
+          ...two(32, 4096, 4096),
+          product(1, 24, 4096, 4096, true),
+          product(1, 32, 11008, 4096, true),
+          ...two(4096, 32, 4096),
+          product(8, 32, 1024, 1024),
+        ];
   }
   if (set === LAYOUT_TILES_SET) {
     const dims: [number, number, number, number][] = smoke
