@@ -19,7 +19,8 @@
 // than 128-wide tiles), `skinny` (9 to 32 rows or columns), `splits` (the narrow and skinny defaults over 1
 // to 16 K ranges), `syrk-narrow` (SYRK of up to 100 features). `transposes` (stop 18): each product in its
 // four layouts, bare, + bias and + bias then gelu (issue 5's 5% rules for transposes and epilogues);
-// `layout-tiles` the tiles each layout could take with an epilogue, and the skinny tiles on x @ w.T.
+// `layout-tiles` the tiles each layout could take with an epilogue, and the skinny tiles on x @ w.T;
+// `skinny-k` skinny tiles with K steps of 32.
 //
 // Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
 // gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
@@ -254,9 +255,9 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   // gelu (interleaved within a shape's rounds): a transposed operand against the plain layout, an epilogue
   // against the bare product of the same layout.
   if (set === TRANSPOSES_SET) return (['none', 'bias', 'bias-gelu'] as const).map((e) => withEpilogue(DEFAULT, e));
-  // `--set layout-tiles`: the tiles a product with an epilogue could take, per layout (the transposes set
-  // found LARGE_PAIRS 6-9% slower with x.T @ w and an epilogue, 20-35% with x.T @ w.T and gelu), and the
-  // skinny tiles on x @ w.T (22% slower than x @ w on 16 x 4096 x 4096).
+  // `--set layout-tiles`: the tiles a product with an epilogue could take, per layout (the transposes set's
+  // first call found x.T @ w with an epilogue 5.6-8.7% over x @ w, x.T @ w.T + gelu 20-35%, all on
+  // LARGE_PAIRS), and the skinny tiles on x @ w.T (22% slower than x @ w on 16 x 4096 x 4096).
   if (set === LAYOUT_TILES_SET) {
     if (Math.min(s.m, s.n) <= 32) {
       const [m16, m32] = [t(16, 128, 16, 4, 8, false, true, 0, PF), t(32, 64, 16, 4, 8, false, true, 0, PF)];
@@ -269,9 +270,9 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   // w [n, k] per step instead of 64): is x @ w.T's 22% over x @ w the reads along k of w? Its first call
   // (gemm-sweep-skinny-k-2026-11-25-stop18/gemm-sweep-call1.md) also ran 16x128 / 128x16 tiles with K steps
   // of 32 and 64-wide ones with K steps of 64 (all slower); this list is the second call's: 16x64 (64x16)
-  // tiles of 4x4 with K steps of 32 over 4, 8 and 16 K ranges. (They are the 16-row defaults since: DEFAULT
-  // rows of 16 or fewer rows or columns now run the same tile.)
-  // Its fourth call: 17 to 32 rows (columns), 32x64 (64x32) tiles of 4x8 (8x4) with K steps of 32.
+  // tiles of 4x4 with K steps of 32 over 4, 8 and 16 K ranges, now the defaults for 16 rows or fewer (so
+  // those DEFAULT rows run the same tile); its fourth call added 17 to 32 rows (columns): 32x64 (64x32)
+  // tiles of 4x8 (8x4) with K steps of 32, slower than their default.
   if (set === SKINNY_K_SET) {
     const rows = s.m <= s.n;
     const short = Math.min(s.m, s.n);

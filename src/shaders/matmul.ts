@@ -157,7 +157,7 @@ export const PARTIAL_BUFFER = 'wg_part';
  *   32, 32x64 tiles of 4x8 with K steps of 16 (64x32 of 8x4). Stop 17 measured 16x128 tiles of 4x8 with K
  *   steps of 16 for 16 rows against NARROW_M (16 x 4096 x 4096 0.0435 vs 0.0684 ms, cuBLAS 0.094; 4096 x 16 x
  *   4096 0.0521 vs 0.0943 for NARROW_N), stop 18 the 16x64 tile of K steps of 32 against those (gemm-sweep
- *   --set skinny-k, two calls agreeing within 0.5%): 16 x 4096 x 4096 0.0422 vs 0.0433, x @ w.T 0.0472 vs
+ *   --set skinny-k, three calls agreeing within 1%): 16 x 4096 x 4096 0.0422 vs 0.0433, x @ w.T 0.0472 vs
  *   0.0527, 16 x 8192 x 4096 x @ w.T 0.0747 vs 0.0876, 4096 x 16 x 4096 0.0462 vs 0.0527, 8192 x 16 x 4096
  *   0.0724 vs 0.0874: a thread row reads 128 contiguous bytes of each row along k per step instead of 64.
  *   32 x 4096 x 4096 x @ w.T: 0.0584 vs 0.0722 for NARROW_M (cuBLAS 0.070). gemv with 16 or 32 rows was
@@ -347,9 +347,9 @@ export interface TileLoads {
  * kernel's operands load with that tile; where one would not load as vec4, LARGE takes the product (SPLIT
  * for split K) instead of LARGE_VEC4 or LARGE_PAIRS, and SMALL_K (K of `k` up to 64) or MEDIUM instead of a
  * narrow tile. Where A loads along m, LARGE_FRAG takes LARGE_PAIRS's place: `gemm-sweep --set layout-tiles`
- * on the H100 (both 5-8% on x.T @ w + bias, 20-35% on x.T @ w.T + bias then gelu, LARGE_FRAG at most 1.3%
- * behind LARGE_PAIRS on any of these; for x @ w and x @ w.T LARGE_PAIRS stays, up to 6% ahead).
- * Every other tile is returned unchanged.
+ * on the H100 found LARGE_PAIRS 7.5-11% slower than LARGE_FRAG on x.T @ w with an epilogue and 18-34% on
+ * x.T @ w.T + bias then gelu, LARGE_FRAG at most 1.3% behind it on x.T @ w.T + bias; on x @ w and x @ w.T
+ * LARGE_PAIRS stays, up to 6.5% ahead. Every other tile is returned unchanged.
  */
 export function tileForLoads(chosen: TileConfig, split: boolean, loads: (tile: TileConfig) => TileLoads, k = Number.POSITIVE_INFINITY): TileConfig {
   if (NARROW_TILES.includes(chosen)) return loads(chosen).vec4 ? chosen : k <= 64 ? TILE_SMALL_K : TILE_MEDIUM;
