@@ -20,7 +20,7 @@
 // to 16 K ranges), `syrk-narrow` (SYRK of up to 100 features). `transposes` (stop 18): each product in its
 // four layouts, bare, + bias and + bias then gelu (issue 5's 5% rules for transposes and epilogues);
 // `layout-tiles` the tiles each layout could take with an epilogue, and the skinny tiles on x @ w.T;
-// `skinny-k` skinny tiles with K steps of 32.
+// `skinny-k` skinny tiles with K steps of 32, `large-k32` 128x128 ones (on x @ w.T).
 //
 // Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
 // gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
@@ -221,6 +221,8 @@ const TRANSPOSES_SET = 'transposes';
 const LAYOUT_TILES_SET = 'layout-tiles';
 /** `--set skinny-k`: see variantsFor. */
 const SKINNY_K_SET = 'skinny-k';
+/** `--set large-k32`: see variantsFor. */
+const LARGE_K32_SET = 'large-k32';
 
 /** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
 const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
@@ -279,6 +281,14 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     const tile = short <= 16 ? (rows ? t(16, 64, 32, 4, 4, false, true, 0, PF) : t(64, 16, 32, 4, 4, false, true, 0, PF)) : rows ? t(32, 64, 32, 4, 8, false, true, 0, PF) : t(64, 32, 32, 8, 4, false, true, 0, PF);
     return [DEFAULT, ...[4, 8, 16].map((split) => tiled(tile, tileStorageBytes(tile) > 16384 ? 49152 : undefined, split))];
   }
+  // `--set large-k32`: the 128x128 tiles with K steps of 32 (32 KiB of workgroup memory, more than the 16
+  // KiB every device grants) on x @ w.T, whose operands both load along k: do longer runs along k pay for
+  // bare x @ w.T's 5% there as they did on the skinny tiles?
+  if (set === LARGE_K32_SET) {
+    const tiles = [t(128, 128, 32, 16, 8, false, true, 8, PF), t(128, 128, 32, 8, 8, false, true, 8, PF), t(128, 128, 16, 8, 8, true, true, 0, K2F), t(128, 128, 32, 8, 8, false, true, 8)];
+    // SwiftShader grants 32 KiB: the tiles fit, unpadded.
+    return [DEFAULT, ...tiles.map((x) => tiled(x, smoke ? 32768 : 49152))];
+  }
   // `--set splits`: the narrow and skinny shapes, each default tile (chooseMatmul) over 1 to 16 K ranges
   // against the default's own count (narrowSplits; the call in gemm-sweep-splits-2026-11-24-stop17/ ran an
   // earlier rule's).
@@ -324,7 +334,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     ];
   }
   const sel = SETS[set];
-  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET].join(', ')})`);
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
@@ -429,6 +439,9 @@ function shapes(smoke: boolean, set: string): Shape[] {
           ...two(4096, 32, 4096),
           product(8, 32, 1024, 1024),
         ];
+  }
+  if (set === LARGE_K32_SET) {
+    return smoke ? [product(1, 256, 256, 256, true)] : [product(1, 4096, 4096, 4096), product(1, 4096, 4096, 4096, true), product(1, 4096, 4096, 1024, true), product(1, 4096, 1024, 4096, true), product(1, 2048, 2048, 2048, true)];
   }
   if (set === LAYOUT_TILES_SET) {
     const dims: [number, number, number, number][] = smoke
