@@ -274,12 +274,13 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   // of 32 and 64-wide ones with K steps of 64 (all slower); this list is the second call's: 16x64 (64x16)
   // tiles of 4x4 with K steps of 32 over 4, 8 and 16 K ranges, now the defaults for 16 rows or fewer (so
   // those DEFAULT rows run the same tile); its fourth call added 17 to 32 rows (columns): 32x64 (64x32)
-  // tiles of 4x8 (8x4) with K steps of 32, slower than their default.
+  // tiles of 4x8 (8x4) with K steps of 32, and its fifth the 16-row tile on them (two row tiles reading
+  // each tile of w), both slower than their default.
   if (set === SKINNY_K_SET) {
     const rows = s.m <= s.n;
-    const short = Math.min(s.m, s.n);
-    const tile = short <= 16 ? (rows ? t(16, 64, 32, 4, 4, false, true, 0, PF) : t(64, 16, 32, 4, 4, false, true, 0, PF)) : rows ? t(32, 64, 32, 4, 8, false, true, 0, PF) : t(64, 32, 32, 8, 4, false, true, 0, PF);
-    return [DEFAULT, ...[4, 8, 16].map((split) => tiled(tile, tileStorageBytes(tile) > 16384 ? 49152 : undefined, split))];
+    const sixteen = rows ? t(16, 64, 32, 4, 4, false, true, 0, PF) : t(64, 16, 32, 4, 4, false, true, 0, PF);
+    const tiles = Math.min(s.m, s.n) <= 16 ? [sixteen] : [rows ? t(32, 64, 32, 4, 8, false, true, 0, PF) : t(64, 32, 32, 8, 4, false, true, 0, PF), sixteen];
+    return [DEFAULT, ...tiles.flatMap((tile) => [4, 8, 16].map((split) => tiled(tile, tileStorageBytes(tile) > 16384 ? 49152 : undefined, split)))];
   }
   // `--set large-k32`: the 128x128 tiles with K steps of 32 (32 KiB of workgroup memory, more than the 16
   // KiB every device grants) on x @ w.T, whose operands both load along k: do longer runs along k pay for

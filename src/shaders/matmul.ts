@@ -160,8 +160,8 @@ export const PARTIAL_BUFFER = 'wg_part';
  *   --set skinny-k, three calls agreeing within 1%): 16 x 4096 x 4096 0.0422 vs 0.0433, x @ w.T 0.0472 vs
  *   0.0527, 16 x 8192 x 4096 x @ w.T 0.0747 vs 0.0876, 4096 x 16 x 4096 0.0462 vs 0.0527, 8192 x 16 x 4096
  *   0.0724 vs 0.0874: a thread row reads 128 contiguous bytes of each row along k per step instead of 64.
- *   32 x 4096 x 4096 x @ w.T: 0.0584 vs 0.0722 for NARROW_M (cuBLAS 0.070). gemv with 16 or 32 rows was
- *   1.3-3x slower.
+ *   On 17 to 32 rows K steps of 32 were 10-17% slower, the 16-row tile 20-35%. 32 x 4096 x 4096 x @ w.T:
+ *   0.0584 vs 0.0722 for NARROW_M (cuBLAS 0.070). gemv with 16 or 32 rows was 1.3-3x slower.
  * - MEDIUM: 64x64 tiles for outputs too small for LARGE when K is too short to split.
  * - GEMV_N / GEMV_K: the gemv layouts (the long operand's stride-1 axis along n or k).
  */
