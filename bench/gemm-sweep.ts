@@ -20,7 +20,8 @@
 // to 16 K ranges), `syrk-narrow` (SYRK of up to 100 features). `transposes` (stop 18): each product in its
 // four layouts, bare, + bias and + bias then gelu (issue 5's 5% rules for transposes and epilogues);
 // `layout-tiles` the tiles each layout could take with an epilogue, and the skinny tiles on x @ w.T;
-// `skinny-k` skinny tiles with K steps of 32, `large-k32` 128x128 ones (on x @ w.T).
+// `skinny-k` skinny tiles with K steps of 32, `large-k32` 128x128 ones (on x @ w.T), `groups` LARGE_VEC4's
+// launch order there.
 //
 // Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
 // gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
@@ -223,6 +224,8 @@ const LAYOUT_TILES_SET = 'layout-tiles';
 const SKINNY_K_SET = 'skinny-k';
 /** `--set large-k32`: see variantsFor. */
 const LARGE_K32_SET = 'large-k32';
+/** `--set groups`: see variantsFor. */
+const GROUPS_SET = 'groups';
 
 /** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
 const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
@@ -285,6 +288,8 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   // `--set large-k32`: the 128x128 tiles with K steps of 32 (32 KiB of workgroup memory, more than the 16
   // KiB every device grants) on x @ w.T, whose operands both load along k: do longer runs along k pay for
   // bare x @ w.T's 5% there as they did on the skinny tiles?
+  // `--set groups`: LARGE_VEC4's launch order (8 row tiles per group by default) on large-k32's shapes.
+  if (set === GROUPS_SET) return [DEFAULT, ...[0, 2, 4, 16].map((group) => tiled({ ...V16, group }))];
   if (set === LARGE_K32_SET) {
     const tiles = [t(128, 128, 32, 16, 8, false, true, 8, PF), t(128, 128, 32, 8, 8, false, true, 8, PF), t(128, 128, 16, 8, 8, true, true, 0, K2F), t(128, 128, 32, 8, 8, false, true, 8)];
     // SwiftShader grants 32 KiB: the tiles fit, unpadded.
@@ -335,7 +340,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     ];
   }
   const sel = SETS[set];
-  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET].join(', ')})`);
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET, GROUPS_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
@@ -441,6 +446,7 @@ function shapes(smoke: boolean, set: string): Shape[] {
           product(8, 32, 1024, 1024),
         ];
   }
+  if (set === GROUPS_SET) return [...shapes(smoke, LARGE_K32_SET), ...(smoke ? [] : [product(1, 4096, 1024, 4096)])];
   if (set === LARGE_K32_SET) {
     return smoke ? [product(1, 256, 256, 256, true)] : [product(1, 4096, 4096, 4096), product(1, 4096, 4096, 4096, true), product(1, 4096, 4096, 1024, true), product(1, 4096, 1024, 4096, true), product(1, 2048, 2048, 2048, true)];
   }
