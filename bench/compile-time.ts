@@ -30,6 +30,7 @@ import type { Tensor } from '../src/index.js';
 import { extractProgram } from '../src/api/program.js';
 import { topoOrder } from '../src/ir/graph.js';
 import { compileGraph } from '../src/lowering/compile.js';
+import { median } from './stats.js';
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -75,12 +76,6 @@ function program(blocks: number): Tensor[] {
     sides.push(side);
   }
   return [x, sides.reduce((acc, s) => acc.add(s))];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /**

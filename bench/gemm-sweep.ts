@@ -47,6 +47,7 @@ import type { ExprStep } from '../src/shaders/expr.js';
 import { tileName, tileStorageBytes, type TileConfig } from '../src/shaders/gemm-tiled.js';
 import { chooseMatmul, planMatmul, type GemmProgram, type GemvConfig, type MatmulSpec } from '../src/shaders/matmul.js';
 import { planSyrk, type SyrkSpec } from '../src/shaders/syrk.js';
+import { median } from './stats.js';
 
 Object.assign(globalThis, globals);
 
@@ -681,11 +682,6 @@ interface Row {
   device: string;
   /** A variant's own epilogue (`--set epilogue`): its label without the suffix and the epilogue. */
   epilogue?: { base: string; epilogue: EpilogueChoice };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** The GPU objects stay referenced for the whole run (Dawn's instance must outlive its devices). */

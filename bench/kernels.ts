@@ -23,6 +23,7 @@ import { WebGpuBackend } from '../src/runtime/webgpu/backend.js';
 import { setElementwiseTuning, type ElementwiseTuning } from '../src/shaders/elementwise.js';
 import { setRowSplitTuning, type RowSplitTuning } from '../src/shaders/row-split.js';
 import { setRowTuning, type RowTuning } from '../src/shaders/row.js';
+import { median, uniformFloats } from './stats.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -31,16 +32,6 @@ const outFile = argv.includes('--out') ? argv[argv.indexOf('--out') + 1] : null;
 const RUNS = quick ? 3 : 15;
 /** Runs of a plan per submit (see replayPlan). */
 const REPS = argv.includes('--reps') ? Number(argv[argv.indexOf('--reps') + 1]) : 50;
-
-function random(n: number, seed: number, lo = 0, hi = 1): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = lo + ((hi - lo) * s) / 4294967296;
-  }
-  return a;
-}
 
 interface Program {
   readonly name: string;
@@ -59,7 +50,7 @@ const inputs = new Map<string, Tensor>();
 function input(key: string, shape: number[], lo = 0, hi = 1): Tensor {
   let t = inputs.get(key);
   if (!t) {
-    t = wg.tensor(random(shape.reduce((a, b) => a * b, 1), inputs.size + 7, lo, hi), shape);
+    t = wg.tensor(uniformFloats(shape.reduce((a, b) => a * b, 1), inputs.size + 7, lo, hi), shape);
     inputs.set(key, t);
   }
   return t;
@@ -259,7 +250,7 @@ function replayPlan(device: GPUDevice, plan: Plan, reps: number) {
   const buffers = plan.slots.map((slot) => {
     const bytes = Math.max(16, Math.ceil((slot.size * 4) / 16) * 16);
     const buffer = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-    if (slot.role === 'input') device.queue.writeBuffer(buffer, 0, random(bytes / 4, slot.index + 3, -3, 3) as Float32Array<ArrayBuffer>);
+    if (slot.role === 'input') device.queue.writeBuffer(buffer, 0, uniformFloats(bytes / 4, slot.index + 3, -3, 3) as Float32Array<ArrayBuffer>);
     return buffer;
   });
   const steps = plan.dispatches.map((d) => {
@@ -408,10 +399,6 @@ async function main(): Promise<void> {
   ctx.device.destroy();
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 main().then(
   () => process.exit(0),

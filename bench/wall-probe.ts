@@ -17,21 +17,12 @@ import { currentBackend } from '../src/api/context.js';
 import { installNavigatorGpu } from '../src/cli/bench.js';
 import type { Tensor } from '../src/api/tensor.js';
 import { WebGpuBackend } from '../src/runtime/webgpu/backend.js';
+import { median, uniformFloats } from './stats.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 const ROUNDS = argv.includes('--rounds') ? Number(argv[argv.indexOf('--rounds') + 1]) : quick ? 3 : 30;
 const Q = 5;
-
-function random(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = (2 * s) / 4294967296 - 1;
-  }
-  return a;
-}
 
 interface Probe {
   readonly name: string;
@@ -49,11 +40,6 @@ const PROBES: Probe[] = [
   { name: `covariance ${quick ? '400x32' : '80000x512'}`, shapes: [quick ? [400, 32] : [80000, 512]], fn: (x) => { const c = x.sub(x.mean(0, true)); return c.T.matmul(c).div(x.shape[0] - 1); } },
 ];
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 async function main(): Promise<void> {
   // The harness's device: navigator.gpu from the `webgpu` package with exact timestamps.
   const { path } = await installNavigatorGpu();
@@ -64,7 +50,7 @@ async function main(): Promise<void> {
   console.log(`wall-probe: ${backend.context.adapterName} (${path}); per workload, blocks of ${ROUNDS} untimed runs, ${Math.ceil(ROUNDS / 3)} x ${Q} queued, ${Math.ceil(ROUNDS / 3)} timed, ${ROUNDS} untimed again; medians in ms; excess = wall - timestamps (the timed runs' kernel sum); pool misses per block`);
   console.log(`${'workload'.padEnd(28)}${'timestamps'.padStart(11)}${'untimed'.padStart(10)}${'timed'.padStart(10)}${'queued/run'.padStart(11)}${'untimed2'.padStart(10)}${'untimed-ts us'.padStart(15)}${'timed-ts us'.padStart(13)}${'queued-ts us'.padStart(14)}${'u2-ts us'.padStart(10)}${'pool misses'.padStart(12)}`);
   for (const p of PROBES) {
-    const inputs = p.shapes.map((s, i) => wg.tensor(random(s.reduce((a, b) => a * b, 1), 11 + i), s));
+    const inputs = p.shapes.map((s, i) => wg.tensor(uniformFloats(s.reduce((a, b) => a * b, 1), 11 + i, -1, 1), s));
     const jitted = wg.jit(p.fn);
     const untimedRun = async () => {
       const t0 = performance.now();
