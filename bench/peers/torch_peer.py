@@ -43,6 +43,7 @@ TOLERANCE = {
     "image": 1e-4,
     "elementwise": 1e-5,
     "covariance": 2e-4,
+    "pca": 2e-4,
     "mlp": 1e-4,
     "layernorm-softmax": 1e-4,
 }
@@ -80,6 +81,18 @@ def make_fn(w):
             c = x - x.mean(0, keepdim=True)
             return (c.T @ c) / (n - 1)
         return covariance
+    if kind == "pca":
+        n, d, iters = int(p["n"]), int(p["d"]), int(p["iters"])
+
+        def pca(x):
+            c = x - x.mean(0, keepdim=True)
+            cov = (c.T @ c) / (n - 1)
+            v = torch.full((d, 1), 1 / math.sqrt(d), dtype=x.dtype, device=x.device)
+            for _ in range(iters):
+                u = cov @ v
+                v = u / torch.linalg.vector_norm(u)
+            return v
+        return pca
     if kind == "mlp":
         return lambda x, w1, b1, w2, b2: F.gelu(x @ w1.T + b1, approximate="tanh") @ w2.T + b2
     if kind == "layernorm-softmax":

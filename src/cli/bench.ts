@@ -122,6 +122,7 @@ export type WorkloadKind =
   | 'monte-carlo'
   | 'elementwise'
   | 'covariance'
+  | 'pca'
   | 'mlp'
   | 'layernorm-softmax';
 
@@ -182,7 +183,7 @@ export function makeWorkloads(smoke: boolean): Workload[] {
   const gemm = (batch: number, m: number, n: number, k: number, title: string) => {
     for (const tB of [false, true]) list.push(gemmSpec(batch, m, n, k, tB, title));
   };
-  for (const s of smoke ? [64] : [1024, 2048, 4096]) gemm(0, s, s, s, 'GEMM square');
+  for (const s of smoke ? [64] : [1024, 2048, 4096, 8192]) gemm(0, s, s, s, 'GEMM square');
   if (smoke) {
     gemm(0, 96, 80, 48, 'GEMM wide');
     gemm(0, 1024, 32, 32, 'GEMM tall-skinny');
@@ -215,7 +216,7 @@ export function makeWorkloads(smoke: boolean): Workload[] {
   });
 
   const [h, w] = smoke ? [36, 64] : [2160, 3840];
-  for (const b of smoke ? [1, 2] : [4, 16]) {
+  for (const b of smoke ? [1, 2] : [4, 16, 32]) {
     const n = b * h * w;
     list.push({
       id: `image-${b}x${h}x${w}`,
@@ -270,6 +271,23 @@ export function makeWorkloads(smoke: boolean): Workload[] {
       bound: 'compute',
       outputShape: [d, d],
       inputs: [{ name: 'x', shape: [n, d], lo: 0, hi: 2, seed: 51 }],
+    });
+  }
+
+  // PCA's top component: the covariance above, then power iterations v <- C v / ||C v|| from v = 1 / sqrt(d)
+  // (RunMat's PCA, as the demo's). Twenty products of 1 MiB each: few flops, many small dependent steps.
+  const iters = smoke ? 5 : 20;
+  for (const n of smoke ? [300] : [10000, 80000]) {
+    list.push({
+      id: `pca-${n}x${d}x${iters}`,
+      kind: 'pca',
+      title: `PCA ${n}x${d}: centred covariance, ${iters} power iterations (top component)`,
+      params: { n, d, iters },
+      flops: 2 * n * d * d + 2 * n * d + iters * (2 * d * d + 3 * d),
+      minBytes: 4 * (n * d + d),
+      bound: 'compute',
+      outputShape: [d, 1],
+      inputs: [{ name: 'x', shape: [n, d], lo: 0, hi: 2, seed: 81 }],
     });
   }
 
@@ -473,6 +491,30 @@ function reference64(w: Workload, x: Float32Array[], indices: readonly number[])
       });
       return out;
     }
+    case 'pca': {
+      // The same iteration in float64, with C v as X_c^T (X_c v) / (n - 1): O(n d) per step, no d x d matrix.
+      const { n, d, iters } = p;
+      const mean = new Float64Array(d);
+      for (let r = 0; r < n; r++) for (let c = 0; c < d; c++) mean[c] += x[0][r * d + c];
+      for (let c = 0; c < d; c++) mean[c] /= n;
+      let v = new Float64Array(d).fill(1 / Math.sqrt(d));
+      const t = new Float64Array(n);
+      for (let it = 0; it < iters; it++) {
+        for (let r = 0; r < n; r++) {
+          let s = 0;
+          for (let c = 0; c < d; c++) s += (x[0][r * d + c] - mean[c]) * v[c];
+          t[r] = s;
+        }
+        const u = new Float64Array(d);
+        for (let r = 0; r < n; r++) for (let c = 0; c < d; c++) u[c] += (x[0][r * d + c] - mean[c]) * t[r];
+        let norm = 0;
+        for (let c = 0; c < d; c++) norm += (u[c] /= n - 1) ** 2;
+        norm = Math.sqrt(norm);
+        v = u.map((e) => e / norm);
+      }
+      indices.forEach((idx, o) => (out[o] = v[idx]));
+      return out;
+    }
     case 'mlp': {
       const { din, hidden, dout } = p;
       const [xs, w1, b1, w2, b2] = x;
@@ -565,6 +607,7 @@ const TOLERANCE: Record<WorkloadKind, number> = {
   'monte-carlo': 0, // statistical, computed per run
   elementwise: 1e-5,
   covariance: 2e-4,
+  pca: 2e-4,
   mlp: 1e-4,
   'layernorm-softmax': 1e-4,
 };
@@ -718,6 +761,16 @@ function buildWgfuse(w: Workload, x: Tensor[]): Tensor {
     case 'covariance': {
       const c = x[0].sub(x[0].mean(0, true));
       return c.T.matmul(c).div(p.n - 1);
+    }
+    case 'pca': {
+      const c = x[0].sub(x[0].mean(0, true));
+      const cov = c.T.matmul(c).div(p.n - 1);
+      let v = wg.ones([p.d, 1]).div(Math.sqrt(p.d));
+      for (let i = 0; i < p.iters; i++) {
+        const u = cov.matmul(v);
+        v = u.div(u.square().sum().sqrt());
+      }
+      return v;
     }
     case 'mlp':
       return x[0].matmul(x[1].T).add(x[2]).gelu().matmul(x[3].T).add(x[4]);
@@ -874,6 +927,16 @@ function buildTfjs(tf: TF, w: Workload, x: TFTensor[]): TFTensor {
       const c = tf.sub(x[0], tf.mean(x[0], 0, true));
       return tf.div(tf.matMul(c, c, true, false), p.n - 1);
     }
+    case 'pca': {
+      const c = tf.sub(x[0], tf.mean(x[0], 0, true));
+      const cov = tf.div(tf.matMul(c, c, true, false), p.n - 1);
+      let v: TFTensor = tf.fill([p.d, 1], 1 / Math.sqrt(p.d));
+      for (let i = 0; i < p.iters; i++) {
+        const u = tf.matMul(cov, v);
+        v = tf.div(u, tf.norm(u));
+      }
+      return v;
+    }
     case 'mlp': {
       const h = tfGelu(tf, tf.add(tf.matMul(x[0], x[1], false, true), x[2]));
       return tf.add(tf.matMul(h, x[3], false, true), x[4]);
@@ -1021,6 +1084,18 @@ function jaxFunction(jx: JAX, w: Workload): (...args: JaxArray[]) => JaxArray {
       return (x) => {
         const c = x.ref.sub(np.mean(x, 0, { keepdims: true }));
         return np.matmul(c.ref.transpose([1, 0]), c).div(p.n - 1);
+      };
+    case 'pca':
+      return (x) => {
+        const c = x.ref.sub(np.mean(x, 0, { keepdims: true }));
+        const cov = np.matmul(c.ref.transpose([1, 0]), c).div(p.n - 1);
+        let v = np.ones([p.d, 1]).div(Math.sqrt(p.d));
+        // Arrays move into calls: every product but the last takes a new reference to cov.
+        for (let i = 0; i < p.iters; i++) {
+          const u = np.matmul(i + 1 < p.iters ? cov.ref : cov, v);
+          v = u.ref.div(np.sqrt(np.square(u).sum()));
+        }
+        return v;
       };
     case 'mlp':
       return (x, w1, b1, w2, b2) => {
