@@ -227,6 +227,8 @@ const SKINNY_K_SET = 'skinny-k';
 const LARGE_K32_SET = 'large-k32';
 /** `--set groups`: see variantsFor. */
 const GROUPS_SET = 'groups';
+/** `--set gemv-split`: see variantsFor. */
+const GEMV_SPLIT_SET = 'gemv-split';
 
 /** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
 const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
@@ -291,6 +293,13 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   // bare x @ w.T's 5% there as they did on the skinny tiles?
   // `--set groups`: LARGE_VEC4's launch order (8 row tiles per group by default) on large-k32's shapes.
   if (set === GROUPS_SET) return [DEFAULT, ...[0, 2, 4, 16].map((group) => tiled({ ...V16, group }))];
+  // `--set gemv-split`: matrix-vector products of small matrices (PCA's power iteration: 512 x 512 times a
+  // vector), the gemv kernel over 1 to 8 K ranges (more than one adds the combine dispatch) against the
+  // default, and the direct kernel where K is short enough for it to be a candidate.
+  if (set === GEMV_SPLIT_SET) {
+    const splits = (s.k >= 16384 ? [1, 4, 16, 64] : [1, 2, 4, 8]).map((splitK): Variant => ({ label: `gemv split${splitK}`, options: { variant: 'gemv', splitK } }));
+    return [DEFAULT, ...splits, ...(s.k <= 256 ? [{ label: 'direct', options: { variant: 'direct' } }] : [])];
+  }
   if (set === LARGE_K32_SET) {
     const tiles = [t(128, 128, 32, 16, 8, false, true, 8, PF), t(128, 128, 32, 8, 8, false, true, 8, PF), t(128, 128, 16, 8, 8, true, true, 0, K2F), t(128, 128, 32, 8, 8, false, true, 8)];
     // SwiftShader grants 32 KiB: the tiles fit, unpadded.
@@ -341,7 +350,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     ];
   }
   const sel = SETS[set];
-  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET, GROUPS_SET].join(', ')})`);
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET, GROUPS_SET, GEMV_SPLIT_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
@@ -448,6 +457,14 @@ function shapes(smoke: boolean, set: string): Shape[] {
         ];
   }
   if (set === GROUPS_SET) return [...shapes(smoke, LARGE_K32_SET), ...(smoke ? [] : [product(1, 4096, 1024, 4096)])];
+  if (set === GEMV_SPLIT_SET) {
+    // C @ v (n = 1) and v^T @ C (m = 1), C square.
+    // Then both sides of DIRECT_GEMV_MAX_K and of GEMV_K_MIN_SPLIT_K (few rows, a long K).
+    const square = (smoke ? [64, 200] : [256, 512, 1024, 2048, 4096]).flatMap((d) => [product(1, d, 1, d), product(1, 1, d, d)]);
+    const shortK = (smoke ? [[32, 48]] : [[256, 32], [256, 64], [256, 128], [1024, 64], [1024, 128]]).flatMap(([d, k]) => [product(1, d, 1, k), product(1, 1, d, k)]);
+    const longK = smoke ? [product(1, 8, 1, 8192)] : [product(1, 64, 1, 8192), product(1, 64, 1, 16384), product(1, 64, 1, 65536), product(1, 512, 1, 16384)];
+    return [...square, ...shortK, ...longK];
+  }
   if (set === LARGE_K32_SET) {
     return smoke ? [product(1, 256, 256, 256, true)] : [product(1, 4096, 4096, 4096), product(1, 4096, 4096, 4096, true), product(1, 4096, 4096, 1024, true), product(1, 4096, 1024, 4096, true), product(1, 2048, 2048, 2048, true)];
   }

@@ -20,7 +20,7 @@
 //   column vector, products of up to 8 rows): each workgroup streams the other operand once, threads spread
 //   over the long axis and over K, reduced through workgroup memory; optionally split K as well.
 // - direct: one thread per output element, a plain dot product from global memory; for tiny outputs with a
-//   short K, and for empty outputs.
+//   short K (gemv's shapes of 256 and more only up to DIRECT_GEMV_MAX_K), and for empty outputs.
 //
 // float32 accumulates in f32 (the reference accumulates in f64: tests compare with a derived tolerance);
 // int32 accumulates in i32, which wraps in WGSL exactly as the reference's Math.imul and |0.
@@ -115,6 +115,28 @@ export const DIRECT_MAX_OUTPUTS = 1024;
 export const DIRECT_MAX_K = 256;
 /** The gemv variant takes products whose m or n is at most this. */
 export const GEMV_MAX_ROWS = 8;
+/**
+ * A gemv-shaped product (m or n at most GEMV_MAX_ROWS) whose long side is at least GEMV_OVER_DIRECT_EXTENT
+ * takes the direct variant only up to this K. On the H100 (gemm-sweep --set gemv-split: long sides of 256
+ * and more, K from 32) gemv was as fast or faster at every K measured: 256 x 256 times a vector 0.0092 ms
+ * against direct's 0.0427 (each thread walks its own row of A), 256 x 64 0.0092 against 0.0170, 256 x 32
+ * 0.0093 against 0.0126; a row vector times 256 x 32 0.0092 against 0.0089. Shorter sides keep direct: not
+ * measured there, and on SwiftShader (workgroup barriers in software) gemv made the demo's PCA over 64
+ * features 3x slower.
+ */
+export const DIRECT_GEMV_MAX_K = 16;
+/** See DIRECT_GEMV_MAX_K. */
+export const GEMV_OVER_DIRECT_EXTENT = 256;
+/**
+ * In gemv's k layout (the long operand's stride-1 axis is K, as C @ v with C row-major) each workgroup
+ * already spreads K over 64 threads: split K only where the workgroups are fewer than FILL_WORKGROUPS / 4,
+ * in ranges of at least this K. On the H100 (gemm-sweep --set gemv-split) one dispatch beat any split for
+ * every square matrix from 256 to 4096 times a vector (512 x 512: 0.0095 ms against 0.0116 in 2 ranges and a
+ * combine; 2048 x 2048 0.0148 against 0.0184) and for 512 x 16384 (128 workgroups: 0.0171 against 0.0179 in
+ * 4); 64 rows (16 workgroups) gained from ranges of 1024 to 4096 (64 x 8192: 0.0179 in 8 against 0.0200 in
+ * one; 64 x 65536: 0.0162 in 16 against 0.0452).
+ */
+export const GEMV_K_MIN_SPLIT_K = 1024;
 /** The name of the partial-sums temporary of split K. */
 export const PARTIAL_BUFFER = 'wg_part';
 
@@ -269,8 +291,10 @@ export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'> &
   const batches = sizeOf(spec.batch);
   const base = { tile: TILE_LARGE, gemv: GEMV_N, splitK: 1 };
   if (batches * m * n === 0) return { ...base, variant: 'direct' };
-  if (m * n <= DIRECT_MAX_OUTPUTS && k <= DIRECT_MAX_K) return { ...base, variant: 'direct' };
-  if (Math.min(m, n) <= GEMV_MAX_ROWS) return { ...base, variant: 'gemv' };
+  const gemv = Math.min(m, n) <= GEMV_MAX_ROWS;
+  const maxK = gemv && Math.max(m, n) >= GEMV_OVER_DIRECT_EXTENT ? DIRECT_GEMV_MAX_K : DIRECT_MAX_K;
+  if (m * n <= DIRECT_MAX_OUTPUTS && k <= maxK) return { ...base, variant: 'direct' };
+  if (gemv) return { ...base, variant: 'gemv' };
   const tiles = (t: TileConfig) => batches * Math.ceil(m / t.bm) * Math.ceil(n / t.bn);
   if (k <= 64) return { ...base, variant: 'tiled', tile: k > 32 && tiles(TILE_SMALL_K) >= 4 * FILL_WORKGROUPS ? TILE_NARROW : TILE_SMALL_K };
   // A short side of 9 to 32 (a batch of tokens times a weight matrix): tiles of 16 or 32 along it.
@@ -899,9 +923,18 @@ function planGemv(spec: MatmulSpec, given: GemvConfig | undefined, splitsGiven: 
   const err = gemvConfigError(config);
   if (err) throw new Error(`internal: matmul gemv config ${JSON.stringify(config)}: ${err}`);
   // Split K until about two workgroups per resident slot stream the operand (the sweep's best: 512
-  // workgroups for a 1 x 4096 x 4096 product), each over at least MIN_SPLIT_K.
+  // workgroups for a 1 x 4096 x 4096 product), each over at least MIN_SPLIT_K. In the k layout, whose
+  // workgroups already split K over their threads, only below FILL_WORKGROUPS / 4 workgroups, to about one
+  // per slot, in ranges of at least GEMV_K_MIN_SPLIT_K.
   const groups = groupsOf(config);
-  const wanted = narrow || groups >= 2 * FILL_WORKGROUPS ? 1 : Math.min(Math.ceil((2 * FILL_WORKGROUPS) / groups), Math.floor(k / MIN_SPLIT_K), 64);
+  const wanted =
+    layout === 'k'
+      ? groups >= FILL_WORKGROUPS / 4
+        ? 1
+        : Math.min(Math.ceil(FILL_WORKGROUPS / groups), Math.floor(k / GEMV_K_MIN_SPLIT_K), 64)
+      : narrow || groups >= 2 * FILL_WORKGROUPS
+        ? 1
+        : Math.min(Math.ceil((2 * FILL_WORKGROUPS) / groups), Math.floor(k / MIN_SPLIT_K), 64);
   const split = splitK(k, splitsGiven ?? Math.max(1, wanted), 4);
   const partial = split.splits > 1;
   const smallAxis = vec4LoadAxis({ ...small, majorStride: small.rowStride, kStride: small.colStride }, batch, { extent: -1, tile: 4 }, { extent: k, tile: 4 });

@@ -27,10 +27,13 @@ import type { Access, ExprStep } from '../../src/shaders/expr.js';
 import {
   chooseMatmul,
   chooseMatmulVariant,
+  DIRECT_GEMV_MAX_K,
   DIRECT_MAX_K,
   DIRECT_MAX_OUTPUTS,
+  GEMV_OVER_DIRECT_EXTENT,
   generateMatmul,
   GEMV_K,
+  GEMV_K_MIN_SPLIT_K,
   GEMV_N,
   planMatmul,
   TILE_LARGE,
@@ -378,6 +381,15 @@ describe('variant choice', () => {
     expect(chooseMatmulVariant({ batch: [0], m: 100, n: 100 })).toBe('direct');
     // A long K: even a small output is split over threads.
     expect(chooseMatmulVariant({ batch: [], m: 32, n: 32, k: DIRECT_MAX_K + 1 })).toBe('tiled');
+    // A small matrix times a vector (or a vector times it) takes gemv from a K past DIRECT_GEMV_MAX_K where
+    // its long side is at least GEMV_OVER_DIRECT_EXTENT; shorter ones keep direct up to DIRECT_MAX_K.
+    const E = GEMV_OVER_DIRECT_EXTENT;
+    expect(chooseMatmulVariant({ batch: [], m: E, n: 1, k: DIRECT_GEMV_MAX_K })).toBe('direct');
+    expect(chooseMatmulVariant({ batch: [], m: E, n: 1, k: DIRECT_GEMV_MAX_K + 1 })).toBe('gemv');
+    expect(chooseMatmulVariant({ batch: [], m: 1, n: E, k: DIRECT_MAX_K })).toBe('gemv');
+    expect(chooseMatmulVariant({ batch: [4], m: 4, n: E, k: 100 })).toBe('gemv');
+    expect(chooseMatmulVariant({ batch: [], m: E - 1, n: 1, k: DIRECT_MAX_K })).toBe('direct');
+    expect(chooseMatmulVariant({ batch: [4], m: 9, n: 100, k: 100 })).toBe('direct');
     // Tiles per shape class: large outputs take the large tile, small K its own, few tiles split K.
     expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 4096 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 1 });
     expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 32 })).toMatchObject({ variant: 'tiled', tile: TILE_SMALL_K, splitK: 1 });
@@ -502,22 +514,25 @@ describe('variant choice', () => {
     expect(label(big(16, 4093, 4096))).toEqual([`tiled ${tileName(TILE_MEDIUM)} split 8`, 'combine 8']); // n odd
   });
 
+  /** A float32 product of row-major A [m, k] and row-major B [k, n] into C [m, n]. */
+  const rowMajor = (m: number, n: number, k: number): MatmulSpec => ({
+    dtype: 'float32',
+    batch: [],
+    m,
+    n,
+    k,
+    a: { buffer: 'in0', offset: 0, batchStrides: [], rowStride: k, colStride: 1 },
+    b: { buffer: 'in1', offset: 0, batchStrides: [], rowStride: n, colStride: 1 },
+    buffers: [
+      { name: 'in0', dtype: 'float32', access: 'read' },
+      { name: 'in1', dtype: 'float32', access: 'read' },
+      { name: 'out', dtype: 'float32', access: 'read_write' },
+    ],
+    store: { buffer: 'out', access: { offset: 0, strides: [n, 1] } },
+  });
+
   it('gemv along n: narrower workgroups instead of split K where they fill the GPU, split K where they cannot', () => {
-    const row = (n: number, k: number): MatmulSpec => ({
-      dtype: 'float32',
-      batch: [],
-      m: 1,
-      n,
-      k,
-      a: { buffer: 'in0', offset: 0, batchStrides: [], rowStride: k, colStride: 1 },
-      b: { buffer: 'in1', offset: 0, batchStrides: [], rowStride: n, colStride: 1 },
-      buffers: [
-        { name: 'in0', dtype: 'float32', access: 'read' },
-        { name: 'in1', dtype: 'float32', access: 'read' },
-        { name: 'out', dtype: 'float32', access: 'read_write' },
-      ],
-      store: { buffer: 'out', access: { offset: 0, strides: [n, 1] } },
-    });
+    const row = (n: number, k: number): MatmulSpec => rowMajor(1, n, k);
     const label = (spec: MatmulSpec, options?: Parameters<typeof planMatmul>[1]) => planMatmul(spec, options).dispatches.map((d) => d.label);
     // 4096 columns as vec4: 16 x 16 threads make 64 workgroups; 2 x 128 make 512, one dispatch.
     const gemvLabel = (wn: number, wk: number, unroll: number) => `gemv n layout, ${wn} x ${wk} threads (n x k), vec4 columns, ${unroll} loads in flight`;
@@ -534,6 +549,21 @@ describe('variant choice', () => {
     expect(label(row(4096, 4096), { splitK: 4 })).toEqual([`${gemvLabel(16, 16, 4)} split 4`, 'combine 4']);
   });
 
+  it('gemv along k: one dispatch from FILL_WORKGROUPS / 4 workgroups, split K in ranges of GEMV_K_MIN_SPLIT_K below', () => {
+    // C @ v with C [m, k] row-major: swapped, the long operand's stride-1 axis is K.
+    const column = (m: number, k: number): MatmulSpec => rowMajor(m, 1, k);
+    const label = (spec: MatmulSpec) => planMatmul(spec).dispatches.map((d) => d.label);
+    const k = (wn: number) => `gemv k layout, ${wn} x ${(GEMV_K.wn * GEMV_K.wk) / wn} threads (n x k), vec4 along k, ${GEMV_K.unroll} loads in flight`;
+    // PCA's power iteration: 512 x 512 times a vector, 128 workgroups, one dispatch (split in 2 before).
+    expect(label(column(512, 512))).toEqual([k(GEMV_K.wn)]);
+    expect(label(column(2048, 2048))).toEqual([k(GEMV_K.wn)]);
+    expect(label(column(512, 16 * GEMV_K_MIN_SPLIT_K))).toEqual([k(GEMV_K.wn)]);
+    // 16 workgroups: ranges of GEMV_K_MIN_SPLIT_K, up to one workgroup per slot (ceil(264 / 16) = 17).
+    expect(label(column(64, 2 * GEMV_K_MIN_SPLIT_K - 4))).toEqual([k(GEMV_K.wn)]);
+    expect(label(column(64, 8 * GEMV_K_MIN_SPLIT_K))).toEqual([`${k(GEMV_K.wn)} split 8`, 'combine 8']);
+    expect(label(column(64, 64 * GEMV_K_MIN_SPLIT_K))).toEqual([`${k(GEMV_K.wn)} split 17`, 'combine 17']);
+  });
+
   gpuIt('the default choice runs on both sides of the threshold', async () => {
     await check(mat(32, 32, 7));
     await check({ ...mat(1, DIRECT_MAX_OUTPUTS + 1, 9), seed: 2, expectVariant: /^gemv$/ }); // a wide row vector
@@ -542,6 +572,15 @@ describe('variant choice', () => {
     // A row vector of 4100 columns (not a multiple of 4: scalar columns): 8 x 32 threads, one dispatch.
     await check({ ...mat(1, 4100, 300), seed: 5, expectVariant: /^gemv$/ });
     await check({ ...mat(3, 4096, 300), seed: 6, expectVariant: /^gemv$/ }); // 3 rows, vec4 columns: 2 x 128
+    // Small matrices times a vector on both sides of DIRECT_GEMV_MAX_K and GEMV_OVER_DIRECT_EXTENT, unaligned
+    // K included.
+    const E = GEMV_OVER_DIRECT_EXTENT;
+    await check({ ...mat(E, 1, DIRECT_GEMV_MAX_K), seed: 7, expectVariant: /^direct$/ });
+    await check({ ...mat(E + 1, 1, DIRECT_GEMV_MAX_K + 1), seed: 8, expectVariant: /^gemv$/ });
+    await check({ ...mat(1, E, DIRECT_GEMV_MAX_K + 3), seed: 12, expectVariant: /^gemv$/ });
+    await check({ ...mat(1, E - 1, 255), seed: 9, expectVariant: /^direct$/ });
+    await check({ ...mat(512, 1, 512), seed: 10, expectVariant: /^gemv$/ });
+    await check({ a: [3, 2, 130], b: [3, 130, E + 3], seed: 11, expectVariant: /^gemv$/ }); // batched, 2 rows
   });
 
   gpuIt('an empty output compiles and writes nothing, whatever variant is asked for', async () => {
