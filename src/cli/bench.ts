@@ -23,6 +23,7 @@ import { selectNodeGpu, SWIFTSHADER_ICD } from '../runtime/node-gpu.js';
 import { adapterName } from '../runtime/webgpu/device.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import { BufferUsage } from '../runtime/webgpu/usage.js';
+import { GcControl, type GcPauses } from './bench-gc.js';
 import { makeGpuBurner, type GpuBurner } from './gpu-burn.js';
 
 type Log = (line: string) => void;
@@ -1411,6 +1412,8 @@ export interface EngineResult {
   diagnostics?: Record<string, number>;
   /** When the timed runs started (ISO 8601). */
   timedAt?: string;
+  /** Garbage collections of the JS engine that overlapped the timed runs, where any did (bench-gc.ts). */
+  gc?: GcPauses;
 }
 
 /**
@@ -1430,6 +1433,13 @@ const WARMUP_MS = 2000;
  * lasts its 2 s.)
  */
 const BURN_MS = 0;
+
+/**
+ * After the major collection that precedes the timed runs (bench-gc.ts), the workload's own runs for this
+ * long: the GPU idled through the pause. Short, so that the old generation has not filled again by the
+ * timed runs (a loop of small evaluations brought on a mark-compact every 0.1-1 s on the H100's host).
+ */
+const AFTER_GC_MS = 20;
 const SETTLE_MS = 300;
 
 async function measure(
@@ -1439,6 +1449,7 @@ async function measure(
   checker: Checker,
   o: Required<Pick<BenchOptions, 'runs' | 'warmup' | 'gpuTiming' | 'burnMs' | 'settleMs'>>,
   burner: GpuBurner | null,
+  gc: GcControl,
 ): Promise<EngineResult> {
   let prepared: Prepared | string;
   try {
@@ -1471,16 +1482,26 @@ async function measure(
       do await p.run();
       while (performance.now() - settleStart < o.settleMs);
     }
+    if (o.warmup > 0 && gc.available) {
+      stage = 'collecting garbage';
+      gc.collectNow();
+      const after = performance.now();
+      do await p.run();
+      while (performance.now() - after < AFTER_GC_MS);
+    }
     stage = 'timed runs';
     // When, to the millisecond, so that the row can be read against a clock log (bench/run-gpu.sh).
     result.timedAt = new Date().toISOString();
     const times: number[] = [];
     p.diagnostics?.reset();
+    const timedFrom = performance.now();
     for (let i = 0; i < o.runs; i++) {
       t0 = performance.now();
       await p.run();
       times.push(performance.now() - t0);
     }
+    const pauses = await gc.pausesIn(timedFrom, performance.now());
+    if (pauses.count > 0) result.gc = { ...pauses, ms: Number(pauses.ms.toFixed(3)) };
     if (p.diagnostics) result.diagnostics = p.diagnostics.read();
     result.wallMs = median(times);
     result.wallMsAll = times.map((t) => Number(t.toFixed(4)));
@@ -1626,6 +1647,8 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
   }
 
   const burner = smoke || device.software || o.burnMs <= 0 ? null : await makeGpuBurner(gpu);
+  const gc = GcControl.create();
+  if (!gc.available) log('  garbage collection: cannot be started by the harness here; the timed runs may include its pauses');
   report.clockBurnMs = burner ? o.burnMs : 0;
   report.settleMs = burner ? o.settleMs : 0;
   const host = new HostData();
@@ -1652,7 +1675,7 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
         wr.results.push({ engine: name, status: 'skipped', note: `time budget (--max-seconds ${options.maxSeconds}) spent` });
         continue;
       }
-      const r = await measure(engine, w, host, checker, o, burner);
+      const r = await measure(engine, w, host, checker, o, burner, gc);
       wr.results.push(r);
       const failed = r.status === 'mismatch' || (r.status === 'error' && name.startsWith('wgfuse'));
       if (failed) report.failures.push(`${name} ${w.id}: ${r.status}${r.note ? `: ${r.note}` : ''}${r.check && !r.check.ok ? `: ${r.check.detail}, error ${r.check.error}` : ''}`);
@@ -1662,6 +1685,7 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
     save();
   }
   burner?.destroy();
+  gc.stop();
   save();
   log('');
   summaryTable(report).forEach((l) => log(l));
@@ -1896,6 +1920,9 @@ function renderMarkdown(report: BenchReport): string {
     const notes = rows.filter((r) => r.note && (r.status === 'ok' || r.status === 'mismatch')).map((r) => `- ${r.engine}: ${r.note}`);
     for (const r of rows) {
       if (r.lazyWallMs !== undefined && r.wallMs) notes.push(`- ${r.engine} without \`wg.jit\` (the expression rebuilt and looked up on each run): ${fmtMs(r.lazyWallMs)} ms wall, ${(r.lazyWallMs / r.wallMs).toFixed(2)}x the jitted run`);
+    }
+    for (const r of rows) {
+      if (r.gc) notes.push(`- ${r.engine}: the JS engine's garbage collection took ${fmtMs(r.gc.ms)} ms of the timed runs (${r.gc.count} pause${r.gc.count > 1 ? 's' : ''}, ${r.gc.major} major; the harness collects before them)`);
     }
     for (const r of rows) {
       const d = r.diagnostics;
