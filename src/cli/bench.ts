@@ -46,6 +46,10 @@ export interface BenchOptions {
   burnMs?: number;
   /** Runs of the workload itself between the burn and the timed runs, for at least this many ms (default SETTLE_MS). */
   settleMs?: number;
+  /** A major garbage collection before each block of timed runs (default true; bench-gc.ts). */
+  collect?: boolean;
+  /** After that collection, runs of the workload for at least this many ms (default AFTER_GC_MS). */
+  afterGcMs?: number;
   /** Engines to run; default all. */
   engines?: readonly string[];
   /** Only workloads whose id matches this regular expression. */
@@ -77,6 +81,8 @@ export function benchCli(onExit: (code: number) => void, log: Log = console.log)
     .option('--no-gpu-timing', 'skip the runs timed with timestamp queries')
     .option('--burn-ms <ms>', 'saturating GPU work before each engine\'s timed runs on a hardware adapter (default 0: none)')
     .option('--settle-ms <ms>', 'runs of the workload between the burn and the timed runs, at least this long (default 300)')
+    .option('--no-collect', 'no garbage collection of the JS engine before each block of timed runs')
+    .option('--after-gc-ms <ms>', `runs of the workload between that collection and the timed runs, at least this long (default ${AFTER_GC_MS})`)
     .option('--max-seconds <s>', 'start no new measurement after this many seconds; the rest is recorded as skipped')
     .option('--merge-torch <file>', 'merge the JSON of bench/peers/torch_peer.py into the report, then exit')
     .option('--report <dir>', 'with --merge-torch: the report folder holding results.json (default: the one under --out)')
@@ -101,6 +107,8 @@ function parseCliOptions(o: Record<string, string | boolean | undefined>): Bench
     warmup: num('warmup'),
     burnMs: num('burnMs'),
     settleMs: num('settleMs'),
+    collect: o.collect !== false,
+    afterGcMs: num('afterGcMs'),
     engines: typeof o.engines === 'string' ? o.engines.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     only: typeof o.only === 'string' ? o.only : undefined,
     out: typeof o.out === 'string' ? o.out : undefined,
@@ -1436,10 +1444,14 @@ const BURN_MS = 0;
 
 /**
  * After the major collection that precedes the timed runs (bench-gc.ts), the workload's own runs for this
- * long: the GPU idled through the pause. Short, so that the old generation has not filled again by the
- * timed runs (a loop of small evaluations brought on a mark-compact every 0.1-1 s on the H100's host).
+ * long: the GPU idled through the pause. Short enough that the old generation has not filled again by the
+ * timed runs (a loop of small evaluations brought on a mark-compact every 0.1-1 s on the H100's host). On
+ * the H100 (gc-ab-2026-11-25-stop19/, two rounds each) neither 20 nor 200 ms let a major collection into
+ * the timed runs of seven rows, and with 200 the small rows were as fast or faster (layerNorm + softmax
+ * 0.068 / 0.082 ms against 0.101 / 0.128; the 1M chain 0.069 / 0.059 against 0.099 / 0.105); without the
+ * collection, image-32's timed runs held one in both rounds.
  */
-const AFTER_GC_MS = 20;
+const AFTER_GC_MS = 200;
 const SETTLE_MS = 300;
 
 async function measure(
@@ -1447,7 +1459,7 @@ async function measure(
   w: Workload,
   host: HostData,
   checker: Checker,
-  o: Required<Pick<BenchOptions, 'runs' | 'warmup' | 'gpuTiming' | 'burnMs' | 'settleMs'>>,
+  o: Required<Pick<BenchOptions, 'runs' | 'warmup' | 'gpuTiming' | 'burnMs' | 'settleMs' | 'collect' | 'afterGcMs'>>,
   burner: GpuBurner | null,
   gc: GcControl,
 ): Promise<EngineResult> {
@@ -1482,12 +1494,12 @@ async function measure(
       do await p.run();
       while (performance.now() - settleStart < o.settleMs);
     }
-    if (o.warmup > 0 && gc.available) {
+    if (o.collect && o.warmup > 0 && gc.available) {
       stage = 'collecting garbage';
       gc.collectNow();
       const after = performance.now();
       do await p.run();
-      while (performance.now() - after < AFTER_GC_MS);
+      while (performance.now() - after < o.afterGcMs);
     }
     stage = 'timed runs';
     // When, to the millisecond, so that the row can be read against a clock log (bench/run-gpu.sh).
@@ -1575,6 +1587,8 @@ export interface BenchReport {
   clockBurnMs?: number;
   /** Milliseconds of the workload's own runs between the burn and the timed runs. */
   settleMs?: number;
+  /** Milliseconds of the workload's own runs between a major garbage collection and the timed runs; null: no collection. */
+  afterGcMs?: number | null;
   /** Results that failed a check or, for wgfuse, failed to run. */
   failures: string[];
   torch?: { device: string; torch: string; cuda: string | null; file: string };
@@ -1609,6 +1623,8 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
     gpuTiming: options.gpuTiming ?? true,
     burnMs: options.burnMs ?? BURN_MS,
     settleMs: options.settleMs ?? SETTLE_MS,
+    collect: options.collect ?? true,
+    afterGcMs: options.afterGcMs ?? AFTER_GC_MS,
   };
   if (o.runs < 1) throw new WgfuseError('bench: --runs must be at least 1');
   const started = performance.now();
@@ -1648,9 +1664,10 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
 
   const burner = smoke || device.software || o.burnMs <= 0 ? null : await makeGpuBurner(gpu);
   const gc = GcControl.create();
-  if (!gc.available) log('  garbage collection: cannot be started by the harness here; the timed runs may include its pauses');
+  if (o.collect && !gc.available) log('  garbage collection: cannot be started by the harness here; the timed runs may include its pauses');
   report.clockBurnMs = burner ? o.burnMs : 0;
   report.settleMs = burner ? o.settleMs : 0;
+  report.afterGcMs = o.collect && o.warmup > 0 && gc.available ? o.afterGcMs : null;
   const host = new HostData();
   const checker = new Checker(host, smoke);
   for (const name of names as EngineName[]) {
@@ -1857,7 +1874,7 @@ function renderMarkdown(report: BenchReport): string {
   const d = report.device;
   L.push(`# wgfuse bench: ${d.adapter}`);
   L.push('');
-  L.push(`${report.mode === 'smoke' ? '**Smoke sizes** (tiny: these numbers only show the harness works). ' : ''}${report.created}, median of ${report.runs} runs after a first (compiling) run${report.warmup ? ` and ${report.warmup} warm-up runs (at least ${WARMUP_MS} ms of them)` : ''}${report.clockBurnMs ? `, then ${report.clockBurnMs} ms of saturating GPU arithmetic and ${report.settleMs ?? 0} ms more runs of the workload right before the timed runs (every engine, PyTorch too), so that each runs them at full clock` : ''}. Node ${report.host.node}, ${report.host.cpuModel} (${report.host.cpus} CPUs).${d.software ? ' **Software adapter: timings mean nothing.**' : ''}`);
+  L.push(`${report.mode === 'smoke' ? '**Smoke sizes** (tiny: these numbers only show the harness works). ' : ''}${report.created}, median of ${report.runs} runs after a first (compiling) run${report.warmup ? ` and ${report.warmup} warm-up runs (at least ${WARMUP_MS} ms of them)` : ''}${report.clockBurnMs ? `, then ${report.clockBurnMs} ms of saturating GPU arithmetic and ${report.settleMs ?? 0} ms more runs of the workload right before the timed runs (every engine, PyTorch too), so that each runs them at full clock` : ''}${report.afterGcMs != null ? `; before each engine's timed runs, a major garbage collection of the JS engine and ${report.afterGcMs} ms more runs of the workload` : ''}. Node ${report.host.node}, ${report.host.cpuModel} (${report.host.cpus} CPUs).${d.software ? ' **Software adapter: timings mean nothing.**' : ''}`);
   L.push('');
   L.push(
     `- **wall ms**: one run: building the computation (wgfuse: calling a \`wg.jit\` function, traced in the first run; jax-js: its jit; the others eagerly), submitting it and waiting for the GPU to finish (no read-back). wgfuse without jit is in the notes under each table. **GPU ms**: sum of kernel times from timestamp queries (wgfuse, tfjs${d.exactTimestamps ? '' : '; Dawn rounded each to a multiple of 65.5 us'}); PyTorch rows: CUDA events.`,
