@@ -294,8 +294,8 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   // `--set groups`: LARGE_VEC4's launch order (8 row tiles per group by default) on large-k32's shapes.
   if (set === GROUPS_SET) return [DEFAULT, ...[0, 2, 4, 16].map((group) => tiled({ ...V16, group }))];
   // `--set gemv-split`: matrix-vector products of small matrices (PCA's power iteration: 512 x 512 times a
-  // vector), the gemv kernel over 1 to 8 K ranges (more than one adds the combine dispatch) against the
-  // default, and the direct kernel where K is short enough for it to be a candidate.
+  // vector), the gemv kernel over 1 to 8 K ranges (1 to 64 from K = 16384; more than one adds the combine
+  // dispatch) against the default, and the direct kernel where K is short enough for it to be a candidate.
   if (set === GEMV_SPLIT_SET) {
     const splits = (s.k >= 16384 ? [1, 4, 16, 64] : [1, 2, 4, 8]).map((splitK): Variant => ({ label: `gemv split${splitK}`, options: { variant: 'gemv', splitK } }));
     return [DEFAULT, ...splits, ...(s.k <= 256 ? [{ label: 'direct', options: { variant: 'direct' } }] : [])];

@@ -1459,7 +1459,8 @@ async function measure(
   w: Workload,
   host: HostData,
   checker: Checker,
-  o: Required<Pick<BenchOptions, 'runs' | 'warmup' | 'gpuTiming' | 'burnMs' | 'settleMs' | 'collect' | 'afterGcMs'>>,
+  // afterGcMs: runs after a major collection before the timed runs, ms; null: no collection.
+  o: Required<Pick<BenchOptions, 'runs' | 'warmup' | 'gpuTiming' | 'burnMs' | 'settleMs'>> & { afterGcMs: number | null },
   burner: GpuBurner | null,
   gc: GcControl,
 ): Promise<EngineResult> {
@@ -1494,7 +1495,7 @@ async function measure(
       do await p.run();
       while (performance.now() - settleStart < o.settleMs);
     }
-    if (o.collect && o.warmup > 0 && gc.available) {
+    if (o.afterGcMs !== null) {
       stage = 'collecting garbage';
       gc.collectNow();
       const after = performance.now();
@@ -1667,7 +1668,8 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
   if (o.collect && !gc.available) log('  garbage collection: cannot be started by the harness here; the timed runs may include its pauses');
   report.clockBurnMs = burner ? o.burnMs : 0;
   report.settleMs = burner ? o.settleMs : 0;
-  report.afterGcMs = o.collect && o.warmup > 0 && gc.available ? o.afterGcMs : null;
+  const afterGcMs = o.collect && o.warmup > 0 && gc.available ? o.afterGcMs : null;
+  report.afterGcMs = afterGcMs;
   const host = new HostData();
   const checker = new Checker(host, smoke);
   for (const name of names as EngineName[]) {
@@ -1692,7 +1694,7 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
         wr.results.push({ engine: name, status: 'skipped', note: `time budget (--max-seconds ${options.maxSeconds}) spent` });
         continue;
       }
-      const r = await measure(engine, w, host, checker, o, burner, gc);
+      const r = await measure(engine, w, host, checker, { ...o, afterGcMs }, burner, gc);
       wr.results.push(r);
       const failed = r.status === 'mismatch' || (r.status === 'error' && name.startsWith('wgfuse'));
       if (failed) report.failures.push(`${name} ${w.id}: ${r.status}${r.note ? `: ${r.note}` : ''}${r.check && !r.check.ok ? `: ${r.check.detail}, error ${r.check.error}` : ''}`);
@@ -1937,8 +1939,6 @@ function renderMarkdown(report: BenchReport): string {
     const notes = rows.filter((r) => r.note && (r.status === 'ok' || r.status === 'mismatch')).map((r) => `- ${r.engine}: ${r.note}`);
     for (const r of rows) {
       if (r.lazyWallMs !== undefined && r.wallMs) notes.push(`- ${r.engine} without \`wg.jit\` (the expression rebuilt and looked up on each run): ${fmtMs(r.lazyWallMs)} ms wall, ${(r.lazyWallMs / r.wallMs).toFixed(2)}x the jitted run`);
-    }
-    for (const r of rows) {
       if (r.gc) notes.push(`- ${r.engine}: the JS engine's garbage collection took ${fmtMs(r.gc.ms)} ms of the timed runs (${r.gc.count} pause${r.gc.count > 1 ? 's' : ''}, ${r.gc.major} major; the harness collects before them)`);
     }
     for (const r of rows) {

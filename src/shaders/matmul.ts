@@ -927,14 +927,8 @@ function planGemv(spec: MatmulSpec, given: GemvConfig | undefined, splitsGiven: 
   // workgroups already split K over their threads, only below FILL_WORKGROUPS / 4 workgroups, to about one
   // per slot, in ranges of at least GEMV_K_MIN_SPLIT_K.
   const groups = groupsOf(config);
-  const wanted =
-    layout === 'k'
-      ? groups >= FILL_WORKGROUPS / 4
-        ? 1
-        : Math.min(Math.ceil(FILL_WORKGROUPS / groups), Math.floor(k / GEMV_K_MIN_SPLIT_K), 64)
-      : narrow || groups >= 2 * FILL_WORKGROUPS
-        ? 1
-        : Math.min(Math.ceil((2 * FILL_WORKGROUPS) / groups), Math.floor(k / MIN_SPLIT_K), 64);
+  const [enough, target, minRange] = layout === 'k' ? [FILL_WORKGROUPS / 4, FILL_WORKGROUPS, GEMV_K_MIN_SPLIT_K] : [2 * FILL_WORKGROUPS, 2 * FILL_WORKGROUPS, MIN_SPLIT_K];
+  const wanted = narrow || groups >= enough ? 1 : Math.min(Math.ceil(target / groups), Math.floor(k / minRange), 64);
   const split = splitK(k, splitsGiven ?? Math.max(1, wanted), 4);
   const partial = split.splits > 1;
   const smallAxis = vec4LoadAxis({ ...small, majorStride: small.rowStride, kStride: small.colStride }, batch, { extent: -1, tile: 4 }, { extent: k, tile: 4 });
