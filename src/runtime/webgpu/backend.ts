@@ -402,7 +402,7 @@ export class WebGpuBackend implements Backend {
       if (!retried) {
         // Give the driver back every idle buffer, then try once more.
         this.stats.outOfMemoryRetries++;
-        this.pool.trim(0);
+        this.releaseIdle();
         continue;
       }
       this.stats.outOfMemoryErrors++;
@@ -802,7 +802,7 @@ export class WebGpuBackend implements Backend {
         drop();
         if (!retried) {
           this.stats.outOfMemoryRetries++;
-          this.pool.trim(0);
+          this.releaseIdle();
           continue;
         }
         this.stats.outOfMemoryErrors++;
@@ -840,6 +840,16 @@ export class WebGpuBackend implements Backend {
       staging: this.device.createBuffer({ size: bytes, usage: READBACK_USAGE }),
       count,
     };
+  }
+
+  /**
+   * Gives the driver back everything held for reuse: the pool's idle buffers and the idle timers' query sets
+   * and buffers (out of memory, device lost).
+   */
+  private releaseIdle(): void {
+    this.pool.trim(0);
+    for (const timers of this.idleTimers.values()) timers.forEach(WebGpuBackend.destroyTimer);
+    this.idleTimers.clear();
   }
 
   /** Destroys a timer whose submission failed or whose read did. */
@@ -920,7 +930,7 @@ export class WebGpuBackend implements Backend {
     this.lostReasonText = reason;
     for (const fail of [...this.waiters]) fail();
     // Free lists are of no use on a lost device; in-use buffers are dropped as their storages are released.
-    this.pool.trim(0);
+    this.releaseIdle();
   }
 
   private lostError(what: string): DeviceLostError {
