@@ -21,7 +21,9 @@
 // four layouts, bare, + bias and + bias then gelu (issue 5's 5% rules for transposes and epilogues);
 // `layout-tiles` the tiles each layout could take with an epilogue, and the skinny tiles on x @ w.T;
 // `skinny-k` skinny tiles with K steps of 32, `large-k32` 128x128 ones (on x @ w.T), `groups` LARGE_VEC4's
-// launch order there.
+// launch order there. `gemv-split` (stop 19): matrix-vector products of small matrices. `syrk-wide` (stop 20):
+// SYRK of 256 to 1024 features over many samples (the covariance rows); `skinny-32` more tiles for 17 to 32
+// rows or columns.
 //
 // Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
 // gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
@@ -45,8 +47,8 @@ import { create, globals } from 'webgpu';
 import type { KernelBuffer } from '../src/shaders/elementwise.js';
 import type { ExprStep } from '../src/shaders/expr.js';
 import { tileName, tileStorageBytes, type TileConfig } from '../src/shaders/gemm-tiled.js';
-import { chooseMatmul, planMatmul, type GemmProgram, type GemvConfig, type MatmulSpec } from '../src/shaders/matmul.js';
-import { planSyrk, type SyrkSpec } from '../src/shaders/syrk.js';
+import { chooseMatmul, narrowSplits, planMatmul, type GemmProgram, type GemvConfig, type MatmulSpec } from '../src/shaders/matmul.js';
+import { chooseSyrk, planSyrk, syrkTilesPerMatrix, type SyrkSpec } from '../src/shaders/syrk.js';
 import { median } from './stats.js';
 
 Object.assign(globalThis, globals);
@@ -229,6 +231,10 @@ const LARGE_K32_SET = 'large-k32';
 const GROUPS_SET = 'groups';
 /** `--set gemv-split`: see variantsFor. */
 const GEMV_SPLIT_SET = 'gemv-split';
+/** `--set syrk-wide`: see variantsFor. */
+const SYRK_WIDE_SET = 'syrk-wide';
+/** `--set skinny-32`: see variantsFor. */
+const SKINNY_32_SET = 'skinny-32';
 
 /** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
 const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
@@ -318,6 +324,30 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     const narrowTile = t(64, 64, 16, 8, 8, false, true, 0, PF);
     return [DEFAULT, ...[1, 4, 16, 64].map((split) => tiled(V16, undefined, split)), ...[1, 4, 7, 16, 64].map((split) => tiled(narrowTile, undefined, split))];
   }
+  // `--set syrk-wide`: SYRK of 256 to 1024 features over many samples (the covariance and PCA rows: 512 x
+  // 20000 and 512 x 80000), where 128x128 tiles leave few lower-triangle tiles (10 at 512) for long K ranges:
+  // LARGE_VEC4 over half and twice the default's ranges, LARGE_PAIRS (256 threads), and the 64x64 narrow tile
+  // (36 lower tiles at 512, a finer triangle) over K ranges around its 32k-thread rule.
+  if (set === SYRK_WIDE_SET) {
+    const chosen = chooseSyrk({ batch: [], n: s.n, k: s.k });
+    const narrowTile = t(64, 64, 16, 8, 8, false, true, 0, PF);
+    const half = Math.max(2, Math.round(chosen.splitK / 2));
+    return [
+      DEFAULT,
+      ...[half, chosen.splitK * 2].map((split) => tiled(V16, undefined, split)),
+      ...[half, chosen.splitK].map((split) => tiled(R2, undefined, split)),
+      ...[...new Set([4, 8, 16, 32, 64, narrowSplits(syrkTilesPerMatrix(s.n, narrowTile.bm), narrowTile, s.k)])].sort((a, b) => a - b).map((split) => tiled(narrowTile, undefined, split)),
+    ];
+  }
+  // `--set skinny-32`: 17 to 32 rows, where x @ w.T costs 15% over x @ w with the default 32x64 tile of 4x8 on
+  // 64 threads: the same tile on 128 threads (4x4 each), 128 wide on 128 threads, and K steps of 32.
+  if (set === SKINNY_32_SET) {
+    const rows = s.m <= s.n;
+    const tiles = rows
+      ? [t(32, 64, 16, 4, 4, false, true, 0, PF), t(32, 128, 16, 4, 8, false, true, 0, PF), t(32, 64, 32, 4, 4, false, true, 0, PF), t(32, 32, 32, 4, 4, false, true, 0, PF)]
+      : [t(64, 32, 16, 4, 4, false, true, 0, PF), t(128, 32, 16, 8, 4, false, true, 0, PF), t(64, 32, 32, 4, 4, false, true, 0, PF), t(32, 32, 32, 4, 4, false, true, 0, PF)];
+    return [DEFAULT, ...tiles.flatMap((tile) => [4, 8].map((split) => tiled(tile, undefined, split)))];
+  }
   // `--set narrow`: outputs narrower than the 128-wide tiles along n or m (attention's P @ V over heads of 64),
   // where a 128x128 tile computes half its outputs out of bounds: 64-wide tiles against the default.
   if (set === NARROW_SET) {
@@ -350,7 +380,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     ];
   }
   const sel = SETS[set];
-  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET, GROUPS_SET, GEMV_SPLIT_SET].join(', ')})`);
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET, GROUPS_SET, GEMV_SPLIT_SET, SYRK_WIDE_SET, SKINNY_32_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
@@ -418,6 +448,13 @@ function shapes(smoke: boolean, set: string): Shape[] {
     return (smoke ? [[36, 600], [64, 700]] : [[64, 2000], [64, 80000], [100, 20000], [36, 3000], [96, 80000]]).map(([n, k]) => ({ id: `syrk-${n}x${k}`, batch: 1, m: n, n, k, syrk: true }));
   }
   if (set === SPLITS_SET) return [...shapes(smoke, NARROW_SET), ...shapes(smoke, SKINNY_SET)];
+  if (set === SYRK_WIDE_SET) {
+    return (smoke ? [[256, 3000]] : [[512, 20000], [512, 80000], [256, 80000], [1024, 20000], [256, 20000], [384, 20000], [384, 80000]]).map(([n, k]) => ({ id: `syrk-${n}x${k}`, batch: 1, m: n, n, k, syrk: true }));
+  }
+  if (set === SKINNY_32_SET) {
+    const two = (m: number, n: number, k: number) => [product(1, m, n, k), product(1, m, n, k, true)];
+    return smoke ? [...two(24, 256, 600)] : [...two(32, 4096, 4096), product(1, 24, 4096, 4096, true), product(1, 32, 11008, 4096, true), ...two(4096, 32, 4096)];
+  }
   if (set === TRANSPOSES_SET) {
     // The harness's GEMM shapes and the MLP's second product, an unaligned one (scalar loads), a narrow
     // (attention's P @ V) and a skinny one.
