@@ -7,6 +7,9 @@
 # which with start-up and checks keeps the call under 10 minutes on an H100). Extra arguments go to step 1.
 # In two calls (each under the device's 10 minutes), PART=bench runs step 1 only; PART=torch SPEC=FILE runs
 # steps 2 and 3 on a copy of the results.json that call wrote (FILE, carried back in the working tree).
+# With LATER=ENGINES (e.g. PART=bench LATER=jax-js, then PART=torch LATER=jax-js SPEC=FILE), the first call
+# leaves those engines out and the second runs them first (LATER_SECONDS, default 150) and merges them in
+# (`--merge-results`): the whole harness no longer fits one call with every engine.
 set -uo pipefail
 OUT=${OUT:?set OUT to the output folder}
 PART=${PART:-all}
@@ -28,12 +31,28 @@ fi
 sampler=$!
 trap 'kill $sampler 2>/dev/null' EXIT
 
+LATER=${LATER:-}
+LATER_SECONDS=${LATER_SECONDS:-150}
 bench=0
 if [ "$PART" = torch ]; then
   dir="$OUT/$(basename "$(dirname "${SPEC:?PART=torch needs SPEC=results.json}")")"
   mkdir -p "$dir" && cp "$SPEC" "$dir/results.json"
+  if [ -n "$LATER" ]; then
+    node .gpu/bench.mjs --out "$OUT/later" --engines "$LATER" --max-seconds "$LATER_SECONDS" "$@" > "$OUT/bench-later.log" 2>&1
+    bench=$?
+    later=$(ls "$OUT"/later/*/results.json 2>/dev/null | head -n 1)
+    if [ -n "$later" ]; then
+      node .gpu/bench.mjs --merge-results "$later" --report "$dir" > "$OUT/merge-later.log" 2>&1 || bench=1
+      cp "$later" "$OUT/results-later.json"
+      rm -rf "$OUT/later"
+    fi
+    echo "wgfuse harness ($LATER): exit $bench after $(( $(date +%s) - start )) s"
+    tail -n 1 "$OUT/merge-later.log" 2>/dev/null
+  fi
 else
-  node .gpu/bench.mjs --out "$OUT" --max-seconds "$BENCH_SECONDS" "$@" > "$OUT/bench.log" 2>&1
+  except=()
+  [ -n "$LATER" ] && except=(--except "$LATER")
+  node .gpu/bench.mjs --out "$OUT" --max-seconds "$BENCH_SECONDS" "${except[@]}" "$@" > "$OUT/bench.log" 2>&1
   bench=$?
   echo "wgfuse harness: exit $bench after $(( $(date +%s) - start )) s"
   grep -E '^  (copy limit|[a-z.-]+ +[a-z0-9x-]+ +.*(MISMATCH|ERROR|unavailable))' "$OUT/bench.log" | head -40

@@ -52,6 +52,8 @@ export interface BenchOptions {
   afterGcMs?: number;
   /** Engines to run; default all. */
   engines?: readonly string[];
+  /** Engines not to run (with engines or all of them). */
+  exceptEngines?: readonly string[];
   /** Only workloads whose id matches this regular expression. */
   only?: string;
   /** Root folder of the reports; they go to <out>/<device-slug>/. Default bench/results. */
@@ -62,7 +64,12 @@ export interface BenchOptions {
   maxSeconds?: number;
   /** Merge this PyTorch peer JSON into the report under `out` instead of running anything. */
   mergeTorch?: string;
-  /** With mergeTorch: the report folder (holding results.json); default: the one folder under `out`. */
+  /**
+   * Merge the engines of another run's results.json (same device and sizes; e.g. `--engines jax-js` in a
+   * second call, where one call cannot hold every engine) into the report under `out`, then exit.
+   */
+  mergeResults?: string;
+  /** With mergeTorch or mergeResults: the report folder (holding results.json); default: the one folder under `out`. */
   report?: string;
   /** Print the workloads (id, kind, sizes) and exit. */
   list?: boolean;
@@ -76,6 +83,7 @@ export function benchCli(onExit: (code: number) => void, log: Log = console.log)
     .option('--runs <n>', 'timed runs per workload and engine; the median is reported (default 10, smoke 3)')
     .option('--warmup <n>', 'warm-up runs after the first, compiling one; with any, at least 2 s of them at full sizes (default 2, smoke 0)')
     .option('--engines <list>', `comma-separated engines (default all: ${ENGINE_NAMES.join(',')})`)
+    .option('--except <list>', 'comma-separated engines not to run')
     .option('--only <regex>', 'only workloads whose id matches')
     .option('--out <dir>', 'root folder of the reports, written to <dir>/<device-slug>/', 'bench/results')
     .option('--no-gpu-timing', 'skip the runs timed with timestamp queries')
@@ -85,7 +93,8 @@ export function benchCli(onExit: (code: number) => void, log: Log = console.log)
     .option('--after-gc-ms <ms>', `runs of the workload between that collection and the timed runs, at least this long (default ${AFTER_GC_MS})`)
     .option('--max-seconds <s>', 'start no new measurement after this many seconds; the rest is recorded as skipped')
     .option('--merge-torch <file>', 'merge the JSON of bench/peers/torch_peer.py into the report, then exit')
-    .option('--report <dir>', 'with --merge-torch: the report folder holding results.json (default: the one under --out)')
+    .option('--merge-results <file>', "merge another run's results.json (its engines replace the report's) into the report, then exit")
+    .option('--report <dir>', 'with --merge-torch or --merge-results: the report folder holding results.json (default: the one under --out)')
     .option('--list', 'print the workloads (id, kind, sizes) as JSON and exit')
     .exitOverride()
     .action(async (opts: Record<string, string | boolean | undefined>) => {
@@ -94,6 +103,7 @@ export function benchCli(onExit: (code: number) => void, log: Log = console.log)
 }
 
 function parseCliOptions(o: Record<string, string | boolean | undefined>): BenchOptions {
+  const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
   const num = (name: string): number | undefined => {
     const v = o[name];
     if (v === undefined) return undefined;
@@ -109,12 +119,14 @@ function parseCliOptions(o: Record<string, string | boolean | undefined>): Bench
     settleMs: num('settleMs'),
     collect: o.collect !== false,
     afterGcMs: num('afterGcMs'),
-    engines: typeof o.engines === 'string' ? o.engines.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    engines: typeof o.engines === 'string' ? list(o.engines) : undefined,
+    exceptEngines: typeof o.except === 'string' ? list(o.except) : undefined,
     only: typeof o.only === 'string' ? o.only : undefined,
     out: typeof o.out === 'string' ? o.out : undefined,
     gpuTiming: o.gpuTiming !== false,
     maxSeconds: num('maxSeconds'),
     mergeTorch: typeof o.mergeTorch === 'string' ? o.mergeTorch : undefined,
+    mergeResults: typeof o.mergeResults === 'string' ? o.mergeResults : undefined,
     report: typeof o.report === 'string' ? o.report : undefined,
     list: o.list === true,
   };
@@ -1593,6 +1605,8 @@ export interface BenchReport {
   /** Results that failed a check or, for wgfuse, failed to run. */
   failures: string[];
   torch?: { device: string; torch: string; cuda: string | null; file: string };
+  /** Engines measured by another run of the harness and merged in (--merge-results). */
+  merged?: { file: string; created: string; engines: string[] }[];
 }
 
 export interface TorchLimits {
@@ -1605,6 +1619,7 @@ export interface TorchLimits {
 
 export async function benchCommand(options: BenchOptions = {}, log: Log = console.log): Promise<number> {
   if (options.mergeTorch) return mergeTorch(options, log);
+  if (options.mergeResults) return mergeResults(options, log);
   const smoke = options.smoke ?? false;
   let workloads = makeWorkloads(smoke);
   if (options.only) {
@@ -1616,8 +1631,11 @@ export async function benchCommand(options: BenchOptions = {}, log: Log = consol
     log(JSON.stringify(workloads.map(specOf), null, 2));
     return 0;
   }
-  const names = (options.engines ?? ENGINE_NAMES) as string[];
-  for (const n of names) if (!(ENGINE_NAMES as readonly string[]).includes(n)) throw new WgfuseError(`bench: unknown engine ${n} (known: ${ENGINE_NAMES.join(', ')})`);
+  for (const n of [...(options.engines ?? []), ...(options.exceptEngines ?? [])]) {
+    if (!(ENGINE_NAMES as readonly string[]).includes(n)) throw new WgfuseError(`bench: unknown engine ${n} (known: ${ENGINE_NAMES.join(', ')})`);
+  }
+  const names = ((options.engines ?? ENGINE_NAMES) as string[]).filter((n) => !options.exceptEngines?.includes(n));
+  if (names.length === 0) throw new WgfuseError('bench: --except leaves no engine to run');
   const o = {
     runs: options.runs ?? (smoke ? 3 : 10),
     warmup: options.warmup ?? (smoke ? 0 : 2),
@@ -1744,7 +1762,7 @@ function findReport(options: BenchOptions): string {
   const root = resolve(options.out ?? 'bench/results');
   if (existsSync(join(root, 'results.json'))) return join(root, 'results.json');
   const dirs = existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, 'results.json'))) : [];
-  if (dirs.length !== 1) throw new WgfuseError(`bench: --merge-torch needs --report DIR: ${root} holds ${dirs.length} reports (${dirs.join(', ') || 'none'})`);
+  if (dirs.length !== 1) throw new WgfuseError(`bench: merging needs --report DIR: ${root} holds ${dirs.length} reports (${dirs.join(', ') || 'none'})`);
   return join(root, dirs[0], 'results.json');
 }
 
@@ -1782,6 +1800,48 @@ async function mergeTorch(options: BenchOptions, log: Log): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+// ---- merging another run of the harness ----
+
+/** Whether a failure line (`ENGINE WORKLOAD: ...` or `ENGINE: ...`) is one of these engines'. */
+const failureOf = (f: string, engines: ReadonlySet<string>) => engines.has(f.split(/[ :]/, 1)[0]);
+
+/**
+ * The engines of another run of the harness (same device, same sizes) into the report: each of its results
+ * replaces the report's result of that engine and workload. One device call cannot always hold every engine
+ * (bench/run-gpu.sh runs jax-js in the call that runs PyTorch); the report records where each part came from.
+ */
+async function mergeResults(options: BenchOptions, log: Log): Promise<number> {
+  const file = resolve(options.mergeResults!);
+  const other = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+  if (other.schema !== 'wgfuse-bench/1') throw new WgfuseError(`bench: ${file} is not a wgfuse bench report (schema ${String(other.schema)})`);
+  const path = findReport(options);
+  const report = JSON.parse(readFileSync(path, 'utf8')) as BenchReport;
+  if (other.device.slug !== report.device.slug || other.mode !== report.mode) {
+    throw new WgfuseError(`bench: cannot merge ${file} (${other.device.slug}, ${other.mode} sizes) into ${path} (${report.device.slug}, ${report.mode} sizes)`);
+  }
+  const engines = new Set(other.engines.map((e) => e.name).filter((n) => !n.startsWith('torch')));
+  let merged = 0;
+  for (const ow of other.workloads) {
+    const wr = report.workloads.find((w) => w.id === ow.id);
+    if (!wr) throw new WgfuseError(`bench: ${file} has workload ${ow.id}, which ${path} does not`);
+    for (const r of ow.results.filter((x) => engines.has(x.engine))) {
+      wr.results = wr.results.filter((x) => x.engine !== r.engine).concat(r);
+      merged++;
+    }
+  }
+  report.engines = report.engines.filter((e) => !engines.has(e.name)).concat(other.engines.filter((e) => engines.has(e.name)));
+  report.engines.sort((a, b) => engineRank(a.name) - engineRank(b.name));
+  report.failures = report.failures.filter((f) => !failureOf(f, engines)).concat(other.failures.filter((f) => failureOf(f, engines)));
+  report.merged = [...(report.merged ?? []), { file, created: other.created, engines: [...engines] }];
+  const dir = resolve(path, '..');
+  writeReport(dir, report);
+  summaryTable(report).forEach((l) => log(l));
+  log(`merged ${merged} results (${[...engines].join(', ')}) from ${file} into ${join(dir, 'results.md')}`);
+  const failures = report.failures.filter((f) => failureOf(f, engines));
+  failures.forEach((f) => log(`  ${f}`));
+  return failures.length ? 1 : 0;
 }
 
 // ---- writing results.json, results.md, chart.svg ----
@@ -1887,6 +1947,7 @@ function renderMarkdown(report: BenchReport): string {
   const sc = report.limits.shaderCopy;
   L.push(`- **limits**: copy ${c ? `${c.gbps.toFixed(0)} GB/s (${c.method})` : 'not measured'}${sc ? `; ${sc.gbps.toFixed(0)} GB/s (${sc.method})` : ''}${t?.copyGBps ? `; CUDA device-to-device copy ${t.copyGBps.toFixed(0)} GB/s` : ''}${t?.gemmTflops ? `; cuBLAS float32 GEMM (TF32 off) ${t.gemmTflops.toFixed(1)} TFLOP/s at ${t.gemmShape}` : ''}. A GEMM's limit is cuBLAS on that shape; elsewhere the roofline max(flops / GEMM rate, min bytes / copy bandwidth)${t ? '' : ' (without the PyTorch peer: bandwidth only)'}.`);
   if (report.torch) L.push(`- **PyTorch**: ${report.torch.torch} (CUDA ${report.torch.cuda ?? '-'}) on ${report.torch.device}; \`torch\` is eager (for GEMMs: cuBLAS, TF32 off), \`torch.compile\` is Inductor.`);
+  for (const m of report.merged ?? []) L.push(`- **${m.engines.join(', ')}**: measured in another run of the harness on this device (started ${m.created}) and merged in.`);
   L.push(`- **engines**: ${report.engines.map((e) => `${e.name}${e.version ? ` ${e.version}` : ''}${e.status !== 'ok' ? ` (unavailable: ${e.note})` : ''}`).join('; ')}`);
   L.push('');
   L.push(report.failures.length ? `**${report.failures.length} failure(s):**\n\n${report.failures.map((f) => `- ${f}`).join('\n')}` : '**All checks passed.**');

@@ -113,4 +113,35 @@ describe.skipIf(!gpu)('wgfuse bench --smoke', () => {
     );
     expect(await benchCommand({ mergeTorch: torchFile, report: dir }, () => {})).toBe(1);
   });
+
+  it("merges another run's engines into the report (a second device call)", async () => {
+    const before = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as BenchReport;
+    const [first, second] = before.workloads;
+    // (TensorFlow.js's backend cannot start twice in one process; the engine here is wgfuse-unfused.)
+    const out2 = join(out, 'second');
+    const lines2: string[] = [];
+    expect(await benchCommand({ smoke: true, runs: 2, out: out2, exceptEngines: ['wgfuse', 'tfjs', 'jax-js'], only: `^${first.id}$` }, (l) => lines2.push(l))).toBe(0);
+    const otherFile = join(lines2.find((l) => l.startsWith('report: '))!.slice('report: '.length).split(' ')[0], '..', 'results.json');
+    const other = JSON.parse(readFileSync(otherFile, 'utf8')) as BenchReport;
+    const fresh = other.workloads[0].results.find((r) => r.engine === 'wgfuse-unfused')!;
+    expect(fresh.status, fresh.note).toBe('ok');
+    const log: string[] = [];
+    expect(await benchCommand({ mergeResults: otherFile, report: dir }, (l) => log.push(l))).toBe(0);
+    const after = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as BenchReport;
+    const unfusedOf = (r: BenchReport, i: number) => r.workloads[i].results.filter((x) => x.engine === 'wgfuse-unfused');
+    // The merged workload's wgfuse-unfused result is the second run's; the others and the other engines are untouched.
+    expect(unfusedOf(after, 0)).toEqual([fresh]);
+    expect(unfusedOf(after, 1)).toEqual(unfusedOf(before, 1));
+    expect(after.workloads[0].results.find((x) => x.engine === 'wgfuse')).toEqual(first.results.find((x) => x.engine === 'wgfuse'));
+    expect(after.workloads[1].results).toHaveLength(second.results.length);
+    expect(after.engines.map((e) => e.name)).toEqual(before.engines.map((e) => e.name));
+    expect(after.merged).toEqual([{ file: otherFile, created: other.created, engines: ['wgfuse-unfused'] }]);
+    expect(readFileSync(join(dir, 'results.md'), 'utf8')).toContain(`- **wgfuse-unfused**: measured in another run of the harness on this device (started ${other.created})`);
+    expect(other.engines.map((e) => e.name)).toEqual(['wgfuse-unfused']);
+    await expect(benchCommand({ smoke: true, exceptEngines: ['wgfuse', 'nope'] })).rejects.toThrow(/unknown engine nope/);
+    await expect(benchCommand({ smoke: true, engines: ['tfjs'], exceptEngines: ['tfjs'] })).rejects.toThrow(/leaves no engine/);
+    // A run of other sizes (or another device) is refused.
+    writeFileSync(otherFile, JSON.stringify({ ...other, mode: 'full' }));
+    await expect(benchCommand({ mergeResults: otherFile, report: dir }, () => {})).rejects.toThrow(/cannot merge .*full sizes.* smoke sizes/);
+  }, 120_000);
 });
