@@ -23,9 +23,11 @@
 //   is exactly symmetric), runs the epilogue and stores every element once, coalesced. The tile is GEMM's
 //   LARGE_VEC4 where X loads as vec4, SPLIT otherwise (the fallback planMatmul uses: tileForLoads); for
 //   matrices that 128-wide tiles cover with more than 10% out of bounds (n up to 116, 129 to 232, ...),
-//   GEMM's narrow 64x64 tile split to about 32k threads (MEDIUM where X loads scalars). H100 (gemm-sweep --set
-//   syrk-narrow): 64 x 80000 0.0843 ms against 0.218 for LARGE_VEC4 over 64 ranges, 96 x 80000 0.093 against
-//   0.219, 100 x 20000 0.038 against 0.074, 64 x 2000 0.029 against 0.029-0.036.
+//   and for those of up to 10 tiles of 128 (n <= 512) over a K long enough to split, GEMM's narrow 64x64
+//   tile split to about 32k threads (MEDIUM where X loads scalars). H100 (gemm-sweep --set syrk-narrow and
+//   syrk-wide): 64 x 80000 0.0843 ms against 0.218 for LARGE_VEC4 over 64 ranges, 96 x 80000 0.093 against
+//   0.219, 100 x 20000 0.038 against 0.074, 64 x 2000 0.029 against 0.029-0.036, 512 x 20000 0.173 against
+//   0.205 (SYRK_NARROW_MAX_LARGE_TILES).
 // - direct: one thread per element of the lower triangle, n (n + 1) / 2 per matrix, numbered the same way,
 //   a plain dot product from global memory; for small matrices with a short K, and empty outputs.
 // The triangle index is inverted with a float square root and then corrected by exact integer steps
@@ -139,9 +141,20 @@ export interface SyrkChoice {
 }
 
 /**
+ * The most 128-wide lower-triangle tiles (all matrices of a batch) for which a SYRK with a long K takes the
+ * narrow 64x64 tile instead of LARGE_VEC4 over K ranges: 10 is one matrix of 512 features (36 narrow tiles).
+ * H100, GPU ms of both dispatches (gemm-sweep --set syrk-wide, bench/results/nvidia-h100-80gb-hbm3/
+ * gemm-sweep-syrk-wide-2026-11-25-stop20/): 256 x 20000 0.069 against 0.114, 256 x 80000 0.183 against 0.280,
+ * 384 x 20000 0.115 against 0.158, 384 x 80000 0.347 against 0.385, 512 x 20000 0.173 against 0.205, 512 x
+ * 80000 0.573 against 0.621; at 1024 features (36 large tiles) it lost, 0.711 against 0.570. Only at the
+ * narrowSplits count: one wave of about 512 workgroups (at 512 features 16 ranges took 0.212 and 0.719).
+ */
+export const SYRK_NARROW_MAX_LARGE_TILES = 10;
+
+/**
  * The default kernel and geometry for a shape: direct for small matrices with a short K, else tiled (split K
  * where tiles are few). From the layout alone: planSyrk replaces LARGE_VEC4 by SPLIT where X does not load as
- * vec4 (tileForLoads in matmul.ts).
+ * vec4, and the narrow tile by MEDIUM (tileForLoads in matmul.ts).
  */
 export function chooseSyrk(spec: Pick<SyrkSpec, 'batch' | 'n' | 'k'>): SyrkChoice {
   const { n, k } = spec;
@@ -151,12 +164,13 @@ export function chooseSyrk(spec: Pick<SyrkSpec, 'batch' | 'n' | 'k'>): SyrkChoic
   // first-round kernel (LARGE) is the best measured on SYRK (4096 x 4096: 1.509 ms, LARGE_VEC4 1.532,
   // LARGE_PAIRS 1.605); with split K, LARGE_VEC4 (512 x 80000, 26 ranges: 0.615 ms, SPLIT 0.670, LARGE_PAIRS
   // 0.683; bench/results/nvidia-h100-80gb-hbm3/gemm-sweep-2026-11-24-run2.md).
-  // A matrix that 128-wide tiles cover with more than 10% out of bounds (n = 64: three quarters of the one
-  // tile): the 64x64 narrow tile, split K to about 32k threads (as matmul's narrow outputs).
-  if (wastesTile(n)) {
-    return { variant: 'tiled', tile: TILE_NARROW, splitK: narrowSplits(batches * syrkTilesPerMatrix(n, TILE_NARROW.bm), TILE_NARROW, k) };
-  }
+  // The 64x64 narrow tile, split K to about 32k threads (as matmul's narrow outputs), where 128-wide tiles
+  // cover the matrix with more than 10% out of bounds (n = 64: three quarters of the one tile), and where a
+  // long K over few 128-wide tiles would be split (up to SYRK_NARROW_MAX_LARGE_TILES: n <= 512), the finer
+  // triangle then wastes less of its diagonal tiles (see the constant).
   const large = batches * syrkTilesPerMatrix(n, TILE_LARGE.bm);
+  const narrowSplit = narrowSplits(batches * syrkTilesPerMatrix(n, TILE_NARROW.bm), TILE_NARROW, k);
+  if (wastesTile(n) || (large <= SYRK_NARROW_MAX_LARGE_TILES && narrowSplit > 1)) return { variant: 'tiled', tile: TILE_NARROW, splitK: narrowSplit };
   if (large >= FILL_WORKGROUPS / 2) return { variant: 'tiled', tile: TILE_LARGE, splitK: 1 };
   const split = splitsFor(large, k, TILE_LARGE_VEC4.bk);
   if (split > 1) return { variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: split };

@@ -29,7 +29,7 @@ import { WebGpuBackend } from '../../src/runtime/webgpu/backend.js';
 import type { KernelBuffer } from '../../src/shaders/elementwise.js';
 import type { ExprStep } from '../../src/shaders/expr.js';
 import type { MatrixOperand } from '../../src/shaders/matmul.js';
-import { chooseSyrk, chooseSyrkVariant, generateSyrk, planSyrk, syrkTilesPerMatrix, TRI_ROW_HELPER, type SyrkOptions, type SyrkSpec, type SyrkVariant } from '../../src/shaders/syrk.js';
+import { chooseSyrk, chooseSyrkVariant, generateSyrk, planSyrk, SYRK_NARROW_MAX_LARGE_TILES, syrkTilesPerMatrix, TRI_ROW_HELPER, type SyrkOptions, type SyrkSpec, type SyrkVariant } from '../../src/shaders/syrk.js';
 import { TILE_LARGE, TILE_LARGE_PAIRS, TILE_LARGE_VEC4, TILE_MEDIUM, TILE_NARROW, TILE_SPLIT, type TileConfig } from '../../src/shaders/matmul.js';
 import { tileName } from '../../src/shaders/gemm-tiled.js';
 import { testGpu } from './gpu.js';
@@ -317,8 +317,9 @@ describe('syrk launch geometry', () => {
     expect(chooseSyrkVariant({ batch: [], n: 33 })).toBe('tiled');
     expect(chooseSyrkVariant({ batch: [0], n: 100 })).toBe('direct');
     expect(chooseSyrkVariant({ batch: [], n: 32, k: 1000 })).toBe('tiled');
-    // A covariance of 512 features: few tiles, a long K: split (the tile: 'syrk default tiles' below).
-    expect(chooseSyrk({ batch: [], n: 512, k: 80000 })).toMatchObject({ tile: TILE_LARGE_VEC4, splitK: 26 });
+    // A covariance of 512 or 1024 features: few tiles, a long K: split (the tiles: 'syrk default tiles' below).
+    expect(chooseSyrk({ batch: [], n: 512, k: 80000 })).toMatchObject({ tile: TILE_NARROW, splitK: 14 });
+    expect(chooseSyrk({ batch: [], n: 1024, k: 80000 })).toMatchObject({ tile: TILE_LARGE_VEC4, splitK: 22 });
     expect(chooseSyrk({ batch: [], n: 4096, k: 4096 })).toMatchObject({ tile: TILE_LARGE, splitK: 1 });
     expect(generateSyrk(build({ x: [33, 4] }).spec).wgsl).toContain('var<workgroup>');
     expect(generateSyrk(build({ x: [32, 4] }).spec).wgsl).not.toContain('var<workgroup>');
@@ -539,18 +540,29 @@ describe('syrk default tiles', () => {
   const labels = (spec: SyrkSpec, options?: SyrkOptions) => planSyrk(spec, options).dispatches.map((d) => d.label);
   const split = (tile: TileConfig, s: number) => [`tiled ${tileName(tile)} split ${s}`, `combine ${s}`];
 
-  it('the covariance shapes (d = 512, n = 20000 and 80000) split K on LARGE_VEC4', () => {
-    expect(chooseSyrk({ batch: [], n: 512, k: 80000 })).toEqual({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 26 });
-    expect(chooseSyrk({ batch: [], n: 512, k: 20000 })).toEqual({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 25 });
-    expect(labels(big(512, 80000, { divide: true }))).toEqual(split(TILE_LARGE_VEC4, 26));
-    expect(labels(big(512, 20000, { divide: true }))).toEqual(split(TILE_LARGE_VEC4, 25));
+  it('the covariance shapes (d = 512, n = 20000 and 80000) split K on the narrow tile, 1024 features on LARGE_VEC4', () => {
+    // Up to 10 tiles of 128 (SYRK_NARROW_MAX_LARGE_TILES: 512 features) the narrow 64x64 tile over
+    // narrowSplits' ranges (36 tiles, 14 ranges: 504 workgroups of 64 threads); LARGE_VEC4 beyond.
+    expect(SYRK_NARROW_MAX_LARGE_TILES).toBe(syrkTilesPerMatrix(512, 128));
+    expect(chooseSyrk({ batch: [], n: 512, k: 80000 })).toEqual({ variant: 'tiled', tile: TILE_NARROW, splitK: 14 });
+    expect(chooseSyrk({ batch: [], n: 512, k: 20000 })).toEqual({ variant: 'tiled', tile: TILE_NARROW, splitK: 14 });
+    expect(chooseSyrk({ batch: [], n: 256, k: 20000 })).toEqual({ variant: 'tiled', tile: TILE_NARROW, splitK: 51 });
+    expect(chooseSyrk({ batch: [], n: 1024, k: 80000 })).toEqual({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 22 });
+    expect(chooseSyrk({ batch: [], n: 1024, k: 20000 })).toEqual({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 7 });
+    // A K too short to split keeps the previous choice (MEDIUM here), not an unsplit narrow tile.
+    expect(chooseSyrk({ batch: [], n: 512, k: 300 })).toEqual({ variant: 'tiled', tile: TILE_MEDIUM, splitK: 1 });
+    expect(labels(big(512, 80000, { divide: true }))).toEqual(split(TILE_NARROW, 14));
+    expect(labels(big(512, 20000, { divide: true }))).toEqual(split(TILE_NARROW, 14));
+    expect(labels(big(1024, 80000, { divide: true }))).toEqual(split(TILE_LARGE_VEC4, 22));
     // X loads vec4 along its rows (x's columns), and the epilogue runs in the combine.
-    const [product, combine] = planSyrk(big(512, 80000, { divide: true })).dispatches;
-    expect(product.kernel.wgsl).toContain('in0: array<vec4<f32>>');
-    expect(product.kernel.wgsl).not.toContain('/ 79999');
-    expect(combine.kernel.wgsl).toMatch(/79999/);
-    // X x^T of x [512, 80000] loads vec4 along k; a batch of 4 (aligned strides) splits fewer ways.
-    expect(labels(big(512, 80000, { plain: true }))).toEqual(split(TILE_LARGE_VEC4, 26));
+    for (const n of [512, 1024]) {
+      const [product, combine] = planSyrk(big(n, 80000, { divide: true })).dispatches;
+      expect(product.kernel.wgsl).toContain('in0: array<vec4<f32>>');
+      expect(product.kernel.wgsl).not.toContain('/ 79999');
+      expect(combine.kernel.wgsl).toMatch(/79999/);
+    }
+    // X x^T of x [512, 80000] loads vec4 along k; a batch of 4 (40 tiles of 128) takes LARGE_VEC4, fewer ranges.
+    expect(labels(big(512, 80000, { plain: true }))).toEqual(split(TILE_NARROW, 14));
     expect(chooseSyrk({ batch: [4], n: 512, k: 80000 })).toEqual({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 13 });
     expect(labels(big(512, 80000, { batch: 4 }))).toEqual(split(TILE_LARGE_VEC4, 13));
     // Enough tiles for no split: LARGE, the best measured there (4096 x 4096).
@@ -558,35 +570,42 @@ describe('syrk default tiles', () => {
     expect(labels(big(4096, 4096))).toEqual([`tiled ${tileName(TILE_LARGE)}`]);
   });
 
-  it('falls back to SPLIT where X does not load as vec4, and keeps a forced tile', () => {
-    const splitTile = split(TILE_SPLIT, 26);
-    expect(labels(big(511, 80000))).toEqual(splitTile); // n odd: the rows of X are not aligned
-    expect(labels(big(512, 80000, { ld: 513 }))).toEqual(splitTile); // a column slice of a wider x
-    expect(labels(big(512, 80000, { offset: 1 }))).toEqual(splitTile);
-    expect(labels(big(512, 80000, { offset: 4 }))).toEqual(split(TILE_LARGE_VEC4, 26));
-    expect(labels(big(512, 80001, { plain: true }))).toEqual(splitTile); // k odd along x's rows
+  it('falls back to SPLIT (LARGE_VEC4) and MEDIUM (the narrow tile) where X does not load as vec4, and keeps a forced tile', () => {
+    const splitTile = split(TILE_SPLIT, 22);
+    expect(labels(big(1023, 80000))).toEqual(splitTile); // n odd: the rows of X are not aligned
+    expect(labels(big(1024, 80000, { ld: 1025 }))).toEqual(splitTile); // a column slice of a wider x
+    expect(labels(big(1024, 80000, { offset: 1 }))).toEqual(splitTile);
+    expect(labels(big(1024, 80000, { offset: 4 }))).toEqual(split(TILE_LARGE_VEC4, 22));
+    expect(labels(big(1024, 80001, { plain: true }))).toEqual(splitTile); // k odd along x's rows
     expect(labels(big(512, 80000, { batch: 4, batchStride: 512 * 80000 + 2 }))).toEqual(split(TILE_SPLIT, 13));
+    expect(labels(big(511, 80000))).toEqual(split(TILE_MEDIUM, 14));
+    expect(labels(big(512, 80000, { offset: 1 }))).toEqual(split(TILE_MEDIUM, 14));
     // One K range (generateSyrk): an epilogue that reads X by element binds it as scalars: LARGE. With split K
     // the epilogue is the combine's, and the product still loads vec4.
-    expect(labels(big(512, 80000, { epilogueReadsX: true }), { splitK: 1 })).toEqual([`tiled ${tileName(TILE_LARGE)}`]);
-    expect(labels(big(512, 80000), { splitK: 1 })).toEqual([`tiled ${tileName(TILE_LARGE_VEC4)}`]);
-    expect(labels(big(512, 80000, { epilogueReadsX: true }))).toEqual(split(TILE_LARGE_VEC4, 26));
+    expect(labels(big(1024, 80000, { epilogueReadsX: true }), { splitK: 1 })).toEqual([`tiled ${tileName(TILE_LARGE)}`]);
+    expect(labels(big(1024, 80000), { splitK: 1 })).toEqual([`tiled ${tileName(TILE_LARGE_VEC4)}`]);
+    expect(labels(big(1024, 80000, { epilogueReadsX: true }))).toEqual(split(TILE_LARGE_VEC4, 22));
+    expect(labels(big(512, 80000, { epilogueReadsX: true }))).toEqual(split(TILE_NARROW, 14));
     // Forced tiles are kept, whatever the loads.
-    expect(labels(big(511, 80000), { tile: TILE_LARGE_VEC4 })).toEqual(split(TILE_LARGE_VEC4, 26));
-    expect(labels(big(512, 80000), { tile: TILE_SPLIT })).toEqual(split(TILE_SPLIT, 26));
+    expect(labels(big(1023, 80000), { tile: TILE_LARGE_VEC4 })).toEqual(split(TILE_LARGE_VEC4, 22));
+    expect(labels(big(1024, 80000), { tile: TILE_SPLIT })).toEqual(split(TILE_SPLIT, 22));
     expect(labels(big(512, 80000), { tile: TILE_LARGE_PAIRS, splitK: 8 })).toEqual(split(TILE_LARGE_PAIRS, 8));
   });
 
-  gpuIt('the default on small covariance-like shapes: the narrow tile split, MEDIUM where unaligned; LARGE_VEC4 from n = 117', async () => {
-    // 68 and 64 features: 128-wide tiles would be mostly out of bounds (a matrix of 117 or more fills 90%).
+  gpuIt('the default on small covariance-like shapes: the narrow tile split, MEDIUM where unaligned; LARGE_VEC4 beyond 512 features', async () => {
+    // 68 and 64 features: 128-wide tiles would be mostly out of bounds; 120 fills 94% of one, but one tile of
+    // 128 over a long K is split on the narrow tile too (SYRK_NARROW_MAX_LARGE_TILES), as far as 512 features.
     expect(chooseSyrk({ batch: [], n: 64, k: 2000 })).toEqual({ variant: 'tiled', tile: TILE_NARROW, splitK: 7 });
     expect(chooseSyrk({ batch: [], n: 116, k: 2000 })).toMatchObject({ tile: TILE_NARROW });
-    expect(chooseSyrk({ batch: [], n: 117, k: 2000 })).toMatchObject({ tile: TILE_LARGE_VEC4 });
+    expect(chooseSyrk({ batch: [], n: 117, k: 2000 })).toMatchObject({ tile: TILE_NARROW });
+    expect(chooseSyrk({ batch: [], n: 512, k: 2000 })).toMatchObject({ tile: TILE_NARROW });
+    expect(chooseSyrk({ batch: [], n: 640, k: 2000 })).toMatchObject({ tile: TILE_LARGE_VEC4 }); // 15 tiles of 128
     for (const [c, tile] of [
       [{ x: [2000, 68], transA: true, epilogue: true, seed: 41 }, TILE_NARROW],
       [{ x: [2000, 67], transA: true, epilogue: true, seed: 42 }, TILE_MEDIUM],
       [{ x: [1500, 64], slice: { from: [1502, 66], begin: [1, 1] }, transA: true, seed: 43 }, TILE_MEDIUM],
-      [{ x: [2000, 120], transA: true, seed: 44 }, TILE_LARGE_VEC4],
+      [{ x: [2000, 120], transA: true, seed: 44 }, TILE_NARROW],
+      [{ x: [2000, 132], transA: true, epilogue: true, seed: 47 }, TILE_NARROW], // two tiles of 128 per side
     ] as const) {
       const { spec } = build(c);
       const program = planSyrk(spec);
