@@ -1,7 +1,8 @@
 // What an operand prologue costs against storing the operand: products whose operand is an elementwise
 // expression, compiled with the default pipeline (the expression runs in the product's tile loads:
-// fuse-prologue) and without fuse-prologue (a kernel stores the operand, the product reads it). GPU time from
-// timestamp queries, the two compilations alternating round by round; median of the rounds. Before each
+// fuse-prologue), with fuse-prologue allowed up to 8 loads per element (upto8), and without fuse-prologue (a
+// kernel stores the operand, the product reads it). GPU time from
+// timestamp queries, the compilations alternating round by round; median of the rounds. Before each
 // product's rounds, WARM_MS of both compilations untimed, so that the GPU runs at its clock (an H100 left idle
 // drops to 345 MHz), and no result is read back during the timing.
 //
@@ -10,6 +11,7 @@
 import * as wg from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { extractProgram } from '../src/api/program.js';
+import { fusePrologue, fusePrologues } from '../src/passes/fuse-prologue.js';
 import { runPasses } from '../src/passes/manager.js';
 import { DEFAULT_PIPELINE } from '../src/passes/pipeline.js';
 import { selectNodeGpu } from '../src/runtime/node-gpu.js';
@@ -50,6 +52,24 @@ const CASES: Case[] = [
     },
   })),
   { name: `syrk 512x${s(20000)}, X = tanh(x)`, build: (rand) => { const c = rand([s(20000), 512], 14).tanh(); return c.T.matmul(c); } },
+  // Stop 20: the narrow 64x64 tile for SYRKs of up to 512 features loads X 4 times at 256 features, 8 at 512;
+  // and a GEMM whose A is loaded 8 times (1024 columns of 128-wide tiles).
+  ...([256, 384] as const).map((d) => ({
+    name: `syrk ${d}x${s(20000)} (covariance), X = x - mean`,
+    build: (rand: (shape: number[], seed: number) => Tensor) => {
+      const x = rand([s(20000), d], 15);
+      const c = x.sub(x.mean(0, true));
+      return c.T.matmul(c);
+    },
+  })),
+  { name: `gemm ${s(4096)}x${s(1024)}x${s(4096)}, A = x - mu`, build: (rand) => rand([s(4096), s(4096)], 16).sub(rand([s(4096)], 17)).matmul(rand([s(4096), s(1024)], 18)) },
+];
+
+/** The compilations compared: the default pipeline, the prologue allowed up to 8 loads per element, none. */
+const PIPELINES = [
+  { name: 'prologue', passes: DEFAULT_PIPELINE },
+  { name: 'upto8', passes: DEFAULT_PIPELINE.map((p) => (p === fusePrologue ? { ...p, run: (g: Parameters<typeof p.run>[0]) => fusePrologues(g, undefined, 8) } : p)) },
+  { name: 'stored', passes: DEFAULT_PIPELINE.filter((p) => p !== fusePrologue) },
 ];
 
 function random(shape: number[], seed: number): Tensor {
@@ -71,14 +91,13 @@ async function main() {
   // Graphs go in already compiled by the passes chosen here: the backend lowers them as they are.
   const backend = new WebGpuBackend(ctx, { fusion: false });
   if (!backend.context.features.includes('timestamp-query')) throw new Error('the adapter has no timestamp-query');
-  const without = DEFAULT_PIPELINE.filter((p) => p.name !== 'fuse-prologue');
-  console.log(`prologue-cost: ${ctx.adapterName}; ${ROUNDS} rounds, GPU ms (median), the two compilations alternating`);
-  console.log(`${'product'.padEnd(52)} ${'prologue'.padStart(9)} ${'stored'.padStart(9)}  ratio  dispatches`);
+  console.log(`prologue-cost: ${ctx.adapterName}; ${ROUNDS} rounds, GPU ms (median), the compilations alternating (upto8: the prologue allowed up to 8 loads per element)`);
+  console.log(`${'product'.padEnd(52)} ${PIPELINES.map((p) => p.name.padStart(9)).join(' ')}  ratio  dispatches`);
   for (const c of CASES) {
     const out = c.build(random);
     const { graph, args } = extractProgram([out.node]);
-    const variants = [runPasses(graph, DEFAULT_PIPELINE).graph, runPasses(graph, without).graph];
-    const times: number[][] = [[], []];
+    const variants = PIPELINES.map((p) => runPasses(graph, p.passes).graph);
+    const times: number[][] = variants.map(() => []);
     const dispatches: number[] = [];
     const once = async (v: number): Promise<number> => {
       backend.resetTelemetry();
@@ -91,16 +110,17 @@ async function main() {
       dispatches[v] = t.kernelTimes.reduce((a, k) => a + k.count, 0);
       return t.kernelTimes.reduce((a, k) => a + k.gpuNs, 0) / 1e6;
     };
-    for (const v of [0, 1]) await once(v); // compiles
+    const all = variants.map((_, v) => v);
+    for (const v of all) await once(v); // compiles
     const warmStart = performance.now();
     while (performance.now() - warmStart < WARM_MS) {
-      for (const v of [0, 1]) (await backend.run(variants[v], args)).forEach((r) => r.release());
+      for (const v of all) (await backend.run(variants[v], args)).forEach((r) => r.release());
       await backend.device.queue.onSubmittedWorkDone();
     }
-    for (let r = 0; r < ROUNDS; r++) for (const v of r % 2 ? [1, 0] : [0, 1]) times[v].push(await once(v));
+    for (let r = 0; r < ROUNDS; r++) for (const v of r % 2 ? [...all].reverse() : all) times[v].push(await once(v));
     const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
-    const [p, m] = times.map(med);
-    console.log(`${c.name.padEnd(52)} ${p.toFixed(4).padStart(9)} ${m.toFixed(4).padStart(9)}  ${(p / m).toFixed(3)}  ${dispatches[0]} / ${dispatches[1]}`);
+    const ms = times.map(med);
+    console.log(`${c.name.padEnd(52)} ${ms.map((m) => m.toFixed(4).padStart(9)).join(' ')}  ${(ms[0] / ms[ms.length - 1]).toFixed(3)}  ${dispatches.join(' / ')}`);
     out.dispose();
   }
   backend.destroy();

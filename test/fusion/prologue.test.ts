@@ -10,6 +10,7 @@ import { extractProgram } from '../../src/api/program.js';
 import { lowerGraph } from '../../src/lowering/lower.js';
 import { runPasses } from '../../src/passes/manager.js';
 import { DEFAULT_PIPELINE } from '../../src/passes/pipeline.js';
+import { fusePrologues, MAX_PROLOGUE_LOADS, MAX_SYRK_PROLOGUE_LOADS } from '../../src/passes/fuse-prologue.js';
 import { printGraph } from '../../src/ir/printer.js';
 import { executeGraph } from '../../src/runtime/cpu/executor.js';
 import { reference, seededTensors } from '../webgpu/differential.js';
@@ -151,6 +152,30 @@ describe('operand prologues', () => {
     // exp(x) + y: the add joins, the exp is stored by its own kernel.
     const e = x.exp().add(x);
     await check('(exp(x) + x) @ w', e.matmul(w), { prologue: true, k: 64, bound: e.abs().matmul(w.abs()), extra: 4e-6, dispatches: 2 });
+  });
+
+  it('the load limits: 4 per element for a matmul operand, 8 for a SYRK; a measurement may set its own', () => {
+    const { randomF } = seededTensors(15);
+    // The passes before fuse-prologue (detect-syrk makes x^T x a syrk), then fuse-prologue with the limit.
+    const before = DEFAULT_PIPELINE.slice(0, DEFAULT_PIPELINE.findIndex((p) => p.name === 'fuse-prologue'));
+    const fired = (t: Tensor, maxLoads?: number) => fusePrologues(runPasses(extractProgram([t.node]).graph, before).graph, undefined, maxLoads).fired.join('\n');
+    expect([MAX_PROLOGUE_LOADS, MAX_SYRK_PROLOGUE_LOADS]).toEqual([4, 8]);
+    // (x * 2) @ v: A loaded once per column tile (64 wide here): 10 times for 600 columns, 4 for 256.
+    const x = randomF([64, 64]);
+    const [wide, narrow] = [randomF([64, 600]), randomF([64, 256])];
+    expect(fired(x.mul(2).matmul(wide))).toMatch(/would compute it 10 times per element \(at most 4\)/);
+    expect(fired(x.mul(2).matmul(narrow))).toMatch(/^prologue of /m);
+    expect(fired(x.mul(2).matmul(wide), 10)).toMatch(/^prologue of /m);
+    expect(fired(x.mul(2).matmul(wide), 9)).toMatch(/\(at most 9\)/);
+    // A centred SYRK of 512 features over 600 samples: the 64x64 tile, 8 loads; of 1056: 128-wide, 9 loads.
+    const centred = (d: number) => {
+      const v = randomF([600, d]);
+      const c = v.sub(v.mean(0, true));
+      return c.T.matmul(c);
+    };
+    expect(fired(centred(512))).toMatch(/^prologue of /m);
+    expect(fired(centred(512), 4)).toMatch(/would compute it 8 times per element \(at most 4\)/);
+    expect(fired(centred(1056))).toMatch(/would compute it 9 times per element \(at most 8\)/);
   });
 
   it('not fused: a gemv product, and an operand with another use', async () => {
