@@ -23,7 +23,7 @@
 // `skinny-k` skinny tiles with K steps of 32, `large-k32` 128x128 ones (on x @ w.T), `groups` LARGE_VEC4's
 // launch order there. `gemv-split` (stop 19): matrix-vector products of small matrices. `syrk-wide` (stop 20):
 // SYRK of 256 to 1024 features over many samples (the covariance rows); `skinny-32` more tiles for 17 to 32
-// rows or columns.
+// rows or columns; `split-narrow` the 64x64 tile for GEMMs with few 128x128 tiles and a long K.
 //
 // Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
 // gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
@@ -235,6 +235,8 @@ const GEMV_SPLIT_SET = 'gemv-split';
 const SYRK_WIDE_SET = 'syrk-wide';
 /** `--set skinny-32`: see variantsFor. */
 const SKINNY_32_SET = 'skinny-32';
+/** `--set split-narrow`: see variantsFor. */
+const SPLIT_NARROW_SET = 'split-narrow';
 
 /** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
 const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
@@ -339,6 +341,21 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
       ...[...new Set([4, 8, 16, 32, 64, narrowSplits(syrkTilesPerMatrix(s.n, narrowTile.bm), narrowTile, s.k)])].sort((a, b) => a - b).map((split) => tiled(narrowTile, undefined, split)),
     ];
   }
+  // `--set split-narrow`: GEMMs with few 128x128 tiles and a long K (x^T y of many samples, a weight
+  // gradient over many tokens), which LARGE_VEC4 splits over K: the 64x64 narrow tile over narrowSplits'
+  // count (one wave of about 512 workgroups, as the SYRK of up to 512 features now takes) and around it, and
+  // LARGE_VEC4 over half and twice the default's ranges.
+  if (set === SPLIT_NARROW_SET) {
+    const chosen = chooseMatmul({ batch: s.batch > 1 ? [s.batch] : [], m: s.m, n: s.n, k: s.k });
+    const narrowTile = t(64, 64, 16, 8, 8, false, true, 0, PF);
+    const rule = narrowSplits(s.batch * Math.ceil(s.m / 64) * Math.ceil(s.n / 64), narrowTile, s.k);
+    const narrow = [...new Set([Math.max(2, Math.round(rule / 2)), rule, rule * 2])].filter((x) => x <= 64);
+    return [
+      DEFAULT,
+      ...[Math.max(2, Math.round(chosen.splitK / 2)), chosen.splitK * 2].map((split) => tiled(V16, undefined, split)),
+      ...narrow.map((split) => tiled(narrowTile, undefined, split)),
+    ];
+  }
   // `--set skinny-32`: 17 to 32 rows, where x @ w.T costs 15% over x @ w with the default 32x64 tile of 4x8 on
   // 64 threads: the same tile on 128 threads (4x4 each), 128 wide on 128 threads, and K steps of 32.
   if (set === SKINNY_32_SET) {
@@ -380,7 +397,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     ];
   }
   const sel = SETS[set];
-  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET, GROUPS_SET, GEMV_SPLIT_SET, SYRK_WIDE_SET, SKINNY_32_SET].join(', ')})`);
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET, GROUPS_SET, GEMV_SPLIT_SET, SYRK_WIDE_SET, SKINNY_32_SET, SPLIT_NARROW_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
@@ -450,6 +467,20 @@ function shapes(smoke: boolean, set: string): Shape[] {
   if (set === SPLITS_SET) return [...shapes(smoke, NARROW_SET), ...shapes(smoke, SKINNY_SET)];
   if (set === SYRK_WIDE_SET) {
     return (smoke ? [[256, 3000]] : [[512, 20000], [512, 80000], [256, 80000], [1024, 20000], [256, 20000], [384, 20000], [384, 80000]]).map(([n, k]) => ({ id: `syrk-${n}x${k}`, batch: 1, m: n, n, k, syrk: true }));
+  }
+  if (set === SPLIT_NARROW_SET) {
+    return smoke
+      ? [product(1, 128, 128, 4096, false, true)]
+      : [
+          product(1, 512, 512, 80000, false, true),
+          product(1, 512, 512, 20000, false, true),
+          product(1, 256, 256, 65536, false, true),
+          product(1, 1024, 1024, 65536, false, true),
+          product(1, 768, 768, 32768, false, true),
+          product(1, 512, 512, 16384),
+          product(1, 1024, 1024, 8192),
+          product(1, 1024, 1024, 1024),
+        ];
   }
   if (set === SKINNY_32_SET) {
     const two = (m: number, n: number, k: number) => [product(1, m, n, k), product(1, m, n, k, true)];
