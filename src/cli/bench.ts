@@ -1818,9 +1818,9 @@ async function mergeResults(options: BenchOptions, log: Log): Promise<number> {
   if (other.schema !== 'wgfuse-bench/1') throw new WgfuseError(`bench: ${file} is not a wgfuse bench report (schema ${String(other.schema)})`);
   const path = findReport(options);
   const report = JSON.parse(readFileSync(path, 'utf8')) as BenchReport;
-  if (other.device.slug !== report.device.slug || other.mode !== report.mode) {
-    throw new WgfuseError(`bench: cannot merge ${file} (${other.device.slug}, ${other.mode} sizes) into ${path} (${report.device.slug}, ${report.mode} sizes)`);
-  }
+  // The report's header states one device, one size mode and one method (runs, warm-up, collection) for all.
+  const how = (r: BenchReport) => `${r.device.slug}, ${r.mode} sizes, ${r.runs} runs after ${r.warmup} warm-up, ${r.afterGcMs == null ? 'no collection' : `${r.afterGcMs} ms after a collection`}`;
+  if (how(other) !== how(report)) throw new WgfuseError(`bench: cannot merge ${file} (${how(other)}) into ${path} (${how(report)})`);
   const engines = new Set(other.engines.map((e) => e.name).filter((n) => !n.startsWith('torch')));
   let merged = 0;
   for (const ow of other.workloads) {

@@ -140,8 +140,10 @@ describe.skipIf(!gpu)('wgfuse bench --smoke', () => {
     expect(other.engines.map((e) => e.name)).toEqual(['wgfuse-unfused']);
     await expect(benchCommand({ smoke: true, exceptEngines: ['wgfuse', 'nope'] })).rejects.toThrow(/unknown engine nope/);
     await expect(benchCommand({ smoke: true, engines: ['tfjs'], exceptEngines: ['tfjs'] })).rejects.toThrow(/leaves no engine/);
-    // A run of other sizes (or another device) is refused.
+    // A run of other sizes, another device or another method is refused.
     writeFileSync(otherFile, JSON.stringify({ ...other, mode: 'full' }));
     await expect(benchCommand({ mergeResults: otherFile, report: dir }, () => {})).rejects.toThrow(/cannot merge .*full sizes.* smoke sizes/);
+    writeFileSync(otherFile, JSON.stringify({ ...other, runs: 20 }));
+    await expect(benchCommand({ mergeResults: otherFile, report: dir }, () => {})).rejects.toThrow(/cannot merge .*20 runs after .* 2 runs after/);
   }, 120_000);
 });
