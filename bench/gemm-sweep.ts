@@ -121,6 +121,10 @@ const V16 = t(128, 128, 16, 16, 8, false, true, 0, PF);
 /** The first round's large default (TILE_LARGE_R1) and the second round's (TILE_LARGE). */
 const R1 = t(128, 128, 8, 8, 8, true, true, 0);
 const R2 = t(128, 128, 8, 8, 8, true, true, 0, K2F);
+/** 64x64 tiles of 8x8 on 64 threads with prefetch and fragments (TILE_NARROW). */
+const NARROW64 = t(64, 64, 16, 8, 8, false, true, 0, PF);
+/** Half and twice a default's K ranges (at least 2). */
+const halfAndDouble = (splits: number): number[] => [Math.max(2, Math.round(splits / 2)), splits * 2];
 /** 8x8 on 256 threads, one stage of K 16 (TILE_SPLIT): the previous split-K default of GEMM and SYRK, now their fallback for scalar loads. */
 const SPLIT = t(128, 128, 16, 8, 8, false);
 
@@ -257,7 +261,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     const tiles = [
       t(64, 64, 16, 4, 4, false, true, 0),
       t(64, 64, 16, 8, 8, false, true, 0),
-      t(64, 64, 16, 8, 8, false, true, 0, PF),
+      NARROW64,
       t(64, 64, 16, 8, 8, true, true, 0, K2F),
       t(64, 64, 16, 8, 4, false, true, 0),
       t(64, 64, 16, 8, 4, false, true, 0, PF),
@@ -323,8 +327,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   // `--set syrk-narrow`: SYRK of 36 to 100 features (the demo's PCA: 64), the narrow 64x64 tile over K ranges
   // against LARGE_VEC4, the default there before (one 128x128 tile, mostly out of bounds).
   if (set === SYRK_NARROW_SET) {
-    const narrowTile = t(64, 64, 16, 8, 8, false, true, 0, PF);
-    return [DEFAULT, ...[1, 4, 16, 64].map((split) => tiled(V16, undefined, split)), ...[1, 4, 7, 16, 64].map((split) => tiled(narrowTile, undefined, split))];
+    return [DEFAULT, ...[1, 4, 16, 64].map((split) => tiled(V16, undefined, split)), ...[1, 4, 7, 16, 64].map((split) => tiled(NARROW64, undefined, split))];
   }
   // `--set syrk-wide`: SYRK of 256 to 1024 features over many samples (the covariance and PCA rows: 512 x
   // 20000 and 512 x 80000), where 128x128 tiles leave few lower-triangle tiles (10 at 512) for long K ranges:
@@ -332,13 +335,13 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   // (36 lower tiles at 512, a finer triangle) over K ranges around its 32k-thread rule.
   if (set === SYRK_WIDE_SET) {
     const chosen = chooseSyrk({ batch: [], n: s.n, k: s.k });
-    const narrowTile = t(64, 64, 16, 8, 8, false, true, 0, PF);
-    const half = Math.max(2, Math.round(chosen.splitK / 2));
+    const [half, double] = halfAndDouble(chosen.splitK);
+    const narrow = [...new Set([4, 8, 16, 32, 64, narrowSplits(syrkTilesPerMatrix(s.n, NARROW64.bm), NARROW64, s.k)])].sort((a, b) => a - b);
     return [
       DEFAULT,
-      ...[half, chosen.splitK * 2].map((split) => tiled(V16, undefined, split)),
+      ...[half, double].map((split) => tiled(V16, undefined, split)),
       ...[half, chosen.splitK].map((split) => tiled(R2, undefined, split)),
-      ...[...new Set([4, 8, 16, 32, 64, narrowSplits(syrkTilesPerMatrix(s.n, narrowTile.bm), narrowTile, s.k)])].sort((a, b) => a - b).map((split) => tiled(narrowTile, undefined, split)),
+      ...narrow.map((split) => tiled(NARROW64, undefined, split)),
     ];
   }
   // `--set split-narrow`: GEMMs with few 128x128 tiles and a long K (x^T y of many samples, a weight
@@ -347,14 +350,9 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   // LARGE_VEC4 over half and twice the default's ranges.
   if (set === SPLIT_NARROW_SET) {
     const chosen = chooseMatmul({ batch: s.batch > 1 ? [s.batch] : [], m: s.m, n: s.n, k: s.k });
-    const narrowTile = t(64, 64, 16, 8, 8, false, true, 0, PF);
-    const rule = narrowSplits(s.batch * Math.ceil(s.m / 64) * Math.ceil(s.n / 64), narrowTile, s.k);
-    const narrow = [...new Set([Math.max(2, Math.round(rule / 2)), rule, rule * 2])].filter((x) => x <= 64);
-    return [
-      DEFAULT,
-      ...[Math.max(2, Math.round(chosen.splitK / 2)), chosen.splitK * 2].map((split) => tiled(V16, undefined, split)),
-      ...narrow.map((split) => tiled(narrowTile, undefined, split)),
-    ];
+    const rule = narrowSplits(s.batch * Math.ceil(s.m / NARROW64.bm) * Math.ceil(s.n / NARROW64.bn), NARROW64, s.k);
+    const narrow = [...new Set([rule, ...halfAndDouble(rule)])].filter((x) => x <= 64).sort((a, b) => a - b);
+    return [DEFAULT, ...halfAndDouble(chosen.splitK).map((split) => tiled(V16, undefined, split)), ...narrow.map((split) => tiled(NARROW64, undefined, split))];
   }
   // `--set skinny-32`: 17 to 32 rows, where x @ w.T costs 15% over x @ w with the default 32x64 tile of 4x8 on
   // 64 threads: the same tile on 128 threads (4x4 each), 128 wide on 128 threads, and K steps of 32.
@@ -371,7 +369,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     return [
       DEFAULT,
       ...[
-        t(64, 64, 16, 8, 8, false, true, 0, PF),
+        NARROW64,
         t(128, 64, 16, 8, 8, false, true, 0, PF),
         t(64, 128, 16, 8, 8, false, true, 0, PF),
         t(128, 64, 16, 16, 4, false, true, 0, PF),
