@@ -1773,12 +1773,13 @@ async function mergeTorch(options: BenchOptions, log: Log): Promise<number> {
   const path = findReport(options);
   const report = JSON.parse(readFileSync(path, 'utf8')) as BenchReport;
   const torchEngines = new Set<string>();
-  report.failures = report.failures.filter((f) => !f.startsWith('torch'));
+  const isTorch = (engine: string) => engine.startsWith('torch');
+  report.failures = report.failures.filter((f) => !failureOf(f, isTorch));
   let merged = 0;
   for (const tw of torch.workloads) {
     const wr = report.workloads.find((w) => w.id === tw.id);
     if (!wr) continue;
-    wr.results = wr.results.filter((r) => !r.engine.startsWith('torch') && r.engine !== 'cublas');
+    wr.results = wr.results.filter((r) => !isTorch(r.engine) && r.engine !== 'cublas');
     for (const r of tw.results) {
       wr.results.push(r);
       torchEngines.add(r.engine);
@@ -1789,23 +1790,25 @@ async function mergeTorch(options: BenchOptions, log: Log): Promise<number> {
   report.limits.torch = torch.limits ?? {};
   report.torch = { device: torch.device, torch: torch.torch, cuda: torch.cuda, file };
   const added = [...torchEngines].sort((a, b) => engineRank(a) - engineRank(b)).map((name) => ({ name, status: 'ok' as const, version: torch.torch }));
-  report.engines = report.engines.filter((e) => !e.name.startsWith('torch')).concat(added);
+  report.engines = report.engines.filter((e) => !isTorch(e.name)).concat(added);
+  return writeMerged(path, report, log, `${merged} PyTorch results (${[...torchEngines].join(', ')}) from ${file}`, isTorch);
+}
+
+/** Whether a failure line (`ENGINE WORKLOAD: ...` or `ENGINE: ...`) is of an engine that `isMerged` names. */
+const failureOf = (f: string, isMerged: (engine: string) => boolean) => isMerged(f.split(/[ :]/, 1)[0]);
+
+/** Writes a report after a merge, prints its summary and the merged engines' failures; 1 if there are any. */
+function writeMerged(path: string, report: BenchReport, log: Log, what: string, isMerged: (engine: string) => boolean): number {
   const dir = resolve(path, '..');
   writeReport(dir, report);
   summaryTable(report).forEach((l) => log(l));
-  log(`merged ${merged} PyTorch results (${[...torchEngines].join(', ')}) from ${file} into ${join(dir, 'results.md')}`);
-  const torchFailures = report.failures.filter((f) => f.startsWith('torch'));
-  if (torchFailures.length) {
-    torchFailures.forEach((f) => log(`  ${f}`));
-    return 1;
-  }
-  return 0;
+  log(`merged ${what} into ${join(dir, 'results.md')}`);
+  const failures = report.failures.filter((f) => failureOf(f, isMerged));
+  failures.forEach((f) => log(`  ${f}`));
+  return failures.length ? 1 : 0;
 }
 
 // ---- merging another run of the harness ----
-
-/** Whether a failure line (`ENGINE WORKLOAD: ...` or `ENGINE: ...`) is one of these engines'. */
-const failureOf = (f: string, engines: ReadonlySet<string>) => engines.has(f.split(/[ :]/, 1)[0]);
 
 /**
  * The engines of another run of the harness (same device, same sizes) into the report: each of its results
@@ -1833,15 +1836,10 @@ async function mergeResults(options: BenchOptions, log: Log): Promise<number> {
   }
   report.engines = report.engines.filter((e) => !engines.has(e.name)).concat(other.engines.filter((e) => engines.has(e.name)));
   report.engines.sort((a, b) => engineRank(a.name) - engineRank(b.name));
-  report.failures = report.failures.filter((f) => !failureOf(f, engines)).concat(other.failures.filter((f) => failureOf(f, engines)));
+  const isMerged = (engine: string) => engines.has(engine);
+  report.failures = report.failures.filter((f) => !failureOf(f, isMerged)).concat(other.failures.filter((f) => failureOf(f, isMerged)));
   report.merged = [...(report.merged ?? []), { file, created: other.created, engines: [...engines] }];
-  const dir = resolve(path, '..');
-  writeReport(dir, report);
-  summaryTable(report).forEach((l) => log(l));
-  log(`merged ${merged} results (${[...engines].join(', ')}) from ${file} into ${join(dir, 'results.md')}`);
-  const failures = report.failures.filter((f) => failureOf(f, engines));
-  failures.forEach((f) => log(`  ${f}`));
-  return failures.length ? 1 : 0;
+  return writeMerged(path, report, log, `${merged} results (${[...engines].join(', ')}) from ${file}`, isMerged);
 }
 
 // ---- writing results.json, results.md, chart.svg ----
