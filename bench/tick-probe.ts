@@ -11,6 +11,7 @@
 //   ../shared/tools/gpu-prep bench/tick-probe.ts=tick-probe.mjs
 //   source .gpu/env.sh && node .gpu/tick-probe.mjs [--quick]
 import { create, globals } from 'webgpu';
+import { busyPipeline } from './busy-kernel.js';
 
 Object.assign(globalThis, globals);
 const quick = process.argv.includes('--quick');
@@ -19,15 +20,7 @@ const gpu = create(['disable-dawn-features=timestamp_quantization']);
 const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
 if (!adapter) throw new Error('tick-probe: no adapter');
 const device = await adapter.requestDevice({ requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [] });
-const code = `
-@group(0) @binding(0) var<storage, read_write> buf: array<f32>;
-@group(0) @binding(1) var<uniform> iters: vec4u;
-@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3u) {
-  var x = buf[g.x];
-  for (var i = 0u; i < iters.x; i++) { x = fma(x, 0.999999, 1e-7); }
-  buf[g.x] = x;
-}`;
-const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+const pipeline = busyPipeline(device);
 /** A kernel of `n` threads and `iters` steps, with its bind group. */
 function kernel(n: number, iters: number): GPUBindGroup {
   const buf = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE });

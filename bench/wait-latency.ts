@@ -12,6 +12,7 @@
 //   ../shared/tools/gpu-prep bench/wait-latency.ts=wait-latency.mjs
 //   source .gpu/env.sh && node .gpu/wait-latency.mjs [--quick]
 import { create, globals } from 'webgpu';
+import { busyPipeline } from './busy-kernel.js';
 
 Object.assign(globalThis, globals);
 const quick = process.argv.includes('--quick');
@@ -21,15 +22,7 @@ const gpu = create(['disable-dawn-features=timestamp_quantization']);
 const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
 if (!adapter) throw new Error('wait-latency: no adapter');
 const device = await adapter.requestDevice({ requiredFeatures: ['timestamp-query'] });
-const code = `
-@group(0) @binding(0) var<storage, read_write> buf: array<f32>;
-@group(0) @binding(1) var<uniform> iters: vec4u;
-@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3u) {
-  var x = buf[g.x];
-  for (var i = 0u; i < iters.x; i++) { x = fma(x, 0.999999, 1e-7); }
-  buf[g.x] = x;
-}`;
-const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+const pipeline = busyPipeline(device);
 const N = quick ? 256 * 4 : 264 * 256 * 4;
 const buf = device.createBuffer({ size: N * 4, usage: GPUBufferUsage.STORAGE });
 const uni = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
