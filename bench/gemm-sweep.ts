@@ -23,7 +23,9 @@
 // `skinny-k` skinny tiles with K steps of 32, `large-k32` 128x128 ones (on x @ w.T), `groups` LARGE_VEC4's
 // launch order there. `gemv-split` (stop 19): matrix-vector products of small matrices. `syrk-wide` (stop 20):
 // SYRK of 256 to 1024 features over many samples (the covariance rows); `skinny-32` more tiles for 17 to 32
-// rows or columns; `split-narrow` the 64x64 tile for GEMMs with few 128x128 tiles and a long K.
+// rows or columns; `split-narrow` the 64x64 tile for GEMMs with few 128x128 tiles and a long K. `staged`
+// (stop 21): LARGE_VEC4 with staged stores against LARGE_PAIRS, bare and with bias + gelu; `staged-layouts`
+// the rule that chose from it (LARGE_STAGED for epilogues from K = 1024, but x @ w.T) per layout.
 //
 // Per shape: random inputs in [-1, 1) uploaded once; every configuration compiled first (so no compile
 // gap lets the GPU clocks fall between timed runs), then 400 ms of the first one to raise the clocks, then 3
@@ -241,6 +243,9 @@ const SYRK_WIDE_SET = 'syrk-wide';
 const SKINNY_32_SET = 'skinny-32';
 /** `--set split-narrow`: see variantsFor. */
 const SPLIT_NARROW_SET = 'split-narrow';
+/** `--set staged` and `--set staged-layouts`: see variantsFor. */
+const STAGED_SET = 'staged';
+const STAGED_LAYOUTS_SET = 'staged-layouts';
 
 /** A variant with its own epilogue, labelled `LABEL +EPILOGUE` (no suffix for 'none'). */
 const withEpilogue = (v: Variant, epilogue: EpilogueChoice): Variant => ({ ...v, label: epilogue === 'none' ? v.label : `${v.label} +${epilogue}`, epilogue });
@@ -252,6 +257,32 @@ function epilogueVariants(): Variant[] {
 
 function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
   if (set === EPILOGUE_SET) return epilogueVariants();
+  // `--set staged`: staged stores (TileConfig.staged: the accumulators go out through workgroup memory in
+  // bands, the epilogue runs on values read back) on LARGE_VEC4, whose 128 accumulators per thread made
+  // gelu(acc + bias) 20% slower than LARGE_PAIRS; bare and with bias + gelu, on the epilogue set's shapes
+  // and 4096^3.
+  if (set === STAGED_SET || set === STAGED_LAYOUTS_SET) {
+    // The first call (gemm-sweep-staged-2026-11-25-stop21/call1) gave the band its own 16 or 32 KiB beside
+    // the tiles': LARGE_VEC4 bare 34-43% slower, LARGE_PAIRS 9-16%. Here LARGE_VEC4's band (32 rows) lives in
+    // its one stage of tiles (16 + 16 rows of 32 vectors), within the 16 KiB.
+    // The third call: where each is faster, per layout and shape: the default with each epilogue against
+    // staged LARGE_VEC4 with + bias and + bias then gelu (STAGED_LAYOUTS_SET's shapes).
+    // Its fourth call measured the rule chooseMatmul took from it (the default: LARGE_STAGED with an
+    // epilogue from K = 1024, but LARGE_PAIRS on x @ w.T) against LARGE_PAIRS and LARGE_FRAG with gelu, and
+    // LARGE_VEC4 bare in both launch orders (the third call's plain 4096 x 1024 x 4096 took 1.24 ms with its
+    // default, LARGE_VEC4 in groups of 8, and 0.74 with the staged tile launched row by row).
+    if (set === STAGED_LAYOUTS_SET) {
+      return [
+        ...(['none', 'bias', 'bias-gelu'] as const).map((e) => withEpilogue(DEFAULT, e)),
+        withEpilogue(tiled(R2), 'bias-gelu'),
+        withEpilogue(tiled(t(128, 128, 8, 8, 8, true, true, 0, { frag: true })), 'bias-gelu'),
+        withEpilogue(tiled({ ...V16, staged: true }), 'bias-gelu'),
+        tiled(V16),
+      ];
+    }
+    const list = [DEFAULT, tiled(V16), tiled({ ...V16, staged: true }), tiled(R2)];
+    return (['none', 'bias-gelu'] as const).flatMap((e) => list.map((v) => withEpilogue(v, e)));
+  }
   if (set === PADDING_SET) return [DEFAULT, { label: 'default smem48k', options: { workgroupStorage: 49152 } }];
   // `--set smallk`: tile geometries for K <= 64 (SMALL_K, 4x4 per thread, against 8x8, 8x4 and 4x8 per
   // thread on 64x64 tiles, with prefetch and fragments). Persistent workgroups (each running several tiles,
@@ -395,7 +426,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     ];
   }
   const sel = SETS[set];
-  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET, GROUPS_SET, GEMV_SPLIT_SET, SYRK_WIDE_SET, SKINNY_32_SET, SPLIT_NARROW_SET].join(', ')})`);
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET, GROUPS_SET, GEMV_SPLIT_SET, SYRK_WIDE_SET, SKINNY_32_SET, SPLIT_NARROW_SET, STAGED_SET, STAGED_LAYOUTS_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
@@ -446,6 +477,11 @@ const layouts = (batch: number, m: number, n: number, k: number): Shape[] =>
   [false, true].flatMap((transA) => [false, true].map((transB) => product(batch, m, n, k, transB, transA)));
 
 function shapes(smoke: boolean, set: string): Shape[] {
+  if (set === STAGED_SET) return [...shapes(smoke, EPILOGUE_SET), ...(smoke ? [] : [product(1, 4096, 4096, 4096)])];
+  if (set === STAGED_LAYOUTS_SET) {
+    if (smoke) return [...layouts(1, 256, 256, 96), product(1, 260, 132, 40, true)];
+    return [...layouts(1, 4096, 4096, 4096), ...layouts(1, 4096, 4096, 1024), ...layouts(1, 4096, 1024, 4096), ...[false, true].flatMap((tB) => [product(1, 2048, 2048, 2048, tB), product(1, 65536, 256, 256, tB)])];
+  }
   if (set === EPILOGUE_SET) {
     // The harness MLP's two products (x @ w1.T, w1 [4096, 1024]; h @ w2.T, w2 [1024, 4096]): their epilogues
     // are the variants'. Only here, so no other set runs the first one.

@@ -61,6 +61,12 @@ export interface TileConfig {
   readonly pairs?: boolean;
   /** Register fragments double-buffered, the step boundary before the last kk's multiply-adds (needs unroll). */
   readonly frag?: boolean;
+  /**
+   * Staged stores: the accumulators go out through workgroup memory, a band of 4 rows per thread at a time
+   * (4 * TY rows of the tile), and each thread then stores whole consecutive vectors of the band, so the
+   * store function (the fused epilogue) runs on values read back from workgroup memory.
+   */
+  readonly staged?: boolean;
 }
 
 /** The storage a WebGPU device grants by default (maxComputeWorkgroupStorageSize); every default config fits. */
@@ -73,10 +79,10 @@ export const tileThreads = (c: TileConfig) => (c.bm / c.tm) * (c.bn / c.tn);
 /**
  * A config's short name, e.g. `128x128x8/8x8.db.u`: `.db` two stages, `.p` one stage with register prefetch,
  * `.k2` two K steps per loop iteration, `.u` unrolled K step, `.f` double-buffered register fragments, `.gN`
- * grouped launch order.
+ * grouped launch order, `.s` staged stores.
  */
 export function tileName(c: TileConfig): string {
-  const flags = [c.db ? '.db' : '', c.prefetch ? '.p' : '', c.pairs ? '.k2' : '', c.unroll ? '.u' : '', c.frag ? '.f' : '', c.group > 1 ? `.g${c.group}` : ''];
+  const flags = [c.db ? '.db' : '', c.prefetch ? '.p' : '', c.pairs ? '.k2' : '', c.unroll ? '.u' : '', c.frag ? '.f' : '', c.staged ? '.s' : '', c.group > 1 ? `.g${c.group}` : ''];
   return `${c.bm}x${c.bn}x${c.bk}/${c.tm}x${c.tn}${flags.join('')}`;
 }
 
@@ -91,6 +97,7 @@ export function tileConfigError(c: TileConfig): string | null {
   if (c.prefetch && c.db) return 'prefetch is implied by db';
   if (c.pairs && !c.db) return 'pairs needs db';
   if (c.frag && !c.unroll) return 'frag needs unroll';
+  if (c.staged && !bandFitsTiles(c)) return 'staged stores need one stage of square tiles that holds the band (bandFitsTiles)';
   return null;
 }
 
@@ -98,6 +105,16 @@ export function tileConfigError(c: TileConfig): string | null {
 export function tileStorageBytes(c: TileConfig): number {
   return (c.db ? 2 : 1) * c.bk * (c.bm + c.bn) * 4;
 }
+
+/**
+ * Whether a staged store's band fits the tiles' own memory (which then stay unpadded): one stage of square
+ * tiles, bk + bk rows of bn / 4 vectors holding the band's 4 TY rows, T vectors a whole number of band rows
+ * that divides bk (so each store's read comes from one tile).
+ */
+const bandFitsTiles = (c: TileConfig) => {
+  const rowsPerT = tileThreads(c) / (c.bn / 4);
+  return !c.db && c.bm === c.bn && 2 * c.bk >= 4 * (c.bm / c.tm) && Number.isInteger(rowsPerT) && c.bk % rowsPerT === 0;
+};
 
 /** An operand as the core loads it: A with its m axis, B with its n axis as the tile's major axis. */
 export interface CoreOperand {
@@ -205,8 +222,9 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
   // walking k) by one vec4, where the workgroup memory allows it.
   const pad = (p: LoadPlan) => p.fast === 'k';
   const bytes = (p: LoadPlan, padded: boolean) => stages * c.bk * (p.major + (padded ? 4 : 0)) * 4;
-  if (pad(pa) && bytes(pa, true) + bytes(pb, pad(pb)) <= storage) pa = { ...pa, width4: pa.width4 + 1 };
-  if (pad(pb) && bytes(pa, pa.width4 > c.bm / 4) + bytes(pb, true) <= storage) pb = { ...pb, width4: pb.width4 + 1 };
+  // (Not with staged stores, whose band takes the tiles' rows as they are.)
+  if (!c.staged && pad(pa) && bytes(pa, true) + bytes(pb, pad(pb)) <= storage) pa = { ...pa, width4: pa.width4 + 1 };
+  if (!c.staged && pad(pb) && bytes(pa, pa.width4 > c.bm / 4) + bytes(pb, true) <= storage) pb = { ...pb, width4: pb.width4 + 1 };
   // Workgroup memory is indexed [stage][kk][vector]: the robustness transform of WGSL compilers (Tint, in
   // Dawn and browsers) clamps every non-constant index of a fixed-size array. With the unrolled K step, kk is
   // a constant, the stage changes once per step and the vector index (ty + q * TY, tx + q * TX) never, so
@@ -412,11 +430,32 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
     ];
   }
   const stores: string[] = [];
-  for (let i = 0; i < c.tm; i++) {
-    const row = `r0${(i & 3) === 0 ? '' : ` + ${i & 3}u`}${i >> 2 === 0 ? '' : ` + ${(i >> 2) * 4 * TY}u`}`;
-    for (let j = 0; j < c.tn / 4; j++) {
-      const col = `c0${j === 0 ? '' : ` + ${j * 4 * TX}u`}`;
-      stores.push(`wg_store(${spec.storeArgs}, ${row}, ${col}, ${accName(i, j)});`);
+  const band4 = c.bn / 4;
+  if (c.staged) {
+    // Band q holds rows q * 4 TY .. of the tile: this thread's rows ty * 4 + r of it. After a barrier that
+    // ends the last K step, each thread writes its vectors there (band row R in tile_a[R], or tile_b[R - bk]),
+    // then, after another, stores vectors lid, lid + T, ... of the band (a warp: consecutive vectors of a row).
+    const rowsPerT = T / band4;
+    for (let q = 0; q < c.tm / 4; q++) {
+      const writes = (tile: string, shift: string) => {
+        const out: string[] = [];
+        for (let r = 0; r < 4; r++) for (let j = 0; j < c.tn / 4; j++) out.push(`${tile}[ty * 4u + ${r}u${shift}][tx${j === 0 ? '' : ` + ${j * TX}u`}] = ${accName(q * 4 + r, j)};`);
+        return out;
+      };
+      stores.push('workgroupBarrier();', `if (ty < ${c.bk / 4}u) {`, ...indent(writes('tile_a', '')), '} else {', ...indent(writes('tile_b', ` - ${c.bk}u`)), '}', 'workgroupBarrier();');
+      for (let t = 0; t < (4 * TY) / rowsPerT; t++) {
+        const lo = t * rowsPerT;
+        const value = lo < c.bk ? `tile_a[lid / ${band4}u + ${lo}u][lid % ${band4}u]` : `tile_b[lid / ${band4}u + ${lo - c.bk}u][lid % ${band4}u]`;
+        stores.push(`wg_store(${spec.storeArgs}, row0 + ${q * 4 * TY + lo}u + lid / ${band4}u, col0 + lid % ${band4}u * 4u, ${value});`);
+      }
+    }
+  } else {
+    for (let i = 0; i < c.tm; i++) {
+      const row = `r0${(i & 3) === 0 ? '' : ` + ${i & 3}u`}${i >> 2 === 0 ? '' : ` + ${(i >> 2) * 4 * TY}u`}`;
+      for (let j = 0; j < c.tn / 4; j++) {
+        const col = `c0${j === 0 ? '' : ` + ${j * 4 * TX}u`}`;
+        stores.push(`wg_store(${spec.storeArgs}, ${row}, ${col}, ${accName(i, j)});`);
+      }
     }
   }
   const body = [

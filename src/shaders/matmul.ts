@@ -153,6 +153,8 @@ export const PARTIAL_BUFFER = 'wg_part';
  *   too (4096 x 1024 x 4096: 0.776 vs 0.792 for LARGE_PAIRS).
  * - LARGE_PAIRS: aligned outputs of fewer tiles with a short K (batched 64 x 256^3, one wave): LARGE with two K steps per
  *   loop iteration and double-buffered fragments (0.0670 vs 0.0690 ms for LARGE, 0.0714 for LARGE_VEC4).
+ * - LARGE_STAGED: LARGE_VEC4 with staged stores (gemm-tiled.ts): large products with a fused epilogue from
+ *   K = 1024, but x @ w.T (chooseMatmul, tileForLoads).
  * - LARGE: 128x128 tiles on 256 threads of 8x8, K steps of 8 double-buffered: large outputs with an operand
  *   that loads as scalars (4095^3: 3.83 ms; LARGE_PAIRS took 5.49 there, and LARGE_VEC4 would keep 32 scalar
  *   prefetch registers per thread, which SwiftShader takes minutes to compile), SYRK without split K
@@ -192,6 +194,8 @@ export const TILE_LARGE_PAIRS: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn
 export const TILE_LARGE: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, db: true, unroll: true, group: 0 };
 /** LARGE with double-buffered fragments: LARGE_PAIRS's place where A loads along m (x.T @ w; tileForLoads). */
 export const TILE_LARGE_FRAG: TileConfig = { ...TILE_LARGE, frag: true };
+/** LARGE_VEC4 with staged stores: large products with a fused epilogue and a long K (chooseMatmul). */
+export const TILE_LARGE_STAGED: TileConfig = { ...TILE_LARGE_VEC4, staged: true };
 export const TILE_SPLIT: TileConfig = { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, db: false, unroll: true, group: 8 };
 export const TILE_MEDIUM: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: true, unroll: true, group: 8 };
 export const TILE_SMALL_K: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, db: false, unroll: true, group: 0 };
@@ -280,7 +284,11 @@ export const wastesTile = (extent: number, tile = 128): boolean => Math.ceil(ext
 
 /**
  * The default kernel and geometry for a shape (see the file header and docs/performance.md). With an epilogue
- * in the tile kernel's stores, large outputs take LARGE_PAIRS rather than LARGE_VEC4: measured interleaved on
+ * in the tile kernel's stores, large outputs take LARGE_STAGED from K = 1024 (LARGE_PAIRS below, and for
+ * x @ w.T: tileForLoads): its staged stores cost the bare product's time, gelu(x @ w + b) on 4096^3 2.889
+ * ms against 2.981 for LARGE_PAIRS, 4096 x 1024 x 4096 0.740 against 0.764, but 65536 x 256 x 256 0.230
+ * against 0.216 (gemm-sweep --set staged and staged-layouts, stop 21). Before that, LARGE_PAIRS rather than
+ * LARGE_VEC4: measured interleaved on
  * the H100 (bench/gemm-sweep.ts --set epilogue), gelu(acc + bias) made LARGE_VEC4 8.8% slower on the MLP's
  * 4096 x 4096 x 1024 (0.848 ms against 0.778 bare) and 3.6% on 4096 x 1024 x 4096, where LARGE_PAIRS ran
  * 0.789 and 0.780; with a bias alone LARGE_PAIRS was also ahead (0.756 against 0.769 and 0.757 against 0.768).
@@ -314,9 +322,10 @@ export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'> &
   // for split K, where an operand cannot load as vec4).
   // One wave of tiles with a long K (the MLP's 4096 x 1024 x 4096: 0.776 ms against 0.792) also takes
   // LARGE_VEC4; with a short K, LARGE_PAIRS (batched 64 x 256^3: 0.0670 against 0.0714).
-  // An epilogue runs in the tile kernel's stores (not under split K, where the combine runs it): LARGE_PAIRS
-  // (LARGE_FRAG where A loads along m: planMatmul, tileForLoads).
-  const vec4 = spec.epilogue ? TILE_LARGE_PAIRS : TILE_LARGE_VEC4;
+  // An epilogue runs in the tile kernel's stores (not under split K, where the combine runs it): LARGE_STAGED
+  // from a K of LONG_K, LARGE_PAIRS below (LARGE_PAIRS for x @ w.T, LARGE_FRAG where A loads along m:
+  // planMatmul, tileForLoads).
+  const vec4 = spec.epilogue ? (k >= LONG_K ? TILE_LARGE_STAGED : TILE_LARGE_PAIRS) : TILE_LARGE_VEC4;
   if (tiles(TILE_LARGE) >= 2 * FILL_WORKGROUPS) return { ...base, variant: 'tiled', tile: vec4 };
   if (tiles(TILE_LARGE) >= FILL_WORKGROUPS / 2) return { ...base, variant: 'tiled', tile: k >= LONG_K ? vec4 : TILE_LARGE_PAIRS };
   // Too few large tiles: split a long K over them; with a short K, smaller tiles (and split K if it helps).
@@ -349,7 +358,8 @@ export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmP
     tile = tileForLoads(tile, splitsWanted > 1, (t) => {
       const loads = tiledLoads(spec, t, splitsWanted > 1);
       const a = tileLanes(spec.a, loads.a, loads.vectors);
-      return { vec4: a !== null && tileLanes(spec.b, loads.b, loads.vectors) !== null, aAlongM: a === 'major' };
+      const b = tileLanes(spec.b, loads.b, loads.vectors);
+      return { vec4: a !== null && b !== null, aAlongM: a === 'major', bAlongK: b === 'k' };
     }, spec.k);
   }
   return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);
@@ -361,6 +371,8 @@ export interface TileLoads {
   readonly vec4: boolean;
   /** A's tile loads run along m (A stored [k, m]: x.T @ w), so its vectors go to workgroup memory as loaded. */
   readonly aAlongM: boolean;
+  /** B's tile loads run along k (B stored [n, k]: x @ w.T). */
+  readonly bAlongK: boolean;
 }
 
 /**
@@ -373,13 +385,17 @@ export interface TileLoads {
  * narrow tile. Where A loads along m, LARGE_FRAG takes LARGE_PAIRS's place: `gemm-sweep --set layout-tiles`
  * on the H100 found LARGE_PAIRS 7.5-11% slower than LARGE_FRAG on x.T @ w with an epilogue and 18-34% on
  * x.T @ w.T + bias then gelu, LARGE_FRAG at most 1.3% behind it on x.T @ w.T + bias; on x @ w and x @ w.T
- * LARGE_PAIRS stays, up to 6.5% ahead. Every other tile is returned unchanged.
+ * LARGE_PAIRS stays, up to 6.5% ahead. LARGE_STAGED gives way to LARGE_PAIRS on x @ w.T, where both operands
+ * load along k (4096^3 + gelu 3.001 ms against 2.907, 4096 x 4096 x 1024 0.781 against 0.744); in the
+ * other layouts it stays (x.T @ w.T + gelu on 4096^3 2.896 against LARGE_FRAG's 3.033). Every other tile is
+ * returned unchanged.
  */
 export function tileForLoads(chosen: TileConfig, split: boolean, loads: (tile: TileConfig) => TileLoads, k = Number.POSITIVE_INFINITY): TileConfig {
   if (NARROW_TILES.includes(chosen)) return loads(chosen).vec4 ? chosen : k <= 64 ? TILE_SMALL_K : TILE_MEDIUM;
-  if (chosen !== TILE_LARGE_VEC4 && chosen !== TILE_LARGE_PAIRS) return chosen;
+  if (chosen !== TILE_LARGE_VEC4 && chosen !== TILE_LARGE_PAIRS && chosen !== TILE_LARGE_STAGED) return chosen;
   const l = loads(chosen);
   if (!l.vec4) return split ? TILE_SPLIT : TILE_LARGE;
+  if (chosen === TILE_LARGE_STAGED) return !l.aAlongM && l.bAlongK ? TILE_LARGE_PAIRS : chosen;
   return chosen === TILE_LARGE_PAIRS && l.aAlongM ? TILE_LARGE_FRAG : chosen;
 }
 

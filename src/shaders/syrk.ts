@@ -204,7 +204,8 @@ export function planSyrk(spec: SyrkSpec, options: SyrkOptions = {}): GemmProgram
     tile = tileForLoads(tile, splitsWanted > 1, (t) => {
       const loads = tiledLoads(spec, t, splitK(spec.k, splitsWanted, t.bk).splits > 1);
       const axis = tileLanes(spec.x, loads.axis, loads.vectors);
-      return { vec4: axis !== null, aAlongM: axis === 'major' };
+      // X is both operands, loaded the same way: along m and n, or along k.
+      return { vec4: axis !== null, aAlongM: axis === 'major', bAlongK: axis === 'k' };
     }, spec.k);
   }
   return planTiled(spec, tile, splitsWanted, maxPerDim, options.workgroupStorage);

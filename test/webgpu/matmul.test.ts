@@ -39,6 +39,7 @@ import {
   TILE_LARGE,
   TILE_LARGE_FRAG,
   TILE_LARGE_PAIRS,
+  TILE_LARGE_STAGED,
   TILE_LARGE_VEC4,
   TILE_MEDIUM,
   TILE_SMALL_K,
@@ -56,7 +57,7 @@ import {
   type MatmulVariant,
   type TileConfig,
 } from '../../src/shaders/matmul.js';
-import { tileName } from '../../src/shaders/gemm-tiled.js';
+import { tileConfigError, tileName } from '../../src/shaders/gemm-tiled.js';
 import type { TypedArray } from '../../src/ir/dtype.js';
 import { compileGraph } from '../../src/lowering/compile.js';
 import { Storage } from '../../src/runtime/storage.js';
@@ -420,11 +421,14 @@ describe('variant choice', () => {
     expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 4096 })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: 1 });
     expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 1024 })).toMatchObject({ tile: TILE_LARGE_VEC4 });
     expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 1020 })).toMatchObject({ tile: TILE_LARGE_PAIRS });
-    // An epilogue in the tile kernel's stores: LARGE_PAIRS instead of LARGE_VEC4; under split K the combine
-    // runs it, and the tiles keep LARGE_VEC4.
+    // An epilogue in the tile kernel's stores: LARGE_STAGED instead of LARGE_VEC4 from K = 1024, LARGE_PAIRS
+    // below; under split K the combine runs it, and the tiles keep LARGE_VEC4.
     const epilogue = { expr: { steps: [{ kind: 'value', name: 'acc', dtype: 'float32' }] }, step: 0 } as const;
-    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 4096, epilogue })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_PAIRS, splitK: 1 });
-    expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 4096, epilogue })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_PAIRS, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 4096, epilogue })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_STAGED, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 1024, k: 4096, epilogue })).toMatchObject({ variant: 'tiled', tile: TILE_LARGE_STAGED, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 1024, epilogue })).toMatchObject({ tile: TILE_LARGE_STAGED });
+    expect(chooseMatmul({ batch: [], m: 4096, n: 4096, k: 1020, epilogue })).toMatchObject({ tile: TILE_LARGE_PAIRS });
+    expect(chooseMatmul({ batch: [], m: 65536, n: 256, k: 256, epilogue })).toMatchObject({ tile: TILE_LARGE_PAIRS });
     expect(chooseMatmul({ batch: [], m: 512, n: 512, k: 80000, epilogue })).toMatchObject({ tile: TILE_LARGE_VEC4, splitK: 16 });
     // The choice shows in the generated code.
     expect(generateMatmul(build(mat(33, 33, 7)).spec).wgsl).toContain('var<workgroup>');
@@ -474,17 +478,25 @@ describe('variant choice', () => {
     };
     expect(label(batched(512))).toEqual([`tiled ${tileName(TILE_LARGE_PAIRS)}`]);
     expect(label(batched(511))).toEqual(large);
-    // Where LARGE_PAIRS is chosen (an epilogue, or one wave of tiles) and A loads along m (x.T @ w):
-    // LARGE_FRAG; x @ w and x @ w.T keep LARGE_PAIRS, and x.T @ w without an epilogue LARGE_VEC4.
+    // Where LARGE_PAIRS is chosen (an epilogue with K under 1024, or one wave of tiles) and A loads along m
+    // (x.T @ w): LARGE_FRAG; x @ w and x @ w.T keep LARGE_PAIRS, and x.T @ w without an epilogue LARGE_VEC4.
+    // Where LARGE_STAGED is chosen (an epilogue from K = 1024), x @ w.T (both operands along k) takes
+    // LARGE_PAIRS, every other layout keeps it.
     const pairs = [`tiled ${tileName(TILE_LARGE_PAIRS)}`];
     const frag = [`tiled ${tileName(TILE_LARGE_FRAG)}`];
-    expect(label(big(4096, 4096, 1024, { epilogue: true }))).toEqual(pairs);
+    const staged = [`tiled ${tileName(TILE_LARGE_STAGED)}`];
+    expect(label(big(4096, 4096, 512, { epilogue: true }))).toEqual(pairs);
+    expect(label(big(4096, 4096, 512, { transB: true, epilogue: true }))).toEqual(pairs);
+    expect(label(big(4096, 4096, 512, { transA: true, epilogue: true }))).toEqual(frag);
+    expect(label(big(4096, 4096, 512, { transA: true, transB: true, epilogue: true }))).toEqual(frag);
+    expect(label(big(4096, 4096, 1024, { epilogue: true }))).toEqual(staged);
     expect(label(big(4096, 4096, 1024, { transB: true, epilogue: true }))).toEqual(pairs);
-    expect(label(big(4096, 4096, 1024, { transA: true, epilogue: true }))).toEqual(frag);
-    expect(label(big(4096, 4096, 1024, { transA: true, transB: true, epilogue: true }))).toEqual(frag);
+    expect(label(big(4096, 4096, 1024, { transA: true, epilogue: true }))).toEqual(staged);
+    expect(label(big(4096, 4096, 1024, { transA: true, transB: true, epilogue: true }))).toEqual(staged);
+    expect(label(big(4096, 4093, 1024, { epilogue: true }))).toEqual(large); // n odd: B scalar
     expect(label(big(4096, 4096, 1024, { transA: true }))).toEqual(vec4);
     expect(label({ ...batched(512), a: { ...batched(512).a, rowStride: 1, colStride: 1024 } })).toEqual(frag);
-    expect(label(big(4094, 4096, 1024, { transA: true, epilogue: true }))).toEqual(large); // m not a multiple of 4: A scalar
+    expect(label(big(4094, 4096, 512, { transA: true, epilogue: true }))).toEqual(large); // m not a multiple of 4: A scalar
     // Split K: LARGE_VEC4's ranges, SPLIT's where an operand loads scalars.
     expect(label(big(512, 512, 80000))).toEqual([`tiled ${tileName(TILE_LARGE_VEC4)} split 16`, 'combine 16']);
     expect(label(big(512, 512, 80000, { aOffset: 2 }))).toEqual([`tiled ${tileName(TILE_SPLIT)} split 16`, 'combine 16']);
@@ -652,6 +664,14 @@ const TILE_CASES: readonly Case[] = [
 ];
 
 describe('matmul tile configurations', () => {
+  it('staged stores only where one stage of square tiles holds the band of 4 rows per thread row', () => {
+    expect(tileConfigError(TILE_LARGE_STAGED)).toBeNull();
+    // 128x128 of 8x8: a band of 64 rows, more than the 2 x 16 rows of the tiles.
+    expect(tileConfigError({ ...TILE_LARGE_STAGED, tm: 8 })).toMatch(/staged/);
+    expect(tileConfigError({ ...TILE_LARGE_PAIRS, staged: true })).toMatch(/staged/); // two stages
+    expect(tileConfigError({ ...TILE_LARGE_STAGED, bn: 64 })).toMatch(/staged/); // not square
+    expect(tileName(TILE_LARGE_STAGED)).toBe('128x128x16/16x8.p.u.f.s.g8');
+  });
   for (const { tile, storage } of TILES) {
     gpuIt(`tiled ${tileName(tile)}${storage ? ` (${storage} bytes of workgroup memory)` : ''}`, async () => {
       for (const c of TILE_CASES) {
@@ -689,6 +709,22 @@ const PREFETCHING_TILES: readonly { readonly name: string; readonly tile: TileCo
       { ...trans(1, 132, 24, false, true), seed: 5 },
       { a: [2, 36, 20], b: [2, 20, 68], transposedStore: true, epilogue: true, seed: 6 },
       { ...mat(68, 72, 36), dtype: 'int32', gen: anyInts, seed: 7 },
+    ],
+  },
+  // LARGE_VEC4 with staged stores (the band of 32 rows through the tiles' memory, the epilogue on values
+  // read back): rows past m in a band, columns past n (n not a multiple of 4: lane by lane), transposes,
+  // broadcast batches, a transposed store, several K steps, int32.
+  {
+    name: 'TILE_LARGE_STAGED',
+    tile: TILE_LARGE_STAGED,
+    variant: /^tiled128x128$/,
+    cases: [
+      { ...mat(65, 72, 36), epilogue: true },
+      { ...trans(100, 66, 36, false, true), epilogue: true, seed: 2 },
+      { ...trans(132, 64, 40, true, true), epilogue: true, seed: 3 },
+      { a: [2, 1, 72, 16], b: [1, 3, 16, 68], seed: 4 },
+      { a: [2, 36, 20], b: [2, 20, 68], transposedStore: true, epilogue: true, seed: 5 },
+      { ...mat(68, 72, 36), dtype: 'int32', gen: anyInts, epilogue: true, seed: 6 },
     ],
   },
   ...(
