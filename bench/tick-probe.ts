@@ -10,16 +10,13 @@
 // 1 dispatch with timestamps resolved and copied; and the 1-dispatch run with 0 to 5,000 other live buffers.
 //   ../shared/tools/gpu-prep bench/tick-probe.ts=tick-probe.mjs
 //   source .gpu/env.sh && node .gpu/tick-probe.mjs [--quick]
-import { create, globals } from 'webgpu';
-import { busyPipeline } from './busy-kernel.js';
+import { globals } from 'webgpu';
+import { busyPipeline, probeDevice } from './busy-kernel.js';
 
 Object.assign(globalThis, globals);
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 5 : 60;
-const gpu = create(['disable-dawn-features=timestamp_quantization']);
-const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-if (!adapter) throw new Error('tick-probe: no adapter');
-const device = await adapter.requestDevice({ requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [] });
+const { adapter, device } = await probeDevice('tick-probe', 'optional');
 const pipeline = busyPipeline(device);
 /** A kernel of `n` threads and `iters` steps, with its bind group. */
 function kernel(n: number, iters: number): GPUBindGroup {

@@ -11,17 +11,14 @@
 //   late      the same, but until 200 us after the expected end (the wait then only sees a finished kernel)
 //   ../shared/tools/gpu-prep bench/wait-latency.ts=wait-latency.mjs
 //   source .gpu/env.sh && node .gpu/wait-latency.mjs [--quick]
-import { create, globals } from 'webgpu';
-import { busyPipeline } from './busy-kernel.js';
+import { globals } from 'webgpu';
+import { busyPipeline, probeDevice } from './busy-kernel.js';
 
 Object.assign(globalThis, globals);
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 3 : 40;
 
-const gpu = create(['disable-dawn-features=timestamp_quantization']);
-const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-if (!adapter) throw new Error('wait-latency: no adapter');
-const device = await adapter.requestDevice({ requiredFeatures: ['timestamp-query'] });
+const { adapter, device } = await probeDevice('wait-latency', 'required');
 const pipeline = busyPipeline(device);
 const N = quick ? 256 * 4 : 264 * 256 * 4;
 const buf = device.createBuffer({ size: N * 4, usage: GPUBufferUsage.STORAGE });

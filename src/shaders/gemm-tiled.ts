@@ -467,8 +467,8 @@ export function generateTiledCore(spec: TiledCoreSpec): TiledCore {
     ...accs,
     ...regs,
     ...loop,
-    `let r0 = row0 + ty * 4u;`,
-    `let c0 = col0 + tx * 4u;`,
+    // A thread's first output row and column (staged stores address the band instead).
+    ...(c.staged ? [] : [`let r0 = row0 + ty * 4u;`, `let c0 = col0 + tx * 4u;`]),
     ...stores,
   ];
   const decls = [
