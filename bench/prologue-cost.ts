@@ -7,7 +7,7 @@
 // drops to 345 MHz), and no result is read back during the timing.
 //
 //   ../shared/tools/gpu-prep bench/prologue-cost.ts=prologue-cost.mjs
-//   source .gpu/env.sh && node .gpu/prologue-cost.mjs [--rounds N] [--smoke]
+//   source .gpu/env.sh && node .gpu/prologue-cost.mjs [--rounds N] [--smoke] [--only REGEX]
 import * as wg from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { extractProgram } from '../src/api/program.js';
@@ -22,6 +22,8 @@ const argv = process.argv.slice(2);
 const SMOKE = argv.includes('--smoke');
 const WARM_MS = SMOKE ? 0 : 1500;
 const ROUNDS = argv.includes('--rounds') ? Number(argv[argv.indexOf('--rounds') + 1]) : SMOKE ? 2 : 15;
+/** `--only REGEX`: the cases whose name matches. */
+const ONLY = argv.includes('--only') ? new RegExp(argv[argv.indexOf('--only') + 1]) : null;
 
 interface Case {
   name: string;
@@ -30,6 +32,7 @@ interface Case {
 }
 
 const s = (n: number) => (SMOKE ? Math.max(8, n / 32) : n);
+const g = (n: number) => (SMOKE ? 512 : n);
 const CASES: Case[] = [
   ...(['sub', 'relu', 'tanh', 'gelu'] as const).map((op) => ({
     name: `gemm ${s(4096)}^3, A = ${op === 'sub' ? 'x - mu' : `${op}(x)`}`,
@@ -63,6 +66,25 @@ const CASES: Case[] = [
     },
   })),
   { name: `gemm ${s(4096)}x${s(1024)}x${s(4096)}, A = x - mu`, build: (rand) => rand([s(4096), s(4096)], 16).sub(rand([s(4096)], 17)).matmul(rand([s(4096), s(1024)], 18)) },
+  // Stop 22: gemv's short operand computed as loaded (any elementwise op), and prologue values (PCA's norm
+  // computed by the next product's workgroups): a power iteration of 20 steps is then 21 dispatches, not 40.
+  // (The smoke sizes stay at 512, where these products still take gemv.)
+  ...([512, 4096] as const).map((d) => ({
+    name: `power iteration ${g(d)}, 20 steps`,
+    build: (rand: (shape: number[], seed: number) => Tensor) => {
+      const c = rand([g(d), g(d)], 19);
+      let v = wg.ones([g(d), 1]).div(Math.sqrt(g(d)));
+      for (let i = 0; i < 20; i++) {
+        const u = c.matmul(v);
+        v = u.div(u.square().sum().sqrt());
+      }
+      return v;
+    },
+  })),
+  { name: `gemv ${g(4096)}x${g(4096)} @ v / ||v||`, build: (rand) => { const v = rand([g(4096), 1], 20); return rand([g(4096), g(4096)], 21).matmul(v.div(v.square().sum().sqrt())); } },
+  { name: `gemv ${g(4096)}x${g(4096)} @ tanh(v)`, build: (rand) => rand([g(4096), g(4096)], 22).matmul(rand([g(4096), 1], 23).tanh()) },
+  { name: `gemv tanh(x) @ ${g(4096)}x${g(4096)} (n layout)`, build: (rand) => rand([1, g(4096)], 24).tanh().matmul(rand([g(4096), g(4096)], 25)) },
+  { name: `gemv 8x${g(4096)} gelu(x) @ w.T ${g(4096)}x${g(4096)}`, build: (rand) => rand([8, g(4096)], 26).gelu().matmul(rand([g(4096), g(4096)], 27).T) },
 ];
 
 /** The compilations compared: the default pipeline, the prologue allowed up to 8 loads per element, none. */
@@ -93,7 +115,7 @@ async function main() {
   if (!backend.context.features.includes('timestamp-query')) throw new Error('the adapter has no timestamp-query');
   console.log(`prologue-cost: ${ctx.adapterName}; ${ROUNDS} rounds, GPU ms (median), the compilations alternating (upto8: the prologue allowed up to 8 loads per element)`);
   console.log(`${'product'.padEnd(52)} ${PIPELINES.map((p) => p.name.padStart(9)).join(' ')}  ratio  dispatches`);
-  for (const c of CASES) {
+  for (const c of CASES.filter((x) => !ONLY || ONLY.test(x.name))) {
     const out = c.build(random);
     const { graph, args } = extractProgram([out.node]);
     const variants = PIPELINES.map((p) => runPasses(graph, p.passes).graph);

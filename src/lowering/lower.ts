@@ -12,6 +12,7 @@ import { generateElementwise, type ElementwiseKernel, type ElementwiseSpec, type
 import { isFlatAccess, type Access, type Expr, type ExprStep } from '../shaders/expr.js';
 import { planMatmul, type GemmProgram, type MatrixOperand } from '../shaders/matmul.js';
 import type { OperandPrologue } from '../shaders/prologue.js';
+import type { PrologueReduceOp, PrologueValue } from '../shaders/prologue-values.js';
 import { generateRow, type RowReduceOp, type RowSpec, type RowStage } from '../shaders/row.js';
 import { generateRowSplit, planRowSplit, rowFastAxis, rowSplitTuning, type RowSplitTuning } from '../shaders/row-split.js';
 import { DEFAULT_MAX_BUFFERS } from '../passes/fusion.js';
@@ -343,19 +344,60 @@ class Lowering {
     const reads = [...operandReads, ...this.externalReads(epilogue, set)];
     const slot = this.newSlot(out.dtype, out.shape, 'temp');
     const { buffers, bindings, nameOf } = this.bind(reads, [{ slot, dtype: out.dtype }]);
-    const prologues = anchor.inputs.map((input, i) => {
+    const prologues = anchor.inputs.map((input, i): OperandPrologue | undefined => {
       const nodes = prologueOf[i];
       if (!nodes) return undefined;
+      const { values, valueName, needed } = this.prologueValues(nodes, i === 0 ? 'pa' : 'pb', nameOf);
       // Over the operand's own [...batch, rows, cols], then its logical matrix (the last two strides swapped under a trans flag).
       const space = [...anchor.shape.slice(0, -2), ...input.shape.slice(-2)];
-      const { expr, index } = this.exprFor(nodes, space, new Map(), nameOf);
+      const { expr, operand } = this.exprFor(needed([input]), space, valueName, nameOf);
+      const step = operand(input);
       const trans = anchor.attrs[i === 0 ? 'transA' : 'transB'] === true;
-      return { expr: trans ? transposedExpr(expr) : expr, step: index.get(input)! };
+      return { expr: trans ? transposedExpr(expr) : expr, step, ...(values.length > 0 ? { values } : {}) };
     });
     const { expr, index } = this.exprFor(epilogue, anchor.shape, new Map([[anchor, 'acc']]), nameOf);
     const kernel = this.gemm(anchor, buffers, nameOf, slot, epilogue.length > 0 ? { expr, step: index.get(out)! } : undefined, prologues);
     this.emitProduct(`fused.${kernel.name}+${members.length - 1}`, kernel, buffers, bindings, this.irOf(members), reads, operandReads.length, sizeOf(out.shape));
     this.views.set(out, rowMajorView(slot, out.dtype, out.shape));
+  }
+
+  /**
+   * The prologue values of an operand's prologue `nodes` (src/shaders/prologue-values.ts): its whole
+   * reductions, and the one-element values computed from them, named `<prefix>v<i>`; `needed(roots)` is the
+   * rest of the prologue the roots read (what an expression over their space computes), the values excluded.
+   */
+  private prologueValues(nodes: readonly Node[], prefix: string, nameOf: (slot: number) => string) {
+    const inside = new Set(nodes);
+    const isValue = new Set<Node>();
+    for (const n of nodes) if (isReduction(n) || (sizeOf(n.shape) === 1 && n.inputs.some((x) => isValue.has(x)))) isValue.add(n);
+    const needed = (roots: readonly Node[]) => {
+      const want = new Set<Node>();
+      const stack = [...roots];
+      while (stack.length > 0) {
+        const n = stack.pop()!;
+        if (!inside.has(n) || isValue.has(n) || want.has(n)) continue;
+        want.add(n);
+        stack.push(...n.inputs);
+      }
+      return nodes.filter((n) => want.has(n));
+    };
+    const values: PrologueValue[] = [];
+    const valueName = new Map<Node, string>();
+    for (const n of nodes) {
+      if (!isValue.has(n)) continue;
+      const name = `${prefix}v${valueName.size}`;
+      if (isReduction(n)) {
+        const x = n.inputs[0];
+        if (sizeOf(n.shape) !== 1 || (x.dtype !== 'float32' && x.dtype !== 'int32')) throw new Error(`internal: a prologue value must reduce a float32 or int32 tensor to one element, got ${this.line(n)}`);
+        const { expr, operand } = this.exprFor(needed([x]), x.shape, valueName, nameOf);
+        values.push({ kind: 'reduce', op: n.op as PrologueReduceOp, dtype: x.dtype, space: x.shape, expr, step: operand(x), name });
+      } else {
+        const { expr, index } = this.exprFor([...needed(n.inputs), n], n.shape, valueName, nameOf);
+        values.push({ kind: 'value', expr, step: index.get(n)!, name, dtype: n.dtype, rank: n.shape.length });
+      }
+      valueName.set(n, name);
+    }
+    return { values, valueName, needed };
   }
 
   /**

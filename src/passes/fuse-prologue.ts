@@ -16,10 +16,18 @@
 // twice) 0.255 against 0.276; but x - mu or relu(x) feeding 4096^3 (A loaded 32 times) 3.29 against 2.94,
 // gelu(w) as the B of 4096 x 1024 x 4096 0.890 against 0.801, and tanh(x) in the SYRK 0.435 against 0.249.
 // So a product takes a prologue only
-// - from the tiled kernel (chooseMatmul / chooseSyrk on the shape; the direct and gemv kernels have none),
+// - from the tiled kernel (chooseMatmul / chooseSyrk on the shape), or on the short operand of the gemv
+//   kernel (below); the direct kernel and gemv's long operand have none,
 // - loading each operand element at most MAX_PROLOGUE_LOADS times (A: once per column tile, B: once per row
 //   tile), a SYRK's X at most MAX_SYRK_PROLOGUE_LOADS times (once per tile of its row of the triangle),
 // - of CHEAP_OPS only (no transcendental function, division or power).
+// gemv's short operand (a vector, or up to 8 rows: the normalised vector of a power iteration, an activation
+// times a weight matrix) is loaded by every workgroup beside a stream of the long operand, the kernel's
+// bound, so its prologue may hold any elementwise op, and also prologue values (src/shaders/prologue-
+// values.ts): whole reductions to one element and the one-element values computed from them, which each
+// workgroup computes before its loop. A reduction joins when it reduces no more elements than the operand
+// has (the operand itself, typically: no more than each workgroup loads anyway). PCA's step v = u / ||u||
+// then runs inside the next product C @ v, one dispatch an iteration instead of two.
 // Why the SYRK's limit is higher (stop 20, prologue-cost's upto8 column: each limit at 8): since SYRKs of up
 // to 512 features take the 64x64 tile (chooseSyrk), X's 512 columns are loaded 8 times; with the prologue the
 // covariance of 512 x 20000 took 0.245 ms against 0.249 stored (512 x 80000 0.770 against 0.782, 384 x
@@ -27,7 +35,9 @@
 // 1024 x 4096) took 0.834 against 0.798 stored.
 import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
-import { shapesEqual, type Shape } from '../ir/shape.js';
+import { OPS } from '../ir/ops.js';
+import { shapesEqual, sizeOf, type Shape } from '../ir/shape.js';
+import { PROLOGUE_REDUCE_OPS } from '../shaders/prologue-values.js';
 import { chooseMatmul } from '../shaders/matmul.js';
 import { chooseSyrk } from '../shaders/syrk.js';
 import { Clusters, isElementwiseOp } from './fusion.js';
@@ -42,10 +52,10 @@ export const CHEAP_OPS: ReadonlySet<string> = new Set(['neg', 'abs', 'square', '
 
 /**
  * How many times the product's kernel loads each element of its operand `i` when that kernel is the tiled
- * one (chooseMatmul / chooseSyrk on the shape), else null: the direct and gemv kernels take no prologue.
- * (An empty output takes the direct kernel.)
+ * one (chooseMatmul / chooseSyrk on the shape), 'gemv' for the short operand of the gemv kernel, else null:
+ * the direct kernel and gemv's long operand take no prologue. (An empty output takes the direct kernel.)
  */
-export function prologueLoads(product: Node, i: number): number | null {
+export function prologueLoads(product: Node, i: number): number | 'gemv' | null {
   if (product.dtype !== 'float32' && product.dtype !== 'int32') return null;
   const batch = product.shape.slice(0, -2);
   const x = product.inputs[0].shape;
@@ -56,8 +66,26 @@ export function prologueLoads(product: Node, i: number): number | null {
     return c.variant === 'tiled' ? Math.ceil(n / c.tile.bm) : null;
   }
   const c = chooseMatmul({ batch, m, n, k });
+  // gemv's rows are the short side (planMatmul): B's columns when n < m, else A's rows.
+  if (c.variant === 'gemv') return i === (n < m ? 1 : 0) ? 'gemv' : null;
   if (c.variant !== 'tiled') return null;
   return i === 0 ? Math.ceil(n / c.tile.bn) : Math.ceil(m / c.tile.bm);
+}
+
+/**
+ * Whether a producer of a gemv's short operand may join its prologue as a prologue value (src/shaders/
+ * prologue-values.ts): a reduction of a float32 or int32 tensor to one element, with an identity and a plain
+ * combine, over no more elements than the operand has (each workgroup walks it before its loop, at most what
+ * it loads of the operand itself).
+ */
+function valueReduction(p: Node, operand: Node): boolean {
+  const x = p.inputs[0];
+  return (
+    (PROLOGUE_REDUCE_OPS as readonly string[]).includes(p.op) &&
+    sizeOf(p.shape) === 1 &&
+    (x.dtype === 'float32' || x.dtype === 'int32') &&
+    sizeOf(x.shape) <= sizeOf(operand.shape)
+  );
 }
 
 /** maxLoads: MAX_PROLOGUE_LOADS (MAX_SYRK_PROLOGUE_LOADS for a SYRK) unless a measurement asks otherwise (bench/prologue-cost.ts). */
@@ -67,12 +95,19 @@ export function fusePrologues(graph: Graph, maxBuffers?: number, maxLoads?: numb
   for (const m of c.order) {
     if (m.op !== 'matmul' && m.op !== 'syrk') continue;
     const candidates: Node[] = [];
+    // Operands of gemv's short side: any elementwise op, and prologue values (see the header).
+    const gemvShort = new Set<Node>();
     for (const x of new Set(m.inputs)) {
       if (!isElementwiseOp(x) || c.groupOf.has(x)) continue;
       // An operand used twice (x @ x) is loaded as both: the larger count decides.
       const loads = m.inputs.flatMap((y, j) => (y === x ? [prologueLoads(m, j)] : []));
       if (loads.includes(null)) {
-        fired.push(`keep ${c.name(x)}: ${c.name(m)}'s kernel is not the tiled one (no prologue)`);
+        fired.push(`keep ${c.name(x)}: ${c.name(m)}'s kernel is not the tiled one nor gemv's short side (no prologue)`);
+        continue;
+      }
+      if (loads.every((l) => l === 'gemv')) {
+        gemvShort.add(x);
+        candidates.push(x);
         continue;
       }
       const most = Math.max(...(loads as number[]));
@@ -88,12 +123,16 @@ export function fusePrologues(graph: Graph, maxBuffers?: number, maxLoads?: numb
     const group = new Set(existing === undefined ? [m] : c.members.get(existing)!);
     const added: Node[] = [];
     // Depth first from each operand: a producer joins when its every use is in the group and it has the
-    // shape of the consumer that reached it (an operand: its own).
-    const stack: { p: Node; shape: Shape }[] = candidates.map((p) => ({ p, shape: p.shape }));
+    // shape of the consumer that reached it (an operand: its own). Into a gemv's short operand also
+    // one-element values and whole reductions (prologue values), whose input chain then has the reduced
+    // tensor's shape.
+    const stack: { p: Node; shape: Shape; gemv: Node | null }[] = candidates.map((p) => ({ p, shape: p.shape, gemv: gemvShort.has(p) ? p : null }));
     while (stack.length > 0) {
-      const { p, shape } = stack.pop()!;
-      if (group.has(p) || !isElementwiseOp(p) || c.groupOf.has(p) || c.outputs.has(p) || !shapesEqual(p.shape, shape)) continue;
-      if (!CHEAP_OPS.has(p.op)) {
+      const { p, shape, gemv } = stack.pop()!;
+      if (group.has(p) || c.groupOf.has(p) || c.outputs.has(p)) continue;
+      const reduction = gemv !== null && OPS[p.op].kind === 'reduce' && valueReduction(p, gemv);
+      if (!reduction && (!isElementwiseOp(p) || !(shapesEqual(p.shape, shape) || (gemv !== null && sizeOf(p.shape) === 1)))) continue;
+      if (gemv === null && !CHEAP_OPS.has(p.op)) {
         fired.push(`stop ${c.name(m)}'s prologue at ${c.name(p)} ${p.op}: not a cheap op, it is stored instead`);
         continue;
       }
@@ -105,7 +144,7 @@ export function fusePrologues(graph: Graph, maxBuffers?: number, maxLoads?: numb
       }
       group.add(p);
       added.push(p);
-      stack.push(...p.inputs.map((i) => ({ p: i, shape: p.shape })));
+      stack.push(...p.inputs.map((i) => ({ p: i, shape: reduction ? i.shape : p.shape, gemv })));
     }
     if (added.length === 0) continue;
     const g = existing ?? c.newGroup();

@@ -42,8 +42,11 @@ export interface GemvCoreSpec {
   readonly n: number;
   readonly k: number;
   readonly batches: number;
-  /** The small operand [m, k]; vec4: loaded as vectors along k (with B's 'k' layout only). */
-  readonly a: { readonly buffer: string; readonly base: string; readonly rowStride: number; readonly kStride: number; readonly vec4: boolean };
+  /**
+   * The small operand [m, k]; vec4: loaded as vectors along k (with B's 'k' layout only); load: the name of
+   * its prologue's load function `(bz, row, k)` (a vector along k with vec4, else a scalar) instead of the buffer.
+   */
+  readonly a: { readonly buffer: string; readonly base: string; readonly rowStride: number; readonly kStride: number; readonly vec4: boolean; readonly load?: string };
   /** The large operand [k, n]; vec4 along its n ('major') or k axis, or null. */
   readonly b: { readonly buffer: string; readonly base: string; readonly kStride: number; readonly nStride: number; readonly vec4: 'major' | 'k' | null };
   readonly config: GemvConfig;
@@ -83,6 +86,10 @@ export function generateGemvCore(spec: GemvCoreSpec): { decls: string[]; entry: 
     const bIndex = `${b.base}${term(kq, b.kStride)}${term('col', b.nStride)}`;
     lines.push(`let bq${u} = ${b.buffer}[${b.vec4 ? `(${bIndex}) / 4u` : bIndex}];`);
     for (let i = 0; i < m; i++) {
+      if (a.load) {
+        lines.push(`let aq${u}_${i} = ${a.load}(bz, ${i}u, ${kq});`);
+        continue;
+      }
       const aIndex = `${a.base}${i === 0 ? '' : ` + ${i * a.rowStride}u`}${term(kq, a.kStride)}`;
       if (vk === 4) {
         lines.push(

@@ -31,6 +31,7 @@ import { gemvConfigError, gemvLayout, generateGemvCore, type GemvConfig } from '
 import { describeLoads, generateTiledCore, tileConfigError, tileName, tileThreads, type CoreOperand, type TileConfig } from './gemm-tiled.js';
 import { grid1d, LINEAR_WORKGROUP, MAX_WORKGROUPS_PER_DIM } from './grid.js';
 import { checkPrologue, prologueBuffers, prologueFunction, prologueLanes, prologueWants, type MajorAxis, type OperandPrologue } from './prologue.js';
+import { prologueValuesCode } from './prologue-values.js';
 import { indent, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export type { GemvConfig } from './gemv.js';
@@ -351,7 +352,15 @@ export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmP
     return { temps: [], variant: 'direct', dispatches: [{ kernel: generateDirect(spec, maxPerDim), buffers: spec.buffers, label: 'direct' }] };
   }
   const splitsWanted = options.splitK ?? (options.variant && options.variant !== chosen.variant ? 1 : chosen.splitK);
-  if ((spec.a.prologue || spec.b.prologue) && variant !== 'tiled') throw new Error(`internal: matmul [${spec.m} x ${spec.k}] @ [${spec.k} x ${spec.n}]: an operand prologue needs the tiled variant, not ${variant}`);
+  const shape = `[${spec.m} x ${spec.k}] @ [${spec.k} x ${spec.n}]`;
+  if (variant === 'gemv') {
+    // gemv takes a prologue on its short operand only (the long one streams once, as stored).
+    const longSide = spec.n < spec.m ? spec.a : spec.b;
+    if (longSide.prologue) throw new Error(`internal: matmul ${shape}: gemv takes a prologue only on its short operand`);
+  } else if (spec.a.prologue || spec.b.prologue) {
+    if (variant !== 'tiled') throw new Error(`internal: matmul ${shape}: an operand prologue needs the tiled or gemv variant, not ${variant}`);
+    if (spec.a.prologue?.values?.length || spec.b.prologue?.values?.length) throw new Error(`internal: matmul ${shape}: prologue values need the gemv variant, not ${variant}`);
+  }
   if (variant === 'gemv') return planGemv(spec, options.gemv, options.splitK, maxPerDim);
   let tile = options.tile ?? (options.variant && options.variant !== chosen.variant ? TILE_LARGE : chosen.tile);
   if (!options.tile) {
@@ -947,17 +956,24 @@ function planGemv(spec: MatmulSpec, given: GemvConfig | undefined, splitsGiven: 
   const wanted = narrow || groups >= enough ? 1 : Math.min(Math.ceil(target / groups), Math.floor(k / minRange), 64);
   const split = splitK(k, splitsGiven ?? Math.max(1, wanted), 4);
   const partial = split.splits > 1;
-  const smallAxis = vec4LoadAxis({ ...small, majorStride: small.rowStride, kStride: small.colStride }, batch, { extent: -1, tile: 4 }, { extent: k, tile: 4 });
+  const prologue = small.prologue;
+  // A prologue's matrix is the original operand's: the kernel's row is B's column when swapped.
+  const smallMajor: MajorAxis = swapped ? 'col' : 'row';
+  const smallAxis = prologue ? null : vec4LoadAxis({ ...small, majorStride: small.rowStride, kStride: small.colStride }, batch, { extent: -1, tile: 4 }, { extent: k, tile: 4 });
   const bigVec = bigAxis;
   const smallVec = bigAxis === 'k' && smallAxis === 'k';
   const lanes = bigVec === 'major' ? 4 : 1;
   const storeVec = !partial && !swapped && lanes === 4 && vec4Store(spec.store.access, batch, n);
   const wants = [
     { buffer: big.buffer, vec4: bigVec !== null },
-    { buffer: small.buffer, vec4: smallVec },
+    ...(prologue ? prologueWants(prologue, batch, smallMajor, bigVec === 'k' ? 'k' : null) : [{ buffer: small.buffer, vec4: smallVec }]),
     ...(partial ? [] : [{ buffer: spec.store.buffer, vec4: storeVec }, ...epilogueLoads(spec.epilogue).map((x) => ({ buffer: x, vec4: false }))]),
   ];
   const vectors = vec4Bindings(wants);
+  const vk4 = vectors.has(big.buffer) && bigVec === 'k';
+  const loader = prologue ? prologueFunction('wg_load_a', prologue, { dtype, batch, major: smallMajor, lanes: vk4 ? 'k' : null, vectors }) : null;
+  const threads = config.wn * config.wk;
+  const values = prologue?.values?.length ? prologueValuesCode(prologue.values, threads) : null;
   const store = storeFunction(spec, {
     lanes,
     swapped,
@@ -966,14 +982,17 @@ function planGemv(spec: MatmulSpec, given: GemvConfig | undefined, splitsGiven: 
     checkRow: false,
     checkCol: true,
   });
-  const bases = [`let base_a = ${sum(batchTerms(small, batch, batchCoords.names), small.offset)};`, `let base_b = ${sum(batchTerms(big, batch, batchCoords.names), big.offset)};`];
+  const bases = [
+    ...(prologue ? [] : [`let base_a = ${sum(batchTerms(small, batch, batchCoords.names), small.offset)};`]),
+    `let base_b = ${sum(batchTerms(big, batch, batchCoords.names), big.offset)};`,
+  ];
   const core = generateGemvCore({
     dtype,
     m: mk,
     n: nk,
     k,
     batches,
-    a: { buffer: small.buffer, base: 'base_a', rowStride: small.rowStride, kStride: small.colStride, vec4: vectors.has(small.buffer) && smallVec },
+    a: { buffer: small.buffer, base: 'base_a', rowStride: small.rowStride, kStride: small.colStride, vec4: !prologue && vectors.has(small.buffer) && smallVec, ...(prologue ? { load: 'wg_load_a' } : {}) },
     b: {
       buffer: big.buffer,
       base: 'base_b',
@@ -985,15 +1004,17 @@ function planGemv(spec: MatmulSpec, given: GemvConfig | undefined, splitsGiven: 
     splits: split.splits,
     kChunk: split.chunk,
     maxPerDim,
-    prelude: [...pruneLets(batchLets, bases), ...bases],
+    prelude: [...(values?.code ?? []), ...pruneLets(batchLets, bases), ...bases],
     storeArgs: partial ? 'bz, ks' : 'bz',
   });
-  const buffers = partial ? partialBuffers(spec, [small.buffer, big.buffer]) : spec.buffers;
+  const buffers = partial ? partialBuffers(spec, [...operandBuffers(small), big.buffer]) : spec.buffers;
+  const loaders = [...(values ? [{ text: values.decls, helpers: values.helpers }] : []), ...(loader ? [loader] : [])];
   const wgsl = productModule(
     bufferDecls(buffers, new Set([...vectors, ...store.vec4])),
     store,
-    header(spec, `gemv${swapped ? ' (transposed: C^T = B^T A^T)' : ''}: ${core.describe}${partial ? `, split K ${split.splits} x ${split.chunk} (partial sums)` : ''}`),
+    header(spec, `gemv${swapped ? ' (transposed: C^T = B^T A^T)' : ''}: ${core.describe}${partial ? `, split K ${split.splits} x ${split.chunk} (partial sums)` : ''}${values ? `; ${prologue!.values!.length} prologue values per workgroup` : ''}`),
     core,
+    loaderModule(loaders, store.helpers),
   );
   const product: GemmDispatch = { kernel: { wgsl, entryPoint: 'main', workgroups: core.workgroups }, buffers, label: `gemv ${core.describe}${partial ? ` split ${split.splits}` : ''}` };
   if (!partial) return { temps: [], dispatches: [product], variant: 'gemv' };

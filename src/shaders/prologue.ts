@@ -14,21 +14,28 @@ import type { Shape } from '../ir/shape.js';
 import { coordsOf } from './elementwise.js';
 import { emitExpr, indexOf, type Access, type Coords, type Expr, type LoadStep } from './expr.js';
 import { pruneLets } from './matmul.js';
+import { checkPrologueValues, type PrologueValue } from './prologue-values.js';
 import { fromStorage, indent, STORAGE_TYPE, toStorage, VALUE_TYPE } from './wgsl.js';
 
 export interface OperandPrologue {
-  /** Over the operand's logical matrix [...batch, rows, cols]; it may load buffers and generate leaves, but has no `value` step. */
+  /**
+   * Over the operand's logical matrix [...batch, rows, cols]; it may load buffers and generate leaves, and
+   * read `values` through `value` steps.
+   */
   readonly expr: Expr;
   /** The step whose value is the operand's element. */
   readonly step: number;
+  /** Whole reductions the expression reads, computed by each workgroup first (prologue-values.ts; gemv only). */
+  readonly values?: readonly PrologueValue[];
 }
 
 /** Which axis of the logical matrix the tile's major axis is: A's and SYRK's X rows, B's columns. */
 export type MajorAxis = 'row' | 'col';
 
-/** The buffers a prologue loads. */
+/** The buffers a prologue loads (its values' included). */
 export function prologueBuffers(p: OperandPrologue): string[] {
-  return [...new Set(p.expr.steps.flatMap((s) => (s.kind === 'load' ? [s.buffer] : [])))];
+  const exprs = [p.expr, ...(p.values ?? []).map((v) => v.expr)];
+  return [...new Set(exprs.flatMap((e) => e.steps.flatMap((s) => (s.kind === 'load' ? [s.buffer] : []))))];
 }
 
 /** The index of the logical axis that runs along the tile's `lanes` axis (major or k), counted from the end. */
@@ -63,7 +70,10 @@ export function prologueLanes(p: OperandPrologue, batch: Shape, major: MajorAxis
 
 /** What each buffer the prologue loads wants as its binding (see vec4Bindings): vec4 where every load of it reads whole lanes. */
 export function prologueWants(p: OperandPrologue, batch: Shape, major: MajorAxis, lanes: 'major' | 'k' | null): { buffer: string; vec4: boolean }[] {
-  return p.expr.steps.flatMap((s) => (s.kind === 'load' ? [{ buffer: s.buffer, vec4: lanes !== null && vectorLoad(s.access, batch, laneAxis(major, lanes)) }] : []));
+  const own = p.expr.steps.flatMap((s) => (s.kind === 'load' ? [{ buffer: s.buffer, vec4: lanes !== null && vectorLoad(s.access, batch, laneAxis(major, lanes)) }] : []));
+  // The values' loads walk their own space one element at a time.
+  const values = (p.values ?? []).flatMap((v) => v.expr.steps.flatMap((s) => (s.kind === 'load' ? [{ buffer: s.buffer, vec4: false }] : [])));
+  return [...own, ...values];
 }
 
 /**
@@ -113,14 +123,17 @@ export function prologueFunction(
   return { text: [`fn ${name}(bz: u32, gx: u32, gk: u32) -> ${type} {`, ...indent([...lets, ...body], 1), '}'], helpers };
 }
 
-/** The checks of a prologue: its step in range, no `value` step, and every buffer it loads bound. */
+/**
+ * The checks of a prologue: its step in range, `value` steps only of its values (checkPrologueValues), and
+ * every buffer it loads bound.
+ */
 export function checkPrologue(name: string, p: OperandPrologue, buffers: ReadonlySet<string>, rank: number, fail: (what: string) => void): void {
   if (p.step < 0 || p.step >= p.expr.steps.length) fail(`${name}'s prologue step ${p.step} is out of range`);
+  const values = p.values ?? [];
+  checkPrologueValues(values, (what) => fail(`${name}'s ${what}`));
   for (const s of p.expr.steps) {
-    if (s.kind === 'value') fail(`${name}'s prologue has a value step (${s.name})`);
-    if (s.kind === 'load') {
-      if (!buffers.has(s.buffer)) fail(`${name}'s prologue loads ${s.buffer}, which is not bound`);
-      if (s.access.strides.length !== rank) fail(`${name}'s prologue load of ${s.buffer} has ${s.access.strides.length} strides, not ${rank}`);
-    }
+    if (s.kind === 'value' && !values.some((v) => v.name === s.name)) fail(`${name}'s prologue reads a value it does not compute (${s.name})`);
+    if (s.kind === 'load' && s.access.strides.length !== rank) fail(`${name}'s prologue load of ${s.buffer} has ${s.access.strides.length} strides, not ${rank}`);
   }
+  for (const b of prologueBuffers(p)) if (!buffers.has(b)) fail(`${name}'s prologue loads ${b}, which is not bound`);
 }

@@ -178,14 +178,103 @@ describe('operand prologues', () => {
     expect(fired(centred(1056))).toMatch(/would compute it 9 times per element \(at most 8\)/);
   });
 
-  it('not fused: a gemv product, and an operand with another use', async () => {
+  it("not fused: gemv's long operand, and an operand with another use", async () => {
     const { randomF } = seededTensors(12);
     const [x, w] = [randomF([1, 300]), randomF([300, 64])];
-    const a = x.mul(2);
-    await check('gemv', a.matmul(w), { prologue: false, k: 300, bound: a.abs().matmul(w.abs()) });
+    const b = w.mul(2);
+    await check('gemv, long operand computed', x.matmul(b), { prologue: false, k: 300, bound: x.abs().matmul(b.abs()), dispatches: 2 });
     const [y, v] = [randomF([50, 60]), randomF([60, 50])];
     const c = y.add(1);
     const both = c.matmul(v).add(c.sum(1, true));
     await check('two uses', both, { prologue: false, k: 60, bound: c.abs().matmul(v.abs()).add(c.abs().sum(1, true)) });
+  });
+});
+
+describe("gemv's short operand: prologues and prologue values", () => {
+  it('(x * 2) @ w: a row vector computed as loaded (n layout, scalar lanes)', async () => {
+    const { randomF } = seededTensors(21);
+    const [x, w] = [randomF([1, 300]), randomF([300, 64])];
+    const a = x.mul(2);
+    const plan = await check('gemv prologue', a.matmul(w), { prologue: true, k: 300, bound: a.abs().matmul(w.abs()), dispatches: 1 });
+    expect(plan.dispatches[0].wgsl).toContain('gemv: n layout');
+  });
+
+  it('W @ tanh(v): any elementwise op, vector lanes along k (k layout)', async () => {
+    const { randomF } = seededTensors(22);
+    const [w, v] = [randomF([300, 256]), randomF([256, 1])];
+    const t = v.tanh();
+    const plan = await check('W @ tanh(v)', w.matmul(t), { prologue: true, k: 256, bound: w.abs().matmul(t.abs()), extra: 4e-6, dispatches: 1 });
+    expect(plan.dispatches[0].wgsl).toContain('gemv (transposed: C^T = B^T A^T): k layout');
+    expect(plan.dispatches[0].wgsl).toContain('fn wg_load_a(bz: u32, gx: u32, gk: u32) -> vec4<f32>');
+  });
+
+  it("power iteration: each product computes the previous one's norm in its workgroups, one dispatch an iteration", async () => {
+    const { randomF } = seededTensors(23);
+    const d = 300;
+    const x = randomF([d, d], -1, 1);
+    const c = x.matmul(x.T).div(d); // symmetric, positive semidefinite
+    let v = wg.ones([d, 1]).div(Math.sqrt(d));
+    const iters = 4;
+    for (let i = 0; i < iters; i++) {
+      const u = c.matmul(v);
+      v = u.div(u.square().sum().sqrt());
+    }
+    // C v: its scale is the last norm's, so a wrong norm shows (the direction alone would not tell).
+    const cv = c.matmul(v);
+    // The Gram matrix, the constant start, its first product, then each product with the norm of the one before.
+    const plan = await check('power iteration', cv, { prologue: true, k: d, bound: c.abs().matmul(v.abs()) });
+    const fused = plan.dispatches.filter((p) => p.wgsl.includes('prologue values per workgroup'));
+    expect(fused.length, plan.dispatches.map((p) => p.kernel).join(', ')).toBe(iters);
+    expect(plan.dispatches.filter((p) => p.kernel.startsWith('fused.row')).length).toBe(0);
+  });
+
+  it('values of several reductions: (u - max(u)) / (sum(u) + min(u)), unaligned k (scalar lanes), and a value read by the reduction after it', async () => {
+    const { randomF } = seededTensors(24);
+    const [w, u] = [randomF([1200, 37], -1, 1), randomF([37, 1], 1, 2)];
+    const a = u.sub(u.max()).div(u.sum().add(u.min()));
+    await check('several values', w.matmul(a), { prologue: true, k: 37, bound: w.abs().matmul(a.abs()), extra: 4e-6, dispatches: 1 });
+    // The variance about the mean: the sum of squares reads the mean, a value of the same prologue.
+    const centred = u.sub(u.mean());
+    const b = centred.div(centred.square().sum().sqrt());
+    await check('normalised about the mean', w.matmul(b), { prologue: true, k: 37, bound: w.abs().matmul(b.abs()), extra: 1e-5, dispatches: 1 });
+  });
+
+  it('split K (few workgroups): every workgroup computes the values over the whole operand', async () => {
+    const { randomF } = seededTensors(25);
+    const [w, u] = [randomF([16, 8192], -1, 1), randomF([8192, 1], -1, 1)];
+    const v = u.div(u.abs().sum());
+    const plan = await check('split gemv', w.matmul(v), { prologue: true, k: 8192, bound: w.abs().matmul(v.abs()), extra: 2e-6, dispatches: 2 });
+    expect(plan.dispatches[0].wgsl).toMatch(/split K \d+ x \d+ \(partial sums\); 1 prologue values per workgroup/);
+  });
+
+  it('int32: exact, with an integer sum as the value', async () => {
+    const { randomI } = seededTensors(26);
+    const [x, w] = [randomI([1, 96], -9, 9), randomI([96, 1100], -9, 9)];
+    await check('int32 (x - sum(x)) @ w', x.sub(x.sum()).matmul(w), { prologue: true, k: 96, dispatches: 1 });
+  });
+
+  it('batched: a value over the whole stack broadcasts to every batch; per-batch norms stay a row kernel, read by the prologue', async () => {
+    const { randomF } = seededTensors(27);
+    const [x, w] = [randomF([3, 1, 64], -1, 1), randomF([3, 64, 400], -1, 1)];
+    const whole = x.div(x.square().sum().sqrt());
+    await check('batched, whole', whole.matmul(w), { prologue: true, k: 64, bound: whole.abs().matmul(w.abs()), extra: 2e-6, dispatches: 1 });
+    const each = x.div(x.square().sum(-1, true).sqrt());
+    // The division still runs in the loads, reading the norms the row kernel stores.
+    const plan = await check('batched, per batch', each.matmul(w), { prologue: true, k: 64, bound: each.abs().matmul(w.abs()), extra: 2e-6, dispatches: 2 });
+    expect(plan.dispatches.some((p) => p.wgsl.includes('prologue values per workgroup'))).toBe(false);
+  });
+
+  it('not values: a reduction over more elements than the operand, or one kept as an output', async () => {
+    const { randomF } = seededTensors(28);
+    const [w, u, big] = [randomF([300, 64], -1, 1), randomF([64, 1], -1, 1), randomF([128, 1], -1, 1)];
+    const a = u.div(big.abs().sum());
+    await check('larger reduction', w.matmul(a), { prologue: true, k: 64, bound: w.abs().matmul(a.abs()), extra: 2e-6, dispatches: 2 });
+    const s = u.square().sum();
+    const b = u.div(s);
+    const { graph } = extractProgram([w.matmul(b).node, s.node]);
+    const after = runPasses(graph, DEFAULT_PIPELINE).graph;
+    const plan = lowerGraph(after);
+    expect(plan.dispatches.length, printGraph(after)).toBe(2);
+    expect(plan.dispatches.some((p) => p.wgsl.includes('prologue values per workgroup'))).toBe(false);
   });
 });

@@ -618,6 +618,20 @@ describe('spec checks', () => {
     const steps: ExprStep[] = [{ kind: 'value', name: 'sum', dtype: 'float32' }];
     expect(() => generateMatmul({ ...spec, epilogue: { expr: { steps }, step: 0 } })).toThrow(/acc/);
   });
+  it("rejects prologue values the kernel cannot compute: out of order, on gemv's long operand, in the tiled kernel", () => {
+    // 1 x 4 @ 4 x 1100: gemv, A (1 x 4) its short operand.
+    const spec = build(mat(1, 1100, 4)).spec;
+    const load: ExprStep = { kind: 'load', buffer: spec.a.buffer, dtype: 'float32', access: { offset: 0, strides: [4, 1] } };
+    const sumOf = (name: string, steps: ExprStep[]) => ({ kind: 'reduce' as const, op: 'sum' as const, dtype: 'float32' as const, space: [1, 4], expr: { steps }, step: steps.length - 1, name });
+    const divide = (value: string): ExprStep[] => [load, { kind: 'value', name: value, dtype: 'float32' }, { kind: 'op', op: 'div', args: [0, 1], attrs: {}, dtype: 'float32' }];
+    const prologue = (values: ReturnType<typeof sumOf>[], value = 'pav0') => ({ ...spec.a, prologue: { expr: { steps: divide(value) }, step: 2, values } });
+    expect(generateMatmul({ ...spec, a: prologue([sumOf('pav0', [load])]) }).wgsl).toContain('1 prologue values per workgroup');
+    expect(() => generateMatmul({ ...spec, a: prologue([sumOf('pav0', [load])], 'pav1') })).toThrow(/reads a value it does not compute \(pav1\)/);
+    expect(() => generateMatmul({ ...spec, a: prologue([sumOf('pav0', [{ kind: 'value', name: 'pav1', dtype: 'float32' }]), sumOf('pav1', [load])]) })).toThrow(/reads pav1 before it is computed/);
+    expect(() => generateMatmul({ ...spec, a: prologue([sumOf('pav0', [load]), sumOf('pav0', [load])]) })).toThrow(/not a fresh identifier/);
+    expect(() => generateMatmul({ ...spec, b: { ...spec.b, prologue: { expr: { steps: [{ ...load, buffer: spec.b.buffer, access: { offset: 0, strides: [1100, 1] } }] }, step: 0 } } })).toThrow(/only on its short operand/);
+    expect(() => generateMatmul({ ...spec, a: prologue([sumOf('pav0', [load])]) }, { variant: 'tiled' })).toThrow(/prologue values need the gemv variant/);
+  });
 });
 
 /**
