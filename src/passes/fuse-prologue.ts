@@ -23,9 +23,14 @@
 // - of CHEAP_OPS only (no transcendental function, division or power).
 // gemv's short operand (a vector, or up to 8 rows: the normalised vector of a power iteration, an activation
 // times a weight matrix) is loaded by every workgroup beside a stream of the long operand, the kernel's
-// bound, so its prologue may hold any elementwise op, and also prologue values (src/shaders/prologue-
-// values.ts): whole reductions to one element and the one-element values computed from them, which each
-// workgroup computes before its loop. A reduction joins when it reduces no more elements than the operand
+// bound. Where the threads walk the long operand along n (the 'n' layout: v^T @ W, W stored [k, n]) each
+// thread loads an element of it for 4 columns, and its prologue may hold any elementwise op (tanh(x) @ W on
+// 4096 x 4096: 0.0353 ms against 0.0451 stored); along k (the 'k' layout: W @ v, x @ w.T) every column's
+// threads load it again, one evaluation per multiply-add, so only CHEAP_OPS and division (W @ (v / ||v||)
+// 0.0375 against 0.0423; W @ tanh(v) 0.0442 against 0.0402, gelu(x) @ w.T over 8 rows 0.0945 against
+// 0.0682: stored; prologue-cost-2026-11-25-stop22). Also prologue values (src/shaders/prologue-values.ts):
+// whole reductions to one element and the one-element values computed from them, which each workgroup
+// computes once before its loop (any op). A reduction joins when it reduces no more elements than the operand
 // has (the operand itself, typically: no more than each workgroup loads anyway). PCA's step v = u / ||u||
 // then runs inside the next product C @ v, one dispatch an iteration instead of two.
 // Why the SYRK's limit is higher (stop 20, prologue-cost's upto8 column: each limit at 8): since SYRKs of up
@@ -50,12 +55,16 @@ export const MAX_SYRK_PROLOGUE_LOADS = 8;
 /** Ops a prologue may hold: a few instructions each (see the header). */
 export const CHEAP_OPS: ReadonlySet<string> = new Set(['neg', 'abs', 'square', 'sign', 'relu', 'floor', 'ceil', 'round', 'not', 'cast', 'add', 'sub', 'mul', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'and', 'or', 'where']);
 
+/** Ops a prologue on gemv's short operand may evaluate per load in the 'k' layout (see the header). */
+export const GEMV_K_OPS: ReadonlySet<string> = new Set([...CHEAP_OPS, 'div']);
+
 /**
  * How many times the product's kernel loads each element of its operand `i` when that kernel is the tiled
- * one (chooseMatmul / chooseSyrk on the shape), 'gemv' for the short operand of the gemv kernel, else null:
- * the direct kernel and gemv's long operand take no prologue. (An empty output takes the direct kernel.)
+ * one (chooseMatmul / chooseSyrk on the shape), 'gemv-n' / 'gemv-k' for the short operand of the gemv kernel
+ * in its n or k layout, else null: the direct kernel and gemv's long operand take no prologue. (An empty
+ * output takes the direct kernel.)
  */
-export function prologueLoads(product: Node, i: number): number | 'gemv' | null {
+export function prologueLoads(product: Node, i: number): number | 'gemv-n' | 'gemv-k' | null {
   if (product.dtype !== 'float32' && product.dtype !== 'int32') return null;
   const batch = product.shape.slice(0, -2);
   const x = product.inputs[0].shape;
@@ -66,8 +75,13 @@ export function prologueLoads(product: Node, i: number): number | 'gemv' | null 
     return c.variant === 'tiled' ? Math.ceil(n / c.tile.bm) : null;
   }
   const c = chooseMatmul({ batch, m, n, k });
-  // gemv's rows are the short side (planMatmul): B's columns when n < m, else A's rows.
-  if (c.variant === 'gemv') return i === (n < m ? 1 : 0) ? 'gemv' : null;
+  if (c.variant === 'gemv') {
+    // gemv's rows are the short side (planMatmul): B's columns when n < m, else A's rows. The long operand
+    // is stored along k (the k layout) when it is A without transA, or B with transB.
+    const swapped = n < m;
+    if (i !== (swapped ? 1 : 0)) return null;
+    return (swapped ? product.attrs.transA !== true : product.attrs.transB === true) ? 'gemv-k' : 'gemv-n';
+  }
   if (c.variant !== 'tiled') return null;
   return i === 0 ? Math.ceil(n / c.tile.bn) : Math.ceil(m / c.tile.bm);
 }
@@ -95,8 +109,8 @@ export function fusePrologues(graph: Graph, maxBuffers?: number, maxLoads?: numb
   for (const m of c.order) {
     if (m.op !== 'matmul' && m.op !== 'syrk') continue;
     const candidates: Node[] = [];
-    // Operands of gemv's short side: any elementwise op, and prologue values (see the header).
-    const gemvShort = new Set<Node>();
+    // Operands of gemv's short side, by layout: prologue values, and the ops of the layout (see the header).
+    const gemvShort = new Map<Node, 'gemv-n' | 'gemv-k'>();
     for (const x of new Set(m.inputs)) {
       if (!isElementwiseOp(x) || c.groupOf.has(x)) continue;
       // An operand used twice (x @ x) is loaded as both: the larger count decides.
@@ -105,8 +119,8 @@ export function fusePrologues(graph: Graph, maxBuffers?: number, maxLoads?: numb
         fired.push(`keep ${c.name(x)}: ${c.name(m)}'s kernel is not the tiled one nor gemv's short side (no prologue)`);
         continue;
       }
-      if (loads.every((l) => l === 'gemv')) {
-        gemvShort.add(x);
+      if (loads.length === 1 && (loads[0] === 'gemv-n' || loads[0] === 'gemv-k')) {
+        gemvShort.set(x, loads[0]);
         candidates.push(x);
         continue;
       }
@@ -126,14 +140,20 @@ export function fusePrologues(graph: Graph, maxBuffers?: number, maxLoads?: numb
     // shape of the consumer that reached it (an operand: its own). Into a gemv's short operand also
     // one-element values and whole reductions (prologue values), whose input chain then has the reduced
     // tensor's shape.
-    const stack: { p: Node; shape: Shape; gemv: Node | null }[] = candidates.map((p) => ({ p, shape: p.shape, gemv: gemvShort.has(p) ? p : null }));
+    // perLoad: evaluated at every load of the operand (not under a prologue value's reduction).
+    type Gemv = { operand: Node; layout: 'gemv-n' | 'gemv-k' };
+    const stack: { p: Node; shape: Shape; gemv: Gemv | null; perLoad: boolean }[] = candidates.map((p) => {
+      const layout = gemvShort.get(p);
+      return { p, shape: p.shape, gemv: layout ? { operand: p, layout } : null, perLoad: true };
+    });
     while (stack.length > 0) {
-      const { p, shape, gemv } = stack.pop()!;
+      const { p, shape, gemv, perLoad } = stack.pop()!;
       if (group.has(p) || c.groupOf.has(p) || c.outputs.has(p)) continue;
-      const reduction = gemv !== null && OPS[p.op].kind === 'reduce' && valueReduction(p, gemv);
+      const reduction = gemv !== null && OPS[p.op].kind === 'reduce' && valueReduction(p, gemv.operand);
       if (!reduction && (!isElementwiseOp(p) || !(shapesEqual(p.shape, shape) || (gemv !== null && sizeOf(p.shape) === 1)))) continue;
-      if (gemv === null && !CHEAP_OPS.has(p.op)) {
-        fired.push(`stop ${c.name(m)}'s prologue at ${c.name(p)} ${p.op}: not a cheap op, it is stored instead`);
+      const allowed = gemv === null ? CHEAP_OPS : gemv.layout === 'gemv-k' && perLoad && sizeOf(p.shape) > 1 ? GEMV_K_OPS : null;
+      if (!reduction && allowed !== null && !allowed.has(p.op)) {
+        fired.push(`stop ${c.name(m)}'s prologue at ${c.name(p)} ${p.op}: ${gemv ? "evaluated per multiply-add in gemv's k layout" : 'not a cheap op'}, it is stored instead`);
         continue;
       }
       if (!c.users.get(p)!.every((u) => group.has(u))) continue;
@@ -144,7 +164,7 @@ export function fusePrologues(graph: Graph, maxBuffers?: number, maxLoads?: numb
       }
       group.add(p);
       added.push(p);
-      stack.push(...p.inputs.map((i) => ({ p: i, shape: reduction ? i.shape : p.shape, gemv })));
+      stack.push(...p.inputs.map((i) => ({ p: i, shape: reduction ? i.shape : p.shape, gemv, perLoad: perLoad && !reduction })));
     }
     if (added.length === 0) continue;
     const g = existing ?? c.newGroup();

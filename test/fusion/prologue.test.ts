@@ -199,13 +199,24 @@ describe("gemv's short operand: prologues and prologue values", () => {
     expect(plan.dispatches[0].wgsl).toContain('gemv: n layout');
   });
 
-  it('W @ tanh(v): any elementwise op, vector lanes along k (k layout)', async () => {
+  it('W @ (v * 2 - 1): cheap ops and vector lanes along k (k layout); a transcendental op is stored there', async () => {
     const { randomF } = seededTensors(22);
     const [w, v] = [randomF([300, 256]), randomF([256, 1])];
-    const t = v.tanh();
-    const plan = await check('W @ tanh(v)', w.matmul(t), { prologue: true, k: 256, bound: w.abs().matmul(t.abs()), extra: 4e-6, dispatches: 1 });
+    const t = v.mul(2).sub(1);
+    const plan = await check('W @ (v * 2 - 1)', w.matmul(t), { prologue: true, k: 256, bound: w.abs().matmul(t.abs()), dispatches: 1 });
     expect(plan.dispatches[0].wgsl).toContain('gemv (transposed: C^T = B^T A^T): k layout');
     expect(plan.dispatches[0].wgsl).toContain('fn wg_load_a(bz: u32, gx: u32, gk: u32) -> vec4<f32>');
+    // Evaluated once per multiply-add in the k layout: tanh(v) is stored by its own kernel.
+    const h = v.tanh();
+    await check('W @ tanh(v)', w.matmul(h), { prologue: false, k: 256, bound: w.abs().matmul(h.abs()), extra: 4e-6, dispatches: 2 });
+  });
+
+  it('tanh(x) @ W: any elementwise op in the n layout', async () => {
+    const { randomF } = seededTensors(29);
+    const [x, w] = [randomF([3, 256]), randomF([256, 400])];
+    const h = x.tanh().add(x);
+    const plan = await check('tanh(x) + x @ W', h.matmul(w), { prologue: true, k: 256, bound: h.abs().matmul(w.abs()), extra: 4e-6, dispatches: 1 });
+    expect(plan.dispatches[0].wgsl).toContain('gemv: n layout');
   });
 
   it("power iteration: each product computes the previous one's norm in its workgroups, one dispatch an iteration", async () => {
