@@ -75,6 +75,8 @@ const ELEMENTWISE: Program[] = [
   { name: 'bias-relu-16Kx4K', bytes: 8 * 64 * M, build: () => [input('m', [16 * M / 1024 * 4, 1024], -1, 1).add(input('b', [1024], -1, 1)).relu()] },
   // Floors (--only floor): one dispatch that does next to nothing, and 64 MiB written, read and copied, to
   // read the products and reductions of that size against (the small-K GEMM writes 64 MiB, GEMV reads it).
+  // At large sizes (--only large, stop 22): a 1 GiB copy as the reference for the reductions of 1 GiB below.
+  { name: 'large-copy-256M', bytes: 8 * 256 * M, build: () => [input('xl', [256 * M], -2, 2).add(0.5)] },
   { name: 'floor-tiny-1K', bytes: 8 * 1024, build: () => [input('t1k', [1024], -2, 2).add(0.5)] },
   { name: 'floor-copy-1M', bytes: 8 * M, build: () => [input('x1', [M], -2, 2).add(0.5)] },
   { name: 'floor-copy-16M', bytes: 8 * 16 * M, build: () => [input('x16', [16 * M], -2, 2).add(0.5)] },
@@ -95,6 +97,14 @@ const EW_VARIANTS: [string, Partial<ElementwiseTuning>][] = [
 ];
 
 const ROWS: Program[] = [
+  // Reductions of 1 GiB or more (--only large): where a finishing dispatch and a pass's start no longer count.
+  { name: 'large-sum-256M', bytes: 4 * 256 * M, build: () => [input('xl', [256 * M], -2, 2).sum()] },
+  { name: 'large-stats-8x32M', bytes: 4 * 256 * M, build: () => { const x = input('al', [8, 32 * M]); return [x.sum(-1), x.max(-1), x.argmin(-1)]; } },
+  { name: 'large-softmax-4x64M', bytes: 8 * 256 * M, build: () => [input('sl', [4, 64 * M], -3, 3).softmax(-1)] },
+  { name: 'large-colsum-640000x512', bytes: 4 * 8 * N * 512, build: () => [input('cl', [8 * N, 512]).sum(0)] },
+  { name: 'large-variance-cols-640000x512', bytes: 4 * 8 * N * 512, build: () => [input('cl', [8 * N, 512]).variance(0)] },
+  { name: 'large-long-variance-32768x8192', bytes: 4 * 32768 * 8192 / (quick ? 64 : 1), build: () => [input('lvl', [quick ? 512 : 32768, 8192], -3, 3).variance(-1)] },
+  { name: 'large-image-32', bytes: 8 * 32 * H * W, build: () => image(32) },
   { name: 'image-4', bytes: 8 * 4 * H * W, build: () => image(4) },
   { name: 'image-16', bytes: 8 * 16 * H * W, build: () => image(16) },
   { name: 'sum-64M', bytes: 4 * 64 * M, build: () => [input('x64', [64 * M], -2, 2).sum()] },
@@ -177,6 +187,7 @@ const PASS_VARIANTS: [string, Partial<RowSplitTuning>][] = [
 ];
 /** Which row variants run for a program (all for the column layouts). */
 const rowVariants = (p: Program) =>
+  /^large-/.test(p.name) ? PASS_VARIANTS.slice(0, 1) :
   /^(image|stats|softmax-4x4M|sum-64M|argmax-8x2M)/.test(p.name) ? PASS_VARIANTS : /colsum|centre|-cols/.test(p.name) ? ROW_VARIANTS : ROW_VARIANTS.slice(0, 1);
 
 // The unsplit row kernel (src/shaders/row.ts). 'default' is segmented where the device allows

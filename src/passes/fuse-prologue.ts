@@ -16,11 +16,17 @@
 // twice) 0.255 against 0.276; but x - mu or relu(x) feeding 4096^3 (A loaded 32 times) 3.29 against 2.94,
 // gelu(w) as the B of 4096 x 1024 x 4096 0.890 against 0.801, and tanh(x) in the SYRK 0.435 against 0.249.
 // So a product takes a prologue only
-// - from the tiled kernel (chooseMatmul / chooseSyrk on the shape), or on the short operand of the gemv
-//   kernel (below); the direct kernel and gemv's long operand have none,
+// - from the tiled kernel (chooseMatmul / chooseSyrk on the shape), the direct kernel, or on the short
+//   operand of the gemv kernel (below); gemv's long operand and a SYRK's direct kernel have none,
 // - loading each operand element at most MAX_PROLOGUE_LOADS times (A: once per column tile, B: once per row
 //   tile), a SYRK's X at most MAX_SYRK_PROLOGUE_LOADS times (once per tile of its row of the triangle),
 // - of CHEAP_OPS only (no transcendental function, division or power).
+// Why the SYRK's limit is higher (stop 20, prologue-cost's upto8 column: each limit at 8): since SYRKs of up
+// to 512 features take the 64x64 tile (chooseSyrk), X's 512 columns are loaded 8 times; with the prologue the
+// covariance of 512 x 20000 took 0.245 ms against 0.249 stored (512 x 80000 0.770 against 0.782, 384 x
+// 20000 0.172 against 0.179), and no n x d temporary, while a GEMM loading A 8 times (x - mu feeding 4096 x
+// 1024 x 4096) took 0.834 against 0.798 stored.
+//
 // gemv's short operand (a vector, or up to 8 rows: the normalised vector of a power iteration, an activation
 // times a weight matrix) is loaded by every workgroup beside a stream of the long operand, the kernel's
 // bound. Where the threads walk the long operand along n (the 'n' layout: v^T @ W, W stored [k, n]) each
@@ -28,16 +34,13 @@
 // 4096 x 4096: 0.0353 ms against 0.0451 stored); along k (the 'k' layout: W @ v, x @ w.T) every column's
 // threads load it again, one evaluation per multiply-add, so only CHEAP_OPS and division (W @ (v / ||v||)
 // 0.0375 against 0.0423; W @ tanh(v) 0.0442 against 0.0402, gelu(x) @ w.T over 8 rows 0.0945 against
-// 0.0682: stored; prologue-cost-2026-11-25-stop22). Also prologue values (src/shaders/prologue-values.ts):
-// whole reductions to one element and the one-element values computed from them, which each workgroup
-// computes once before its loop (any op). A reduction joins when it reduces no more elements than the operand
-// has (the operand itself, typically: no more than each workgroup loads anyway). PCA's step v = u / ||u||
-// then runs inside the next product C @ v, one dispatch an iteration instead of two.
-// Why the SYRK's limit is higher (stop 20, prologue-cost's upto8 column: each limit at 8): since SYRKs of up
-// to 512 features take the 64x64 tile (chooseSyrk), X's 512 columns are loaded 8 times; with the prologue the
-// covariance of 512 x 20000 took 0.245 ms against 0.249 stored (512 x 80000 0.770 against 0.782, 384 x
-// 20000 0.172 against 0.179), and no n x d temporary, while a GEMM loading A 8 times (x - mu feeding 4096 x
-// 1024 x 4096) took 0.834 against 0.798 stored.
+// 0.0682: stored; prologue-cost-2026-11-25-stop22). The direct kernel (at most 1024 outputs, K up to 256: a
+// dispatch's floor of work) takes any op on both operands.
+// Both also take prologue values (src/shaders/prologue-values.ts): whole reductions to one element and the
+// one-element values computed from them, which each workgroup computes once before its loop (any op). A
+// reduction joins when it reduces no more elements than the operand has (the operand itself, typically: no
+// more than each workgroup loads anyway). PCA's step v = u / ||u|| then runs inside the next product C @ v,
+// one dispatch an iteration instead of two.
 import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
 import { OPS } from '../ir/ops.js';
@@ -61,10 +64,10 @@ export const GEMV_K_OPS: ReadonlySet<string> = new Set([...CHEAP_OPS, 'div']);
 /**
  * How many times the product's kernel loads each element of its operand `i` when that kernel is the tiled
  * one (chooseMatmul / chooseSyrk on the shape), 'gemv-n' / 'gemv-k' for the short operand of the gemv kernel
- * in its n or k layout, else null: the direct kernel and gemv's long operand take no prologue. (An empty
- * output takes the direct kernel.)
+ * in its n or k layout, 'direct' for a matmul's direct kernel (an empty output takes it too), else null:
+ * gemv's long operand and a SYRK's direct kernel take no prologue.
  */
-export function prologueLoads(product: Node, i: number): number | 'gemv-n' | 'gemv-k' | null {
+export function prologueLoads(product: Node, i: number): number | 'gemv-n' | 'gemv-k' | 'direct' | null {
   if (product.dtype !== 'float32' && product.dtype !== 'int32') return null;
   const batch = product.shape.slice(0, -2);
   const x = product.inputs[0].shape;
@@ -75,6 +78,7 @@ export function prologueLoads(product: Node, i: number): number | 'gemv-n' | 'ge
     return c.variant === 'tiled' ? Math.ceil(n / c.tile.bm) : null;
   }
   const c = chooseMatmul({ batch, m, n, k });
+  if (c.variant === 'direct') return 'direct';
   if (c.variant === 'gemv') {
     // gemv's rows are the short side (planMatmul): B's columns when n < m, else A's rows. The long operand
     // is stored along k (the k layout) when it is A without transA, or B with transB.
@@ -87,7 +91,7 @@ export function prologueLoads(product: Node, i: number): number | 'gemv-n' | 'ge
 }
 
 /**
- * Whether a producer of a gemv's short operand may join its prologue as a prologue value (src/shaders/
+ * Whether a producer of gemv's short operand or a direct kernel's operand may join its prologue as a prologue value (src/shaders/
  * prologue-values.ts): a reduction of a float32 or int32 tensor to one element, with an identity and a plain
  * combine, over no more elements than the operand has (each workgroup walks it before its loop, at most what
  * it loads of the operand itself).
@@ -109,18 +113,19 @@ export function fusePrologues(graph: Graph, maxBuffers?: number, maxLoads?: numb
   for (const m of c.order) {
     if (m.op !== 'matmul' && m.op !== 'syrk') continue;
     const candidates: Node[] = [];
-    // Operands of gemv's short side, by layout: prologue values, and the ops of the layout (see the header).
-    const gemvShort = new Map<Node, 'gemv-n' | 'gemv-k'>();
+    // Operands of gemv's short side (by layout) and of the direct kernel: prologue values, and the ops of the kernel (see the header).
+    const smallOperands = new Map<Node, 'gemv-n' | 'gemv-k' | 'direct'>();
     for (const x of new Set(m.inputs)) {
       if (!isElementwiseOp(x) || c.groupOf.has(x)) continue;
       // An operand used twice (x @ x) is loaded as both: the larger count decides.
       const loads = m.inputs.flatMap((y, j) => (y === x ? [prologueLoads(m, j)] : []));
       if (loads.includes(null)) {
-        fired.push(`keep ${c.name(x)}: ${c.name(m)}'s kernel is not the tiled one nor gemv's short side (no prologue)`);
+        fired.push(`keep ${c.name(x)}: ${c.name(m)}'s kernel takes no prologue on it (gemv's long operand, a SYRK's direct kernel)`);
         continue;
       }
-      if (loads.length === 1 && (loads[0] === 'gemv-n' || loads[0] === 'gemv-k')) {
-        gemvShort.set(x, loads[0]);
+      const kind = loads[0];
+      if (typeof kind === 'string' && loads.every((l) => l === kind)) {
+        smallOperands.set(x, kind);
         candidates.push(x);
         continue;
       }
@@ -137,23 +142,23 @@ export function fusePrologues(graph: Graph, maxBuffers?: number, maxLoads?: numb
     const group = new Set(existing === undefined ? [m] : c.members.get(existing)!);
     const added: Node[] = [];
     // Depth first from each operand: a producer joins when its every use is in the group and it has the
-    // shape of the consumer that reached it (an operand: its own). Into a gemv's short operand also
-    // one-element values and whole reductions (prologue values), whose input chain then has the reduced
-    // tensor's shape.
+    // shape of the consumer that reached it (an operand: its own). Into gemv's short operand and the direct
+    // kernel's operands also one-element values and whole reductions (prologue values), whose input chain
+    // then has the reduced tensor's shape.
     // perLoad: evaluated at every load of the operand (not under a prologue value's reduction).
-    type Gemv = { operand: Node; layout: 'gemv-n' | 'gemv-k' };
-    const stack: { p: Node; shape: Shape; gemv: Gemv | null; perLoad: boolean }[] = candidates.map((p) => {
-      const layout = gemvShort.get(p);
-      return { p, shape: p.shape, gemv: layout ? { operand: p, layout } : null, perLoad: true };
+    type Small = { operand: Node; layout: 'gemv-n' | 'gemv-k' | 'direct' };
+    const stack: { p: Node; shape: Shape; small: Small | null; perLoad: boolean }[] = candidates.map((p) => {
+      const layout = smallOperands.get(p);
+      return { p, shape: p.shape, small: layout ? { operand: p, layout } : null, perLoad: true };
     });
     while (stack.length > 0) {
-      const { p, shape, gemv, perLoad } = stack.pop()!;
+      const { p, shape, small, perLoad } = stack.pop()!;
       if (group.has(p) || c.groupOf.has(p) || c.outputs.has(p)) continue;
-      const reduction = gemv !== null && OPS[p.op].kind === 'reduce' && valueReduction(p, gemv.operand);
-      if (!reduction && (!isElementwiseOp(p) || !(shapesEqual(p.shape, shape) || (gemv !== null && sizeOf(p.shape) === 1)))) continue;
-      const allowed = gemv === null ? CHEAP_OPS : gemv.layout === 'gemv-k' && perLoad && sizeOf(p.shape) > 1 ? GEMV_K_OPS : null;
+      const reduction = small !== null && OPS[p.op].kind === 'reduce' && valueReduction(p, small.operand);
+      if (!reduction && (!isElementwiseOp(p) || !(shapesEqual(p.shape, shape) || (small !== null && sizeOf(p.shape) === 1)))) continue;
+      const allowed = small === null ? CHEAP_OPS : small.layout === 'gemv-k' && perLoad && sizeOf(p.shape) > 1 ? GEMV_K_OPS : null;
       if (!reduction && allowed !== null && !allowed.has(p.op)) {
-        fired.push(`stop ${c.name(m)}'s prologue at ${c.name(p)} ${p.op}: ${gemv ? "evaluated per multiply-add in gemv's k layout" : 'not a cheap op'}, it is stored instead`);
+        fired.push(`stop ${c.name(m)}'s prologue at ${c.name(p)} ${p.op}: ${small ? "evaluated per multiply-add in gemv's k layout" : 'not a cheap op'}, it is stored instead`);
         continue;
       }
       if (!c.users.get(p)!.every((u) => group.has(u))) continue;
@@ -164,7 +169,7 @@ export function fusePrologues(graph: Graph, maxBuffers?: number, maxLoads?: numb
       }
       group.add(p);
       added.push(p);
-      stack.push(...p.inputs.map((i) => ({ p: i, shape: reduction ? i.shape : p.shape, gemv, perLoad: perLoad && !reduction })));
+      stack.push(...p.inputs.map((i) => ({ p: i, shape: reduction ? i.shape : p.shape, small, perLoad: perLoad && !reduction })));
     }
     if (added.length === 0) continue;
     const g = existing ?? c.newGroup();

@@ -46,8 +46,8 @@ export interface MatrixOperand {
   readonly rowStride: number;
   readonly colStride: number;
   /**
-   * The operand computed as its tiles load (src/shaders/prologue.ts; tiled variant only): buffer, offset
-   * and strides are then unused.
+   * The operand computed as it loads (src/shaders/prologue.ts; the tiled and direct variants, and gemv's
+   * short operand; prologue values only in the last two): buffer, offset and strides are then unused.
    */
   readonly prologue?: OperandPrologue;
 }
@@ -348,6 +348,7 @@ export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmP
   const empty = sizeOf(spec.batch) * spec.m * spec.n === 0;
   const variant = empty ? 'direct' : (options.variant ?? chosen.variant);
   const maxPerDim = options.maxWorkgroupsPerDim ?? MAX_WORKGROUPS_PER_DIM;
+  // The direct kernel takes prologues (and their values) on both operands.
   if (variant === 'direct') {
     return { temps: [], variant: 'direct', dispatches: [{ kernel: generateDirect(spec, maxPerDim), buffers: spec.buffers, label: 'direct' }] };
   }
@@ -357,9 +358,8 @@ export function planMatmul(spec: MatmulSpec, options: MatmulOptions = {}): GemmP
     // gemv takes a prologue on its short operand only (the long one streams once, as stored).
     const longSide = spec.n < spec.m ? spec.a : spec.b;
     if (longSide.prologue) throw new Error(`internal: matmul ${shape}: gemv takes a prologue only on its short operand`);
-  } else if (spec.a.prologue || spec.b.prologue) {
-    if (variant !== 'tiled') throw new Error(`internal: matmul ${shape}: an operand prologue needs the tiled or gemv variant, not ${variant}`);
-    if (spec.a.prologue?.values?.length || spec.b.prologue?.values?.length) throw new Error(`internal: matmul ${shape}: prologue values need the gemv variant, not ${variant}`);
+  } else if (spec.a.prologue?.values?.length || spec.b.prologue?.values?.length) {
+    throw new Error(`internal: matmul ${shape}: prologue values need the gemv or direct variant, not ${variant}`);
   }
   if (variant === 'gemv') return planGemv(spec, options.gemv, options.splitK, maxPerDim);
   let tile = options.tile ?? (options.variant && options.variant !== chosen.variant ? TILE_LARGE : chosen.tile);
@@ -521,11 +521,13 @@ export function describeOperand(op: MatrixOperand): string {
   return op.prologue ? `computed as loaded from ${prologueBuffers(op.prologue).join(', ')} (prologue)` : `${op.buffer} (row stride ${op.rowStride}, col stride ${op.colStride})`;
 }
 
-/** The entry of a direct kernel: one thread per `index` below `TOTAL`, then the lets the body uses and the body. */
-export function directMain(index: string, lets: readonly string[], body: readonly string[]): string[] {
+/** The entry of a direct kernel: the preamble (every thread), then one thread per `index` below `TOTAL`, the lets the body uses and the body. */
+export function directMain(index: string, lets: readonly string[], body: readonly string[], preamble: readonly string[] = []): string[] {
   return [
     `@compute @workgroup_size(${DIRECT_WORKGROUP})`,
     'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
+    // Before any thread leaves: the preamble (prologue values) has workgroup barriers.
+    ...indent(preamble, 1),
     `  let ${index} = (${LINEAR_WORKGROUP}) * ${DIRECT_WORKGROUP}u + lid;`,
     `  if (${index} >= TOTAL) { return; }`,
     ...indent([...pruneLets(lets, body), ...body], 1),
@@ -556,13 +558,22 @@ function generateDirect(spec: MatmulSpec, maxPerDim: number): GeneratedKernel {
   const { code: batchLets, coords: batchCoords } = coordsOf(batch, 'bz', 'b');
   const coords: Coords = { names: [...batchCoords.names, 'row', 'col'], flat: { name: 'o', shape: [...batch, m, n] } };
   const out = emitOutput(spec, coords);
+  // Operands computed as loaded: scalar load functions at (row or column, k); their values first, by every workgroup.
+  const loaders = [
+    ...(a.prologue ? [prologueFunction('wg_load_a', a.prologue, { dtype, batch, major: 'row', lanes: null, vectors: new Set() })] : []),
+    ...(b.prologue ? [prologueFunction('wg_load_b', b.prologue, { dtype, batch, major: 'col', lanes: null, vectors: new Set() })] : []),
+  ];
+  const allValues = [...(a.prologue?.values ?? []), ...(b.prologue?.values ?? [])];
+  const values = allValues.length > 0 ? prologueValuesCode(allValues, DIRECT_WORKGROUP) : null;
+  const loadA = a.prologue ? 'wg_load_a(bz, row, p)' : `${a.buffer}[${plus('pa', sum([['p', a.colStride]]))}]`;
+  const loadB = b.prologue ? 'wg_load_b(bz, col, p)' : `${b.buffer}[${plus('pb', sum([['p', b.rowStride]]))}]`;
   // The K loop stays even when K = 0 (and the output may be empty): it keeps both operands bound.
   const body = [
-    `let pa = ${sum([...batchTerms(a, batch, batchCoords.names), ['row', a.rowStride]], a.offset)};`,
-    `let pb = ${sum([...batchTerms(b, batch, batchCoords.names), ['col', b.colStride]], b.offset)};`,
+    ...(a.prologue ? [] : [`let pa = ${sum([...batchTerms(a, batch, batchCoords.names), ['row', a.rowStride]], a.offset)};`]),
+    ...(b.prologue ? [] : [`let pb = ${sum([...batchTerms(b, batch, batchCoords.names), ['col', b.colStride]], b.offset)};`]),
     `var acc = ${zero(dtype)};`,
     'for (var p = 0u; p < K; p++) {',
-    `  acc += ${a.buffer}[${plus('pa', sum([['p', a.colStride]]))}] * ${b.buffer}[${plus('pb', sum([['p', b.rowStride]]))}];`,
+    `  acc += ${loadA} * ${loadB};`,
     '}',
     ...out.code,
   ];
@@ -575,14 +586,15 @@ function generateDirect(spec: MatmulSpec, maxPerDim: number): GeneratedKernel {
   const wgsl = [
     ...bufferDecls(spec.buffers),
     ...out.helpers,
+    ...loaderModule([...(values ? [{ text: values.decls, helpers: values.helpers }] : []), ...loaders], out.helpers),
     '',
-    ...header(spec, 'direct: one thread per output'),
+    ...header(spec, `direct: one thread per output${values ? `; ${allValues.length} prologue values per workgroup` : ''}`),
     `const M = ${m}u;`,
     `const N = ${n}u;`,
     `const K = ${spec.k}u;`,
     `const TOTAL = ${total}u;`,
     '',
-    ...directMain('o', lets, body),
+    ...directMain('o', lets, body, values?.code),
   ].join('\n');
   return { wgsl, entryPoint: 'main', workgroups: grid1d(Math.ceil(total / DIRECT_WORKGROUP), maxPerDim) };
 }

@@ -13,6 +13,7 @@ import type { DType } from '../ir/dtype.js';
 import { sizeOf, type Shape } from '../ir/shape.js';
 import { coordsOf } from './elementwise.js';
 import { emitExpr, type Expr } from './expr.js';
+import { pruneLets } from './matmul.js';
 import { accumulator } from './row.js';
 import { indent, literalHelpers, VALUE_TYPE } from './wgsl.js';
 
@@ -85,6 +86,7 @@ export function prologueValuesCode(values: readonly PrologueValue[], threads: nu
     const { code: coordLets, coords } = coordsOf(v.space, 'pi', 'pc');
     const e = emitExpr(v.expr, coords, 'pv');
     e.helpers.forEach((h) => helpers.add(h));
+    const combine = `pa = ${acc.combine('pa', e.value(v.step))};`;
     code.push(
       `// ${v.name}: ${v.op} over ${sizeOf(v.space)} elements, ${threads} threads, then a tree`,
       '{',
@@ -92,7 +94,7 @@ export function prologueValuesCode(values: readonly PrologueValue[], threads: nu
         [
           `var pa = ${acc.identity};`,
           `for (var pi = ${lid}; pi < ${sizeOf(v.space)}u; pi += ${threads}u) {`,
-          ...indent([...coordLets, ...e.code, `pa = ${acc.combine('pa', e.value(v.step))};`], 1),
+          ...indent([...pruneLets(coordLets, [...e.code, combine]), ...e.code, combine], 1),
           '}',
           `${tree}[${lid}] = pa;`,
           'workgroupBarrier();',

@@ -289,3 +289,42 @@ describe("gemv's short operand: prologues and prologue values", () => {
     expect(plan.dispatches.some((p) => p.wgsl.includes('prologue values per workgroup'))).toBe(false);
   });
 });
+
+describe("the direct kernel's operands: any op, and prologue values", () => {
+  it("the demo's power iteration over 64 features: direct products, each with the previous norm as prologue values", async () => {
+    const { randomF } = seededTensors(31);
+    const d = 64;
+    const x = randomF([d, d], -1, 1);
+    const c = x.matmul(x.T).div(d);
+    let v = wg.ones([d, 1]).div(Math.sqrt(d));
+    for (let i = 0; i < 3; i++) {
+      const u = c.matmul(v);
+      v = u.div(u.square().sum().sqrt());
+    }
+    const cv = c.matmul(v);
+    const plan = await check('power iteration, 64', cv, { prologue: true, k: d, bound: c.abs().matmul(v.abs()) });
+    const fused = plan.dispatches.filter((p) => p.wgsl.includes('direct: one thread per output; 2 prologue values per workgroup'));
+    expect(fused.length, plan.dispatches.map((p) => p.kernel).join(', ')).toBe(3);
+  });
+
+  it('transcendental prologues on both operands, several workgroups, a batch, an operand used twice', async () => {
+    const { randomF } = seededTensors(32);
+    const [x, y] = [randomF([2, 20, 30], -1, 1), randomF([2, 30, 24], -1, 1)];
+    const a = x.tanh();
+    const b = y.exp().div(y.exp().sum());
+    // 960 outputs in 4 workgroups of 256, the last one partly past the end (its threads still compute the values).
+    const plan = await check('tanh(x) @ (exp(y) / sum(exp(y)))', a.matmul(b), { prologue: true, k: 30, bound: a.abs().matmul(b.abs()), extra: 1e-5, dispatches: 1 });
+    expect(plan.dispatches[0].wgsl).toContain('fn wg_load_a');
+    expect(plan.dispatches[0].wgsl).toContain('fn wg_load_b');
+    const p = randomF([24, 24], -1, 1).exp();
+    await check('exp(p) @ exp(p)', p.matmul(p), { prologue: true, k: 24, bound: p.abs().matmul(p.abs()), extra: 2e-6, dispatches: 1 });
+  });
+
+  it('an empty output with prologue values: fused, and nothing to dispatch', async () => {
+    const { randomF } = seededTensors(33);
+    const [w, u] = [randomF([0, 5]), randomF([5, 1])];
+    const { graph } = extractProgram([w.matmul(u.div(u.sum())).node]);
+    expect(runPasses(graph, DEFAULT_PIPELINE).log.flatMap((l) => l.fired)).toContain('prologue of %4: %2 sum, %3 div');
+    await check('empty', w.matmul(u.div(u.sum())), { prologue: false, k: 5, bound: w.matmul(u), dispatches: 0 });
+  });
+});

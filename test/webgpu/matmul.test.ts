@@ -626,11 +626,12 @@ describe('spec checks', () => {
     const divide = (value: string): ExprStep[] => [load, { kind: 'value', name: value, dtype: 'float32' }, { kind: 'op', op: 'div', args: [0, 1], attrs: {}, dtype: 'float32' }];
     const prologue = (values: ReturnType<typeof sumOf>[], value = 'pav0') => ({ ...spec.a, prologue: { expr: { steps: divide(value) }, step: 2, values } });
     expect(generateMatmul({ ...spec, a: prologue([sumOf('pav0', [load])]) }).wgsl).toContain('1 prologue values per workgroup');
+    expect(generateMatmul({ ...spec, a: prologue([sumOf('pav0', [load])]) }, { variant: 'direct' }).wgsl).toContain('direct: one thread per output; 1 prologue values per workgroup');
     expect(() => generateMatmul({ ...spec, a: prologue([sumOf('pav0', [load])], 'pav1') })).toThrow(/reads a value it does not compute \(pav1\)/);
     expect(() => generateMatmul({ ...spec, a: prologue([sumOf('pav0', [{ kind: 'value', name: 'pav1', dtype: 'float32' }]), sumOf('pav1', [load])]) })).toThrow(/reads pav1 before it is computed/);
     expect(() => generateMatmul({ ...spec, a: prologue([sumOf('pav0', [load]), sumOf('pav0', [load])]) })).toThrow(/not a fresh identifier/);
     expect(() => generateMatmul({ ...spec, b: { ...spec.b, prologue: { expr: { steps: [{ ...load, buffer: spec.b.buffer, access: { offset: 0, strides: [1100, 1] } }] }, step: 0 } } })).toThrow(/only on its short operand/);
-    expect(() => generateMatmul({ ...spec, a: prologue([sumOf('pav0', [load])]) }, { variant: 'tiled' })).toThrow(/prologue values need the gemv variant/);
+    expect(() => generateMatmul({ ...spec, a: prologue([sumOf('pav0', [load])]) }, { variant: 'tiled' })).toThrow(/prologue values need the gemv or direct variant, not tiled/);
   });
 });
 
