@@ -178,7 +178,8 @@ function emitOp(step: OpStep, expr: Expr, coords: Coords, name: (i: number) => s
       return `${h}(${a[0]})`;
     }
     case 'sqrt':
-      return `${step.op}(${a[0]})`;
+      use('wg_sqrt');
+      return `wg_sqrt(${a[0]})`;
     case 'sin':
     case 'cos': {
       const h = step.op === 'sin' ? 'wg_sin' : 'wg_cos';
@@ -186,7 +187,8 @@ function emitOp(step: OpStep, expr: Expr, coords: Coords, name: (i: number) => s
       return `${h}(${a[0]})`;
     }
     case 'rsqrt':
-      return `inverseSqrt(${a[0]})`;
+      use('wg_rsqrt');
+      return `wg_rsqrt(${a[0]})`;
     case 'reciprocal':
       return `1.0 / ${a[0]}`;
     case 'tanh':
@@ -313,7 +315,21 @@ const HELPERS = {
   wg_mul_zero: `fn wg_mul_zero(x: f32, z: f32) -> f32 { return select(x * z, wg_f32_bits(0x7fc00000u), (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u); }`,
   wg_zero_div: `fn wg_zero_div(z: f32, x: f32) -> f32 { return select(z / x, wg_f32_bits(0x7fc00000u), wg_isnan(x) || x == 0.0); }`,
   wg_exp: `fn wg_exp(x: f32) -> f32 { return select(exp(x), x, wg_isnan(x)); }`,
-  wg_log: `fn wg_log(x: f32) -> f32 { return select(log(x), x, wg_isnan(x)); }`,
+  // WGSL leaves log outside (0, +inf) to the implementation (SwiftShader: log(-3) = log(3), log(0) = -88),
+  // and sqrt and inverseSqrt below 0: Math's answers, from the bits (compilers may assume no NaN or inf).
+  wg_log: `fn wg_log(x: f32) -> f32 {
+  let b = bitcast<u32>(x);
+  if ((b & 0x7fffffffu) == 0u) { return wg_f32_bits(0xff800000u); }
+  if (b >= 0x7f800000u) { return select(wg_f32_bits(0x7fc00000u), x, b == 0x7f800000u || wg_isnan(x)); }
+  return log(x);
+}`,
+  wg_sqrt: `fn wg_sqrt(x: f32) -> f32 { return select(sqrt(x), select(wg_f32_bits(0x7fc00000u), x, (bitcast<u32>(x) & 0x7fffffffu) == 0u || wg_isnan(x)), bitcast<u32>(x) >= 0x80000000u || wg_isnan(x)); }`,
+  wg_rsqrt: `fn wg_rsqrt(x: f32) -> f32 {
+  let b = bitcast<u32>(x);
+  if ((b & 0x7fffffffu) == 0u) { return select(wg_f32_bits(0x7f800000u), wg_f32_bits(0xff800000u), b != 0u); }
+  if (b >= 0x7f800000u) { return select(wg_f32_bits(0x7fc00000u), select(0.0, x, wg_isnan(x)), b == 0x7f800000u || wg_isnan(x)); }
+  return inverseSqrt(x);
+}`,
   wg_tanh: `fn wg_tanh(x: f32) -> f32 { return select(tanh(clamp(x, -10.0, 10.0)), x, wg_isnan(x)); }`,
   // WGSL bounds sin/cos error (2^-11 absolute) only on [-pi, pi]: reduce the argument there first.
   wg_sin: `fn wg_sin(x: f32) -> f32 { return sin(x - 6.283185307179586 * round(x * 0.15915494309189535)); }`,
@@ -379,7 +395,9 @@ const HELPER_DEPS: Partial<Record<keyof typeof HELPERS, (keyof typeof HELPERS)[]
   wg_nan_unless_finite: ['wg_f32_bits'],
   wg_nan_unless_finite_nonzero: ['wg_f32_bits'],
   wg_exp: ['wg_isnan'],
-  wg_log: ['wg_isnan'],
+  wg_log: ['wg_isnan', 'wg_f32_bits'],
+  wg_sqrt: ['wg_isnan', 'wg_f32_bits'],
+  wg_rsqrt: ['wg_isnan', 'wg_f32_bits'],
   wg_tanh: ['wg_isnan'],
   wg_pow: ['wg_isnan', 'wg_f32_bits'],
   wg_f32_to_i32: ['wg_isnan'],

@@ -91,6 +91,22 @@ describe('webgpu elementwise ops match the CPU reference', () => {
     await check(x.tanh(), TRANSCENDENTAL);
     await check(x.gelu(), TRANSCENDENTAL);
   });
+  it('math ops outside their domain and at its edges follow the reference (WGSL leaves them to the implementation)', async () => {
+    // log of zero and of negatives, square roots of negatives, infinities and NaN: SwiftShader gave log(-3) = log(3) and log(0) = -88.
+    const x = wg.tensor(Float32Array.from([NaN, Infinity, -Infinity, 0, -0, 1, -1, 3e38, -3, 0.5, -0.5, 2]), [12]);
+    for (const [name, f] of [
+      ['log', (t: Tensor) => t.log()],
+      ['sqrt', (t: Tensor) => t.sqrt()],
+      ['rsqrt', (t: Tensor) => t.rsqrt()],
+      ['exp', (t: Tensor) => t.exp()],
+      ['reciprocal', (t: Tensor) => t.reciprocal()],
+      ['sigmoid', (t: Tensor) => t.sigmoid()],
+      ['abs', (t: Tensor) => t.abs()],
+      ['floor', (t: Tensor) => t.floor()],
+    ] as const) {
+      await check(f(x), TRANSCENDENTAL, name);
+    }
+  });
   it('gelu keeps its relative accuracy in the negative tail (no cancellation in 1 + tanh)', async () => {
     // gelu(-9) is about -1.4e-28: an absolute tolerance would accept 0; each value must be within 1e-4 of itself.
     await check(randomF([4099], -9, -3).gelu(), { rel: 1e-4, abs: 0 }, 'gelu on [-9, -3)');
