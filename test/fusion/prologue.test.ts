@@ -258,10 +258,30 @@ describe("gemv's short operand: prologues and prologue values", () => {
     expect(plan.dispatches[0].wgsl).toMatch(/split K \d+ x \d+ \(partial sums\); 1 prologue values per workgroup/);
   });
 
+  it('several short rows or columns: (x / sum(|x|)) @ W over 4 rows (n layout), W @ (V - max(V)) over 3 columns (k layout)', async () => {
+    const { randomF } = seededTensors(30);
+    const [x, w] = [randomF([4, 300], -1, 1), randomF([300, 520], -1, 1)];
+    const a = x.div(x.abs().sum());
+    await check('4 rows', a.matmul(w), { prologue: true, k: 300, bound: a.abs().matmul(w.abs()), extra: 2e-6, dispatches: 1 });
+    const [c, v] = [randomF([700, 256], -1, 1), randomF([256, 3], -1, 1)];
+    const b = v.sub(v.max());
+    await check('3 columns', c.matmul(b), { prologue: true, k: 256, bound: c.abs().matmul(b.abs()), extra: 2e-6, dispatches: 1 });
+  });
+
+  it('a NaN in the reduced values reaches every output (max propagates it, as the row kernels do)', async () => {
+    const { randomF } = seededTensors(34);
+    const [w, u] = [randomF([700, 256], -1, 1), randomF([256, 1], -1, 1)];
+    const l = u.log(); // NaN where u < 0
+    const v = u.div(l.max());
+    const plan = await check('u / max(log(u))', w.matmul(v), { prologue: true, k: 256, bound: w.abs().matmul(v.abs()), dispatches: 1 });
+    expect(plan.dispatches[0].wgsl).toContain('row_max');
+  });
+
   it('int32: exact, with an integer sum as the value', async () => {
     const { randomI } = seededTensors(26);
     const [x, w] = [randomI([1, 96], -9, 9), randomI([96, 1100], -9, 9)];
     await check('int32 (x - sum(x)) @ w', x.sub(x.sum()).matmul(w), { prologue: true, k: 96, dispatches: 1 });
+    await check('int32 (x * min(x) + max(x)) @ w', x.mul(x.min()).add(x.max()).matmul(w), { prologue: true, k: 96, dispatches: 1 });
   });
 
   it('batched: a value over the whole stack broadcasts to every batch; per-batch norms stay a row kernel, read by the prologue', async () => {
