@@ -94,7 +94,8 @@ describe('webgpu elementwise ops match the CPU reference', () => {
   it('math ops outside their domain and at its edges follow the reference (WGSL leaves them to the implementation)', async () => {
     // log of zero and of negatives, square roots of negatives, infinities and NaN: SwiftShader gave log(-3) = log(3) and log(0) = -88.
     const x = wg.tensor(Float32Array.from([NaN, Infinity, -Infinity, 0, -0, 1, -1, 3e38, -3, 0.5, -0.5, 2]), [12]);
-    for (const [name, f] of [
+    const SINCOS: Tolerance = { rel: 0, abs: 2 ** -11 }; // WGSL's bound on [-pi, pi], where wg_sin reduces the argument
+    for (const [name, f, tol] of [
       ['log', (t: Tensor) => t.log()],
       ['sqrt', (t: Tensor) => t.sqrt()],
       ['rsqrt', (t: Tensor) => t.rsqrt()],
@@ -103,9 +104,14 @@ describe('webgpu elementwise ops match the CPU reference', () => {
       ['sigmoid', (t: Tensor) => t.sigmoid()],
       ['abs', (t: Tensor) => t.abs()],
       ['floor', (t: Tensor) => t.floor()],
-    ] as const) {
-      await check(f(x), TRANSCENDENTAL, name);
+      ['x / 0', (t: Tensor) => t.div(0)],
+    ] as [string, (t: Tensor) => Tensor, Tolerance?][]) {
+      await check(f(x), tol ?? TRANSCENDENTAL, name);
     }
+    // sin and cos of infinities and NaN (3e38 left out: f32 argument reduction has no digits left there).
+    const y = wg.tensor(Float32Array.from([NaN, Infinity, -Infinity, 0, -0, 1, -1, -3, 0.5, 2]), [10]);
+    await check(y.sin(), SINCOS, 'sin');
+    await check(y.cos(), SINCOS, 'cos');
   });
   it('gelu keeps its relative accuracy in the negative tail (no cancellation in 1 + tanh)', async () => {
     // gelu(-9) is about -1.4e-28: an absolute tolerance would accept 0; each value must be within 1e-4 of itself.
