@@ -16,6 +16,7 @@ import type { PrologueReduceOp, PrologueValue } from '../shaders/prologue-values
 import { generateRow, type RowReduceOp, type RowSpec, type RowStage } from '../shaders/row.js';
 import { generateRowSplit, planRowSplit, rowFastAxis, rowSplitTuning, type RowSplitTuning } from '../shaders/row-split.js';
 import { DEFAULT_MAX_BUFFERS } from '../passes/fusion.js';
+import { prologueLoads } from '../passes/fuse-prologue.js';
 import { planSyrk } from '../shaders/syrk.js';
 import { DEVICE_BYTES } from '../shaders/wgsl.js';
 import type { Binding, Dispatch, InPlaceVariant, Plan, Slot } from './plan.js';
@@ -340,13 +341,14 @@ class Lowering {
     const out = stored[0];
     // Each operand computed in the group: the members it depends on, in order (a product of one value twice shares them).
     const prologueOf = anchor.inputs.map((input) => (set.has(input) ? before.filter((n) => n === input || dependsOn(input, n, set)) : null));
-    const operandReads = anchor.inputs.flatMap((input, i) => (prologueOf[i] ? this.externalReads(prologueOf[i]!, set) : [this.viewOf(input)]));
+    const leaves = anchor.inputs.map((input, i) => (prologueOf[i] ? undefined : this.leafOperand(anchor, i)));
+    const operandReads = anchor.inputs.flatMap((input, i) => (prologueOf[i] ? this.externalReads(prologueOf[i]!, set) : leaves[i] ? [] : [this.viewOf(input)]));
     const reads = [...operandReads, ...this.externalReads(epilogue, set)];
     const slot = this.newSlot(out.dtype, out.shape, 'temp');
     const { buffers, bindings, nameOf } = this.bind(reads, [{ slot, dtype: out.dtype }]);
     const prologues = anchor.inputs.map((input, i): OperandPrologue | undefined => {
       const nodes = prologueOf[i];
-      if (!nodes) return undefined;
+      if (!nodes) return leaves[i];
       const { values, valueName, needed } = this.prologueValues(nodes, i === 0 ? 'pa' : 'pb', nameOf);
       // Over the operand's own [...batch, rows, cols], then its logical matrix (the last two strides swapped under a trans flag).
       const space = [...anchor.shape.slice(0, -2), ...input.shape.slice(-2)];
@@ -359,6 +361,20 @@ class Lowering {
     const kernel = this.gemm(anchor, buffers, nameOf, slot, epilogue.length > 0 ? { expr, step: index.get(out)! } : undefined, prologues);
     this.emitProduct(`fused.${kernel.name}+${members.length - 1}`, kernel, buffers, bindings, this.irOf(members), reads, operandReads.length, sizeOf(out.shape));
     this.views.set(out, rowMajorView(slot, out.dtype, out.shape));
+  }
+
+  /**
+   * A const or iota operand of a matmul as a prologue of that one leaf, where the chosen kernel takes a
+   * prologue on it (prologueLoads): computed as loaded, never stored, as every other kernel recomputes
+   * generated leaves (PCA's constant start vector needs no dispatch of its own). rand stays stored: its hash
+   * would run at every load.
+   */
+  private leafOperand(anchor: Node, i: number): OperandPrologue | undefined {
+    const input = anchor.inputs[i];
+    if (anchor.op !== 'matmul' || (input.op !== 'const' && input.op !== 'iota') || prologueLoads(anchor, i) === null) return undefined;
+    const space = [...anchor.shape.slice(0, -2), ...input.shape.slice(-2)];
+    const expr: Expr = { steps: [leafStep(input, space)] };
+    return { expr: anchor.attrs[i === 0 ? 'transA' : 'transB'] === true ? transposedExpr(expr) : expr, step: 0 };
   }
 
   /**
@@ -622,10 +638,11 @@ class Lowering {
 
   /** matmul and syrk: a product kernel with its plain store. */
   private matmul(node: Node): View {
-    const reads = node.inputs.map((i) => this.viewOf(i));
+    const prologues = node.inputs.map((_, i) => this.leafOperand(node, i));
+    const reads = node.inputs.flatMap((x, i) => (prologues[i] ? [] : [this.viewOf(x)]));
     const slot = this.newSlot(node.dtype, node.shape, 'temp');
     const { buffers, bindings, nameOf } = this.bind(reads, [{ slot, dtype: node.dtype }]);
-    const kernel = this.gemm(node, buffers, nameOf, slot);
+    const kernel = this.gemm(node, buffers, nameOf, slot, undefined, prologues);
     this.emitProduct(kernel.name, kernel, buffers, bindings, this.irOf([node]), reads, reads.length, sizeOf(node.shape));
     return rowMajorView(slot, node.dtype, node.shape);
   }

@@ -348,3 +348,26 @@ describe("the direct kernel's operands: any op, and prologue values", () => {
     await check('empty', w.matmul(u.div(u.sum())), { prologue: false, k: 5, bound: w.matmul(u), dispatches: 0 });
   });
 });
+
+describe('constant operands: computed as loaded where the kernel takes a prologue, never stored', () => {
+  it('a constant start vector (gemv), a constant matrix (tiled, transposed), a small product (direct)', async () => {
+    const { randomF } = seededTensors(35);
+    const [c, x, y] = [randomF([700, 256], -1, 1), randomF([200, 64], -1, 1), randomF([3, 4], -1, 1)];
+    const v = wg.full([256, 1], 0.25);
+    await check('C @ 0.25', c.matmul(v), { prologue: true, k: 256, bound: c.abs().matmul(v), dispatches: 1 });
+    const w = wg.full([300, 64], -1.5);
+    await check('x @ const.T', x.matmul(w.T), { prologue: true, k: 64, bound: x.abs().matmul(w.abs().T), dispatches: 1 });
+    const z = wg.ones([4, 5]);
+    await check('y @ ones', y.matmul(z), { prologue: true, k: 4, bound: y.abs().matmul(z), dispatches: 1 });
+  });
+
+  it("stored: gemv's long operand, and a random operand (its hash would run at every load)", async () => {
+    const { randomF } = seededTensors(36);
+    const x = randomF([1, 300], -1, 1);
+    const w = wg.full([300, 64], 2);
+    await check('x @ const (gemv long side)', x.matmul(w), { prologue: false, k: 300, bound: x.abs().matmul(w), dispatches: 2 });
+    const c = randomF([700, 256], -1, 1);
+    const r = wg.rand([256, 1]);
+    await check('C @ rand (gemv short side)', c.matmul(r), { prologue: false, k: 256, bound: c.abs().matmul(r), dispatches: 2 });
+  });
+});
