@@ -145,20 +145,26 @@ export function fusePrologues(graph: Graph, maxBuffers?: number, maxLoads?: numb
     // shape of the consumer that reached it (an operand: its own). Into gemv's short operand and the direct
     // kernel's operands also one-element values and whole reductions (prologue values), whose input chain
     // then has the reduced tensor's shape.
-    // perLoad: evaluated at every load of the operand (not under a prologue value's reduction).
+    // perLoad: evaluated at every load of the operand (not under a prologue value's reduction). Those go
+    // first, so that a producer both loads and a reduction read is checked as evaluated per load.
     type Small = { operand: Node; layout: 'gemv-n' | 'gemv-k' | 'direct' };
-    const stack: { p: Node; shape: Shape; small: Small | null; perLoad: boolean }[] = candidates.map((p) => {
+    type Entry = { p: Node; shape: Shape; small: Small | null; perLoad: boolean };
+    const stack: Entry[] = candidates.map((p) => {
       const layout = smallOperands.get(p);
       return { p, shape: p.shape, small: layout ? { operand: p, layout } : null, perLoad: true };
     });
-    while (stack.length > 0) {
-      const { p, shape, small, perLoad } = stack.pop()!;
-      if (group.has(p) || c.groupOf.has(p) || c.outputs.has(p)) continue;
+    const underValues: Entry[] = [];
+    // Refused as evaluated per load: a member reads it as loaded, so no reduction may take it in either.
+    const refused = new Set<Node>();
+    while (stack.length > 0 || underValues.length > 0) {
+      const { p, shape, small, perLoad } = stack.length > 0 ? stack.pop()! : underValues.pop()!;
+      if (group.has(p) || refused.has(p) || c.groupOf.has(p) || c.outputs.has(p)) continue;
       const reduction = small !== null && OPS[p.op].kind === 'reduce' && valueReduction(p, small.operand);
       if (!reduction && (!isElementwiseOp(p) || !(shapesEqual(p.shape, shape) || (small !== null && sizeOf(p.shape) === 1)))) continue;
       const allowed = small === null ? CHEAP_OPS : small.layout === 'gemv-k' && perLoad && sizeOf(p.shape) > 1 ? GEMV_K_OPS : null;
       if (!reduction && allowed !== null && !allowed.has(p.op)) {
         fired.push(`stop ${c.name(m)}'s prologue at ${c.name(p)} ${p.op}: ${small ? "evaluated per multiply-add in gemv's k layout" : 'not a cheap op'}, it is stored instead`);
+        refused.add(p);
         continue;
       }
       if (!c.users.get(p)!.every((u) => group.has(u))) continue;
@@ -169,7 +175,8 @@ export function fusePrologues(graph: Graph, maxBuffers?: number, maxLoads?: numb
       }
       group.add(p);
       added.push(p);
-      stack.push(...p.inputs.map((i) => ({ p: i, shape: reduction ? i.shape : p.shape, small, perLoad: perLoad && !reduction })));
+      const next = p.inputs.map((i) => ({ p: i, shape: reduction ? i.shape : p.shape, small, perLoad: perLoad && !reduction }));
+      (perLoad && !reduction ? stack : underValues).push(...next);
     }
     if (added.length === 0) continue;
     const g = existing ?? c.newGroup();

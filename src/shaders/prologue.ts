@@ -25,7 +25,7 @@ export interface OperandPrologue {
   readonly expr: Expr;
   /** The step whose value is the operand's element. */
   readonly step: number;
-  /** Whole reductions the expression reads, computed by each workgroup first (prologue-values.ts; gemv only). */
+  /** Whole reductions the expression reads, computed by each workgroup first (prologue-values.ts; the gemv and direct kernels only). */
   readonly values?: readonly PrologueValue[];
 }
 

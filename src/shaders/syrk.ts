@@ -194,7 +194,7 @@ export function planSyrk(spec: SyrkSpec, options: SyrkOptions = {}): GemmProgram
   const variant = empty ? 'direct' : (options.variant ?? chosen.variant);
   const maxPerDim = options.maxWorkgroupsPerDim ?? MAX_WORKGROUPS_PER_DIM;
   if (spec.x.prologue && variant !== 'tiled') throw new Error(`internal: syrk [${spec.n} x ${spec.k}]: an operand prologue needs the tiled variant, not ${variant}`);
-  if (spec.x.prologue?.values?.length) throw new Error(`internal: syrk [${spec.n} x ${spec.k}]: prologue values need the gemv variant`);
+  if (spec.x.prologue?.values?.length) throw new Error(`internal: syrk [${spec.n} x ${spec.k}]: prologue values need a matmul's gemv or direct variant`);
   if (variant === 'direct') return { temps: [], variant: 'direct', dispatches: [{ kernel: generateDirect(spec, maxPerDim), buffers: spec.buffers, label: 'direct' }] };
   const forced = options.variant !== undefined && options.variant !== chosen.variant;
   const splitsWanted = options.splitK ?? (forced ? 1 : chosen.splitK);
