@@ -243,6 +243,8 @@ const SYRK_WIDE_SET = 'syrk-wide';
 const SKINNY_32_SET = 'skinny-32';
 /** `--set split-narrow`: see variantsFor. */
 const SPLIT_NARROW_SET = 'split-narrow';
+/** `--set mid-square`: see variantsFor. */
+const MID_SQUARE_SET = 'mid-square';
 /** `--set staged` and `--set staged-layouts`: see variantsFor. */
 const STAGED_SET = 'staged';
 const STAGED_LAYOUTS_SET = 'staged-layouts';
@@ -385,6 +387,13 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     const narrow = [...new Set([rule, ...halfAndDouble(rule)])].filter((x) => x <= 64).sort((a, b) => a - b);
     return [DEFAULT, ...halfAndDouble(chosen.splitK).map((split) => tiled(V16, undefined, split)), ...narrow.map((split) => tiled(NARROW64, undefined, split))];
   }
+  // `--set mid-square` (stop 22): outputs of 32 to 100 tiles of 128x128 with a short K (1024^3), which the
+  // default splits over K ranges on LARGE_VEC4 and a combine dispatch: the 64x64 tile in one dispatch (no
+  // combine) or over 2 ranges, against the default and LARGE_VEC4 over half and twice its ranges.
+  if (set === MID_SQUARE_SET) {
+    const chosen = chooseMatmul({ batch: s.batch > 1 ? [s.batch] : [], m: s.m, n: s.n, k: s.k });
+    return [DEFAULT, ...halfAndDouble(chosen.splitK).map((split) => tiled(V16, undefined, split)), ...[1, 2].map((split) => tiled(NARROW64, undefined, split))];
+  }
   // `--set skinny-32`: 17 to 32 rows, where x @ w.T costs 15% over x @ w with the default 32x64 tile of 4x8 on
   // 64 threads: the same tile on 128 threads (4x4 each), 128 wide on 128 threads, and K steps of 32.
   if (set === SKINNY_32_SET) {
@@ -426,7 +435,7 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     ];
   }
   const sel = SETS[set];
-  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET, GROUPS_SET, GEMV_SPLIT_SET, SYRK_WIDE_SET, SKINNY_32_SET, SPLIT_NARROW_SET, STAGED_SET, STAGED_LAYOUTS_SET].join(', ')})`);
+  if (!sel) throw new Error(`gemm-sweep: unknown --set ${set} (${[...Object.keys(SETS), EPILOGUE_SET, PADDING_SET, SMALLK_SET, NARROW_SET, SKINNY_SET, SPLITS_SET, SYRK_NARROW_SET, TRANSPOSES_SET, LAYOUT_TILES_SET, SKINNY_K_SET, LARGE_K32_SET, GROUPS_SET, GEMV_SPLIT_SET, SYRK_WIDE_SET, SKINNY_32_SET, SPLIT_NARROW_SET, MID_SQUARE_SET, STAGED_SET, STAGED_LAYOUTS_SET].join(', ')})`);
   const list = (xs: readonly Listed[]) => [DEFAULT, ...xs.map((x) => tiled(x.tile, x.storage, x.split))];
   if (s.syrk && s.k < 20 * s.n) return list(sel.syrk);
   if (s.syrk || s.k >= 20 * Math.max(s.m, s.n)) {
@@ -501,6 +510,20 @@ function shapes(smoke: boolean, set: string): Shape[] {
   if (set === SPLITS_SET) return [...shapes(smoke, NARROW_SET), ...shapes(smoke, SKINNY_SET)];
   if (set === SYRK_WIDE_SET) {
     return (smoke ? [[256, 3000]] : [[512, 20000], [512, 80000], [256, 80000], [1024, 20000], [256, 20000], [384, 20000], [384, 80000]]).map(([n, k]) => ({ id: `syrk-${n}x${k}`, batch: 1, m: n, n, k, syrk: true }));
+  }
+  if (set === MID_SQUARE_SET) {
+    return smoke
+      ? [product(1, 256, 256, 256), product(1, 256, 256, 256, true)]
+      : [
+          product(1, 1024, 1024, 1024),
+          product(1, 1024, 1024, 1024, true),
+          product(1, 1024, 1024, 512),
+          product(1, 1024, 1024, 2048),
+          product(1, 768, 768, 768),
+          product(1, 1280, 1280, 1280),
+          product(1, 1024, 2048, 1024),
+          product(1, 2048, 1024, 1024, true),
+        ];
   }
   if (set === SPLIT_NARROW_SET) {
     return smoke

@@ -219,6 +219,16 @@ export const GEMV_K: GemvConfig = { wn: 4, wk: 64, unroll: 4 };
  * in several waves.
  */
 export const FILL_WORKGROUPS = 264;
+/**
+ * Outputs of fewer than FILL_WORKGROUPS / 2 tiles of 128x128 but at least as many of 64x64, with K up to this,
+ * take the 64x64 tile (TILE_NARROW) in one dispatch instead of LARGE_VEC4 over K ranges and a combine. On the
+ * H100 (gemm-sweep --set mid-square, stop 22, GPU ms): 1024^3 0.0684 against 0.0730 over 4 ranges (cuBLAS
+ * 0.0701), x @ w.T 0.0689 against 0.0726, 1024 x 1024 x 512 0.0402 against 0.0605, x 2048 0.1235 against
+ * 0.1275, 1280^3 0.1318 against 0.1374, 1024 x 2048 x 1024 0.1091 against 0.1297, 768^3 (144 tiles) 0.0530
+ * against 0.0595; over 2 ranges it was slower on each. At K = 8192 (stop 20, --set split-narrow) 64x64 tiles
+ * over 2 ranges lost to LARGE_VEC4 over 8 (0.453 against 0.408 ms on 1024^2), so longer K keeps splitting.
+ */
+export const MID_NARROW_MAX_K = 2048;
 /** K from which one wave of 128x128 tiles takes LARGE_VEC4 rather than LARGE_PAIRS (measured at 256 and 4096). */
 const LONG_K = 1024;
 /** A K range of split K is at least this long (shorter ones cost more in partial sums than they gain). */
@@ -329,7 +339,9 @@ export function chooseMatmul(spec: Pick<MatmulSpec, 'batch' | 'm' | 'n' | 'k'> &
   const vec4 = spec.epilogue ? (k >= LONG_K ? TILE_LARGE_STAGED : TILE_LARGE_PAIRS) : TILE_LARGE_VEC4;
   if (tiles(TILE_LARGE) >= 2 * FILL_WORKGROUPS) return { ...base, variant: 'tiled', tile: vec4 };
   if (tiles(TILE_LARGE) >= FILL_WORKGROUPS / 2) return { ...base, variant: 'tiled', tile: k >= LONG_K ? vec4 : TILE_LARGE_PAIRS };
-  // Too few large tiles: split a long K over them; with a short K, smaller tiles (and split K if it helps).
+  // Too few large tiles: up to a K of MID_NARROW_MAX_K, 64x64 tiles in one dispatch where they are at least
+  // half a wave; else split a long K over the large tiles; with a short K, smaller tiles (and split K if it helps).
+  if (k <= MID_NARROW_MAX_K && tiles(TILE_NARROW) >= FILL_WORKGROUPS / 2) return { ...base, variant: 'tiled', tile: TILE_NARROW };
   const large = splitsFor(tiles(TILE_SPLIT), k, TILE_SPLIT.bk);
   if (large > 1) return { ...base, variant: 'tiled', tile: TILE_LARGE_VEC4, splitK: large };
   return { ...base, variant: 'tiled', tile: TILE_MEDIUM, splitK: splitsFor(tiles(TILE_MEDIUM), k, TILE_MEDIUM.bk) };

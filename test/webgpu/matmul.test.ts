@@ -56,6 +56,7 @@ import {
   type MatmulSpec,
   type MatmulVariant,
   type TileConfig,
+  MID_NARROW_MAX_K,
 } from '../../src/shaders/matmul.js';
 import { tileConfigError, tileName } from '../../src/shaders/gemm-tiled.js';
 import type { TypedArray } from '../../src/ir/dtype.js';
@@ -404,6 +405,13 @@ describe('variant choice', () => {
     expect(chooseMatmul({ batch: [], m: 100, n: 100, k: 5000 })).toMatchObject({ tile: TILE_NARROW });
     expect(chooseMatmul({ batch: [], m: 100, n: 100, k: 5000 }).splitK).toBeGreaterThan(1);
     expect(chooseMatmul({ batch: [1000], m: 33, n: 33, k: 200 })).toMatchObject({ tile: TILE_NARROW, splitK: 1 });
+    // Too few 128x128 tiles (64 at 1024^2) but half a wave of 64x64 ones: those, unsplit, up to MID_NARROW_MAX_K;
+    // beyond it, or with fewer 64x64 tiles, LARGE_VEC4 over K ranges.
+    expect(chooseMatmul({ batch: [], m: 1024, n: 1024, k: 1024 })).toMatchObject({ tile: TILE_NARROW, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 768, n: 768, k: MID_NARROW_MAX_K })).toMatchObject({ tile: TILE_NARROW, splitK: 1 });
+    expect(chooseMatmul({ batch: [], m: 1024, n: 1024, k: MID_NARROW_MAX_K + 1 })).toMatchObject({ tile: TILE_LARGE_VEC4 });
+    expect(chooseMatmul({ batch: [], m: 1024, n: 1024, k: MID_NARROW_MAX_K + 1 }).splitK).toBeGreaterThan(1);
+    expect(chooseMatmul({ batch: [], m: 704, n: 704, k: 1024 })).toMatchObject({ tile: TILE_LARGE_VEC4 }); // 121 tiles of 64x64
     // 9 to 32 rows or columns (a batch of tokens times a weight matrix): skinny tiles; 8 or fewer: gemv.
     expect(chooseMatmul({ batch: [], m: 9, n: 4096, k: 4096 })).toMatchObject({ tile: TILE_SKINNY_M16, splitK: 8 });
     expect(chooseMatmul({ batch: [], m: 17, n: 4096, k: 4096 })).toMatchObject({ tile: TILE_SKINNY_M32, splitK: 8 });
