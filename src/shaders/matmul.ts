@@ -177,6 +177,7 @@ export const PARTIAL_BUFFER = 'wg_part';
  *   vs 1.465 (cuBLAS 0.832), 65536 x 64 x 256 0.072 vs 0.147, 4096 x 64 x 4096 (split K 8) 0.074 vs 0.128,
  *   64 x 4096 x 4096 0.071 vs 0.128, 16384 x 192 x 1024 x @ w.T 0.161 vs 0.210; 4096^2 x 64 0.0711 vs 0.0811
  *   for SMALL_K (cuBLAS 0.101), attention scores 32 x 1024^2 x 64 0.129 vs 0.164. Split K: narrowSplits.
+ *   Also, unsplit, for outputs of too few 128x128 tiles with K up to MID_NARROW_MAX_K (1024^3: see there).
  * - SKINNY_M16 / SKINNY_M32 (SKINNY_N16 / SKINNY_N32): for 9 to 32 rows (columns), 64 threads, as NARROW
  *   otherwise. Up to 16 rows, 16x64 tiles of 4x4 per thread with K steps of 32 (64x16 for columns); 17 to
  *   32, 32x64 tiles of 4x8 with K steps of 16 (64x32 of 8x4). Stop 17 measured 16x128 tiles of 4x8 with K
