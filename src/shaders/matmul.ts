@@ -531,7 +531,9 @@ function header(spec: MatmulSpec, variant: string): string[] {
 
 /** An operand for a kernel's header comment: its buffer and strides, or what its prologue reads. */
 export function describeOperand(op: MatrixOperand): string {
-  return op.prologue ? `computed as loaded from ${prologueBuffers(op.prologue).join(', ')} (prologue)` : `${op.buffer} (row stride ${op.rowStride}, col stride ${op.colStride})`;
+  if (!op.prologue) return `${op.buffer} (row stride ${op.rowStride}, col stride ${op.colStride})`;
+  const from = prologueBuffers(op.prologue);
+  return from.length > 0 ? `computed as loaded from ${from.join(', ')} (prologue)` : 'computed as loaded (prologue, no buffer)';
 }
 
 /** The entry of a direct kernel: the preamble (every thread), then one thread per `index` below `TOTAL`, the lets the body uses and the body. */
