@@ -388,11 +388,11 @@ function variantsFor(s: Shape, smoke: boolean, set: string): Variant[] {
     return [DEFAULT, ...halfAndDouble(chosen.splitK).map((split) => tiled(V16, undefined, split)), ...narrow.map((split) => tiled(NARROW64, undefined, split))];
   }
   // `--set mid-square` (stop 22): outputs of 32 to 100 tiles of 128x128 with a short K (1024^3), which the
-  // default splits over K ranges on LARGE_VEC4 and a combine dispatch: the 64x64 tile in one dispatch (no
-  // combine) or over 2 ranges, against the default and LARGE_VEC4 over half and twice its ranges.
+  // default split over K ranges on LARGE_VEC4 with a combine dispatch until MID_NARROW_MAX_K: the 64x64 tile
+  // in one dispatch (no combine) or over 2 ranges, against the default and LARGE_VEC4 over 2, 4 and 8 ranges
+  // (its first call, gemm-sweep-mid-square-2026-11-25-stop22/, ran half and twice the then default's ranges).
   if (set === MID_SQUARE_SET) {
-    const chosen = chooseMatmul({ batch: s.batch > 1 ? [s.batch] : [], m: s.m, n: s.n, k: s.k });
-    return [DEFAULT, ...halfAndDouble(chosen.splitK).map((split) => tiled(V16, undefined, split)), ...[1, 2].map((split) => tiled(NARROW64, undefined, split))];
+    return [DEFAULT, ...[2, 4, 8].map((split) => tiled(V16, undefined, split)), ...[1, 2].map((split) => tiled(NARROW64, undefined, split))];
   }
   // `--set skinny-32`: 17 to 32 rows, where x @ w.T costs 15% over x @ w with the default 32x64 tile of 4x8 on
   // 64 threads: the same tile on 128 threads (4x4 each), 128 wide on 128 threads, and K steps of 32.

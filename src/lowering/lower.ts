@@ -259,17 +259,7 @@ class Lowering {
       });
       return { ...v, shape: shape2, strides: strides2 };
     };
-    const needed = (roots: readonly Node[]) => {
-      const want = new Set<Node>();
-      const stack = [...roots];
-      while (stack.length > 0) {
-        const n = stack.pop()!;
-        if (!mappedSet.has(n) || want.has(n)) continue;
-        want.add(n);
-        stack.push(...n.inputs);
-      }
-      return mapped.filter((n) => want.has(n));
-    };
+    const needed = (roots: readonly Node[]) => reachedWithin(roots, mapped, mappedSet);
 
     const stored = members.filter((n) => this.storedBy(n, set));
     const reads = [
@@ -350,12 +340,8 @@ class Lowering {
       const nodes = prologueOf[i];
       if (!nodes) return leaves[i];
       const { values, valueName, needed } = this.prologueValues(nodes, i === 0 ? 'pa' : 'pb', nameOf);
-      // Over the operand's own [...batch, rows, cols], then its logical matrix (the last two strides swapped under a trans flag).
-      const space = [...anchor.shape.slice(0, -2), ...input.shape.slice(-2)];
-      const { expr, operand } = this.exprFor(needed([input]), space, valueName, nameOf);
-      const step = operand(input);
-      const trans = anchor.attrs[i === 0 ? 'transA' : 'transB'] === true;
-      return { expr: trans ? transposedExpr(expr) : expr, step, ...(values.length > 0 ? { values } : {}) };
+      const { expr, operand } = this.exprFor(needed([input]), operandSpace(anchor, i), valueName, nameOf);
+      return { ...operandPrologue(anchor, i, expr, operand(input)), ...(values.length > 0 ? { values } : {}) };
     });
     const { expr, index } = this.exprFor(epilogue, anchor.shape, new Map([[anchor, 'acc']]), nameOf);
     const kernel = this.gemm(anchor, buffers, nameOf, slot, epilogue.length > 0 ? { expr, step: index.get(out)! } : undefined, prologues);
@@ -372,9 +358,7 @@ class Lowering {
   private leafOperand(anchor: Node, i: number): OperandPrologue | undefined {
     const input = anchor.inputs[i];
     if (anchor.op !== 'matmul' || (input.op !== 'const' && input.op !== 'iota') || prologueLoads(anchor, i) === null) return undefined;
-    const space = [...anchor.shape.slice(0, -2), ...input.shape.slice(-2)];
-    const expr: Expr = { steps: [leafStep(input, space)] };
-    return { expr: anchor.attrs[i === 0 ? 'transA' : 'transB'] === true ? transposedExpr(expr) : expr, step: 0 };
+    return operandPrologue(anchor, i, { steps: [leafStep(input, operandSpace(anchor, i))] }, 0);
   }
 
   /**
@@ -383,20 +367,11 @@ class Lowering {
    * rest of the prologue the roots read (what an expression over their space computes), the values excluded.
    */
   private prologueValues(nodes: readonly Node[], prefix: string, nameOf: (slot: number) => string) {
-    const inside = new Set(nodes);
     const isValue = new Set<Node>();
     for (const n of nodes) if (isReduction(n) || (sizeOf(n.shape) === 1 && n.inputs.some((x) => isValue.has(x)))) isValue.add(n);
-    const needed = (roots: readonly Node[]) => {
-      const want = new Set<Node>();
-      const stack = [...roots];
-      while (stack.length > 0) {
-        const n = stack.pop()!;
-        if (!inside.has(n) || isValue.has(n) || want.has(n)) continue;
-        want.add(n);
-        stack.push(...n.inputs);
-      }
-      return nodes.filter((n) => want.has(n));
-    };
+    const computed = nodes.filter((n) => !isValue.has(n));
+    const computedSet = new Set(computed);
+    const needed = (roots: readonly Node[]) => reachedWithin(roots, computed, computedSet);
     const values: PrologueValue[] = [];
     const valueName = new Map<Node, string>();
     for (const n of nodes) {
@@ -751,6 +726,29 @@ function dependsOn(node: Node, ancestor: Node, group: ReadonlySet<Node>): boolea
 }
 
 /** An expression over [..., rows, cols] re-expressed over [..., cols, rows]: every access's last two strides swapped. */
+/** The nodes of `members` (in their order) that `roots` reach through members of `within` only. */
+function reachedWithin(roots: readonly Node[], members: readonly Node[], within: ReadonlySet<Node>): Node[] {
+  const want = new Set<Node>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (!within.has(n) || want.has(n)) continue;
+    want.add(n);
+    stack.push(...n.inputs);
+  }
+  return members.filter((n) => want.has(n));
+}
+
+/** The space a product's operand `i` is computed over: its own [...batch, rows, cols] with the product's batch. */
+function operandSpace(product: Node, i: number): Shape {
+  return [...product.shape.slice(0, -2), ...product.inputs[i].shape.slice(-2)];
+}
+
+/** An expression over operandSpace as a prologue over the operand's logical matrix (the last two strides swapped under a trans flag). */
+function operandPrologue(product: Node, i: number, expr: Expr, step: number): OperandPrologue {
+  return { expr: product.attrs[i === 0 ? 'transA' : 'transB'] === true ? transposedExpr(expr) : expr, step };
+}
+
 function transposedExpr(expr: Expr): Expr {
   const swap = (a: Access): Access => {
     const s = [...a.strides];

@@ -997,8 +997,9 @@ function planGemv(spec: MatmulSpec, given: GemvConfig | undefined, splitsGiven: 
     ...(partial ? [] : [{ buffer: spec.store.buffer, vec4: storeVec }, ...epilogueLoads(spec.epilogue).map((x) => ({ buffer: x, vec4: false }))]),
   ];
   const vectors = vec4Bindings(wants);
-  const vk4 = vectors.has(big.buffer) && bigVec === 'k';
-  const loader = prologue ? prologueFunction('wg_load_a', prologue, { dtype, batch, major: smallMajor, lanes: vk4 ? 'k' : null, vectors }) : null;
+  // How the kernel reads the long operand (null: scalars); along k the short one is read as vectors too.
+  const bigLanes = vectors.has(big.buffer) ? bigVec : null;
+  const loader = prologue ? prologueFunction('wg_load_a', prologue, { dtype, batch, major: smallMajor, lanes: bigLanes === 'k' ? 'k' : null, vectors }) : null;
   const threads = config.wn * config.wk;
   const values = prologue?.values?.length ? prologueValuesCode(prologue.values, threads) : null;
   const store = storeFunction(spec, {
@@ -1019,13 +1020,13 @@ function planGemv(spec: MatmulSpec, given: GemvConfig | undefined, splitsGiven: 
     n: nk,
     k,
     batches,
-    a: { buffer: small.buffer, base: 'base_a', rowStride: small.rowStride, kStride: small.colStride, vec4: !prologue && vectors.has(small.buffer) && smallVec, ...(prologue ? { load: 'wg_load_a' } : {}) },
+    a: { buffer: small.buffer, base: 'base_a', rowStride: small.rowStride, kStride: small.colStride, vec4: vectors.has(small.buffer) && smallVec, ...(prologue ? { load: 'wg_load_a' } : {}) },
     b: {
       buffer: big.buffer,
       base: 'base_b',
       kStride: big.rowStride,
       nStride: big.colStride,
-      vec4: vectors.has(big.buffer) ? bigVec : null,
+      vec4: bigLanes,
     },
     config,
     splits: split.splits,

@@ -14,7 +14,7 @@ import { sizeOf, type Shape } from '../ir/shape.js';
 import { coordsOf } from './elementwise.js';
 import { emitExpr, type Expr } from './expr.js';
 import { pruneLets } from './matmul.js';
-import { accumulator } from './row.js';
+import { accumulator, workgroupTree } from './row.js';
 import { indent, literalHelpers, VALUE_TYPE } from './wgsl.js';
 
 /** The reductions a prologue value may be: those with an identity and a plain combine. */
@@ -57,18 +57,16 @@ export function checkPrologueValues(values: readonly PrologueValue[], fail: (wha
 }
 
 /**
- * The WGSL of `values` for a workgroup of `threads` threads whose local index is `lid`: module-scope
- * declarations (a private variable per value, a tree per accumulator type) and the statements computing them,
- * to run at the top of the entry point in uniform control flow (they contain workgroup barriers).
+ * The WGSL of `values` for a workgroup of `threads` threads (a power of two) whose local index is `lid`:
+ * module-scope declarations (a private variable per value, the row kernels' tree array per accumulator type:
+ * row.ts workgroupTree) and the statements computing them, to run at the top of the entry point in uniform
+ * control flow (they contain workgroup barriers).
  */
-export function prologueValuesCode(values: readonly PrologueValue[], threads: number, lid = 'lid'): { decls: string[]; code: string[]; helpers: Set<string> } {
+export function prologueValuesCode(values: readonly PrologueValue[], threads: number): { decls: string[]; code: string[]; helpers: Set<string> } {
+  if ((threads & (threads - 1)) !== 0) throw new Error(`internal: prologue values need a power-of-two workgroup, not ${threads} threads`);
   const helpers = new Set<string>();
-  const decls: string[] = values.map((v) => `var<private> ${v.name}: ${VALUE_TYPE[v.dtype]};`);
-  const trees = new Set<string>();
+  const shared = new Map<string, string>();
   const code: string[] = [];
-  // The tree's first stride: half the next power of two, so any workgroup size folds in fixed pairs.
-  let top = 1;
-  while (top < threads) top *= 2;
   for (const v of values) {
     if (v.kind === 'value') {
       const e = emitExpr(v.expr, { names: Array.from({ length: v.rank }, () => '0u') }, 'pv');
@@ -78,35 +76,22 @@ export function prologueValuesCode(values: readonly PrologueValue[], threads: nu
     }
     const acc = accumulator(v.op, v.dtype);
     acc.helpers.forEach((h) => helpers.add(h));
-    const tree = `wg_pv_tree_${acc.type}`;
-    if (!trees.has(tree)) {
-      trees.add(tree);
-      decls.push(`var<workgroup> ${tree}: array<${acc.type}, ${threads}>;`);
-    }
     const { code: coordLets, coords } = coordsOf(v.space, 'pi', 'pc');
     const e = emitExpr(v.expr, coords, 'pv');
     e.helpers.forEach((h) => helpers.add(h));
     const combine = `pa = ${acc.combine('pa', e.value(v.step))};`;
+    const { vals, tree } = workgroupTree(shared, acc, false, threads, 'pa');
     code.push(
       `// ${v.name}: ${v.op} over ${sizeOf(v.space)} elements, ${threads} threads, then a tree`,
       '{',
       ...indent(
         [
           `var pa = ${acc.identity};`,
-          `for (var pi = ${lid}; pi < ${sizeOf(v.space)}u; pi += ${threads}u) {`,
+          `for (var pi = lid; pi < ${sizeOf(v.space)}u; pi += ${threads}u) {`,
           ...indent([...pruneLets(coordLets, [...e.code, combine]), ...e.code, combine], 1),
           '}',
-          `${tree}[${lid}] = pa;`,
-          'workgroupBarrier();',
-          ...(top > 1
-            ? [
-                `for (var s = ${top / 2}u; s > 0u; s = s >> 1u) {`,
-                `  if (${lid} < s && ${lid} + s < ${threads}u) { ${tree}[${lid}] = ${acc.combine(`${tree}[${lid}]`, `${tree}[${lid} + s]`)}; }`,
-                '  workgroupBarrier();',
-                '}',
-              ]
-            : []),
-          `${v.name} = ${tree}[0];`,
+          ...tree,
+          `${v.name} = ${vals}[0];`,
           // Every thread reads the root before the tree is reused.
           'workgroupBarrier();',
         ],
@@ -116,5 +101,5 @@ export function prologueValuesCode(values: readonly PrologueValue[], threads: nu
     );
   }
   for (const h of literalHelpers(code.join('\n'))) helpers.add(h);
-  return { decls, code, helpers };
+  return { decls: [...values.map((v) => `var<private> ${v.name}: ${VALUE_TYPE[v.dtype]};`), ...shared.values()], code, helpers };
 }
